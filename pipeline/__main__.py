@@ -1,0 +1,81 @@
+"""The command line: python -m pipeline generate | run | status."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import luigi
+
+from . import config, markers, warehouse
+from .tables import TABLES
+
+
+def cmd_generate(args) -> int:
+    from . import generate
+    return generate.main(args.rest) or 0
+
+
+def cmd_run(args) -> int:
+    from .tasks import Transform
+
+    if args.data_dir:
+        import os
+        os.environ["PIPELINE_DATA_DIR"] = args.data_dir
+    markers.new_run_id()
+    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {markers.run_id()}")
+    result = luigi.build([Transform()], workers=args.workers, local_scheduler=not args.scheduler,
+                         detailed_summary=True)
+    print(result.summary_text)
+    return 0 if result.scheduling_succeeded else 1
+
+
+def cmd_status(args) -> int:
+    with warehouse.transaction() as conn:
+        warehouse.bootstrap(conn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT task_id, completed_at, run_id FROM ops.markers")
+            done = {r[0]: r for r in cur.fetchall()}
+            rows = []
+            for name in TABLES:
+                counts = []
+                for schema in ("raw", "clean"):
+                    counts.append(warehouse.row_count(conn, schema, name)
+                                  if warehouse.table_exists(conn, schema, name) else None)
+                cur.execute("SELECT count(*) FROM quality.quarantine WHERE table_name = %s", (name,))
+                counts.append(cur.fetchone()[0])
+                rows.append((name, *counts, done.get(f"heal:{name}", (None, None, ""))[2]))
+    print(f"warehouse: {warehouse.describe()}")
+    print(f"{'table':<16}{'raw':>10}{'clean':>10}{'quarantined':>13}  healed in run")
+    for name, raw, clean, held, run in rows:
+        fmt = lambda n: "-" if n is None else f"{n:,}"  # noqa: E731
+        print(f"{name:<16}{fmt(raw):>10}{fmt(clean):>10}{fmt(held):>13}  {run}")
+    transform = done.get("transform")
+    print(f"analytics built: {transform[1]:%Y-%m-%d %H:%M:%S} (run {transform[2]})" if transform
+          else "analytics not built yet")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)")
+    gen.add_argument("rest", nargs=argparse.REMAINDER)
+    gen.set_defaults(func=cmd_generate)
+    run = sub.add_parser("run", help="run the whole job (Transform and everything it needs)")
+    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
+    run.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
+    run.set_defaults(func=cmd_run)
+    status = sub.add_parser("status", help="rows per table in raw, clean and quarantine")
+    status.set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - the command line prints one line, not a traceback
+        print(f"error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

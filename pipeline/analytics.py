@@ -1,0 +1,45 @@
+"""Builds analytics.* from the numbered SQL files in pipeline/sql, all in one transaction."""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from psycopg2 import sql
+
+SQL_DIR = Path(__file__).parent / "sql"
+CREATES = re.compile(r"CREATE\s+(MATERIALIZED\s+VIEW|VIEW)\s+analytics\.(\w+)", re.IGNORECASE)
+
+
+def sql_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sql_files():
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def views() -> list[tuple[str, str]]:
+    """(kind, name) of each analytics view, in build order."""
+    found = []
+    for path in sql_files():
+        found += [(kind.upper().replace("  ", " "), name) for kind, name in CREATES.findall(path.read_text())]
+    return found
+
+
+def build(conn) -> dict[str, int]:
+    """Drop and rebuild every analytics view inside the caller's transaction; rows per view."""
+    with conn.cursor() as cur:
+        for kind, name in reversed(views()):
+            drop = "MATERIALIZED VIEW" if kind.startswith("MATERIALIZED") else "VIEW"
+            cur.execute(sql.SQL("DROP {} IF EXISTS analytics.{} CASCADE").format(sql.SQL(drop), sql.Identifier(name)))
+        for path in sql_files():
+            cur.execute(path.read_text())
+        counts = {}
+        for _, name in views():
+            cur.execute(sql.SQL("SELECT count(*) FROM analytics.{}").format(sql.Identifier(name)))
+            counts[name] = cur.fetchone()[0]
+    return counts

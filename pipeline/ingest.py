@@ -1,0 +1,224 @@
+"""Parquet -> raw.<table>: record batches streamed as CSV into COPY, with lineage, atomically replacing the table."""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from psycopg2 import sql
+
+from .tables import TableSpec
+from .warehouse import qualified
+
+log = logging.getLogger(__name__)
+
+INGEST_VERSION = "1"  # bump when the raw layout changes, so every table reloads
+BATCH_ROWS = 64_000
+LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
+# NUL cannot live in PostgreSQL text. A value holding one is stored with NUL as \0 and backslash as \\,
+# and its column is named in the row's _escaped array, so that unescape() gives back the exact value.
+NUL = "\x00"
+
+
+class SourceError(Exception):
+    """A source file that cannot be loaded; the message is one line naming the file and the problem."""
+
+
+@dataclass
+class LoadResult:
+    table: str
+    rows: int
+    extra_columns: list[str] = field(default_factory=list)
+    escaped_values: int = 0
+
+
+def _pg_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL type that holds a Parquet column's values as they arrived."""
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        return _pg_type(t.value_type)
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_uint64(t) or pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double precision"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    return "text"
+
+
+def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
+    """Open and check a source file, or raise SourceError saying what is wrong with it."""
+    if not path.exists():
+        raise SourceError(f"{path}: file is missing (expected the {spec.name} table)")
+    try:
+        source = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(f"{path}: not a readable Parquet file ({reason})") from None
+    names = source.schema_arrow.names
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SourceError(f"{path}: column {duplicated[0]!r} appears more than once")
+    missing = [c for c in spec.column_names if c not in names]
+    if missing:
+        raise SourceError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)} required by table {spec.name}")
+    if source.metadata.num_rows == 0:
+        raise SourceError(f"{path}: file has no rows")
+    bad = [n for n in names if n.startswith("_") and n in LINEAGE]
+    if bad:
+        raise SourceError(f"{path}: column {bad[0]!r} clashes with a lineage column name")
+    return source
+
+
+def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], list[str]]:
+    """The file's columns in load order (the spec's first, then extras kept as they came), and the extras."""
+    names = source.schema_arrow.names
+    extras = [n for n in names if n not in spec.column_names]
+    return spec.column_names + extras, extras
+
+
+def _as_csv_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+    t = array.type
+    if pa.types.is_dictionary(t):
+        array = array.cast(t.value_type)
+        t = array.type
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return array.cast(pa.string())
+    if (pa.types.is_string(t) or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)
+            or pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_float32(t) or pa.types.is_float64(t)):
+        return array
+    if pa.types.is_float16(t):
+        return array.cast(pa.float32())
+    if pa.types.is_null(t):
+        return array.cast(pa.string())
+    try:
+        return array.cast(pa.string())
+    except pa.ArrowException:
+        raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
+
+
+def _array_literal_item(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array], pa.Array, int]:
+    """Escape NUL in string values; return the columns, the _escaped array literal per row, the count."""
+    columns, markers, count = [], [], 0
+    for name in names:
+        col = batch.column(name)
+        if pa.types.is_string(col.type):
+            hit = pc.fill_null(pc.match_substring(col, NUL), False)
+            hits = pc.sum(hit).as_py() or 0
+            if hits:
+                count += hits
+                escaped = pc.replace_substring(pc.replace_substring(col, "\\", "\\\\"), NUL, "\\0")
+                col = pc.if_else(hit, escaped, col)
+                markers.append(pc.if_else(hit, pa.scalar(_array_literal_item(name)), pa.scalar(None, pa.string())))
+        columns.append(col)
+    if not markers:
+        return columns, pa.nulls(batch.num_rows, pa.string()), 0
+    joined = pc.binary_join_element_wise(*markers, ",", null_handling="skip")
+    joined = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+    return columns, pc.binary_join_element_wise("{", joined, "}", null_handling="emit_null"), count
+
+
+def unescape(value: str) -> str:
+    """The original value of a NUL-escaped raw value (see _escaped)."""
+    out, i = [], 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            out.append(NUL if value[i + 1] == "0" else value[i + 1])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read()-able file over an iterator of byte chunks, as psycopg2's copy_expert wants."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._buffer = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+def _csv_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: LoadResult) -> Iterator[bytes]:
+    options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
+    offset = 0
+    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=names, use_threads=True):
+        arrays = [_as_csv_friendly(batch.column(i), n, path) for i, n in enumerate(names)]
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        columns, escaped, count = _escape_nul(batch, names)
+        result.escaped_values += count
+        row_numbers = pa.array(range(offset + 1, offset + 1 + batch.num_rows), pa.int64())
+        offset += batch.num_rows
+        out = pa.RecordBatch.from_arrays([*columns, row_numbers, escaped],
+                                         names=[f"c{i}" for i in range(len(columns) + 2)])
+        sink = io.BytesIO()
+        pacsv.write_csv(out, sink, options)
+        yield sink.getvalue()
+    result.rows = offset
+
+
+def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
+    """Replace raw.<table> with the file's rows, inside the caller's transaction (nothing commits here)."""
+    source = open_source(path, spec)
+    names, extras = raw_columns(source, spec)
+    arrow_schema = source.schema_arrow
+    result = LoadResult(spec.name, 0, extras)
+    staging = f"{spec.name}__load"
+    columns = [
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(arrow_schema.field(n).type))) for n in names
+    ]
+    lineage = [
+        sql.SQL("_source_file text NOT NULL DEFAULT {}").format(sql.Literal(path.name)),
+        sql.SQL("_source_row bigint NOT NULL"),
+        sql.SQL("_batch_id text NOT NULL DEFAULT {}").format(sql.Literal(batch_id)),
+        sql.SQL("_escaped text[]"),
+    ]
+    copy_columns = sql.SQL(", ").join(map(sql.Identifier, [*names, "_source_row", "_escaped"]))
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", staging)))
+        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(qualified("raw", staging),
+                                                            sql.SQL(", ").join(columns + lineage)))
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FREEZE true)").format(
+            qualified("raw", staging), copy_columns)
+        cur.copy_expert(copy.as_string(conn), _ChunkReader(_csv_chunks(source, names, path, result)),
+                        size=1 << 20)
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
+                    .format(qualified("raw", staging)))
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
+        cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
+                                                                   sql.Identifier(spec.name)))
+    if extras:
+        log.warning("%s: kept extra column(s) not in the %s spec: %s", path, spec.name, ", ".join(extras))
+    return result

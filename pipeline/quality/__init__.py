@@ -1,0 +1,1 @@
+"""Data quality: Cerberus field rules compiled to SQL, the rule catalog and healing."""

@@ -1,0 +1,265 @@
+"""raw.<table> -> clean.<table>: cast, fix, check; failing rows to quality.quarantine, all in SQL."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from psycopg2 import sql
+
+from .. import warehouse
+from ..tables import KINDS, TableSpec
+from ..warehouse import qualified
+from .compile import FieldCheck, compile_schema
+from .rules import CATALOG, Rule
+
+log = logging.getLogger(__name__)
+
+ROWS = "heal_rows"      # temp table: the table's rows, typed as the spec says, fixes applied
+FOUND = "heal_found"    # temp table: one row per (row, rule) violation
+HELD = "heal_held"      # temp table: rows quarantined so far
+
+TRY_CAST = {"int": "ops.try_bigint", "float": "ops.try_float8", "date": "ops.try_date",
+            "timestamp": "ops.try_timestamp", "bool": "ops.try_boolean"}
+
+
+class HealError(Exception):
+    """Healing cannot finish: a rule above its error threshold, or rows that would be lost."""
+
+
+@dataclass
+class RuleOutcome:
+    rule_id: str
+    description: str
+    severity: str
+    action: str
+    violations: int = 0
+    fixed: int = 0
+    quarantined: int = 0
+    flagged: int = 0
+
+
+@dataclass
+class HealResult:
+    table: str
+    raw_rows: int
+    clean_rows: int
+    quarantined: int
+    fixed_rows: int
+    valid_before: int
+    rules: list[RuleOutcome] = field(default_factory=list)
+
+
+def _cast(column: str, raw_type: str | None, kind: str) -> tuple[sql.Composable, sql.Composable | None]:
+    """The SQL giving the spec's type from the raw column, and the predicate of a failed cast (or None)."""
+    col = sql.SQL("r.{}").format(sql.Identifier(column))
+    target = KINDS[kind][0]
+    if raw_type == target:
+        return col, None
+    if kind == "text":
+        return sql.SQL("{}::text").format(col), None
+    if (kind, raw_type) in {("float", "bigint"), ("timestamp", "date"), ("date", "timestamp"),
+                            ("date", "timestamp with time zone")}:
+        return sql.SQL("{}::{}").format(col, sql.SQL(target)), None
+    if kind == "int" and raw_type == "double precision":
+        expr = sql.SQL("CASE WHEN {c} = trunc({c}) AND {c} BETWEEN -9.2e18 AND 9.2e18 THEN {c}::bigint END").format(
+            c=col)
+    else:
+        expr = sql.SQL("{}({}::text)").format(sql.SQL(TRY_CAST[kind]), col)
+    return expr, sql.SQL("({} IS NOT NULL AND {} IS NULL)").format(col, expr)
+
+
+def _raw_types(conn, table: str) -> dict[str, str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'raw' AND table_name = %s", (table,))
+        return dict(cur.fetchall())
+
+
+def _build_rows(cur, spec: TableSpec, raw_types: dict[str, str]) -> list[tuple[str, sql.Composable]]:
+    """Create the typed temp table; return the cast-failure predicates per column."""
+    selects, failures = [sql.SQL("r._source_row")], []
+    for c in spec.columns:
+        expr, failed = _cast(c.name, raw_types.get(c.name), c.kind)
+        selects.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(c.name)))
+        if failed is not None:
+            failures.append((c.name, failed))
+    selects.append(sql.SQL("NULL::text[] AS _flags"))
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} r").format(
+        sql.Identifier(ROWS), sql.SQL(", ").join(selects), qualified("raw", spec.name)))
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint, rule_id text, column_name text, message text,"
+                        " action text, survivor_key text) ON COMMIT DROP").format(sql.Identifier(FOUND)))
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint PRIMARY KEY) ON COMMIT DROP").format(
+        sql.Identifier(HELD)))
+    return failures
+
+
+def _record_cast_failures(cur, spec: TableSpec, failures) -> None:
+    for column, failed in failures:
+        kind_name = KINDS[spec.column(column).kind][2]
+        cur.execute(sql.SQL(
+            "INSERT INTO {found} SELECT r._source_row, {rid}, {col}, {msg}, 'quarantine', NULL "
+            "FROM {raw} r WHERE {failed}").format(
+            found=sql.Identifier(FOUND), rid=sql.Literal(f"{spec.name}.{column}.type"), col=sql.Literal(column),
+            msg=sql.Literal(f"must be of {kind_name} type"), raw=qualified("raw", spec.name), failed=failed))
+
+
+def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failures) -> None:
+    """All compiled Cerberus rules in one scan of the typed rows."""
+    compiled = [c for c in checks if c.compiled]
+    if not compiled:
+        return
+    # A cast failure leaves NULL behind; it is reported as a type error, not as a null value.
+    failed_cols = {column for column, _ in failures}
+    predicates = []
+    for c in compiled:
+        pred = sql.SQL("({})").format(c.predicate)
+        if c.rule == "nullable" and c.column in failed_cols:
+            pred = sql.SQL("({} AND NOT EXISTS (SELECT 1 FROM {} f WHERE f.source_row = h._source_row "
+                           "AND f.column_name = {}))").format(c.predicate, sql.Identifier(FOUND), sql.Literal(c.column))
+        predicates.append(pred)
+    values = sql.SQL(", ").join(
+        sql.SQL("(CASE WHEN {} THEN {} END, {}, {})").format(p, sql.Literal(c.rule_id), sql.Literal(c.column),
+                                                             c.message)
+        for p, c in zip(predicates, compiled))
+    cur.execute(sql.SQL(
+        "INSERT INTO {found} SELECT h._source_row, x.rule_id, x.column_name, x.message, 'quarantine', NULL "
+        "FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(rule_id, column_name, message) "
+        "WHERE ({any}) AND x.rule_id IS NOT NULL").format(
+        found=sql.Identifier(FOUND), rows=sql.Identifier(ROWS), values=values,
+        any=sql.SQL(" OR ").join(predicates)))
+
+
+def _hold(cur) -> None:
+    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} WHERE action = 'quarantine' "
+                        "ON CONFLICT DO NOTHING").format(held=sql.Identifier(HELD), found=sql.Identifier(FOUND)))
+
+
+def _run_rule(cur, rule: Rule, spec: TableSpec, run_id: str) -> None:
+    query = rule.sql.format(rows=ROWS, held=HELD)
+    cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
+                        "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
+        found=sql.Identifier(FOUND), rid=sql.Literal(rule.id), col=sql.Literal(rule.column),
+        action=sql.Literal(rule.action), query=sql.SQL(query)))
+    if rule.action == "fix":
+        key = _key_expr(spec, "h")
+        cur.execute(sql.SQL(
+            "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
+            "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row AND f.rule_id = {rid}"
+        ).format(table=sql.Literal(spec.name), key=key, col=sql.Literal(rule.column), rid=sql.Literal(rule.id),
+                 ident=sql.Identifier(rule.column), fix=sql.SQL(rule.fix), run=sql.Literal(run_id),
+                 rows=sql.Identifier(ROWS), found=sql.Identifier(FOUND)))
+        cur.execute(sql.SQL("UPDATE {rows} h SET {ident} = {fix} FROM {found} f "
+                            "WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
+            rows=sql.Identifier(ROWS), ident=sql.Identifier(rule.column), fix=sql.SQL(rule.fix),
+            found=sql.Identifier(FOUND), rid=sql.Literal(rule.id)))
+    elif rule.action == "flag":
+        cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) FROM {found} f "
+                            "WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
+            rows=sql.Identifier(ROWS), found=sql.Identifier(FOUND), rid=sql.Literal(rule.id)))
+
+
+def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
+    return sql.SQL(" || '|' || ").join(
+        sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
+
+
+def _write_quarantine(cur, spec: TableSpec, run_id: str) -> None:
+    lineage = sql.SQL(" - ").join(sql.Literal(n) for n in ("_source_file", "_source_row", "_batch_id", "_escaped"))
+    cur.execute(sql.SQL("DELETE FROM quality.quarantine WHERE table_name = %s"), (spec.name,))
+    cur.execute(sql.SQL("DELETE FROM quality.heal_log WHERE table_name = %s AND run_id <> %s"), (spec.name, run_id))
+    cur.execute(sql.SQL("""
+        INSERT INTO quality.quarantine (table_name, source_row, record_key, rule_ids, messages, original,
+                                        survivor_key, run_id)
+        SELECT {table}, f.source_row, {key}, f.rule_ids, f.messages, to_jsonb(r) - {lineage}, f.survivor_key, {run}
+        FROM (SELECT source_row, array_agg(DISTINCT rule) AS rule_ids,
+                     jsonb_object_agg(column_name, messages) AS messages, max(survivor_key) AS survivor_key
+              FROM (SELECT source_row, coalesce(column_name, '_row') AS column_name, array_agg(rule_id) AS rules,
+                           jsonb_agg(message ORDER BY rule_id) AS messages, max(survivor_key) AS survivor_key
+                    FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
+                    GROUP BY 1, 2) m, unnest(m.rules) AS rule
+              GROUP BY source_row) f
+        JOIN {raw} r ON r._source_row = f.source_row""").format(
+        table=sql.Literal(spec.name), key=_key_expr(spec, "r"), lineage=lineage, run=sql.Literal(run_id),
+        found=sql.Identifier(FOUND), held=sql.Identifier(HELD), raw=qualified("raw", spec.name)))
+
+
+def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
+    """Create clean.<table> when missing or made from an older spec (its comment holds the spec hash)."""
+    marker = f"spec {warehouse.spec_hash(spec)}"
+    cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f'clean."{spec.name}"',))
+    row = cur.fetchone()
+    if row and row[0] == marker:
+        return
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(qualified("clean", spec.name)))
+    cur.execute(warehouse.clean_ddl(spec))
+    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(qualified("clean", spec.name), sql.Literal(marker)))
+
+
+def _write_clean(cur, conn, spec: TableSpec) -> None:
+    _ensure_clean_table(cur, conn, spec)
+    cur.execute("""SELECT conname FROM pg_constraint
+                   WHERE conrelid = to_regclass(%s) AND contype = 'f'""", (f'clean."{spec.name}"',))
+    for (name,) in cur.fetchall():
+        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(qualified("clean", spec.name),
+                                                                        sql.Identifier(name)))
+    # Children refer to this table; they are healed again after it (their fingerprints include this one's).
+    cur.execute(sql.SQL("TRUNCATE {} CASCADE").format(qualified("clean", spec.name)))
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
+    cur.execute(sql.SQL("INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
+                        "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)").format(
+        clean=qualified("clean", spec.name), cols=cols, rows=sql.Identifier(ROWS), held=sql.Identifier(HELD)))
+    for statement in warehouse.foreign_key_ddl(spec):
+        cur.execute(statement)
+
+
+def _count(cur, query: sql.Composable) -> int:
+    cur.execute(query)
+    return cur.fetchone()[0]
+
+
+def _outcomes(cur, spec: TableSpec, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
+    cur.execute(sql.SQL("""
+        SELECT rule_id, count(*), count(*) FILTER (WHERE action = 'fix'),
+               count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
+        FROM {} GROUP BY rule_id""").format(sql.Identifier(FOUND)))
+    counts = {r[0]: r[1:] for r in cur.fetchall()}
+    catalog = [(c.rule_id, f"Cerberus rule {c.rule}={c.constraint!r} on {c.column}", "error", "quarantine")
+               for c in checks]
+    catalog += [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
+                 "quarantine") for c in spec.columns]
+    catalog += [(r.id, r.description, r.severity, r.action) for r in rules]
+    outcomes = []
+    for rule_id, description, severity, action in catalog:
+        n, fixed, quarantined, flagged = counts.get(rule_id, (0, 0, 0, 0))
+        outcomes.append(RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged))
+    return outcomes
+
+
+def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
+    """Heal one table inside the caller's transaction: clean and quarantine are replaced together."""
+    checks = compile_schema(spec)
+    rules = CATALOG[spec.name]
+    with conn.cursor() as cur:
+        failures = _build_rows(cur, spec, _raw_types(conn, spec.name))
+        _record_cast_failures(cur, spec, failures)
+        for rule in (r for r in rules if r.action == "fix"):
+            _run_rule(cur, rule, spec, run_id)
+        _record_field_checks(cur, spec, checks, failures)
+        _hold(cur)
+        for rule in (r for r in rules if r.action != "fix"):
+            _run_rule(cur, rule, spec, run_id)
+            _hold(cur)
+        _write_quarantine(cur, spec, run_id)
+        _write_clean(cur, conn, spec)
+        raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))
+        clean_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
+        quarantined = _count(cur, sql.SQL("SELECT count(*) FROM quality.quarantine WHERE table_name = {}").format(
+            sql.Literal(spec.name)))
+        fixed_rows = _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(
+            sql.Identifier(FOUND)))
+        flawed = _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(sql.Identifier(FOUND)))
+        if raw_rows != clean_rows + quarantined:
+            raise HealError(f"{spec.name}: {raw_rows} raw rows but {clean_rows} clean + {quarantined} quarantined; "
+                            "nothing was written")
+        outcomes = _outcomes(cur, spec, checks, rules)
+    return HealResult(spec.name, raw_rows, clean_rows, quarantined, fixed_rows, raw_rows - flawed, outcomes)

@@ -1,0 +1,33 @@
+-- Per customer: policies held, active policies, premium, claims filed and claim payouts received.
+CREATE MATERIALIZED VIEW analytics.policy_summary AS
+WITH pol AS (
+    SELECT customer_id,
+           count(*)                                   AS policies,
+           count(*) FILTER (WHERE status = 'Active')  AS active_policies,
+           sum(premium_amount)                        AS total_premium
+    FROM clean.policies GROUP BY customer_id
+), clm AS (
+    SELECT p.customer_id, count(*) AS claims, sum(c.claim_amount) AS claimed_amount
+    FROM clean.claims c JOIN clean.policies p USING (policy_id) GROUP BY p.customer_id
+), paid AS (
+    SELECT p.customer_id, sum(pay.amount) AS paid_out
+    FROM clean.payments pay JOIN clean.policies p USING (policy_id)
+    WHERE pay.claim_id IS NOT NULL AND pay.success_flag
+    GROUP BY p.customer_id
+)
+SELECT c.customer_id,
+       c.first_name || ' ' || c.last_name           AS customer_name,
+       c.segment,
+       c.state,
+       coalesce(pol.policies, 0)                    AS policies,
+       coalesce(pol.active_policies, 0)             AS active_policies,
+       coalesce(pol.total_premium, 0)::numeric(16, 2) AS total_premium,
+       coalesce(clm.claims, 0)                      AS claims,
+       coalesce(clm.claimed_amount, 0)::numeric(16, 2) AS claimed_amount,
+       coalesce(paid.paid_out, 0)::numeric(16, 2)   AS paid_out
+FROM clean.customers c
+LEFT JOIN pol USING (customer_id)
+LEFT JOIN clm USING (customer_id)
+LEFT JOIN paid USING (customer_id);
+
+CREATE UNIQUE INDEX ON analytics.policy_summary (customer_id);

@@ -1,0 +1,131 @@
+"""Thin Luigi tasks: each run() calls one stage function and writes its marker in the same transaction."""
+from __future__ import annotations
+
+import logging
+
+import luigi
+
+from . import analytics, config, history, ingest, markers, warehouse
+from . import quality as quality_package
+from .markers import MarkerTarget, combine
+from .quality import heal
+from .tables import TABLES, spec
+
+log = logging.getLogger(__name__)
+
+
+def _lock(conn, name: str) -> None:
+    """Serialise work on one object across processes for the transaction's lifetime."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+class PipelineTask(luigi.Task):
+    """A task whose completion is a marker row holding the fingerprint of its inputs."""
+
+    def marker_id(self) -> str:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def output(self) -> MarkerTarget:
+        return MarkerTarget(self.marker_id(), self.task_family, self.fingerprint())
+
+    def on_failure(self, exception):
+        # The scheduler page and the summary show this one line; the traceback stays in the log.
+        return history.failure_message(self, exception)
+
+
+class LoadTable(PipelineTask):
+    """Parquet file -> raw.<table>, every row kept as it arrived, with lineage."""
+    table = luigi.Parameter()
+
+    def source_path(self):
+        return config.data_dir() / f"{self.table}.parquet"
+
+    def marker_id(self) -> str:
+        return f"load:{self.table}"
+
+    def fingerprint(self) -> str:
+        path = self.source_path()
+        content = markers.file_digest(path) if path.exists() else "missing"
+        return combine(content, warehouse.spec_hash(spec(self.table)), markers.source_digest(ingest))
+
+    def run(self):
+        with warehouse.transaction() as conn:
+            warehouse.bootstrap(conn)
+            _lock(conn, self.marker_id())
+            result = ingest.load_table(conn, spec(self.table), self.source_path(), markers.run_id())
+            self.output().write(conn, markers.run_id())
+        history.record_result(self, rows_in=result.rows, rows_out=result.rows,
+                              details={"extra_columns": result.extra_columns,
+                                       "escaped_values": result.escaped_values})
+
+
+class HealTable(PipelineTask):
+    """raw.<table> -> clean.<table> and quality.*, after the tables it refers to."""
+    table = luigi.Parameter()
+
+    def requires(self):
+        return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in spec(self.table).parents]}
+
+    def marker_id(self) -> str:
+        return f"heal:{self.table}"
+
+    def fingerprint(self) -> str:
+        inputs = self.requires()
+        parents = [p.fingerprint() for p in inputs["parents"]]
+        return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package))
+
+    def run(self):
+        run_id = markers.run_id()
+        with warehouse.transaction() as conn:
+            warehouse.bootstrap(conn)
+            _lock(conn, self.marker_id())
+            result = heal.heal_table(conn, spec(self.table), run_id)
+            quality_record(conn, result, run_id)
+            self.output().write(conn, run_id)
+        history.record_result(self, rows_in=result.raw_rows, rows_out=result.clean_rows,
+                              rows_quarantined=result.quarantined, details={"fixed_rows": result.fixed_rows})
+
+
+def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
+    """Store the run's per-table and per-rule figures (kept for every run: quality over time)."""
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM quality.table_results WHERE run_id = %s AND table_name = %s", (run_id, result.table))
+        cur.execute("DELETE FROM quality.rule_results WHERE run_id = %s AND table_name = %s", (run_id, result.table))
+        cur.execute("""INSERT INTO quality.table_results
+                       (run_id, table_name, raw_rows, clean_rows, quarantined, valid_before, fixed_rows)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                    (run_id, result.table, result.raw_rows, result.clean_rows, result.quarantined,
+                     result.valid_before, result.fixed_rows))
+        cur.executemany("""INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity,
+                           action, rows_checked, violations, fixed, quarantined, flagged)
+                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                        [(run_id, result.table, r.rule_id, r.description, r.severity, r.action, result.raw_rows,
+                          r.violations, r.fixed, r.quarantined, r.flagged) for r in result.rules])
+
+
+class Transform(PipelineTask):
+    """clean.* -> analytics.*: the views the business reads, built from pipeline/sql."""
+
+    def requires(self):
+        return [HealTable(name) for name in TABLES]
+
+    def marker_id(self) -> str:
+        return "transform"
+
+    def fingerprint(self) -> str:
+        return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
+
+    def run(self):
+        with warehouse.transaction() as conn:
+            warehouse.bootstrap(conn)
+            _lock(conn, self.marker_id())
+            counts = analytics.build(conn)
+            self.output().write(conn, markers.run_id())
+        history.record_result(self, rows_out=sum(counts.values()), details={"views": counts})
+
+
+__all__ = ["LoadTable", "HealTable", "Transform", "PipelineTask"]

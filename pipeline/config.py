@@ -41,3 +41,19 @@ def data_dir() -> Path:
 
 def embedded_dir() -> Path:
     return project_path(os.environ.get("PIPELINE_EMBEDDED_DIR") or warehouse().embedded_dir)
+
+
+def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:
+    """[quality_thresholds] rule_id = warn_if, error_if (shares of rows, e.g. 0.05, 0.2; either may be empty)."""
+    parser = luigi.configuration.get_config()
+    if not parser.has_section("quality_thresholds"):
+        return {}
+    found = {}
+    for rule_id, value in parser.items("quality_thresholds"):
+        parts = [p.strip() for p in value.split(",")] + [""]
+        try:
+            found[rule_id] = tuple(float(p) if p else None for p in parts[:2])
+        except ValueError:
+            raise ValueError(f"luigi.cfg [quality_thresholds] {rule_id} = {value!r}: "
+                             "expected 'warn_if, error_if' as shares of rows, e.g. '0.05, 0.2'") from None
+    return found

@@ -19,12 +19,12 @@ def failure_message(task: luigi.Task, exc: BaseException) -> str:
     """One line saying what failed and, where we know it, what to do."""
     if isinstance(exc, psycopg2.OperationalError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        return (f"{task.task_id}: cannot reach the warehouse {warehouse.describe()} ({first}); "
+        return (f"{task}: cannot reach the warehouse {warehouse.describe()} ({first}); "
                 "check that PostgreSQL is running and the URL is right, then run again")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, SourceError):
-        return f"{task.task_id}: {text}"
-    return f"{task.task_id}: {type(exc).__name__}: {text}"
+        return f"{task}: {text}"
+    return f"{task}: {type(exc).__name__}: {text}"
 
 
 def _execute(query: str, params: tuple) -> list:

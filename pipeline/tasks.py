@@ -76,7 +76,8 @@ class HealTable(PipelineTask):
     def fingerprint(self) -> str:
         inputs = self.requires()
         parents = [p.fingerprint() for p in inputs["parents"]]
-        return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package))
+        return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
+                       repr(sorted(config.rule_thresholds().items())))
 
     def run(self):
         run_id = markers.run_id()

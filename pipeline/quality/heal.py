@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
-from .. import warehouse
+from .. import config, warehouse
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
 from .compile import FieldCheck, compile_schema
-from .rules import CATALOG, Rule
+from .rules import CATALOG, Rule, field_policy
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class RuleOutcome:
     fixed: int = 0
     quarantined: int = 0
     flagged: int = 0
+    warn_if: float | None = None
+    error_if: float | None = None
 
 
 @dataclass
@@ -103,7 +105,7 @@ def _record_cast_failures(cur, spec: TableSpec, failures) -> None:
             msg=sql.Literal(f"must be of {kind_name} type"), raw=qualified("raw", spec.name), failed=failed))
 
 
-def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failures) -> None:
+def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failures, run_id: str) -> None:
     """All compiled Cerberus rules in one scan of the typed rows."""
     compiled = [c for c in checks if c.compiled]
     if not compiled:
@@ -118,15 +120,18 @@ def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failure
                            "AND f.column_name = {}))").format(c.predicate, sql.Identifier(FOUND), sql.Literal(c.column))
         predicates.append(pred)
     values = sql.SQL(", ").join(
-        sql.SQL("(CASE WHEN {} THEN {} END, {}, {})").format(p, sql.Literal(c.rule_id), sql.Literal(c.column),
-                                                             c.message)
+        sql.SQL("(CASE WHEN {} THEN {} END, {}, {}, {})").format(
+            p, sql.Literal(c.rule_id), sql.Literal(c.column), c.message, sql.Literal(field_policy(c.rule_id).action))
         for p, c in zip(predicates, compiled))
     cur.execute(sql.SQL(
-        "INSERT INTO {found} SELECT h._source_row, x.rule_id, x.column_name, x.message, 'quarantine', NULL "
-        "FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(rule_id, column_name, message) "
+        "INSERT INTO {found} SELECT h._source_row, x.rule_id, x.column_name, x.message, x.action, NULL "
+        "FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(rule_id, column_name, message, action) "
         "WHERE ({any}) AND x.rule_id IS NOT NULL").format(
         found=sql.Identifier(FOUND), rows=sql.Identifier(ROWS), values=values,
         any=sql.SQL(" OR ").join(predicates)))
+    for c in compiled:
+        policy = field_policy(c.rule_id)
+        _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
 
 
 def _hold(cur) -> None:
@@ -136,26 +141,33 @@ def _hold(cur) -> None:
 
 def _run_rule(cur, rule: Rule, spec: TableSpec, run_id: str) -> None:
     query = rule.sql.format(rows=ROWS, held=HELD)
+    column = rule.fixes[0][0] if rule.fixes else None
     cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
                         "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
-        found=sql.Identifier(FOUND), rid=sql.Literal(rule.id), col=sql.Literal(rule.column),
+        found=sql.Identifier(FOUND), rid=sql.Literal(rule.id), col=sql.Literal(column),
         action=sql.Literal(rule.action), query=sql.SQL(query)))
-    if rule.action == "fix":
-        key = _key_expr(spec, "h")
-        cur.execute(sql.SQL(
-            "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
-            "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row AND f.rule_id = {rid}"
-        ).format(table=sql.Literal(spec.name), key=key, col=sql.Literal(rule.column), rid=sql.Literal(rule.id),
-                 ident=sql.Identifier(rule.column), fix=sql.SQL(rule.fix), run=sql.Literal(run_id),
-                 rows=sql.Identifier(ROWS), found=sql.Identifier(FOUND)))
-        cur.execute(sql.SQL("UPDATE {rows} h SET {ident} = {fix} FROM {found} f "
-                            "WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
-            rows=sql.Identifier(ROWS), ident=sql.Identifier(rule.column), fix=sql.SQL(rule.fix),
-            found=sql.Identifier(FOUND), rid=sql.Literal(rule.id)))
-    elif rule.action == "flag":
-        cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) FROM {found} f "
-                            "WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
-            rows=sql.Identifier(ROWS), found=sql.Identifier(FOUND), rid=sql.Literal(rule.id)))
+    _apply(cur, spec, rule.id, rule.action, rule.fixes, run_id)
+
+
+def _apply(cur, spec: TableSpec, rule_id: str, action: str, fixes, run_id: str) -> None:
+    """Carry out a fix (all columns at once, each change logged) or a flag on the rows a rule found."""
+    where = sql.SQL("FROM {found} f WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
+        found=sql.Identifier(FOUND), rid=sql.Literal(rule_id))
+    if action == "fix":
+        for column, expr in fixes:
+            cur.execute(sql.SQL(
+                "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
+                "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
+                "AND f.rule_id = {rid}").format(found=sql.Identifier(FOUND),
+                table=sql.Literal(spec.name), key=_key_expr(spec, "h"), col=sql.Literal(column),
+                rid=sql.Literal(rule_id), ident=sql.Identifier(column), fix=sql.SQL(expr), run=sql.Literal(run_id),
+                rows=sql.Identifier(ROWS)))
+        assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.SQL(e)) for c, e in fixes)
+        cur.execute(sql.SQL("UPDATE {rows} h SET {assign} {where}").format(
+            rows=sql.Identifier(ROWS), assign=assignments, where=where))
+    elif action == "flag":
+        cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
+            rows=sql.Identifier(ROWS), rid=sql.Literal(rule_id), where=where))
 
 
 def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
@@ -223,16 +235,34 @@ def _outcomes(cur, spec: TableSpec, checks: list[FieldCheck], rules: list[Rule])
                count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
         FROM {} GROUP BY rule_id""").format(sql.Identifier(FOUND)))
     counts = {r[0]: r[1:] for r in cur.fetchall()}
-    catalog = [(c.rule_id, f"Cerberus rule {c.rule}={c.constraint!r} on {c.column}", "error", "quarantine")
-               for c in checks]
-    catalog += [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
-                 "quarantine") for c in spec.columns]
-    catalog += [(r.id, r.description, r.severity, r.action) for r in rules]
+    catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
+                "quarantine", None, None) for c in spec.columns]
+    for c in checks:
+        policy = field_policy(c.rule_id)
+        catalog.append((c.rule_id, f"Cerberus {c.rule}: {c.constraint!r} on {c.column}", policy.severity,
+                        policy.action, policy.warn_if, policy.error_if))
+    catalog += [(r.id, r.description, r.severity, r.action, r.warn_if, r.error_if) for r in rules]
     outcomes = []
-    for rule_id, description, severity, action in catalog:
+    for rule_id, description, severity, action, warn_if, error_if in catalog:
         n, fixed, quarantined, flagged = counts.get(rule_id, (0, 0, 0, 0))
-        outcomes.append(RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged))
+        outcomes.append(RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged,
+                                    warn_if, error_if))
     return outcomes
+
+
+def check_thresholds(outcomes: list[RuleOutcome], rows: int) -> None:
+    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share (luigi.cfg may override)."""
+    overrides = config.rule_thresholds()
+    for o in outcomes:
+        if o.rule_id in overrides:
+            o.warn_if, o.error_if = overrides[o.rule_id]
+        share = o.violations / rows if rows else 0.0
+        if o.error_if is not None and share > o.error_if:
+            raise HealError(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
+                            f"error threshold of {o.error_if:.1%}; clean was left as it was")
+        if o.warn_if is not None and share > o.warn_if:
+            log.warning("rule %s: %s of %s rows (%.1f%%) break it, above its warning threshold of %.1f%%",
+                        o.rule_id, o.violations, rows, 100 * share, 100 * o.warn_if)
 
 
 def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
@@ -242,13 +272,14 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     with conn.cursor() as cur:
         failures = _build_rows(cur, spec, _raw_types(conn, spec.name))
         _record_cast_failures(cur, spec, failures)
-        for rule in (r for r in rules if r.action == "fix"):
+        for rule in (r for r in rules if r.phase == "normalise"):
             _run_rule(cur, rule, spec, run_id)
-        _record_field_checks(cur, spec, checks, failures)
+        _record_field_checks(cur, spec, checks, failures, run_id)
         _hold(cur)
-        for rule in (r for r in rules if r.action != "fix"):
-            _run_rule(cur, rule, spec, run_id)
-            _hold(cur)
+        for phase in ("check", "survivors"):
+            for rule in (r for r in rules if r.phase == phase):
+                _run_rule(cur, rule, spec, run_id)
+                _hold(cur)
         _write_quarantine(cur, spec, run_id)
         _write_clean(cur, conn, spec)
         raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))
@@ -262,4 +293,5 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             raise HealError(f"{spec.name}: {raw_rows} raw rows but {clean_rows} clean + {quarantined} quarantined; "
                             "nothing was written")
         outcomes = _outcomes(cur, spec, checks, rules)
+        check_thresholds(outcomes, raw_rows)
     return HealResult(spec.name, raw_rows, clean_rows, quarantined, fixed_rows, raw_rows - flawed, outcomes)

@@ -25,7 +25,6 @@ def cmd_run(args) -> int:
     print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {markers.run_id()}")
     result = luigi.build([Transform()], workers=args.workers, local_scheduler=not args.scheduler,
                          detailed_summary=True)
-    print(result.summary_text)
     return 0 if result.scheduling_succeeded else 1
 
 

@@ -24,6 +24,12 @@ class sources(luigi.Config):  # noqa: N801
     data_dir = luigi.Parameter(default="data", description="folder of the eleven source Parquet files")
 
 
+class backups(luigi.Config):  # noqa: N801
+    folder = luigi.Parameter(default="backups", description="folder of the backups (one folder per backup)")
+    keep = luigi.IntParameter(default=10, description="backups kept per database; older ones are deleted (0 = all)")
+    after_run = luigi.BoolParameter(default=False, description="run the Backup task after Transform")
+
+
 def project_path(value: str | os.PathLike) -> Path:
     """A configured path; relative paths are relative to the project root, not the working directory."""
     path = Path(value).expanduser()
@@ -41,6 +47,10 @@ def data_dir() -> Path:
 
 def embedded_dir() -> Path:
     return project_path(os.environ.get("PIPELINE_EMBEDDED_DIR") or warehouse().embedded_dir)
+
+
+def backup_dir() -> Path:
+    return project_path(os.environ.get("PIPELINE_BACKUP_DIR") or backups().folder)
 
 
 def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:

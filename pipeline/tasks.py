@@ -8,7 +8,7 @@ import luigi
 from . import analytics, config, history, ingest, markers, warehouse
 from . import quality as quality_package
 from .markers import MarkerTarget, combine
-from .quality import heal
+from .quality import heal, rules
 from .tables import TABLES, spec
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class HealTable(PipelineTask):
     table = luigi.Parameter()
 
     def requires(self):
-        return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in spec(self.table).parents]}
+        return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
 
     def marker_id(self) -> str:
         return f"heal:{self.table}"

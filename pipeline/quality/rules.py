@@ -1,6 +1,7 @@
 """The rule catalog: what each field rule does when it fails, and the SQL row, cross-row and cross-table rules."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..tables import TABLES, TableSpec
@@ -229,3 +230,9 @@ def table_rules(spec: TableSpec) -> list[Rule]:
 
 
 CATALOG: dict[str, list[Rule]] = {name: table_rules(spec) for name, spec in TABLES.items()}
+
+
+def heal_parents(table: str) -> list[str]:
+    """Tables whose clean rows this table's healing reads: its hard foreign keys and its rules' joins."""
+    referenced = {m for rule in CATALOG[table] for m in re.findall(r'clean\."?(\w+)', rule.sql)}
+    return sorted((referenced | set(TABLES[table].parents)) - {table})

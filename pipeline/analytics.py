@@ -31,10 +31,16 @@ def views() -> list[tuple[str, str]]:
 
 
 def build(conn) -> dict[str, int]:
-    """Drop and rebuild every analytics view inside the caller's transaction; rows per view."""
+    """Drop and rebuild every analytics view inside the caller's transaction; rows per view.
+
+    What is dropped is what the catalog holds, not what the files name: a view that changed kind (plain <->
+    materialized) or whose file was removed goes too. Newest first; CASCADE and IF EXISTS cover the rest.
+    """
     with conn.cursor() as cur:
-        for kind, name in reversed(views()):
-            drop = "MATERIALIZED VIEW" if kind.startswith("MATERIALIZED") else "VIEW"
+        cur.execute("""SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'analytics' AND c.relkind IN ('v', 'm') ORDER BY c.oid DESC""")
+        for relkind, name in cur.fetchall():
+            drop = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
             cur.execute(sql.SQL("DROP {} IF EXISTS analytics.{} CASCADE").format(sql.SQL(drop), sql.Identifier(name)))
         for path in sql_files():
             cur.execute(path.read_text())

@@ -123,3 +123,8 @@ class Injector:
 
     def pick(self, kind: str, eligible: np.ndarray | None = None) -> np.ndarray:
         return self.take(self.count(kind), eligible, kind)
+
+
+def is_extra(table: str, code: np.ndarray) -> np.ndarray:
+    """Rows that an extra-row kind added (not the source's own records)."""
+    return np.isin(code, [i for i, kind in enumerate(DEFECTS[table]) if kind in EXTRA_KINDS])

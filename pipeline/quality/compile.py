@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +15,9 @@ log = logging.getLogger(__name__)
 MESSAGES = errors.BasicErrorHandler.messages
 # Cerberus rules whose verdict the cast stage or the ingest already decides for every row.
 SETTLED = {"type", "required"}
-# Regex pieces whose meaning differs between Python's re and PostgreSQL's ARE (or that we do not translate).
-UNSAFE_REGEX = re.compile(r"\\[dDwWsSbBAZ0-9]|(?<!\\)\.|\[\^|\(\?[^:]|\{,")
+# Escapes that mean the same literal character in Python's re and PostgreSQL's ARE; any other escape
+# (\d, \w, \s, \b, back-references, ...) differs in meaning or is not translated, so it falls back to Cerberus.
+LITERAL_ESCAPES = set(".\\-+*?()[]{}|^$/")
 
 
 @dataclass(frozen=True)
@@ -37,29 +37,34 @@ class FieldCheck:
 
 def regex_to_sql(pattern: str) -> str | None:
     """A PostgreSQL ARE equal to Cerberus's re.match(pattern + '$'), or None when not safely translatable."""
-    if UNSAFE_REGEX.search(pattern):
-        return None
     if not pattern.endswith("$"):
         pattern += "$"
-    # Python's $ also matches before one final newline; ARE's $ only at the very end.
-    out, escaped, in_class = [], False, False
-    for ch in pattern:
-        if escaped:
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            out.append(ch)
-            escaped = True
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in LITERAL_ESCAPES:
+                return None
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "[":
+                return None  # [[:alpha:]] is a class in ARE, literal brackets in Python
+            if ch == "]":
+                in_class = False
         elif ch == "[":
+            if pattern[i + 1:i + 2] in ("^", "]"):
+                return None  # [^x] and []x] are read differently by the two engines
             in_class = True
-            out.append(ch)
-        elif ch == "]":
-            in_class = False
-            out.append(ch)
-        elif ch == "$" and not in_class:
-            out.append("\\n?$")
-        else:
-            out.append(ch)
+        elif ch == "." or (ch == "(" and pattern[i + 1:i + 2] == "?" and pattern[i + 2:i + 3] != ":"):
+            return None
+        elif ch == "{" and pattern[i + 1:i + 2] == ",":
+            return None
+        elif ch == "$":
+            ch = "\\n?$"  # Python's $ also matches before one final newline; ARE's only at the very end
+        out.append(ch)
+        i += 1
     return "^(?:" + "".join(out) + ")"
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from cerberus import Validator
 from psycopg2 import sql
+from psycopg2.extras import execute_values
 
 from .. import config, warehouse
 from ..tables import KINDS, TableSpec
@@ -131,6 +133,21 @@ def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failure
         any=sql.SQL(" OR ").join(predicates)))
     for c in compiled:
         policy = field_policy(c.rule_id)
+        _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
+
+
+def _record_fallback_checks(cur, spec: TableSpec, checks: list[FieldCheck], run_id: str) -> None:
+    """Field rules the compiler cannot translate: Cerberus checks each non-null value (correct, slower)."""
+    for c in (c for c in checks if not c.compiled):
+        validator = Validator({c.column: {c.rule: c.constraint}})
+        cur.execute(sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
+            col=sql.Identifier(c.column), rows=sql.Identifier(ROWS)))
+        failed = [(row, validator.errors[c.column][0]) for row, value in cur.fetchall()
+                  if not validator.validate({c.column: value})]
+        policy = field_policy(c.rule_id)
+        execute_values(cur, sql.SQL("INSERT INTO {} (source_row, message, rule_id, column_name, action) VALUES %s")
+                       .format(sql.Identifier(FOUND)).as_string(cur),
+                       [(row, message, c.rule_id, c.column, policy.action) for row, message in failed])
         _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
 
 
@@ -275,6 +292,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         for rule in (r for r in rules if r.phase == "normalise"):
             _run_rule(cur, rule, spec, run_id)
         _record_field_checks(cur, spec, checks, failures, run_id)
+        _record_fallback_checks(cur, spec, checks, run_id)
         _hold(cur)
         for phase in ("check", "survivors"):
             for rule in (r for r in rules if r.phase == phase):

@@ -67,18 +67,18 @@ def choice(rng: np.random.Generator, n: int, weights) -> np.ndarray:
     return rng.choice(len(p), size=n, p=p / p.sum())
 
 
-def days_between(rng: np.random.Generator, lo, hi) -> np.ndarray:
+def days_between(rng: np.random.Generator, lo, hi, size: int | None = None) -> np.ndarray:
     """A uniform day in [lo, hi] (both inclusive, datetime64[D], element-wise)."""
     lo = np.asarray(lo, "datetime64[D]")
     span = (np.asarray(hi, "datetime64[D]") - lo).astype(np.int64) + 1
-    return lo + (rng.random(np.broadcast(lo, span).shape) * span).astype(np.int64)
+    return lo + (rng.random(size or np.broadcast(lo, span).shape) * span).astype(np.int64)
 
 
-def seconds_between(rng: np.random.Generator, lo, hi) -> np.ndarray:
+def seconds_between(rng: np.random.Generator, lo, hi, size: int | None = None) -> np.ndarray:
     """A uniform instant in [lo, hi) at whole seconds (datetime64[s], element-wise)."""
     lo = np.asarray(lo, "datetime64[s]")
     span = (np.asarray(hi, "datetime64[s]") - lo).astype(np.int64)
-    return lo + (rng.random(np.broadcast(lo, span).shape) * span).astype(np.int64)
+    return lo + (rng.random(size or np.broadcast(lo, span).shape) * span).astype(np.int64)
 
 
 def during(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
@@ -165,10 +165,6 @@ def with_extra_rows(rng: np.random.Generator, frame: Frame, *extras: Frame) -> F
     return take(out, np.argsort(keys, kind="stable"))
 
 
-def sort_by(frame: Frame, column: str) -> Frame:
-    return take(frame, np.argsort(frame[column], kind="stable"))
-
-
 def duplicated(*columns: np.ndarray) -> np.ndarray:
     """True for every row whose values in all the given columns equal an earlier row's (in sorted order)."""
     order = np.lexsort(columns[::-1])
@@ -179,3 +175,22 @@ def duplicated(*columns: np.ndarray) -> np.ndarray:
     out = np.zeros(len(order), bool)
     out[order[1:][same]] = True
     return out
+
+
+def number_rows(frame: Frame, by: str, id_column: str) -> tuple[Frame, np.ndarray]:
+    """Sort by `by` and number the rows 1..n in that order (ids grow with time, as in the source system).
+
+    Also returns where each row went, to find rows chosen before the sort.
+    """
+    order = np.argsort(frame[by], kind="stable")
+    out = take(frame, order)
+    out[id_column] = np.arange(1, len(order) + 1)
+    position = np.empty(len(order), np.int64)
+    position[order] = np.arange(len(order))
+    return out, position
+
+
+def missing_ids(rng: np.random.Generator, existing: np.ndarray, n: int) -> np.ndarray:
+    """n distinct ids above every existing one (for orphans: distinct, so two orphans never pair up)."""
+    top = int(existing.max())
+    return top + 1 + rng.choice(top + 1000, n, replace=False)

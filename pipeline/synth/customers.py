@@ -10,7 +10,7 @@ from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
     AS_OF, AS_OF_TS, FIRST_DAY, Frame, before, choice, days_between, duplicated, during, format_ids, money, put,
-    seconds_between, sort_by, take, with_extra_rows, years_between,
+    seconds_between, number_rows, take, with_extra_rows, years_between,
 )
 
 FIRST_NAMES = vocab.MALE_NAMES + vocab.FEMALE_NAMES
@@ -122,8 +122,7 @@ def customers(rng: np.random.Generator, inj: Injector) -> Frame:
         "created_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
         "updated_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
     }
-    f = sort_by(f, "created_at")  # ids grow with sign-up time, as in the source system
-    f["customer_id"] = np.arange(1, m + 1)
+    f, _ = number_rows(f, "created_at", "customer_id")  # ids grow with sign-up time, as in the source system
     f["email"] = _emails(rng, f["first_name"], f["last_name"], f["customer_id"])
 
     sources = inj.take(inj.count("duplicate_customer"))

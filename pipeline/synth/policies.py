@@ -7,8 +7,8 @@ from pipeline import tables
 from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, DAY, FIRST_DAY, SECONDS_PER_DAY, Frame, before, choice, days_between, duplicated, during,
-    money, put, seconds_between, sort_by, take, with_extra_rows,
+    AS_OF, AS_OF_TS, FIRST_DAY, SECONDS_PER_DAY, Frame, before, choice, days_between, duplicated, during,
+    missing_ids, money, number_rows, put, seconds_between, take, with_extra_rows,
 )
 from pipeline.synth.reference import CURRENCIES, POLICY_TYPE_MAX, POLICY_TYPE_NAMES
 
@@ -45,8 +45,9 @@ def _amounts(rng: np.random.Generator, ptype: np.ndarray) -> tuple[np.ndarray, n
 
 def _created(rng: np.random.Generator, start: np.ndarray, not_before: np.ndarray) -> np.ndarray:
     """Entered up to three weeks before the start (pending ones lately), never before the customer signed up."""
-    entered = np.where(start < AS_OF, during(rng, start) - (rng.random(len(start)) * 20 * SECONDS_PER_DAY).astype(np.int64),
-                       AS_OF_TS - (rng.uniform(1, 30, len(start)) * SECONDS_PER_DAY).astype(np.int64))
+    n = len(start)
+    entered = np.where(start < AS_OF, during(rng, start) - (rng.random(n) * 20 * SECONDS_PER_DAY).astype(np.int64),
+                       AS_OF_TS - (rng.uniform(1, 30, n) * SECONDS_PER_DAY).astype(np.int64))
     return np.minimum(np.maximum(entered, not_before + 60), AS_OF_TS - 1)
 
 
@@ -61,14 +62,14 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
     nth = np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)
     preference = np.argsort(-(np.log(TYPE_WEIGHTS) + rng.gumbel(size=(len(cust_id), 7))), axis=1)
     ptype = preference[owner, nth % 7]
-    status = np.where(nth < 7, choice(rng, m, [0.82, 0.08, 0.04, 0.03, 0.03]), choice(rng, m, [0, 0.6, 0.2, 0, 0.2]))
+    status = np.where(nth < 7, choice(rng, m, [0.86, 0.05, 0.03, 0.03, 0.03]), choice(rng, m, [0, 0.6, 0.2, 0, 0.2]))
 
     term = (TERM_YEARS[ptype, rng.integers(0, 4, m)] * 365.25).astype(np.int64)
     signup = np.maximum(FIRST_DAY, cust_created[owner].astype("datetime64[D]"))
     active_start = days_between(rng, np.maximum(signup, AS_OF - term + 1), AS_OF - 1)  # running on the export day
     closed_start = days_between(rng, signup, AS_OF - 31)
-    start = np.select([status == ACTIVE, status == PENDING], [active_start, days_between(rng, AS_OF, AS_OF + 60)],
-                      closed_start)
+    pending_start = days_between(rng, AS_OF, AS_OF + 60, m)
+    start = np.select([status == ACTIVE, status == PENDING], [active_start, pending_start], closed_start)
     # Closed policies ended (expired, lapsed, were cancelled) at least a day before the export.
     ran = 30 + (rng.random(m) * ((AS_OF - 1 - start).astype(np.int64) - 29)).astype(np.int64)
     end = np.where((status == ACTIVE) | (status == PENDING), start + term, start + np.minimum(term, ran))
@@ -93,7 +94,8 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
         "renewal_date": np.where((status == PENDING) | ((status == ACTIVE) & (rng.random(m) < 0.9)), end, nat),
         "beneficiary_count": np.where(LIFE_LIKE[ptype], rng.integers(1, 5, m), rng.integers(0, 3, m)),
         "currency": choice(rng, m, [0.8, 0.12, 0.08]),
-        "premium_due_date": np.where(status == ACTIVE, AS_OF + 1 + (rng.random(m) * 365 / PER_YEAR[freq]).astype(int), nat),
+        "premium_due_date": np.where(status == ACTIVE, AS_OF + 1 + (rng.random(m) * 365 / PER_YEAR[freq]).astype(int),
+                                     nat),
         "created_at": created,
         "updated_at": seconds_between(rng, created, AS_OF_TS),
         "created_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
@@ -101,22 +103,22 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
         "_term": term,
         "_state": cust_state[owner],
     }
-    f = sort_by(f, "created_at")
-    f["policy_id"] = np.arange(1, m + 1)
+    f, _ = number_rows(f, "created_at", "policy_id")
 
     active = f["status"] == ACTIVE
     # Repeated policies copy non-Active ones only: a copy of an Active policy would also be an overlapping one.
     repeated = inj.take(inj.count("duplicate_policy"), ~active)
-    overlapped = inj.take(inj.count("overlapping_active_policy"), active)
+    # ... and start before the export's eve, so the second one can start later than the first.
+    overlapped = inj.take(inj.count("overlapping_active_policy"), active & (f["start_date"] < AS_OF - 1))
     idx = inj.pick("negative_premium")
     put(f, "premium_amount", idx, -f["premium_amount"][idx])
     idx = inj.pick("end_before_start")
     put(f, "end_date", idx, f["start_date"][idx] - rng.integers(1, 366, len(idx)))
     idx = inj.pick("orphan_customer")
-    n_customers = int(customers["customer_id"].max())
-    put(f, "customer_id", idx, rng.integers(n_customers + 1, 2 * n_customers + 1000, len(idx)))
+    put(f, "customer_id", idx, missing_ids(rng, customers["customer_id"], len(idx)))
     idx = inj.pick("coverage_above_type_max")
-    put(f, "coverage_amount", idx, np.round(POLICY_TYPE_MAX[f["policy_type"][idx]] * rng.uniform(1.05, 3, len(idx)), -3))
+    above = POLICY_TYPE_MAX[f["policy_type"][idx]] * rng.uniform(1.05, 3, len(idx))
+    put(f, "coverage_amount", idx, np.round(above, -3))
     idx = inj.pick("unknown_currency")
     put(f, "currency", idx, len(CURRENCIES) + rng.integers(0, len(BAD_CURRENCIES), len(idx)))
     idx = inj.pick("updated_before_created")
@@ -126,15 +128,15 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
     new_ids = iter(np.split(m + 1 + rng.permutation(len(repeated) + len(overlapped)), [len(repeated)]))
     dup = take(f, repeated)
     dup["policy_id"] = next(new_ids)
-    dup["created_at"] = seconds_between(rng, dup["created_at"], np.minimum(dup["created_at"] + 3 * SECONDS_PER_DAY, AS_OF_TS))
+    dup["created_at"] = seconds_between(rng, dup["created_at"],
+                                        np.minimum(dup["created_at"] + 3 * SECONDS_PER_DAY, AS_OF_TS))
     dup["updated_at"] = seconds_between(rng, dup["created_at"], AS_OF_TS)
     dup["_defect"] = np.full(len(repeated), inj.kind_code("duplicate_policy"), np.int8)
 
-    # A second Active policy of the same customer and type, starting a little later (or earlier) than the first.
+    # A second Active policy of the same customer and type, starting a little later than the first.
     ovl = take(f, overlapped)
     k, s = len(overlapped), ovl["start_date"]
-    later = days_between(rng, s + 1, np.minimum(s + 180, AS_OF - 1))
-    ovl["start_date"] = np.where(s < AS_OF - 1, later, s - rng.integers(1, 181, k))
+    ovl["start_date"] = days_between(rng, s + 1, np.minimum(s + 180, AS_OF - 1))
     ovl["end_date"] = ovl["start_date"] + ovl["_term"]
     ovl["renewal_date"] = ovl["end_date"]
     ovl["coverage_amount"], ovl["premium_amount"] = _amounts(rng, ovl["policy_type"])

@@ -17,6 +17,7 @@ EXPORT_TYPES = {("agents", "created_at"): pa.date32(), ("policy_types", "max_cov
 
 
 def export_schema(name: str) -> pa.Schema:
+    """The spec's columns with the export's Parquet types, all nullable as in the export."""
     out = []
     for f in tables.spec(name).arrow_schema():
         t = EXPORT_TYPES.get((name, f.name), pa.timestamp("ns") if pa.types.is_timestamp(f.type) else f.type)
@@ -96,65 +97,61 @@ def exported(name: str) -> pa.Table:
         [pa.array(np.asarray(cols[f.name]), f.type) for f in schema], schema=schema)
 
 
-def _pick_names(rng, n, first, last, sep=" ") -> pa.Array:
-    f = pa.array(first).take(pa.array(rng.integers(0, len(first), n)))
-    l_ = pa.array(last).take(pa.array(rng.integers(0, len(last), n)))
-    return pc.binary_join_element_wise(f, l_, sep)
-
-
 # Branch states lean towards the populous states, as a national insurer's would.
 _BIG_STATES = {"CA": 12, "TX": 9, "FL": 7, "NY": 6, "PA": 4, "IL": 4, "OH": 4, "GA": 4, "NC": 4, "MI": 3,
                "NJ": 3, "VA": 3, "WA": 3}
+_BY = {"created_by": ["SYSTEM"], "updated_by": ["SYSTEM"]}
+
+
+def _words(rng: np.random.Generator, words: list[str], n: int) -> pa.Array:
+    return pa.array(words).take(pa.array(rng.integers(0, len(words), n)))
 
 
 def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random.Generator):
     """100 branches and 500 agents, and each agent's branch number; every branch is managed by one of its agents."""
     rng = rng_agents
-    branch = rng.permutation(np.concatenate([np.arange(N_BRANCHES), rng.integers(0, N_BRANCHES, N_AGENTS - N_BRANCHES)]))
-    role = choice(rng, N_AGENTS, [0.62, 0.29, 0.09])  # Agent, Senior Agent, Manager
-    hire = days_between(rng, np.full(N_AGENTS, FIRST_DAY), AS_OF - 20)
+    n = N_AGENTS
+    branch = rng.permutation(np.concatenate([np.arange(N_BRANCHES), rng.integers(0, N_BRANCHES, n - N_BRANCHES)]))
+    role = choice(rng, n, [0.62, 0.29, 0.09])  # Agent, Senior Agent, Manager
+    hire = days_between(rng, FIRST_DAY, AS_OF - 20, n)
     agents = {
-        "agent_id": np.arange(1, N_AGENTS + 1),
-        "name": _pick_names(rng, N_AGENTS, vocab.MALE_NAMES + vocab.FEMALE_NAMES, vocab.LAST_NAMES),
+        "agent_id": np.arange(1, n + 1),
+        "name": pc.binary_join_element_wise(_words(rng, vocab.MALE_NAMES + vocab.FEMALE_NAMES, n),
+                                            _words(rng, vocab.LAST_NAMES, n), " "),
         "branch_id": branch + 1,
         "role": role,
         "hire_date": hire,
         "created_at": hire,
         "updated_at": seconds_between(rng, hire.astype("datetime64[s]"), AS_OF_TS),
-        "created_by": np.zeros(N_AGENTS, int),
-        "updated_by": np.zeros(N_AGENTS, int),
+        "created_by": np.zeros(n, int),
+        "updated_by": np.zeros(n, int),
     }
 
     rng = rng_branches
-    stems = vocab.LAST_NAMES + vocab.MALE_NAMES + vocab.FEMALE_NAMES
-    sizes = (len(vocab.TOWN_PREFIXES), len(stems), len(vocab.TOWN_SUFFIXES))
-    pre, stem, suf = np.unravel_index(rng.choice(np.prod(sizes), N_BRANCHES, replace=False), sizes)
-    town = pc.binary_join_element_wise(
-        *(pa.array(words).take(pa.array(i)) for words, i in
-          ((vocab.TOWN_PREFIXES, pre), (stems, stem), (vocab.TOWN_SUFFIXES, suf))), "")
-    weights = np.array([_BIG_STATES.get(s, 1) for s in tables.US_STATES], float)
+    n = N_BRANCHES
+    stems = list(dict.fromkeys(vocab.LAST_NAMES + vocab.MALE_NAMES + vocab.FEMALE_NAMES))
+    parts = (vocab.TOWN_PREFIXES, stems, vocab.TOWN_SUFFIXES)
+    picks = np.unravel_index(rng.choice(np.prod([len(p) for p in parts]), n, replace=False), [len(p) for p in parts])
+    town = pc.binary_join_element_wise(*(pa.array(p).take(pa.array(i)) for p, i in zip(parts, picks)), "")
     # The branch's manager: one of its own agents, a Manager where it has one.
     order = np.lexsort((rng.random(N_AGENTS), -role, branch))
     _, first = np.unique(branch[order], return_index=True)
     lo, hi = np.datetime64("2015-10-01T00:00:00"), np.datetime64("2025-09-15T00:00:00")
     branches = {
-        "branch_id": np.arange(1, N_BRANCHES + 1),
+        "branch_id": np.arange(1, n + 1),
         "city": town,
-        "state": choice(rng, N_BRANCHES, weights),
+        "state": choice(rng, n, [_BIG_STATES.get(s, 1) for s in tables.US_STATES]),
         "manager_id": order[first] + 1,
         # Independent dates: about half of the branches were updated "before" they were created, as exported.
-        "created_at": seconds_between(rng, np.full(N_BRANCHES, lo), hi),
-        "updated_at": seconds_between(rng, np.full(N_BRANCHES, lo), hi),
-        "created_by": np.zeros(N_BRANCHES, int),
-        "updated_by": np.zeros(N_BRANCHES, int),
+        "created_at": seconds_between(rng, lo, hi, n),
+        "updated_at": seconds_between(rng, lo, hi, n),
+        "created_by": np.zeros(n, int),
+        "updated_by": np.zeros(n, int),
     }
-    by = ["SYSTEM"]
-    return (
-        to_arrow(branches, export_schema("branches"), {"state": tables.US_STATES, "created_by": by, "updated_by": by}),
-        to_arrow(agents, export_schema("agents"),
-                 {"role": tables.AGENTS.column("role").rules["allowed"], "created_by": by, "updated_by": by}),
-        agents["branch_id"],
-    )
+    roles = tables.AGENTS.column("role").rules["allowed"]
+    return (to_arrow(branches, export_schema("branches"), {"state": tables.US_STATES, **_BY}),
+            to_arrow(agents, export_schema("agents"), {"role": roles, **_BY}),
+            agents["branch_id"])
 
 
 def snapshots(rng: np.random.Generator, figures: dict[str, float]) -> pa.Table:
@@ -180,4 +177,4 @@ def snapshots(rng: np.random.Generator, figures: dict[str, float]) -> pa.Table:
         "fraud_rate": np.clip(noisy("fraud_rate", 0.03), 0, 1),
         "success_rate": np.clip(figures["success_rate"] + rng.normal(0, 0.015, n), 0, 1),
     }
-    return to_arrow(cols, export_schema("snapshots"), {"created_by": ["SYSTEM"], "updated_by": ["SYSTEM"]})
+    return to_arrow(cols, export_schema("snapshots"), _BY)

@@ -1,0 +1,397 @@
+"""Backups of the warehouse: pg_dump archives with manifests, checked and atomic restores, retention, CLI."""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from . import config, warehouse
+from .backup_manifest import (ARCHIVE, FORMAT, MANIFEST, BackupError, Tools, database_name, file_sha256, find_tools,
+                              major_of, read_manifest, table_checksums, tool_connection, verify_sql, with_database,
+                              write_json)
+
+# Custom format, gzip level 1: one file to hash and ship, read by any pg_restore of the same major or newer.
+# Measured (bench/backup.py): level 1 dumps ~2.5x faster than the default level 6 for ~15% more bytes, and a
+# single-transaction restore cannot use parallel jobs, so the directory format would buy nothing there.
+DUMP_OPTIONS = ("--format=custom", "--compress=1")
+LOCK_TIMEOUT = "60s"  # how long a restore waits for other sessions (a run, the app) to let go of the warehouse
+
+
+@dataclass(frozen=True)
+class Backup:
+    folder: Path
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def archive(self) -> Path:
+        return self.folder / self.manifest["archive"]["file"]
+
+    @property
+    def total_rows(self) -> int:
+        return self.manifest["total_rows"]
+
+    @property
+    def size(self) -> int:
+        return self.manifest["archive"]["size"]
+
+
+def _pipeline_version() -> str:
+    try:
+        return importlib.metadata.version("insurance-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        found = re.search(r'version="([^"]+)"', (config.PROJECT_ROOT / "setup.py").read_text()) \
+            if (config.PROJECT_ROOT / "setup.py").exists() else None
+        return found.group(1) if found else "unknown"
+
+
+def _latest_run(cur) -> str | None:
+    for table, column in (("ops.runs", "started_at"), ("ops.markers", "completed_at")):
+        cur.execute("SELECT to_regclass(%s)", (table,))
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT run_id FROM {table} ORDER BY {column} DESC LIMIT 1")  # noqa: S608 - constants
+            row = cur.fetchone()
+            if row:
+                return row[0]
+    return None
+
+
+def _server(cur) -> tuple[str, int]:
+    cur.execute("SELECT current_setting('server_version'), current_setting('server_version_num')::int")
+    version, number = cur.fetchone()
+    return version, number // 10000
+
+
+def _where(url: str) -> str:
+    """Where a database is, without user or password: safe for manifests and messages."""
+    params = psycopg2.extensions.parse_dsn(url)
+    host = params.get("host") or "localhost"
+    return f"{params.get('dbname', '?')} on {host}" + (f":{params['port']}" if params.get("port") else "")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def create(url: str | None = None, folder: Path | None = None, keep: int | None = None) -> Backup:
+    """pg_dump the warehouse into folder/<database>-<UTC time>/ with its manifest; then apply retention."""
+    url = url or warehouse.url()
+    folder = Path(folder or config.backup_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    database = database_name(url)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    partial = folder / f".{database}-{started:%Y%m%dT%H%M%SZ}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    partial.mkdir()
+    conn = psycopg2.connect(url, application_name="insurance-pipeline-backup")
+    try:
+        # One snapshot for the archive and the manifest: pg_dump imports the one this transaction exports,
+        # so the counts and checksums describe exactly the rows in the archive, whatever runs meanwhile.
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_export_snapshot()")
+            snapshot = cur.fetchone()[0]
+            server_version, server_major = _server(cur)
+            tools = find_tools(server_major, "oldest", f"the server is PostgreSQL {server_version}")
+            conninfo, env = tool_connection(url, "insurance-pipeline-backup")
+            with tempfile.TemporaryFile() as errors:
+                dump = subprocess.Popen([tools["pg_dump"], *DUMP_OPTIONS, f"--snapshot={snapshot}",
+                                         f"--file={partial / ARCHIVE}", f"--dbname={conninfo}"],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+                try:
+                    tables = table_checksums(conn)  # meanwhile, on the server: the dump is mostly client work
+                    latest_run = _latest_run(cur)
+                except BaseException:
+                    dump.kill()
+                    dump.wait()
+                    raise
+                if dump.wait() != 0:
+                    errors.seek(0)
+                    raise BackupError(f"pg_dump failed: {_first_line(errors.read().decode(errors='replace'))}")
+        conn.rollback()
+        size = (partial / ARCHIVE).stat().st_size
+        with open(partial / ARCHIVE, "rb+") as f:
+            os.fsync(f.fileno())
+        manifest = {
+            "format": FORMAT, "database": database, "source": _where(url),
+            "created_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "server_version": server_version, "pg_dump_version": tools.version,
+            "pipeline_version": _pipeline_version(), "latest_run": latest_run,
+            "archive": {"file": ARCHIVE, "format": "custom", "options": list(DUMP_OPTIONS),
+                        "sha256": file_sha256(partial / ARCHIVE), "size": size},
+            "total_rows": sum(t.get("rows") or 0 for t in tables), "tables": tables,
+        }
+        write_json(partial / MANIFEST, manifest)
+        final = _rename_free(partial, folder, f"{database}-{started:%Y%m%dT%H%M%SZ}")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        conn.close()
+    prune(folder, database, config.backups().keep if keep is None else keep)
+    return Backup(final, manifest)
+
+
+def _rename_free(partial: Path, folder: Path, name: str) -> Path:
+    """Rename the finished backup to its name (or name-2, -3... when one second held several backups)."""
+    for n in range(1, 1000):
+        final = folder / (name if n == 1 else f"{name}-{n}")
+        if final.exists():
+            continue
+        try:
+            os.rename(partial, final)
+        except OSError:
+            continue  # another process took the name between the check and the rename
+        _fsync_dir(folder)
+        return final
+    raise BackupError(f"no free name for {name} in {folder}")
+
+
+def backups(folder: Path | None = None) -> list[Backup]:
+    """The finished backups in a folder, newest first (unfinished and foreign folders are skipped)."""
+    folder = Path(folder or config.backup_dir())
+    found = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.is_dir() and not path.name.startswith(".") and (path / MANIFEST).exists():
+            with contextlib.suppress(BackupError):
+                found.append(Backup(path, read_manifest(path)))
+    return sorted(found, key=lambda b: (b.manifest["created_at"], b.name), reverse=True)
+
+
+def find(name: str, folder: Path | None = None) -> Backup:
+    """A backup by name (or "latest", or a path to a backup folder)."""
+    folder = Path(folder or config.backup_dir())
+    if name == "latest":
+        found = backups(folder)
+        if not found:
+            raise BackupError(f"no backups in {folder}")
+        return found[0]
+    path = Path(name) if Path(name).is_dir() and (Path(name) / MANIFEST).exists() else folder / name
+    if not path.is_dir():
+        raise BackupError(f"no backup named {name} in {folder} (python -m pipeline backup list shows them)")
+    return Backup(path, read_manifest(path))
+
+
+def prune(folder: Path, database: str, keep: int) -> list[str]:
+    """Delete all but the newest `keep` backups of a database (keep <= 0 keeps all), and dead unfinished ones."""
+    removed = []
+    for path in Path(folder).glob(f".{database}-*.partial-*"):
+        pid = int(path.name.split(".partial-")[1].split("-")[0])
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+    if keep > 0:
+        for old in [b for b in backups(folder) if b.manifest["database"] == database][keep:]:
+            shutil.rmtree(old.folder)
+            removed.append(old.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        for marker in ("ERROR:", "FATAL:", "error:"):
+            if marker in line:
+                return line.split(marker, 1)[1].strip()
+    return lines[0] if lines else "no message"
+
+
+def check(backup: Backup) -> Tools:
+    """The archive is whole (size and sha256 as in the manifest) and pg_restore can read it; the tools to use."""
+    archive, expected = backup.archive, backup.manifest["archive"]
+    if not archive.is_file():
+        raise BackupError(f"{backup.name}: the archive {archive.name} is missing")
+    if archive.stat().st_size != expected["size"]:
+        raise BackupError(f"{backup.name}: the archive has {archive.stat().st_size:,} bytes, the manifest says "
+                          f"{expected['size']:,} (truncated or altered): refused")
+    if file_sha256(archive) != expected["sha256"]:
+        raise BackupError(f"{backup.name}: the archive's sha256 differs from the manifest (altered): refused")
+    tools = find_tools(major_of(backup.manifest["pg_dump_version"]), "newest",
+                       f"the archive was made by pg_dump {backup.manifest['pg_dump_version']}")
+    listed = subprocess.run([tools["pg_restore"], "--list", str(archive)], capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise BackupError(f"{backup.name}: pg_restore cannot read the archive: {_first_line(listed.stderr)}")
+    return tools
+
+
+@dataclass(frozen=True)
+class Restored:
+    backup: Backup
+    where: str
+    rebuilt: list[str]  # materialized views that pg_restore rebuilt and that differ from the backup (reported)
+
+    def __str__(self) -> str:
+        tables = [t for t in self.backup.manifest["tables"] if t["kind"] == "table"]
+        views = len(self.backup.manifest["tables"]) - len(tables)
+        text = (f"{self.backup.name} restored into {self.where}: {len(tables)} tables, "
+                f"{sum(t.get('rows') or 0 for t in tables):,} rows, every count and checksum equals the manifest")
+        if views:
+            text += f"; {views} materialized views rebuilt, " + (
+                f"{len(self.rebuilt)} differ from the backup ({'; '.join(self.rebuilt)})" if self.rebuilt
+                else "all equal the manifest")
+        return text
+
+
+def verify(name: str, deep: bool = False, folder: Path | None = None) -> str:
+    """Check a backup; deep: also restore it into a scratch database and compare every table with the manifest."""
+    backup = find(name, folder)
+    tools = check(backup)
+    if not deep:
+        return f"{backup.name}: archive readable by pg_restore, sha256 matches ({backup.size:,} bytes)"
+    scratch = f"{backup.manifest['database'][:40]}_verify_{uuid.uuid4().hex[:8]}"
+    rebuilt = _restore_new(backup, scratch, tools, portable=False, keep_database=False)
+    return f"verified: {Restored(backup, 'a scratch database (dropped again)', rebuilt)}"
+
+
+def restore(name: str, target_db: str | None = None, folder: Path | None = None, portable: bool = False) -> Restored:
+    """Restore a backup into the warehouse (replacing it in one transaction) or into a new database."""
+    backup = find(name, folder)
+    tools = check(backup)  # before anything is touched
+    if target_db:
+        return Restored(backup, f"the new database {target_db}",
+                        _restore_new(backup, target_db, tools, portable, keep_database=True))
+    return Restored(backup, f"the warehouse ({warehouse.describe()})",
+                    _restore_into(warehouse.url(), backup, tools, replace=True, portable=portable))
+
+
+def _admin(url: str):
+    conn = psycopg2.connect(url, application_name="insurance-pipeline-restore")
+    conn.autocommit = True
+    return conn
+
+
+def _restore_new(backup: Backup, database: str, tools: Tools, portable: bool, keep_database: bool) -> list[str]:
+    """Create a database on the warehouse's server and restore into it; it is dropped again on failure."""
+    url = warehouse.url()
+    admin = _admin(url)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone():
+                raise BackupError(f"the database {database} already exists: choose a new name")
+            cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(database)))
+        ok = False
+        try:
+            rebuilt = _restore_into(with_database(url, database), backup, tools, replace=False, portable=portable)
+            ok = True
+        finally:
+            if not (ok and keep_database):
+                with admin.cursor() as cur:
+                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    finally:
+        admin.close()
+    return rebuilt
+
+
+# Drops every user schema but public (pipeline schemas and any other), so that the warehouse afterwards holds
+# exactly what the backup holds; objects of the archive in public are dropped by pg_restore --clean.
+DROP_SCHEMAS_SQL = """
+DO $backup_drop$
+DECLARE s text;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public') LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP;
+END
+$backup_drop$;
+"""
+
+
+def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portable: bool) -> list[str]:
+    """Stream pg_restore's script through psql inside one transaction that only commits when every table equals
+    the manifest. A failure anywhere (pg_restore, psql, a check, a kill) ends the session without COMMIT."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        version, major = _server(cur)
+    if major > tools.major:
+        tools = find_tools(major, "newest", f"the server is PostgreSQL {version}")
+    conninfo, env = tool_connection(url, "insurance-pipeline-restore")
+    prelude = (f"BEGIN;\nSET client_min_messages = warning;\nSET lock_timeout = '{LOCK_TIMEOUT}';\n"
+               + (DROP_SCHEMAS_SQL if replace else ""))
+    epilogue = verify_sql(backup.manifest["tables"]) + "\nCOMMIT;\n"
+    restore_args = [tools["pg_restore"], "--clean", "--if-exists", "--no-owner", "--file=-", str(backup.archive)]
+    if portable:
+        restore_args.insert(1, "--no-privileges")  # roles of another machine need not exist here
+    psql_args = [tools["psql"], "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", f"--dbname={conninfo}", "--file=-"]
+    with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
+        psql = subprocess.Popen(psql_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
+        source = subprocess.Popen(restore_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=restore_err, env=env)
+        try:
+            psql.stdin.write(prelude.encode())
+            psql.stdin.flush()
+            _pump(source.stdout, psql.stdin)
+            if source.wait() == 0:  # only a whole script is followed by the check and the COMMIT
+                psql.stdin.write(epilogue.encode())
+                psql.stdin.flush()
+        except BrokenPipeError:
+            pass  # psql stopped at an error: reported below
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                psql.stdin.close()
+            source.stdout.close()
+            if source.poll() is None:
+                source.kill()
+            source.wait()
+            psql.wait()
+        restore_err.seek(0)
+        psql_err.seek(0)
+        restore_text, psql_text = (restore_err.read().decode(errors="replace"),
+                                   psql_err.read().decode(errors="replace"))
+    if psql.returncode != 0:
+        raise BackupError(_explain(psql_text) + "; nothing was changed")
+    if source.returncode != 0:
+        raise BackupError(f"pg_restore failed: {_first_line(restore_text)}; nothing was changed")
+    return [part for line in psql_text.splitlines() if "BACKUP-REBUILT " in line
+            for part in line.split("BACKUP-REBUILT ", 1)[1].split("; ")]
+
+
+def _explain(psql_text: str) -> str:
+    message = _first_line(psql_text)
+    if message.startswith("BACKUP-MISMATCH"):
+        return "the restored data differs from the manifest: " + message.split(" ", 1)[1]
+    if "lock timeout" in message:
+        return f"the warehouse stayed busy for {LOCK_TIMEOUT} (a run or the app holds it): {message}"
+    return f"restore failed: {message}"
+
+
+def _pump(source, target) -> None:
+    """Copy a pipe into another (zero-copy where the OS allows)."""
+    if hasattr(os, "splice"):
+        while os.splice(source.fileno(), target.fileno(), 1 << 20):
+            pass
+        return
+    shutil.copyfileobj(source, target, 1 << 20)
+
+
+def add_cli(subparsers) -> None:
+    """Add `backup [create|list|verify|restore]` and `bundle export|import` to the command line (see backup_cli)."""
+    from . import backup_cli
+    backup_cli.add_cli(subparsers)

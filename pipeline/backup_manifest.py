@@ -1,0 +1,262 @@
+"""Backup manifests: per-table row counts and checksums in SQL, archive digests, and the PostgreSQL client tools."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+FORMAT = "insurance-pipeline-backup/1"
+ARCHIVE = "archive.dump"
+MANIFEST = "manifest.json"
+
+# Every table and materialized view of every user schema, as pg_dump sees them (extension members apart).
+TABLES_SQL = """
+SELECT n.nspname, c.relname, c.relkind = 'm', c.relkind <> 'm' OR c.relispopulated
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2"""
+
+# The checksum of a table is the sum of a 64-bit hash per row: order-independent, and it counts duplicates.
+# "hash" hashes the row's binary values with each type's own hash function (no text formatting: about as fast
+# as a COPY), then mixes the row hash through a text hash so that values swapped between rows still change
+# the sum. "text" is for column types without a hash function: the row's text form under fixed settings.
+CHECKSUM_SQL = {
+    "hash": "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended("
+            "pg_catalog.hash_record_extended(t.*, 0)::text, 0)), 0)::text FROM {} AS t",
+    "text": "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended((t.*)::text, 0)), 0)::text FROM {} AS t",
+}
+# Settings that fix the text form of values (used by the "text" method; harmless for "hash").
+STABLE_SETTINGS = ("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';"
+                   " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C';")
+
+
+class BackupError(Exception):
+    """A backup, check or restore that cannot go on; the message says why and what to do."""
+
+
+def table_checksums(conn) -> list[dict]:
+    """Rows and checksum of every table and materialized view, in the connection's current transaction."""
+    found = []
+    with conn.cursor() as cur:
+        cur.execute(STABLE_SETTINGS)
+        cur.execute(TABLES_SQL)
+        for schema, name, is_view, populated in cur.fetchall():
+            entry = {"schema": schema, "table": name, "kind": "materialized view" if is_view else "table"}
+            if not populated:
+                found.append({**entry, "populated": False})
+                continue
+            for method in ("hash", "text"):
+                cur.execute("SAVEPOINT backup_checksum")
+                try:
+                    cur.execute(sql.SQL(CHECKSUM_SQL[method]).format(sql.Identifier(schema, name)))
+                except psycopg2.errors.UndefinedFunction:  # a column type without an extended hash function
+                    cur.execute("ROLLBACK TO SAVEPOINT backup_checksum")
+                    continue
+                rows, checksum = cur.fetchone()
+                cur.execute("RELEASE SAVEPOINT backup_checksum")
+                found.append({**entry, "rows": rows, "checksum": checksum, "method": method})
+                break
+    return found
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def verify_sql(tables: list[dict]) -> str:
+    """SQL that fails (so the transaction it ends never commits) unless every table equals the manifest.
+
+    Materialized views are not in an archive: pg_restore rebuilds them from the restored tables. They are compared
+    too, but a difference is reported (a WARNING BACKUP-REBUILT) rather than fatal: it can only come from the view's
+    own query (now(), float sums in another order), since the tables it reads are checked exactly."""
+    expected = ",\n".join(
+        f"({_literal(t['schema'])}, {_literal(t['table'])}, {_literal(t.get('method'))}, "
+        f"{_literal(t.get('rows'))}::bigint, {_literal(t.get('checksum'))}, {str(t.get('populated', True)).lower()}, "
+        f"{str(t['kind'] != 'table').lower()})" for t in tables)
+    checks = {m: CHECKSUM_SQL[m].replace("{}", "%I.%I") for m in CHECKSUM_SQL}
+    return f"""
+{STABLE_SETTINGS}
+CREATE TEMP TABLE backup_expected (schema_name text, table_name text, method text, rows bigint, checksum text,
+                                   populated boolean, is_view boolean) ON COMMIT DROP;
+{"INSERT INTO pg_temp.backup_expected VALUES " + expected + ";" if tables else ""}
+DO $backup_verify$
+DECLARE
+    e record; got_rows bigint; got_sum text; diffs text[] := '{{}}'; rebuilt text[] := '{{}}'; found text;
+BEGIN
+    FOR e IN
+        SELECT coalesce(x.schema_name, a.nspname) AS s, coalesce(x.table_name, a.relname) AS t, x.method, x.rows,
+               x.checksum, x.populated, a.relname IS NOT NULL AS present, x.table_name IS NOT NULL AS expected,
+               a.populated AS now_populated, x.is_view
+        FROM pg_temp.backup_expected x
+        FULL JOIN ({TABLES_SQL.replace("ORDER BY 1, 2", "")}) AS a (nspname, relname, is_view, populated)
+               ON a.nspname::text = x.schema_name AND a.relname::text = x.table_name
+        ORDER BY 1, 2
+    LOOP
+        IF NOT e.present THEN
+            diffs := diffs || format('%s.%s is missing', e.s, e.t);
+        ELSIF NOT e.expected THEN
+            diffs := diffs || format('%s.%s is not in the backup', e.s, e.t);
+        ELSIF e.populated IS DISTINCT FROM e.now_populated THEN
+            diffs := diffs || format('%s.%s is %s', e.s, e.t, CASE WHEN e.now_populated THEN 'populated'
+                                                                  ELSE 'not populated' END);
+        ELSIF e.populated THEN
+            IF e.method = 'hash' THEN
+                EXECUTE format({_literal(checks['hash'])}, e.s, e.t) INTO got_rows, got_sum;
+            ELSE
+                EXECUTE format({_literal(checks['text'])}, e.s, e.t) INTO got_rows, got_sum;
+            END IF;
+            found := CASE WHEN got_rows IS DISTINCT FROM e.rows
+                          THEN format('%s.%s has %s rows, the backup %s', e.s, e.t, got_rows, e.rows)
+                          WHEN got_sum IS DISTINCT FROM e.checksum THEN format('%s.%s: checksum differs', e.s, e.t)
+                     END;
+            IF found IS NOT NULL AND e.is_view THEN
+                rebuilt := rebuilt || found;
+            ELSIF found IS NOT NULL THEN
+                diffs := diffs || found;
+            END IF;
+        END IF;
+    END LOOP;
+    IF cardinality(rebuilt) > 0 THEN
+        RAISE WARNING 'BACKUP-REBUILT %', array_to_string(rebuilt, '; ');
+    END IF;
+    IF cardinality(diffs) > 0 THEN
+        RAISE EXCEPTION 'BACKUP-MISMATCH % table(s) differ from the manifest: %', cardinality(diffs),
+            array_to_string(diffs, '; ');
+    END IF;
+END
+$backup_verify$;
+"""
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write a JSON file whole: a temporary name, fsync, rename."""
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def read_manifest(folder: Path) -> dict:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"{folder.name}: no {MANIFEST} (not a backup, or an unfinished one)") from None
+    except ValueError as exc:
+        raise BackupError(f"{folder.name}: {MANIFEST} is not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{folder.name}: unknown manifest format {manifest.get('format')!r} (expected {FORMAT})")
+    return manifest
+
+
+# --- connections for the client tools: the password goes in the environment, never on a command line ---
+
+def tool_connection(url: str, application: str) -> tuple[str, dict]:
+    """(conninfo without any password, environment with PGPASSWORD) for pg_dump and psql."""
+    params = psycopg2.extensions.parse_dsn(url)
+    password = params.pop("password", None)
+    params["application_name"] = application
+    conninfo = " ".join(f"{k}='{v}'" for k, v in ((k, str(v).replace("\\", "\\\\").replace("'", "\\'"))
+                                                  for k, v in params.items()))
+    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGDATABASE", "PGSERVICE")}
+    if password:
+        env["PGPASSWORD"] = password
+    return conninfo, env
+
+
+def database_name(url: str) -> str:
+    return psycopg2.extensions.parse_dsn(url).get("dbname") or "postgres"
+
+
+def with_database(url: str, database: str) -> str:
+    params = psycopg2.extensions.parse_dsn(url)
+    params["dbname"] = database
+    return psycopg2.extensions.make_dsn(**params)
+
+
+# --- the client tools: at least as new as the server (and as the pg_dump that made an archive) ---
+
+@dataclass(frozen=True)
+class Tools:
+    folder: Path
+    version: str
+
+    @property
+    def major(self) -> int:
+        return major_of(self.version)
+
+    def __getitem__(self, name: str) -> str:
+        return str(self.folder / name)
+
+
+def major_of(version: str) -> int:
+    found = re.search(r"(\d+)", version or "")
+    return int(found.group(1)) if found else 0
+
+
+def _candidate_folders() -> list[Path]:
+    folders = []
+    if os.environ.get("PIPELINE_PG_BIN"):
+        folders.append(Path(os.environ["PIPELINE_PG_BIN"]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH  # the embedded server's own tools
+        folders.append(Path(POSTGRES_BIN_PATH))
+    except Exception:  # noqa: BLE001 - pgserver missing or broken: use the other tools
+        pass
+    on_path = shutil.which("pg_dump")
+    if on_path:
+        folders.append(Path(on_path).parent)
+    for pattern in ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
+                    "/opt/homebrew/opt/postgresql@*/bin", "/Applications/Postgres.app/Contents/Versions/*/bin"):
+        folders += sorted(Path("/").glob(pattern.lstrip("/")))
+    return list(dict.fromkeys(folders))
+
+
+@functools.lru_cache(maxsize=None)
+def _version(folder: Path) -> str | None:
+    """The version of a folder's pg_dump, when pg_restore and psql of the same version sit beside it."""
+    versions = set()
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        try:
+            out = subprocess.run([str(folder / tool), "--version"], capture_output=True, text=True, timeout=30)
+        except OSError:
+            return None
+        found = re.search(r"\)\s*(\d+(?:\.\d+)*)", out.stdout)
+        if out.returncode != 0 or not found:
+            return None
+        versions.add(found.group(1))
+    return versions.pop() if len(versions) == 1 else None
+
+
+def find_tools(at_least: int, prefer: str, why: str) -> Tools:
+    """pg_dump, pg_restore and psql of one version >= at_least: the oldest fitting ("oldest") or the newest."""
+    found = [Tools(f, v) for f in _candidate_folders() if (v := _version(f))]
+    fitting = sorted((t for t in found if t.major >= at_least), key=lambda t: t.major, reverse=prefer == "newest")
+    if fitting:
+        return fitting[0]
+    seen = ", ".join(f"{t.version} in {t.folder}" for t in found) or "none"
+    raise BackupError(f"no pg_dump/pg_restore/psql of version {at_least} or newer ({why}); found: {seen}. "
+                      f"Install the PostgreSQL {at_least} client tools or set PIPELINE_PG_BIN to their folder")

@@ -1,0 +1,48 @@
+-- Per policy: premium written (the annualised premium: premium_amount is per payment period, so times 12, 4, 2 or
+-- 1 for Monthly, Quarterly, Semi-Annual, Annual; in USD at the rate in force on the start date), premium collected
+-- and claims paid (successful payments net of refunds, USD, from payments_usd). The base of the agent, branch,
+-- customer and overview figures, so that payments are scanned once for all of them.
+CREATE MATERIALIZED VIEW analytics.policy_financials AS
+WITH paid AS (
+    SELECT policy_id,
+           count(*) FILTER (WHERE kind = 'premium')           AS premium_payments,
+           sum(net_amount_usd) FILTER (WHERE kind = 'premium') AS premium_collected_usd,
+           count(*) FILTER (WHERE kind = 'payout')            AS payouts,
+           sum(net_amount_usd) FILTER (WHERE kind = 'payout')  AS claims_paid_usd
+    FROM analytics.payments_usd
+    GROUP BY policy_id
+), annual AS (
+    SELECT p.policy_id,
+           (p.premium_amount::numeric(16, 2)
+             * CASE p.payment_frequency WHEN 'Monthly' THEN 12 WHEN 'Quarterly' THEN 4
+                                        WHEN 'Semi-Annual' THEN 2 WHEN 'Annual' THEN 1 END)::numeric(16, 2)
+             AS annual_premium
+    FROM clean.policies p
+)
+SELECT p.policy_id,
+       p.customer_id,
+       p.policy_type,
+       p.branch_code,
+       p.assigned_agent_id                                   AS agent_id,
+       p.status,
+       p.currency,
+       p.start_date,
+       date_trunc('month', p.start_date)::date               AS start_month,
+       a.annual_premium,
+       r.usd_rate                                            AS start_usd_rate,
+       round(a.annual_premium * r.usd_rate, 2)::numeric(16, 2) AS written_usd,
+       coalesce(paid.premium_payments, 0)                    AS premium_payments,
+       coalesce(paid.premium_collected_usd, 0)::numeric(16, 2) AS premium_collected_usd,
+       coalesce(paid.payouts, 0)                             AS payouts,
+       coalesce(paid.claims_paid_usd, 0)::numeric(16, 2)     AS claims_paid_usd
+FROM clean.policies p
+JOIN annual a USING (policy_id)
+LEFT JOIN analytics.currency_rate_periods r
+       ON r.currency = p.currency AND p.start_date >= r.valid_from AND p.start_date < r.valid_until
+LEFT JOIN paid USING (policy_id);
+
+CREATE UNIQUE INDEX ON analytics.policy_financials (policy_id);
+CREATE INDEX ON analytics.policy_financials (customer_id);
+CREATE INDEX ON analytics.policy_financials (agent_id);
+CREATE INDEX ON analytics.policy_financials (branch_code);
+CREATE INDEX ON analytics.policy_financials (start_month, policy_type);

@@ -1,0 +1,21 @@
+-- Premium collected per month (of the payment), policy type, branch and currency (of the payment): successful
+-- premium payments, gross, refunded and net in the payment's currency, and net in USD at the rate in force on each
+-- payment's date (see currency_rate_periods). collected_usd is NULL for a currency that has no rate at all.
+CREATE MATERIALIZED VIEW analytics.revenue_monthly AS
+SELECT pay.month,
+       pol.policy_type,
+       pol.branch_code,
+       pay.currency,
+       count(*)                                 AS payments,
+       sum(pay.amount)::numeric(16, 2)          AS gross_amount,
+       sum(pay.refunded_amount)::numeric(16, 2) AS refunded_amount,
+       sum(pay.net_amount)::numeric(16, 2)      AS collected_amount,
+       sum(pay.net_amount_usd)::numeric(16, 2)  AS collected_usd
+FROM analytics.payments_usd pay
+JOIN clean.policies pol USING (policy_id)
+WHERE pay.kind = 'premium'
+GROUP BY 1, 2, 3, 4;
+
+CREATE UNIQUE INDEX ON analytics.revenue_monthly (month, policy_type, branch_code, currency);
+CREATE INDEX ON analytics.revenue_monthly (policy_type, month);
+CREATE INDEX ON analytics.revenue_monthly (branch_code, month);

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import luigi
 
@@ -10,9 +11,9 @@ from . import config, markers, warehouse
 from .tables import TABLES
 
 
-def cmd_generate(args) -> int:
+def cmd_generate(argv: list[str]) -> int:
     from . import generate
-    return generate.main(args.rest) or 0
+    return generate.main(argv) or 0
 
 
 def cmd_run(args) -> int:
@@ -54,12 +55,20 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    from .quality import score
+    with warehouse.transaction() as conn:
+        scores = score.score(conn, Path(args.truth))
+    print(score.format_scores(scores))
+    worst = min(min(s.recall, s.precision) for s in scores)
+    print(f"lowest recall or precision: {worst:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)")
-    gen.add_argument("rest", nargs=argparse.REMAINDER)
-    gen.set_defaults(func=cmd_generate)
+    sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)", add_help=False)
     run = sub.add_parser("run", help="run the whole job (Transform and everything it needs)")
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
@@ -67,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     status = sub.add_parser("status", help="rows per table in raw, clean and quarantine")
     status.set_defaults(func=cmd_status)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["generate"]:  # the generator parses its own options
+        return cmd_generate(argv[1:])
+    scoring = sub.add_parser("score", help="recall and precision of healing against a ground-truth file")
+    scoring.add_argument("--truth", required=True, help="the generator's ground truth (e.g. data-truth.parquet)")
+    scoring.set_defaults(func=cmd_score)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

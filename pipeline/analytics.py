@@ -42,6 +42,7 @@ def build(conn) -> dict[str, int]:
         for relkind, name in cur.fetchall():
             drop = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
             cur.execute(sql.SQL("DROP {} IF EXISTS analytics.{} CASCADE").format(sql.SQL(drop), sql.Identifier(name)))
+        cur.execute("SET LOCAL work_mem = '256MB'")  # per sort/hash: the payment aggregates stay in memory
         for path in sql_files():
             cur.execute(path.read_text())
         counts = {}

@@ -132,7 +132,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
             os.fsync(f.fileno())
         manifest = {
             "format": FORMAT, "database": database, "source": _where(url),
-            "created_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created_at": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "server_version": server_version, "pg_dump_version": tools.version,
             "pipeline_version": _pipeline_version(), "latest_run": latest_run,
             "archive": {"file": ARCHIVE, "format": "custom", "options": list(DUMP_OPTIONS),
@@ -151,15 +151,16 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
 
 
 def _rename_free(partial: Path, folder: Path, name: str) -> Path:
-    """Rename the finished backup to its name (or name-2, -3... when one second held several backups)."""
-    for n in range(1, 1000):
+    """Rename the finished backup to its name, or name-2, -3... after the backups of the same second (names never
+    go back in time, even when retention removed the first of them)."""
+    taken = [int(s[1:] or 1) for p in folder.glob(f"{name}*") if re.fullmatch(r"(-\d+)?", s := p.name[len(name):])]
+    start = max(taken) + 1 if taken else 1
+    for n in range(start, start + 1000):
         final = folder / (name if n == 1 else f"{name}-{n}")
-        if final.exists():
-            continue
         try:
-            os.rename(partial, final)
+            os.rename(partial, final)  # fails when the name exists (another process took it meanwhile)
         except OSError:
-            continue  # another process took the name between the check and the rename
+            continue
         _fsync_dir(folder)
         return final
     raise BackupError(f"no free name for {name} in {folder}")

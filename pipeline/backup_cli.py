@@ -62,7 +62,7 @@ def cmd_list(args) -> int:
         return 0
     print(f"{'name':<36}{'when (UTC)':<22}{'size':>10}{'rows':>13}  run")
     for b in found:
-        print(f"{b.name:<36}{b.manifest['created_at'].replace('T', ' ').rstrip('Z'):<22}{_human(b.size):>10}"
+        print(f"{b.name:<36}{b.manifest['created_at'].replace('T', ' ')[:19]:<22}{_human(b.size):>10}"
               f"{b.total_rows:>13,}  {b.manifest['latest_run'] or '-'}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Defect kinds, their default rates, and the bookkeeping that injects them and records the ground truth."""
+"""Defect kinds, their default rates, and the bookkeeping that gives each chosen row exactly one kind."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields

@@ -198,7 +198,8 @@ def rows(url: str, text: str) -> list[tuple]:
 
 
 def test_payments_convert_at_the_rate_in_force_on_their_date(built):
-    got = {r[0]: r[1:] for r in rows(built, "SELECT payment_id, kind, net_amount, usd_rate, net_amount_usd "
+    got = {r[0]: r[1:] for r in rows(built, "SELECT payment_id, kind, net_amount::numeric(16, 2), "
+                                            "usd_rate::numeric(12, 6), net_amount_usd::numeric(16, 2) "
                                             "FROM analytics.payments_usd")}
     assert "PA000000003" not in got and "PA000000011" not in got  # failed payments are not money moved
     assert len(got) == 11

@@ -9,6 +9,6 @@ SELECT currency,
        CASE WHEN lag(date) OVER w IS NULL THEN '-infinity'::date ELSE date END AS valid_from,
        coalesce(lead(date) OVER w, 'infinity'::date)                          AS valid_until,
        date                                                                   AS rate_date,
-       conversion_rate::numeric(12, 6)                                        AS usd_rate
+       conversion_rate                                                        AS usd_rate
 FROM clean.currency_rates
 WINDOW w AS (PARTITION BY currency ORDER BY date);

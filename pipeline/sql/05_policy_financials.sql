@@ -11,13 +11,6 @@ WITH paid AS (
            sum(net_amount_usd) FILTER (WHERE kind = 'payout')  AS claims_paid_usd
     FROM analytics.payments_usd
     GROUP BY policy_id
-), annual AS (
-    SELECT p.policy_id,
-           (p.premium_amount::numeric(16, 2)
-             * CASE p.payment_frequency WHEN 'Monthly' THEN 12 WHEN 'Quarterly' THEN 4
-                                        WHEN 'Semi-Annual' THEN 2 WHEN 'Annual' THEN 1 END)::numeric(16, 2)
-             AS annual_premium
-    FROM clean.policies p
 )
 SELECT p.policy_id,
        p.customer_id,
@@ -28,15 +21,18 @@ SELECT p.policy_id,
        p.currency,
        p.start_date,
        date_trunc('month', p.start_date)::date               AS start_month,
-       a.annual_premium,
-       r.usd_rate                                            AS start_usd_rate,
-       round(a.annual_premium * r.usd_rate, 2)::numeric(16, 2) AS written_usd,
+       a.annual_premium::numeric(16, 2)                     AS annual_premium,
+       r.usd_rate::numeric(12, 6)                            AS start_usd_rate,
+       (a.annual_premium * r.usd_rate)::numeric(16, 2)       AS written_usd,
        coalesce(paid.premium_payments, 0)                    AS premium_payments,
        coalesce(paid.premium_collected_usd, 0)::numeric(16, 2) AS premium_collected_usd,
        coalesce(paid.payouts, 0)                             AS payouts,
        coalesce(paid.claims_paid_usd, 0)::numeric(16, 2)     AS claims_paid_usd
 FROM clean.policies p
-JOIN annual a USING (policy_id)
+CROSS JOIN LATERAL (
+    SELECT p.premium_amount * CASE p.payment_frequency WHEN 'Monthly' THEN 12 WHEN 'Quarterly' THEN 4
+                                                       WHEN 'Semi-Annual' THEN 2 WHEN 'Annual' THEN 1 END
+             AS annual_premium) a
 LEFT JOIN analytics.currency_rate_periods r
        ON r.currency = p.currency AND p.start_date >= r.valid_from AND p.start_date < r.valid_until
 LEFT JOIN paid USING (policy_id);

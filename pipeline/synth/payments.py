@@ -40,7 +40,7 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
     # Premiums: on clean policies that have started, more on longer-running and more often paying ones.
     rows = claimable(policies)
     start, end, freq = policies["start_date"], policies["end_date"], policies["payment_frequency"]
-    last = np.minimum(end, AS_OF - 1)  # paid before the end day, so no timestamp passes the end date
+    last = np.minimum(end - 1, AS_OF - 1)  # paid before the end day, so no timestamp passes the end date
     premium_pol = rows[choice(rng, m - k, ((last - start)[rows].astype(np.int64) + 1) * PER_YEAR[freq[rows]])]
     pol = np.concatenate([premium_pol, row_of[out["policy_id"]]])
     payout = np.arange(m) >= m - k

@@ -117,7 +117,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
                                          f"--file={partial / ARCHIVE}", f"--dbname={conninfo}"],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env)
                 try:
-                    tables = table_checksums(conn)  # meanwhile, on the server: the dump is mostly client work
+                    tables = table_checksums(conn)  # meanwhile: pg_dump works in its own process
                     latest_run = _latest_run(cur)
                 except BaseException:
                     dump.kill()
@@ -239,6 +239,10 @@ def check(backup: Backup) -> Tools:
     listed = subprocess.run([tools["pg_restore"], "--list", str(archive)], capture_output=True, text=True)
     if listed.returncode != 0:
         raise BackupError(f"{backup.name}: pg_restore cannot read the archive: {_first_line(listed.stderr)}")
+    if re.search(r"^\d+;.* (BLOBS?|LARGE OBJECTS?|BLOB METADATA) ", listed.stdout, re.MULTILINE):
+        # pg_restore's script commits large objects by itself, which would end the one transaction early
+        raise BackupError(f"{backup.name}: the archive holds large objects, which a one-transaction restore "
+                          "cannot take: restore it with pg_restore by hand")
     return tools
 
 
@@ -254,9 +258,9 @@ class Restored:
         text = (f"{self.backup.name} restored into {self.where}: {len(tables)} tables, "
                 f"{sum(t.get('rows') or 0 for t in tables):,} rows, every count and checksum equals the manifest")
         if views:
-            text += f"; {views} materialized views rebuilt, " + (
-                f"{len(self.rebuilt)} differ from the backup ({'; '.join(self.rebuilt)})" if self.rebuilt
-                else "all equal the manifest")
+            text += f"; {views} materialized views rebuilt from them, " + (
+                f"{len(self.rebuilt)} differ from the backup ({'; '.join(self.rebuilt)}: their queries read the "
+                "clock or sum floats in another order)" if self.rebuilt else "all equal to the manifest")
         return text
 
 

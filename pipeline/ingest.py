@@ -216,6 +216,7 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                         size=1 << 20)
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
                     .format(qualified("raw", staging)))
+        cur.execute(sql.SQL("ANALYZE {}").format(qualified("raw", staging)))  # healing plans its joins on these
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
                                                                    sql.Identifier(spec.name)))

@@ -86,6 +86,10 @@ class HealTable(PipelineTask):
             _lock(conn, self.marker_id())
             result = heal.heal_table(conn, spec(self.table), run_id)
             quality_record(conn, result, run_id)
+            # Healing emptied the clean tables that refer to this one: they are no longer complete.
+            stale = [f"heal:{t}" for t in rules.heal_descendants(self.table)] + ["transform"]
+            with conn.cursor() as cur:
+                cur.execute("UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id = ANY(%s)", (stale,))
             self.output().write(conn, run_id)
         history.record_result(self, rows_in=result.raw_rows, rows_out=result.clean_rows,
                               rows_quarantined=result.quarantined, details={"fixed_rows": result.fixed_rows})

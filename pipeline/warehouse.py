@@ -206,7 +206,7 @@ def spec_hash(spec: TableSpec) -> str:
 
 
 def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
-    """CREATE TABLE for clean.<table>: typed, with its primary key and unique keys (foreign keys apart)."""
+    """CREATE TABLE for clean.<table>: typed columns and lineage (keys apart: see key_ddl)."""
     parts = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.name), sql.SQL(c.pg_type), sql.SQL("" if c.nullable else " NOT NULL"))
@@ -214,11 +214,18 @@ def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
     ]
     parts.append(sql.SQL("_source_row bigint NOT NULL"))  # lineage: the row of raw.<table> it came from
     parts.append(sql.SQL("_flags text[]"))  # ids of the flag rules the row breaks (kept, marked)
-    parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))))
+    return sql.SQL("CREATE TABLE {} ({})").format(qualified("clean", name or spec.name), sql.SQL(", ").join(parts))
+
+
+def key_ddl(spec: TableSpec) -> list[sql.Composed]:
+    """ALTER TABLE statements adding clean.<table>'s primary key and unique keys (built after a bulk load)."""
+    table = qualified("clean", spec.name)
+    statements = [sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+        table, sql.Identifier(f"pk_{spec.name}"), sql.SQL(", ").join(map(sql.Identifier, spec.primary_key)))]
     for cols in spec.unique:
-        parts.append(sql.SQL("UNIQUE ({})").format(sql.SQL(", ").join(map(sql.Identifier, cols))))
-    return sql.SQL("CREATE TABLE {} ({})").format(
-        qualified("clean", name or spec.name), sql.SQL(", ").join(parts))
+        statements.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
+            table, sql.Identifier(f"uq_{spec.name}_{'_'.join(cols)}"), sql.SQL(", ").join(map(sql.Identifier, cols))))
+    return statements
 
 
 def foreign_key_ddl(spec: TableSpec) -> list[sql.Composed]:

@@ -23,7 +23,7 @@ The data set (all money in the payment's or policy's own currency; USD = amount 
              PA4  PO2 2025-07-20  300 EUR                                    300  *1.20 =  360.00
              PA5  PO2 2025-08-12  300 EUR refunded 50                        250  *1.30 =  325.00
              PA6  PO3 2025-05-01 1000 GBP (before the first rate)           1000  *1.25 = 1250.00
-             PA7  PO3 2025-07-11  200 GBP (on the day of a rate)             200  *1.50 =  300.00
+             PA7  PO3 2025-07-11  200 GBP (00:00 on a rate's day)            200  *1.50 =  300.00
              PA8  PO4 2025-07-01   50 USD                                     50  *1.00 =   50.00
              PA13 PO1 2025-07-20  100 USD                                    100  *1.00 =  100.00
              payouts                                                          premium total  2565.00
@@ -127,7 +127,7 @@ ROWS = {
         _payment("PA000000004", "PO00000002", None, "2025-07-20 12:00", 300.0, "EUR"),
         _payment("PA000000005", "PO00000002", None, "2025-08-12 12:00", 300.0, "EUR", refunded=50.0),
         _payment("PA000000006", "PO00000003", None, "2025-05-01 08:00", 1000.0, "GBP"),
-        _payment("PA000000007", "PO00000003", None, "2025-07-11 09:30", 200.0, "GBP"),
+        _payment("PA000000007", "PO00000003", None, "2025-07-11 00:00", 200.0, "GBP"),
         _payment("PA000000008", "PO00000004", None, "2025-07-01 00:00", 50.0, "USD"),
         _payment("PA000000009", "PO00000001", "CL00000001", "2025-06-25 15:00", 400.0, "USD"),
         _payment("PA000000010", "PO00000002", "CL00000002", "2025-07-30 15:00", 1500.0, "EUR"),
@@ -155,7 +155,7 @@ RUNS = [("run-1", dt.datetime(2025, 10, 1, 9, 59, tzinfo=UTC)), ("run-2", dt.dat
 
 
 def load_sample(conn) -> None:
-    """Bootstrap, create clean.* from the specs, insert ROWS (defaults for the rest), add the foreign keys."""
+    """Bootstrap, create clean.* from the specs, insert ROWS (defaults for the rest), add keys and foreign keys."""
     warehouse.bootstrap(conn)
     with conn.cursor() as cur:
         for spec in TABLES.values():
@@ -166,7 +166,12 @@ def load_sample(conn) -> None:
                 cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     warehouse.qualified("clean", spec.name), sql.SQL(", ").join(map(sql.Identifier, row)),
                     sql.SQL(", ").join(sql.Placeholder() * len(row))), list(row.values()))
-        for spec in TABLES.values():  # the hand-made rows must be consistent, as healed rows are
+        # Keys and foreign keys: the hand-made rows must be consistent, as healed rows are. (key_ddl is new; before
+        # it, clean_ddl made the keys itself.)
+        for spec in TABLES.values():
+            for ddl in warehouse.key_ddl(spec) if hasattr(warehouse, "key_ddl") else []:
+                cur.execute(ddl)
+        for spec in TABLES.values():
             for ddl in warehouse.foreign_key_ddl(spec):
                 cur.execute(ddl)
         cur.executemany("INSERT INTO quality.table_results (run_id, table_name, raw_rows, clean_rows, quarantined, "
@@ -213,7 +218,8 @@ def test_payments_convert_at_the_rate_in_force_on_their_date(built):
 
 def test_revenue_monthly_is_net_premium_per_month_type_branch_currency(built):
     got = rows(built, "SELECT month::text, policy_type, branch_code, currency, payments, gross_amount, "
-                      "refunded_amount, collected_amount, collected_usd FROM analytics.revenue_monthly ORDER BY 1, 2, 3, 4")
+                      "refunded_amount, collected_amount, collected_usd FROM analytics.revenue_monthly "
+                      "ORDER BY 1, 2, 3, 4")
     assert got == [
         ("2025-05-01", "Life", "BR001", "GBP", 1, D("1000"), D("0"), D("1000"), D("1250")),  # PA6 1000*1.25
         ("2025-06-01", "Life", "BR001", "USD", 1, D("100"), D("0"), D("100"), D("100")),     # PA1
@@ -262,9 +268,11 @@ def test_loss_ratio_by_type_month_and_region(built):
 
 def test_customer_lifetime_value_and_segments(built):
     clv = {r[0]: r[1:] for r in rows(built, "SELECT customer_id, risk_band, policies, premium_paid_usd, "
-                                            "claims_paid_usd, lifetime_value_usd FROM analytics.customer_lifetime_value")}
+                                            "claims_paid_usd, lifetime_value_usd "
+                                            "FROM analytics.customer_lifetime_value")}
     assert clv == {
-        "CU0000001": ("Low", 2, D("330"), D("700"), D("-370")),        # PA1 100+PA2 80+PA13 100+PA8 50; PA9 400+PA12 300
+        # PA1 100 + PA2 80 + PA13 100 + PA8 50; PA9 400 + PA12 300
+        "CU0000001": ("Low", 2, D("330"), D("700"), D("-370")),
         "CU0000002": ("Medium", 1, D("685"), D("1800"), D("-1115")),   # risk 34 is Medium; PA4 360+PA5 325; PA10
         "CU0000003": ("High", 1, D("1550"), D("0"), D("1550")),        # risk 67 is High; PA6 1250 + PA7 300
         "CU0000004": ("Low", 0, D("0"), D("0"), D("0")),               # risk 33.9 is Low; no policies
@@ -305,7 +313,8 @@ def test_agent_performance(built):
 
 def test_branch_performance(built):
     got = rows(built, "SELECT branch_id, agents, policies_sold, premium_written_usd, premium_collected_usd, "
-                      "claims_paid_usd, claims_ratio, premium_rank FROM analytics.branch_performance ORDER BY branch_id")
+                      "claims_paid_usd, claims_ratio, premium_rank FROM analytics.branch_performance "
+                      "ORDER BY branch_id")
     assert got == [
         # PO1, PO3, PO4 (sold by BR001 through AG003 of BR002): written 1200 + 1250 + 100 = 2550;
         # collected 280 + 1550 + 50 = 1880; paid 400 + 300 = 700 -> 0.372340...
@@ -320,13 +329,13 @@ def test_ties_share_a_rank_and_the_next_rank_follows_on(built):
     # AG005 (BR003) sells PO5 (1440/Annual USD, branch BR003) and PO6 (100/Annual USD, branch BR001): AG005 writes
     # 1540 like AG003; BR003 writes 1440 like BR002, BR001 2550 + 100 = 2650, BR004 nothing.
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO clean.branches (branch_id, city, state, created_at, updated_at, created_by, updated_by,"
-                    " _source_row) VALUES ('BR004', 'x', 'OH', now(), now(), 'x', 'x', 4)")
+        cur.execute("INSERT INTO clean.branches (branch_id, city, state, created_at, updated_at, created_by, "
+                    "updated_by, _source_row) VALUES ('BR004', 'x', 'OH', now(), now(), 'x', 'x', 4)")
         cur.execute("INSERT INTO clean.agents SELECT 'AG005', 'Eve', 'BR003', role, hire_date, created_at, updated_at,"
                     " created_by, updated_by, 5 FROM clean.agents WHERE agent_id = 'AG004'")
         for pid, premium, branch in (("PO00000005", 1440.0, "BR003"), ("PO00000006", 100.0, "BR001")):
-            cur.execute("INSERT INTO clean.policies SELECT %s, 'CU0000004', policy_type, coverage_amount, %s, start_date,"
-                        " end_date, status, %s, 'AG005', 'Annual', renewal_date, beneficiary_count, 'USD',"
+            cur.execute("INSERT INTO clean.policies SELECT %s, 'CU0000004', policy_type, coverage_amount, %s,"
+                        " start_date, end_date, status, %s, 'AG005', 'Annual', renewal_date, beneficiary_count, 'USD',"
                         " premium_due_date, created_at, updated_at, created_by, updated_by, _source_row + 10, _flags"
                         " FROM clean.policies WHERE policy_id = 'PO00000004'", (pid, premium, branch))
         analytics.build(conn)
@@ -404,6 +413,6 @@ def test_rebuild_replaces_views_that_changed_kind_or_were_removed(built):
         counts = analytics.build(conn)
     conn.close()
     assert counts["revenue_monthly"] == 7 and counts["kpis"] == 1 and counts["data_quality"] == 5
-    assert rows(built, "SELECT relname, relkind::text FROM pg_class WHERE relname IN ('data_quality', 'kpis', 'retired')"
-                       " AND relnamespace = 'analytics'::regnamespace ORDER BY 1") == [("data_quality", "v"),
-                                                                                     ("kpis", "m")]
+    assert rows(built, "SELECT relname, relkind::text FROM pg_class WHERE relnamespace = 'analytics'::regnamespace "
+                       "AND relname IN ('data_quality', 'kpis', 'retired') ORDER BY 1") == [("data_quality", "v"),
+                                                                                            ("kpis", "m")]

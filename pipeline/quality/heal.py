@@ -61,9 +61,10 @@ def _cast(column: str, raw_type: str | None, kind: str) -> tuple[sql.Composable,
         return col, None
     if kind == "text":
         return sql.SQL("{}::text").format(col), None
-    if (kind, raw_type) in {("float", "bigint"), ("timestamp", "date"), ("date", "timestamp"),
-                            ("date", "timestamp with time zone")}:
+    if (kind, raw_type) in {("float", "bigint"), ("timestamp", "date"), ("date", "timestamp"), ("date", "timestamptz")}:
         return sql.SQL("{}::{}").format(col, sql.SQL(target)), None
+    if (kind, raw_type) == ("timestamp", "timestamptz"):
+        return sql.SQL("({} AT TIME ZONE 'UTC')").format(col), None
     if kind == "int" and raw_type == "double precision":
         expr = sql.SQL("CASE WHEN {c} = trunc({c}) AND {c} BETWEEN -9.2e18 AND 9.2e18 THEN {c}::bigint END").format(
             c=col)
@@ -73,10 +74,12 @@ def _cast(column: str, raw_type: str | None, kind: str) -> tuple[sql.Composable,
 
 
 def _raw_types(conn, table: str) -> dict[str, str]:
+    """raw.<table>'s column types, named as in tables.KINDS."""
     with conn.cursor() as cur:
-        cur.execute("SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = 'raw' AND table_name = %s", (table,))
-        return dict(cur.fetchall())
+        cur.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                    "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (f'raw."{table}"',))
+        short = {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}
+        return {name: short.get(t, t) for name, t in cur.fetchall()}
 
 
 def _build_rows(cur, spec: TableSpec, raw_types: dict[str, str]) -> list[tuple[str, sql.Composable]]:
@@ -90,6 +93,7 @@ def _build_rows(cur, spec: TableSpec, raw_types: dict[str, str]) -> list[tuple[s
     selects.append(sql.SQL("NULL::text[] AS _flags"))
     cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} r").format(
         sql.Identifier(ROWS), sql.SQL(", ").join(selects), qualified("raw", spec.name)))
+    cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(ROWS)))  # temp tables get no statistics otherwise
     cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint, rule_id text, column_name text, message text,"
                         " action text, survivor_key text) ON COMMIT DROP").format(sql.Identifier(FOUND)))
     cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint PRIMARY KEY) ON COMMIT DROP").format(
@@ -151,9 +155,12 @@ def _record_fallback_checks(cur, spec: TableSpec, checks: list[FieldCheck], run_
         _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
 
 
-def _hold(cur) -> None:
-    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} WHERE action = 'quarantine' "
-                        "ON CONFLICT DO NOTHING").format(held=sql.Identifier(HELD), found=sql.Identifier(FOUND)))
+def _hold(cur, rule_id: str | None = None) -> None:
+    """Add the rows quarantined by one rule (or by all so far) to the held rows."""
+    only = sql.SQL(" AND rule_id = {}").format(sql.Literal(rule_id)) if rule_id else sql.SQL("")
+    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} WHERE action = 'quarantine'{only} "
+                        "ON CONFLICT DO NOTHING").format(held=sql.Identifier(HELD), found=sql.Identifier(FOUND),
+                                                         only=only))
 
 
 def _run_rule(cur, rule: Rule, spec: TableSpec, run_id: str) -> None:
@@ -193,6 +200,7 @@ def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
 
 
 def _write_quarantine(cur, spec: TableSpec, run_id: str) -> None:
+    cur.execute(sql.SQL("ANALYZE {}, {}").format(sql.Identifier(FOUND), sql.Identifier(HELD)))
     lineage = sql.SQL(" - ").join(sql.Literal(n) for n in ("_source_file", "_source_row", "_batch_id", "_escaped"))
     cur.execute(sql.SQL("DELETE FROM quality.quarantine WHERE table_name = %s"), (spec.name,))
     cur.execute(sql.SQL("DELETE FROM quality.heal_log WHERE table_name = %s AND run_id <> %s"), (spec.name, run_id))
@@ -200,12 +208,9 @@ def _write_quarantine(cur, spec: TableSpec, run_id: str) -> None:
         INSERT INTO quality.quarantine (table_name, source_row, record_key, rule_ids, messages, original,
                                         survivor_key, run_id)
         SELECT {table}, f.source_row, {key}, f.rule_ids, f.messages, to_jsonb(r) - {lineage}, f.survivor_key, {run}
-        FROM (SELECT source_row, array_agg(DISTINCT rule) AS rule_ids,
-                     jsonb_object_agg(column_name, messages) AS messages, max(survivor_key) AS survivor_key
-              FROM (SELECT source_row, coalesce(column_name, '_row') AS column_name, array_agg(rule_id) AS rules,
-                           jsonb_agg(message ORDER BY rule_id) AS messages, max(survivor_key) AS survivor_key
-                    FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
-                    GROUP BY 1, 2) m, unnest(m.rules) AS rule
+        FROM (SELECT source_row, array_agg(rule_id ORDER BY rule_id) AS rule_ids,
+                     jsonb_object_agg(rule_id, message) AS messages, max(survivor_key) AS survivor_key
+              FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
               GROUP BY source_row) f
         JOIN {raw} r ON r._source_row = f.source_row""").format(
         table=sql.Literal(spec.name), key=_key_expr(spec, "r"), lineage=lineage, run=sql.Literal(run_id),
@@ -225,19 +230,21 @@ def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
 
 
 def _write_clean(cur, conn, spec: TableSpec) -> None:
+    """Replace clean.<table>'s rows; keys are dropped for the bulk insert and built again after it."""
     _ensure_clean_table(cur, conn, spec)
-    cur.execute("""SELECT conname FROM pg_constraint
-                   WHERE conrelid = to_regclass(%s) AND contype = 'f'""", (f'clean."{spec.name}"',))
+    table = qualified("clean", spec.name)
+    # Children refer to this table: TRUNCATE ... CASCADE empties them and dropping the keys drops their
+    # foreign keys; they are healed again after this table (their fingerprints include this one's).
+    cur.execute(sql.SQL("TRUNCATE {} CASCADE").format(table))
+    cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) ORDER BY contype = 'f' DESC",
+                (f'clean."{spec.name}"',))
     for (name,) in cur.fetchall():
-        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(qualified("clean", spec.name),
-                                                                        sql.Identifier(name)))
-    # Children refer to this table; they are healed again after it (their fingerprints include this one's).
-    cur.execute(sql.SQL("TRUNCATE {} CASCADE").format(qualified("clean", spec.name)))
+        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {} CASCADE").format(table, sql.Identifier(name)))
     cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
     cur.execute(sql.SQL("INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
                         "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)").format(
-        clean=qualified("clean", spec.name), cols=cols, rows=sql.Identifier(ROWS), held=sql.Identifier(HELD)))
-    for statement in warehouse.foreign_key_ddl(spec):
+        clean=table, cols=cols, rows=sql.Identifier(ROWS), held=sql.Identifier(HELD)))
+    for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
 
 
@@ -287,6 +294,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     checks = compile_schema(spec)
     rules = CATALOG[spec.name]
     with conn.cursor() as cur:
+        # Room for the temp tables and the hashes of a million-row table in memory, for this transaction only.
+        cur.execute("SET LOCAL temp_buffers = '1GB'; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
         failures = _build_rows(cur, spec, _raw_types(conn, spec.name))
         _record_cast_failures(cur, spec, failures)
         for rule in (r for r in rules if r.phase == "normalise"):
@@ -297,7 +306,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         for phase in ("check", "survivors"):
             for rule in (r for r in rules if r.phase == phase):
                 _run_rule(cur, rule, spec, run_id)
-                _hold(cur)
+                if rule.action == "quarantine":
+                    _hold(cur, rule.id)
         _write_quarantine(cur, spec, run_id)
         _write_clean(cur, conn, spec)
         raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))

@@ -72,16 +72,22 @@ def duplicate_rule(spec: TableSpec, key: tuple[str, ...], rule: str, detects: st
     """Rows repeating another row's key: the first (by `order`) survives, the others point to it."""
     label = ", ".join(key)
     partition = ", ".join(normalised or [f'h."{k}"' for k in key])
+    # The window runs only over keys seen more than once: a hash aggregate finds them cheaply.
     return Rule(
         id=f"{spec.name}.{rule}", table=spec.name, action="quarantine", phase="survivors", detects=detects,
         description=f"another row has the same {label}; the first one is kept and this one points to it",
         sql=f"""
+            WITH alive AS (
+                SELECT h.* FROM {{rows}} h
+                WHERE NOT EXISTS (SELECT 1 FROM {{held}} q WHERE q.source_row = h._source_row)),
+            repeated AS (
+                SELECT {partition} FROM alive h GROUP BY {partition} HAVING count(*) > 1)
             SELECT source_row, 'duplicate of ' || first_key, first_key FROM (
                 SELECT h._source_row AS source_row,
                        first_value({_key_text(spec.primary_key)}) OVER w AS first_key,
                        row_number() OVER w AS n
-                FROM {{rows}} h
-                WHERE NOT EXISTS (SELECT 1 FROM {{held}} q WHERE q.source_row = h._source_row)
+                FROM alive h
+                WHERE ({partition}) IN (SELECT * FROM repeated)
                 WINDOW w AS (PARTITION BY {partition} ORDER BY {order})) d
             WHERE n > 1""",
     )
@@ -236,3 +242,12 @@ def heal_parents(table: str) -> list[str]:
     """Tables whose clean rows this table's healing reads: its hard foreign keys and its rules' joins."""
     referenced = {m for rule in CATALOG[table] for m in re.findall(r'clean\."?(\w+)', rule.sql)}
     return sorted((referenced | set(TABLES[table].parents)) - {table})
+
+
+def heal_descendants(table: str) -> list[str]:
+    """Tables whose healing reads this one's clean rows, directly or through others."""
+    found, frontier = set(), {table}
+    while frontier:
+        frontier = {t for t in TABLES if set(heal_parents(t)) & frontier} - found
+        found |= frontier
+    return sorted(found)

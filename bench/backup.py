@@ -1,0 +1,115 @@
+"""Benchmark: this project's backup and restore vs bare pg_dump / pg_restore of the same warehouse, in one run.
+
+    python bench/backup.py [--scale 1.0] [--runs 3]
+
+Builds a warehouse with the real pipeline at the scale in a scratch database on the warehouse's server (embedded,
+or PIPELINE_DATABASE_URL's), then times, alternately, medians of --runs runs:
+  backup   ours: pg_dump + manifest (counts and checksums of every table from the same snapshot) + sha256
+           bare: the same pg_dump binary with the same options (custom format, gzip level 1) into a file
+  restore  ours: archive check (sha256, pg_restore --list), replace the warehouse in one transaction, compare
+                 every table with the manifest before COMMIT
+           bare: pg_restore of the same archive into an empty database
+Target: ours within 1.2x of bare. Also prints other bare variants for reference (default compression, directory
+format with 2 jobs, single-transaction --clean restore).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, ensure_data, print_table, scratch_database
+
+from pipeline import backup  # noqa: E402 - common puts the project on the path
+from pipeline.backup_manifest import find_tools, major_of, tool_connection  # noqa: E402
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def run_tool(args: list[str], env: dict) -> None:
+    subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    data = ensure_data(args.scale)
+    url = scratch_database("bench_backup")
+    env = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data)}
+    print(f"building the warehouse at scale {args.scale} (not timed)...", flush=True)
+    subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], check=True, env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    os.environ["PIPELINE_DATABASE_URL"] = url  # backup.restore() replaces "the warehouse": this scratch one
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-backup-"))
+    try:
+        first = backup.create(url=url, folder=folder, keep=0)
+        tools = find_tools(major_of(first.manifest["pg_dump_version"]), "oldest", "bench")
+        conninfo, tool_env = tool_connection(url, "bench")
+        empty_info, _ = tool_connection(scratch_database("bench_backup_bare"), "bench")
+        print(f"warehouse: {first.total_rows:,} rows in {len(first.manifest['tables'])} tables and views, archive "
+              f"{first.size / 2**20:.1f} MiB; tools {tools.version} in {tools.folder}", flush=True)
+
+        def fresh_empty():
+            scratch_database("bench_backup_bare")
+
+        nothing = None
+        variants = {  # name: (setup, not timed; the timed work)
+            "backup: ours": (nothing, lambda: backup.create(url=url, folder=folder, keep=1)),
+            "backup: bare pg_dump -Fc -Z1": (nothing, lambda: run_tool(
+                [tools["pg_dump"], *backup.DUMP_OPTIONS, f"--file={folder / 'bare.dump'}", f"--dbname={conninfo}"],
+                tool_env)),
+            "backup: bare pg_dump -Fc (gzip 6)": (nothing, lambda: run_tool(
+                [tools["pg_dump"], "--format=custom", f"--file={folder / 'bare6.dump'}", f"--dbname={conninfo}"],
+                tool_env)),
+            "backup: bare pg_dump -Fd -j2 -Z1": (lambda: shutil.rmtree(folder / "bare.dir", ignore_errors=True),
+                                                 lambda: run_tool([tools["pg_dump"], "--format=directory", "--jobs=2",
+                                                                   "--compress=1", f"--file={folder / 'bare.dir'}",
+                                                                   f"--dbname={conninfo}"], tool_env)),
+            "restore: ours": (nothing, lambda: backup.restore(str(backup.backups(folder)[0].folder))),
+            "restore: bare pg_restore into an empty db": (fresh_empty, lambda: run_tool(
+                [tools["pg_restore"], f"--dbname={empty_info}", str(backup.backups(folder)[0].archive)], tool_env)),
+            "restore: bare pg_restore -1 --clean": (nothing, lambda: run_tool(
+                [tools["pg_restore"], "--single-transaction", "--clean", "--if-exists", f"--dbname={empty_info}",
+                 str(backup.backups(folder)[0].archive)], tool_env)),
+        }
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for n in range(args.runs):
+            for name, (setup, work) in variants.items():
+                if setup:
+                    setup()
+                times[name].append(timed(work))
+            print(f"run {n + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
+
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        rows = []
+        for name, value in medians.items():
+            kind = name.split(":")[0]
+            base = medians["backup: bare pg_dump -Fc -Z1" if kind == "backup"
+                           else "restore: bare pg_restore into an empty db"]
+            rows.append([name, f"{value:.2f}", f"{value / base:.2f}x"])
+        print()
+        print_table(["variant", "median s", "vs bare"], rows)
+        backup_ratio = medians["backup: ours"] / medians["backup: bare pg_dump -Fc -Z1"]
+        restore_ratio = medians["restore: ours"] / medians["restore: bare pg_restore into an empty db"]
+        print(f"\nbackup {backup_ratio:.2f}x, restore {restore_ratio:.2f}x of bare (target: within 1.2x)")
+        return 0 if max(backup_ratio, restore_ratio) <= 1.2 else 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

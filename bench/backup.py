@@ -50,8 +50,11 @@ def main() -> int:
     url = scratch_database("bench_backup")
     env = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data)}
     print(f"building the warehouse at scale {args.scale} (not timed)...", flush=True)
-    subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], check=True, env=env, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    built = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        print(built.stdout[-3000:], built.stderr[-3000:])
+        return 2
     os.environ["PIPELINE_DATABASE_URL"] = url  # backup.restore() replaces "the warehouse": this scratch one
 
     folder = Path(tempfile.mkdtemp(prefix="bench-backup-"))

@@ -179,7 +179,7 @@ def tool_connection(url: str, application: str) -> tuple[str, dict]:
     params["application_name"] = application
     conninfo = " ".join(f"{k}='{v}'" for k, v in ((k, str(v).replace("\\", "\\\\").replace("'", "\\'"))
                                                   for k, v in params.items()))
-    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGDATABASE", "PGSERVICE")}
+    env = dict(os.environ)  # PGPASSWORD, PGPASSFILE, PGSSL* and ~/.pgpass work as they do for the pipeline
     if password:
         env["PGPASSWORD"] = password
     return conninfo, env

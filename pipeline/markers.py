@@ -65,17 +65,26 @@ class MarkerTarget(luigi.Target):
                         (self.marker_id, self.family, self.fingerprint, run_id))
 
 
+_run_id: str | None = None
+
+
 def run_id() -> str:
-    """This run's id, shared by the worker processes Luigi forks (they inherit the environment)."""
-    if "PIPELINE_RUN_ID" not in os.environ:
-        import datetime
-        import uuid
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        os.environ["PIPELINE_RUN_ID"] = f"{stamp}-{uuid.uuid4().hex[:6]}"
-    return os.environ["PIPELINE_RUN_ID"]
+    """This run's id: PIPELINE_RUN_ID if set, else made once per process (forked Luigi workers inherit it)."""
+    global _run_id
+    if _run_id is None:
+        _run_id = os.environ.get("PIPELINE_RUN_ID") or _new_id()
+    return _run_id
+
+
+def _new_id() -> str:
+    import datetime
+    import uuid
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def new_run_id() -> str:
     """Start a new run (the command line and the tests call this before each build)."""
-    os.environ.pop("PIPELINE_RUN_ID", None)
-    return run_id()
+    global _run_id
+    _run_id = _new_id()
+    return _run_id

@@ -295,7 +295,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     rules = CATALOG[spec.name]
     with conn.cursor() as cur:
         # Room for the temp tables and the hashes of a million-row table in memory, for this transaction only.
-        cur.execute("SET LOCAL temp_buffers = '1GB'; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        cur.execute("SET LOCAL temp_buffers = '1GB'; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
+                    "SET LOCAL enable_nestloop = off")  # every join here is bulk: row estimates of anti-joins are 1
         failures = _build_rows(cur, spec, _raw_types(conn, spec.name))
         _record_cast_failures(cur, spec, failures)
         for rule in (r for r in rules if r.phase == "normalise"):

@@ -1,9 +1,10 @@
 """Benchmark: this project's backup and restore vs bare pg_dump / pg_restore of the same warehouse, in one run.
 
-    python bench/backup.py [--scale 1.0] [--runs 3]
+    python bench/backup.py [--scale 1.0] [--runs 3] [--source-db NAME]
 
 Builds a warehouse with the real pipeline at the scale in a scratch database on the warehouse's server (embedded,
-or PIPELINE_DATABASE_URL's), then times, alternately, medians of --runs runs:
+or PIPELINE_DATABASE_URL's), or copies an existing one (--source-db, a database on that server built before), then
+times, alternately, medians of --runs runs:
   backup   ours: pg_dump + manifest (counts and checksums of every table from the same snapshot) + sha256
            bare: the same pg_dump binary with the same options (custom format, gzip level 1) into a file
   restore  ours: archive check (sha256, pg_restore --list), replace the warehouse in one transaction, compare
@@ -27,7 +28,7 @@ from pathlib import Path
 from common import ROOT, ensure_data, print_table, scratch_database
 
 from pipeline import backup  # noqa: E402 - common puts the project on the path
-from pipeline.backup_manifest import find_tools, major_of, tool_connection  # noqa: E402
+from pipeline.backup_manifest import find_tools, major_of, tool_connection, with_database  # noqa: E402
 
 
 def timed(function) -> float:
@@ -44,17 +45,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--source-db", help="copy this warehouse database (same server) instead of building one")
     args = parser.parse_args()
 
-    data = ensure_data(args.scale)
     url = scratch_database("bench_backup")
-    env = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data)}
-    print(f"building the warehouse at scale {args.scale} (not timed)...", flush=True)
-    built = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], env=env, cwd=ROOT,
-                           capture_output=True, text=True)
-    if built.returncode != 0:
-        print(built.stdout[-3000:], built.stderr[-3000:])
-        return 2
+    if args.source_db:
+        print(f"copying {args.source_db} (not timed)...", flush=True)
+        copy = f'DROP DATABASE IF EXISTS bench_backup; CREATE DATABASE bench_backup TEMPLATE "{args.source_db}"'
+        admin_info, admin_env = tool_connection(with_database(url, "postgres"), "bench")
+        for statement in copy.split("; "):
+            run_tool([find_tools(0, "newest", "bench")["psql"], f"--dbname={admin_info}", "-qc", statement], admin_env)
+    else:
+        env = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(ensure_data(args.scale))}
+        print(f"building the warehouse at scale {args.scale} (not timed)...", flush=True)
+        built = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], env=env, cwd=ROOT,
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            print(built.stdout[-3000:], built.stderr[-3000:])
+            return 2
     os.environ["PIPELINE_DATABASE_URL"] = url  # backup.restore() replaces "the warehouse": this scratch one
 
     folder = Path(tempfile.mkdtemp(prefix="bench-backup-"))

@@ -116,23 +116,25 @@ def _array_literal_item(name: str) -> str:
 
 def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array], pa.Array, int]:
     """Escape NUL in string values; return the columns, the _escaped array literal per row, the count."""
-    columns, markers, count = [], [], 0
+    columns, hits = [], {}
     for name in names:
         col = batch.column(name)
         if pa.types.is_string(col.type):
             hit = pc.fill_null(pc.match_substring(col, NUL), False)
-            hits = pc.sum(hit).as_py() or 0
-            if hits:
-                count += hits
-                escaped = pc.replace_substring(pc.replace_substring(col, "\\", "\\\\"), NUL, "\\0")
+            if pc.any(hit).as_py():
+                hits[name] = hit
+                escaped = pc.replace_substring_regex(pc.replace_substring(col, "\\", "\\\\"), r"\x00", r"\\0")
                 col = pc.if_else(hit, escaped, col)
-                markers.append(pc.if_else(hit, pa.scalar(_array_literal_item(name)), pa.scalar(None, pa.string())))
         columns.append(col)
-    if not markers:
+    if not hits:
         return columns, pa.nulls(batch.num_rows, pa.string()), 0
-    joined = pc.binary_join_element_wise(*markers, ",", null_handling="skip")
-    joined = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
-    return columns, pc.binary_join_element_wise("{", joined, "}", null_handling="emit_null"), count
+    # NUL is rare: name the escaped columns per row in Python, for this batch only.
+    flags = {name: hit.to_pylist() for name, hit in hits.items()}
+    literals = []
+    for row in range(batch.num_rows):
+        escaped_here = [_array_literal_item(n) for n in hits if flags[n][row]]
+        literals.append("{" + ",".join(escaped_here) + "}" if escaped_here else None)
+    return columns, pa.array(literals, pa.string()), sum(sum(f) for f in flags.values())
 
 
 def unescape(value: str) -> str:

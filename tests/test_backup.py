@@ -129,10 +129,19 @@ def test_altered_or_truncated_archive_is_refused_and_the_warehouse_untouched(bui
         backup.restore(made.name)
     assert contents(built) == changed
 
+    # Bytes that match their manifest but are no archive: pg_restore --list refuses them.
+    made.archive.write_bytes(b"PGDMP" + bytes(1000))
+    manifest = json.loads((made.folder / "manifest.json").read_text())
+    manifest["archive"].update(size=1005, sha256=file_sha256(made.archive))
+    (made.folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match="pg_restore cannot read the archive"):
+        backup.restore(made.name)
+    assert contents(built) == changed
+
     # A whole archive whose manifest no longer matches it: the restore runs, its last step compares every
     # table with the manifest, finds the difference and rolls everything back.
     made.archive.write_bytes(original)
-    manifest = json.loads((made.folder / "manifest.json").read_text())
+    manifest["archive"].update(size=len(original), sha256=file_sha256(made.archive))
     next(t for t in manifest["tables"] if t["table"] == "claims" and t["schema"] == "clean")["checksum"] = "42"
     (made.folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BackupError, match=r"clean\.claims: checksum differs.*nothing was changed"):

@@ -1,6 +1,7 @@
 """Shared fixtures: a real PostgreSQL (embedded by default, or PIPELINE_TEST_DATABASE_URL), fresh databases, data."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -14,6 +15,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from pipeline import markers, warehouse
+from pipeline.tasks import Transform
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data"
@@ -40,20 +42,41 @@ def _admin(url: str):
     return conn
 
 
+def _new_database(pg_admin_url: str) -> tuple[str, str]:
+    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
+    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, make_url(warehouse._libpq(pg_admin_url)).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(pg_admin_url: str, name: str) -> None:
+    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def database_url(pg_admin_url, monkeypatch) -> str:
     """A new, empty database that the pipeline uses as its warehouse for one test."""
-    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin(pg_admin_url)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(warehouse._libpq(pg_admin_url)).set(database=name).render_as_string(hide_password=False)
+    name, url = _new_database(pg_admin_url)
     monkeypatch.setenv("PIPELINE_DATABASE_URL", url)
     markers.new_run_id()
     yield url
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def healed_url(pg_admin_url, tmp_path_factory) -> str:
+    """A warehouse filled by one real run on the committed sample, shared by a module's read-only tests."""
+    name, url = _new_database(pg_admin_url)
+    folder = tmp_path_factory.mktemp("healed") / "data"
+    shutil.copytree(SAMPLE, folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINE_DATABASE_URL", url)
+        patch.setenv("PIPELINE_DATA_DIR", str(folder))
+        result = build(Transform(), workers=2)
+        assert result.scheduling_succeeded, result.summary_text
+        yield url
+    _drop_database(pg_admin_url, name)
 
 
 @pytest.fixture

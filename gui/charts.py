@@ -1,0 +1,255 @@
+"""Chart widgets on pyqtgraph: time series with date axes and bar charts, with hover labels and formatted axes."""
+from __future__ import annotations
+
+import bisect
+import calendar
+import datetime
+import html
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
+
+from . import formats, style
+
+
+def epoch(day) -> float:
+    """A date or timestamp as UTC seconds, the unit of the date axes (shown in UTC, as the data is)."""
+    if isinstance(day, datetime.datetime):
+        return day.timestamp() if day.tzinfo else calendar.timegm(day.timetuple())
+    return float(calendar.timegm(day.timetuple()))
+
+
+class ValueAxis(pg.AxisItem):
+    """An axis whose tick labels are written in a kind of number (count, money, percent, seconds)."""
+
+    def __init__(self, kind: str, orientation: str = "left"):
+        super().__init__(orientation)
+        self.kind = kind
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        fmt = formats.axis(self.kind)
+        return [fmt(v * scale) for v in values]
+
+
+class CategoryAxis(pg.AxisItem):
+    def __init__(self, orientation: str):
+        super().__init__(orientation)
+        self.labels: list[str] = []
+
+    def set_labels(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.setTicks([[(i, label) for i, label in enumerate(labels)], []])
+
+
+class Chart(QFrame):
+    """A titled white box with a plot, a legend line and a label that follows the mouse with the values."""
+
+    def __init__(self, title: str, kind: str = "count", bottom: pg.AxisItem | None = None,
+                 left: pg.AxisItem | None = None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("panelBox")
+        self.kind = kind
+        self.title = QLabel(title, objectName="chartTitle")
+        self.legend = QLabel(objectName="muted")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.legend)
+        self.plot = pg.PlotWidget(axisItems={"bottom": bottom or pg.AxisItem("bottom"),
+                                             "left": left or ValueAxis(kind, "left")})
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.showGrid(x=False, y=True, alpha=0.15)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTextPen(style.MUTED)
+            self.plot.getAxis(side).setPen(style.BORDER)
+        self.plot.getAxis("left").setWidth(58)
+        self.plot.setMinimumHeight(170)
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.hover = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 235), border=pg.mkPen(style.BORDER))
+        self.hover.setZValue(100)
+        self.hover.hide()
+        self.message = pg.TextItem(color=style.MUTED, anchor=(0.5, 0.5))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 8)
+        layout.setSpacing(4)
+        layout.addLayout(head)
+        layout.addWidget(self.plot)
+        self.series: dict[str, list[float]] = {}
+        self.plot.scene().sigMouseMoved.connect(self._moved)
+
+    def _reset(self) -> None:
+        self.plot.clear()
+        self.plot.addItem(self.hover, ignoreBounds=True)
+        self.hover.hide()
+
+    def set_legend(self, names: list[str]) -> None:
+        self.legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{style.SERIES[i % len(style.SERIES)]}'>&#9632;</span>&nbsp;{html.escape(n)}"
+            for i, n in enumerate(names)) if len(names) > 1 else "")
+
+    def show_message(self, text: str) -> None:
+        """No data: say so in the middle of the plot instead of drawing empty axes."""
+        self._reset()
+        self.series = {}
+        self.set_legend([])
+        self.message.setText(text)
+        self.plot.addItem(self.message, ignoreBounds=True)
+        self.plot.setXRange(0, 1)
+        self.plot.setYRange(0, 1)
+        self.message.setPos(0.5, 0.5)
+
+    def _moved(self, position) -> None:
+        box = self.plot.getPlotItem().vb
+        if not self.series or not box.sceneBoundingRect().contains(position):
+            self.hover.hide()
+            return
+        point = box.mapSceneToView(position)
+        text = self.hover_text(point)
+        if not text:
+            self.hover.hide()
+            return
+        self.hover.setHtml(f"<div style='color:{style.TEXT}; font-size:9pt'>{text}</div>")
+        area = box.sceneBoundingRect()
+        right = position.x() > area.center().x()
+        lower = position.y() > area.center().y()
+        self.hover.setAnchor((1.0 if right else 0.0, 1.0 if lower else 0.0))
+        self.hover.setPos(point)
+        self.hover.show()
+
+    def hover_text(self, point) -> str:
+        raise NotImplementedError
+
+    def _swatch(self, index: int, name: str, value) -> str:
+        color = style.SERIES[index % len(style.SERIES)]
+        return (f"<span style='color:{color}'>&#9632;</span> {html.escape(name)}: "
+                f"<b>{formats.axis(self.kind)(value) if value is not None else formats.DASH}</b>")
+
+
+class TimeChart(Chart):
+    """Lines (or stacked areas) over months; hovering shows the month and every series' value."""
+
+    def __init__(self, title: str, kind: str = "count", stacked: bool = False, date_format: str = "%b %Y",
+                 markers: bool = False, local_time: bool = False, parent=None):
+        # Months are calendar dates (shown as they are, in UTC); run times are instants (shown in local time).
+        self.local_time = local_time
+        axis = pg.DateAxisItem("bottom", utcOffset=None if local_time else 0)
+        super().__init__(title, kind, bottom=axis, parent=parent)
+        self.stacked, self.date_format, self.markers = stacked, date_format, markers
+        self.xs: list[float] = []
+        self.dates: list = []
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(style.BORDER, width=1))
+
+    def set_series(self, dates: list, series: dict[str, list]) -> None:
+        """dates: the x values (dates); series: name -> values per date (None for no value)."""
+        if not dates or not series:
+            self.show_message("No data yet")
+            return
+        self._reset()
+        self.dates, self.xs, self.series = list(dates), [epoch(d) for d in dates], series
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        base = [0.0] * len(dates)
+        previous = None
+        for i, (name, values) in enumerate(series.items()):
+            color = QColor(style.SERIES[i % len(style.SERIES)])
+            ys = [float(v) if v is not None else float("nan") for v in values]
+            if self.stacked:
+                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys)]
+                curve = self.plot.plot(self.xs, ys, pen=pg.mkPen(color, width=1.2), name=name)
+                fill = QColor(color)
+                fill.setAlpha(150)
+                lower = previous or self.plot.plot(self.xs, base, pen=None)
+                self.plot.addItem(pg.FillBetweenItem(curve, lower, brush=fill))
+                previous, base = curve, ys
+            else:
+                self.plot.plot(self.xs, ys, pen=pg.mkPen(color, width=2), name=name, connect="finite",
+                               symbol="o" if self.markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+        self.set_legend(list(series))
+        if self.xs[0] == self.xs[-1]:
+            self.plot.setXRange(self.xs[0] - 3600, self.xs[0] + 3600, padding=0)
+        else:
+            self.plot.setXRange(self.xs[0], self.xs[-1], padding=0.02)
+        shown = base if self.stacked else [float(v) for vs in series.values() for v in vs if v is not None]
+        shown = [v for v in shown if v == v]
+        self.plot.setYRange(min(shown + [0]), max(shown + [0]) * 1.08 or 1, padding=0)
+
+    def hover_text(self, point) -> str:
+        i = bisect.bisect_left(self.xs, point.x())
+        if i > 0 and (i == len(self.xs) or point.x() - self.xs[i - 1] < self.xs[i] - point.x()):
+            i -= 1
+        self.cursor.setPos(self.xs[i])
+        day = self.dates[i]
+        if isinstance(day, datetime.datetime) and day.tzinfo:
+            day = day.astimezone(None if self.local_time else datetime.timezone.utc)
+        lines = [f"<b>{day.strftime(self.date_format)}</b>"]
+        lines += [self._swatch(n, name, values[i]) for n, (name, values) in enumerate(self.series.items())]
+        return "<br>".join(lines)
+
+
+class BarChart(Chart):
+    """Bars per category, one colour per series, grouped or stacked, vertical or horizontal."""
+
+    def __init__(self, title: str, kind: str = "count", stacked: bool = False, horizontal: bool = False,
+                 parent=None):
+        self.horizontal = horizontal
+        self.categories_axis = CategoryAxis("left" if horizontal else "bottom")
+        value_axis = ValueAxis(kind, "bottom" if horizontal else "left")
+        if horizontal:
+            super().__init__(title, kind, bottom=value_axis, left=self.categories_axis, parent=parent)
+            self.plot.showGrid(x=True, y=False, alpha=0.15)
+            self.plot.getAxis("left").setWidth(110)
+            self.plot.getPlotItem().invertY(True)
+        else:
+            super().__init__(title, kind, bottom=self.categories_axis, left=value_axis, parent=parent)
+        self.stacked = stacked
+        self.categories: list[str] = []
+
+    def set_bars(self, categories: list[str], series: dict[str, list]) -> None:
+        if not categories or not series:
+            self.show_message("No data yet")
+            return
+        self._reset()
+        self.categories, self.series = list(categories), series
+        self.categories_axis.set_labels(self.categories)
+        positions = list(range(len(categories)))
+        base = [0.0] * len(categories)
+        width = 0.7 if self.stacked else 0.8 / len(series)
+        for i, (name, values) in enumerate(series.items()):
+            heights = [float(v or 0) for v in values]
+            offset = 0 if self.stacked else (i - (len(series) - 1) / 2) * width
+            centers = [p + offset for p in positions]
+            brush = pg.mkBrush(style.SERIES[i % len(style.SERIES)])
+            if self.horizontal:
+                item = pg.BarGraphItem(x0=base if self.stacked else 0, y=centers, width=heights, height=width,
+                                       brush=brush, pen=pg.mkPen("w", width=0.5))
+            else:
+                item = pg.BarGraphItem(x=centers, y0=base if self.stacked else 0, height=heights, width=width,
+                                       brush=brush, pen=pg.mkPen("w", width=0.5))
+            self.plot.addItem(item)
+            if self.stacked:
+                base = [b + h for b, h in zip(base, heights)]
+        self.set_legend(list(series))
+        tops = base if self.stacked else [float(v or 0) for vs in series.values() for v in vs]
+        high, low = max(tops + [0]), min(tops + [0])
+        span = (low * 1.05, high * 1.08 or 1)
+        extent = (-0.6, len(categories) - 0.4)
+        if self.horizontal:
+            self.plot.setXRange(*span, padding=0)
+            self.plot.setYRange(*extent, padding=0)
+        else:
+            self.plot.setXRange(*extent, padding=0)
+            self.plot.setYRange(*span, padding=0)
+
+    def hover_text(self, point) -> str:
+        i = round(point.y() if self.horizontal else point.x())
+        if not 0 <= i < len(self.categories):
+            return ""
+        lines = [f"<b>{html.escape(self.categories[i])}</b>"]
+        lines += [self._swatch(n, name, values[i]) for n, (name, values) in enumerate(self.series.items())]
+        return "<br>".join(lines)

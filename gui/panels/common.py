@@ -1,0 +1,187 @@
+"""Pieces the panels share: the panel base (lazy, refreshable), page header, KPI card, empty and error states."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSizePolicy, QTableView, QVBoxLayout, QWidget)
+
+from .. import models
+
+
+class Panel(QWidget):
+    """A screen of the app. It loads its data the first time it is shown and again when marked stale."""
+
+    title = ""
+    loaded = Signal()  # the panel shows the data of its latest refresh
+    load_failed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("page")
+        self.stale = True
+        self.loads = 0  # refreshes shown so far (tests wait for it to grow)
+
+    def activate(self) -> None:
+        """The panel became visible."""
+        if self.stale:
+            self.refresh()
+
+    def mark_stale(self) -> None:
+        """The warehouse changed: reload now if visible, else when next shown."""
+        self.stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def refresh(self) -> None:
+        self.stale = False
+
+    def finish_load(self) -> None:
+        self.loads += 1
+        self.loaded.emit()
+
+
+def header(title: str, subtitle: QLabel | None = None, *widgets: QWidget) -> QHBoxLayout:
+    """A page title, its subtitle under it, and the page's buttons on the right."""
+    row = QHBoxLayout()
+    texts = QVBoxLayout()
+    texts.setSpacing(2)
+    texts.addWidget(QLabel(title, objectName="title"))
+    if subtitle is not None:
+        subtitle.setObjectName("subtitle")
+        subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        texts.addWidget(subtitle)
+    row.addLayout(texts, 1)
+    for widget in widgets:
+        row.addWidget(widget, 0, Qt.AlignmentFlag.AlignBottom)
+    return row
+
+
+def page_layout(widget: QWidget) -> QVBoxLayout:
+    layout = QVBoxLayout(widget)
+    layout.setContentsMargins(24, 20, 24, 20)
+    layout.setSpacing(14)
+    return layout
+
+
+def button(text: str, kind: str = "", tooltip: str = "") -> QPushButton:
+    found = QPushButton(text)
+    if kind:
+        found.setObjectName(kind)
+    if tooltip:
+        found.setToolTip(tooltip)
+    found.setCursor(Qt.CursorShape.PointingHandCursor)
+    return found
+
+
+class Card(QFrame):
+    """A KPI card: a small title, the figure, a note under it."""
+
+    def __init__(self, title: str, note: str = "", parent=None):
+        super().__init__(parent)
+        self.setObjectName("card")
+        self.title = QLabel(title.upper(), objectName="cardTitle")
+        self.value = QLabel("–", objectName="cardValue")
+        self.note = QLabel(note, objectName="cardNote")
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 12, 14, 12)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.value)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(120)
+
+    def set(self, value: str, note: str | None = None) -> None:
+        self.value.setText(value)
+        if note is not None:
+            self.note.setText(note)
+
+
+class Box(QFrame):
+    """A white box with a section title over its content."""
+
+    def __init__(self, title: str, content: QWidget | None = None, *extras: QWidget, parent=None):
+        super().__init__(parent)
+        self.setObjectName("panelBox")
+        self.heading = QLabel(title, objectName="chartTitle")
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        for extra in extras:
+            top.addWidget(extra)
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(12, 10, 12, 12)
+        self.body.setSpacing(8)
+        self.body.addLayout(top)
+        if content is not None:
+            self.body.addWidget(content, 1)
+
+
+class Message(QWidget):
+    """A centred state (empty warehouse, unreachable warehouse) with an optional action button."""
+
+    def __init__(self, title: str, text: str = "", action: str = "", parent=None):
+        super().__init__(parent)
+        self.heading = QLabel(title, objectName="emptyTitle")
+        self.text = QLabel(text, objectName="muted")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setMaximumWidth(560)
+        self.action = button(action, "primary") if action else None
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        for widget in (self.heading, self.text):
+            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        if self.action:
+            layout.addSpacing(8)
+            layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
+
+    def show_text(self, title: str, text: str) -> None:
+        self.heading.setText(title)
+        self.text.setText(text)
+
+
+def table_view(model: models.RowsModel, sortable: bool = False, stretch_last: bool = True) -> QTableView:
+    """A read-only, row-selecting table over a RowsModel."""
+    view = QTableView()
+    view.setModel(models.sortable(model) if sortable else model)
+    view.setSortingEnabled(sortable)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(26)
+    view.horizontalHeader().setHighlightSections(False)
+    view.horizontalHeader().setStretchLastSection(stretch_last)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return view
+
+
+def fit_columns(view: QTableView, maximum: int = 320) -> None:
+    """Columns as wide as their content (after the rows arrived), within a maximum."""
+    view.resizeColumnsToContents()
+    header = view.horizontalHeader()
+    for section in range(header.count()):
+        if header.sectionSize(section) > maximum:
+            header.resizeSection(section, maximum)
+
+
+def pivot(rows: list[dict], row_key: str, column_key: str, value_key: str,
+          column_order: list[str] | None = None) -> tuple[list, dict[str, list]]:
+    """Reshape long rows (x, series, value) into x values and one list per series (None where absent)."""
+    xs = list(dict.fromkeys(r[row_key] for r in rows))
+    names = column_order or list(dict.fromkeys(r[column_key] for r in rows))
+    names = [n for n in names if any(r[column_key] == n for r in rows)]
+    position = {x: i for i, x in enumerate(xs)}
+    series = {name: [None] * len(xs) for name in names}
+    for r in rows:
+        if r[column_key] in series:
+            series[r[column_key]][position[r[row_key]]] = r[value_key]
+    return xs, series

@@ -1,0 +1,143 @@
+"""Overview panel: KPI cards from analytics.kpis and the business charts from the analytics views."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+
+from .. import formats, queries, workers
+from ..charts import BarChart, TimeChart
+from .common import Card, Message, Panel, button, header, page_layout, pivot
+
+NEEDED = ("analytics.kpis", "analytics.claims_trends", "analytics.premium_written_vs_collected",
+          "analytics.customer_segments", "analytics.loss_ratio", "clean.policies")
+CHARTS = ("claims_by_month", "premium_by_month", "policies_by_type_status", "customer_segments", "loss_ratio_by_type")
+RISK_BANDS = ["Low", "Medium", "High"]
+
+
+def load() -> dict:
+    """Everything the overview shows, read in one go off the GUI thread; {'empty': ...} when not built yet."""
+    from pipeline import warehouse
+    where = warehouse.describe()
+    present = queries.existing(*NEEDED)
+    if "analytics.kpis" not in present:
+        return {"empty": True, "where": where}
+    found = {"empty": False, "where": where, "kpis": queries.select("kpis").first()}
+    for name in CHARTS:
+        found[name] = queries.select(name).dicts()
+    return found
+
+
+class OverviewPanel(Panel):
+    title = "Overview"
+    run_requested = Signal()  # the empty state's "Run pipeline"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.data: dict = {}
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.pages = QStackedWidget()
+        outer.addWidget(self.pages)
+
+        self.loading = Message("Loading…", "Reading the warehouse.")
+        self.empty = Message("No analytics yet",
+                             "The warehouse has no analytics yet. Run the pipeline to load the source files, heal "
+                             "them and build the figures shown here.", "Run pipeline")
+        self.empty.action.clicked.connect(self.run_requested)
+        self.failure = Message("Cannot read the warehouse", "", "Try again")
+        self.failure.action.clicked.connect(self.refresh)
+        self.content = self._build_content()
+        for page in (self.loading, self.content, self.empty, self.failure):
+            self.pages.addWidget(page)
+
+    def _build_content(self) -> QWidget:
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        page = QWidget(objectName="page")
+        layout = page_layout(page)
+        self.subtitle = QLabel()
+        refresh = button("Refresh")
+        refresh.clicked.connect(self.refresh)
+        layout.addLayout(header("Overview", self.subtitle, refresh))
+
+        self.cards = {
+            "customers": Card("Customers", "in clean.customers"),
+            "policies": Card("Policies", ""),
+            "claims": Card("Claims", "filed, after healing"),
+            "premium_collected_usd": Card("Premium collected", "USD, net of refunds"),
+            "claims_paid_usd": Card("Claims paid", "USD, net of refunds"),
+            "loss_ratio": Card("Loss ratio", "claims paid ÷ premium"),
+            "data_quality_score": Card("Data quality", "of raw rows kept in clean"),
+        }
+        row = QHBoxLayout()
+        row.setSpacing(10)
+        for card in self.cards.values():
+            row.addWidget(card)
+        layout.addLayout(row)
+
+        self.claims_chart = TimeChart("Claims per month by type", "count", stacked=True)
+        self.premium_chart = TimeChart("Premium per month (USD)", "money")
+        self.policies_chart = BarChart("Policies by type and status", "count", stacked=True)
+        self.segments_chart = BarChart("Customers by segment and risk band", "count", stacked=True)
+        self.loss_chart = BarChart("Loss ratio by policy type", "percent")
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        grid.addWidget(self.claims_chart, 0, 0, 1, 3)
+        grid.addWidget(self.premium_chart, 0, 3, 1, 3)
+        grid.addWidget(self.policies_chart, 1, 0, 1, 2)
+        grid.addWidget(self.segments_chart, 1, 2, 1, 2)
+        grid.addWidget(self.loss_chart, 1, 4, 1, 2)
+        for column in range(6):
+            grid.setColumnStretch(column, 1)
+        layout.addLayout(grid, 1)
+        scroll.setWidget(page)
+        return scroll
+
+    def refresh(self) -> None:
+        super().refresh()
+        if not self.data:
+            self.pages.setCurrentWidget(self.loading)
+        workers.submit(self, load, done=self._show, failed=self._fail)
+
+    def _fail(self, message: str) -> None:
+        self.failure.show_text("Cannot read the warehouse", message)
+        self.pages.setCurrentWidget(self.failure)
+        self.load_failed.emit(message)
+
+    def _show(self, data: dict) -> None:
+        self.data = data
+        if data["empty"]:
+            self.empty.show_text("No analytics yet",
+                                 f"The warehouse ({data['where']}) has no analytics yet. Run the pipeline to load "
+                                 "the source files, heal them and build the figures shown here.")
+            self.pages.setCurrentWidget(self.empty)
+            self.finish_load()
+            return
+        k = data["kpis"] or {}
+        built = f" · analytics built {formats.when(k.get('built_at'))}" if k else ""
+        self.subtitle.setText(f"Warehouse: {data['where']}{built}" +
+                              (f" · run {k['latest_run_id']}" if k.get("latest_run_id") else ""))
+        self.cards["customers"].set(formats.count(k.get("customers")))
+        self.cards["policies"].set(formats.count(k.get("policies")),
+                                   f"{formats.count(k.get('active_policies'))} active")
+        self.cards["claims"].set(formats.count(k.get("claims")))
+        self.cards["premium_collected_usd"].set(formats.money(k.get("premium_collected_usd")))
+        self.cards["claims_paid_usd"].set(formats.money(k.get("claims_paid_usd")))
+        self.cards["loss_ratio"].set(formats.percent(k.get("loss_ratio")))
+        self.cards["data_quality_score"].set(formats.percent(k.get("data_quality_score")))
+        for key in ("premium_collected_usd", "claims_paid_usd"):
+            self.cards[key].setToolTip(formats.money_exact(k.get(key)))
+
+        months, claims = pivot(data["claims_by_month"], "month", "claim_type", "claims")
+        self.claims_chart.set_series(months, claims)
+        premium = data["premium_by_month"]
+        self.premium_chart.set_series([r["month"] for r in premium], {
+            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]})
+        types, statuses = pivot(data["policies_by_type_status"], "policy_type", "status", "policies")
+        self.policies_chart.set_bars(types, statuses)
+        segments, bands = pivot(data["customer_segments"], "segment", "risk_band", "customers", RISK_BANDS)
+        self.segments_chart.set_bars(segments, bands)
+        losses = data["loss_ratio_by_type"]
+        self.loss_chart.set_bars([r["policy_type"] for r in losses], {"Loss ratio": [r["loss_ratio"] for r in losses]})
+        self.pages.setCurrentWidget(self.content)
+        self.finish_load()

@@ -1,0 +1,168 @@
+"""Settings panel: warehouse URL (password masked), source and backup folders, scheduler address."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from .. import workers
+from ..preferences import AppSettings, parse_scheduler, scheduler_answers
+from .common import Box, Panel, button, header, page_layout
+
+MASK = "***"
+
+
+def masked(url: str) -> str:
+    """The URL as shown: its password replaced by ***."""
+    if not url:
+        return ""
+    from pipeline import warehouse
+    return warehouse.mask(url)
+
+
+def unmasked(text: str, stored: str) -> str:
+    """What the user typed, with *** standing for the stored password (so a masked URL can be edited)."""
+    text = text.strip()
+    if MASK not in text or not stored:
+        return text
+    from sqlalchemy.engine import make_url
+    try:
+        typed, old = make_url(text), make_url(stored)
+    except Exception:  # noqa: BLE001 - not a URL: saved as typed, and the connection test will say so
+        return text
+    if typed.password == MASK:
+        return typed.set(password=old.password).render_as_string(hide_password=False)
+    return text
+
+
+def _check_warehouse() -> str:
+    from .. import queries
+    from pipeline import warehouse
+    conn = queries.connect()
+    version = conn.server_version
+    conn.close()
+    return f"Connected to {warehouse.describe()} (PostgreSQL {version // 10000}.{version % 100})"
+
+
+class SettingsPanel(Panel):
+    title = "Settings"
+    changed = Signal()  # saved: the warehouse or the folders may differ now
+
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        layout = page_layout(self)
+        self.subtitle = QLabel("Stored for this user; applied to the app and to the runs and backups it starts.")
+        self.save_button = button("Save", "primary")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = button("Revert")
+        self.revert_button.clicked.connect(self.refresh)
+        layout.addLayout(header("Settings", self.subtitle, self.revert_button, self.save_button))
+
+        self.url = QLineEdit(placeholderText="empty: an embedded PostgreSQL (or luigi.cfg [warehouse] url)")
+        self.data_dir = QLineEdit(placeholderText="empty: luigi.cfg [sources] data_dir")
+        self.backup_dir = QLineEdit(placeholderText="empty: luigi.cfg [backups] folder")
+        self.scheduler = QLineEdit(placeholderText="empty: luigi.cfg [core] scheduler_host:scheduler_port")
+        self.url_status = QLabel(objectName="muted")
+        self.scheduler_status = QLabel(objectName="muted")
+        for status in (self.url_status, self.scheduler_status):
+            status.setWordWrap(True)
+        form_widget = QWidget()
+        form = QFormLayout(form_widget)
+        form.setHorizontalSpacing(18)
+        form.setVerticalSpacing(10)
+        test_url = button("Test connection")
+        test_url.clicked.connect(self.test_warehouse)
+        form.addRow("Warehouse URL", self._row(self.url, test_url))
+        form.addRow("", self.url_status)
+        form.addRow("Source folder", self._row(self.data_dir, self._browse(self.data_dir)))
+        form.addRow("Backup folder", self._row(self.backup_dir, self._browse(self.backup_dir)))
+        test_scheduler = button("Test")
+        test_scheduler.clicked.connect(self.test_scheduler)
+        form.addRow("Scheduler (luigid)", self._row(self.scheduler, test_scheduler))
+        form.addRow("", self.scheduler_status)
+        layout.addWidget(Box("Connection and folders", form_widget))
+        self.in_use = QLabel(objectName="muted")
+        self.in_use.setWordWrap(True)
+        layout.addWidget(Box("In use now", self.in_use))
+        self.error = QLabel(objectName="error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+
+    @staticmethod
+    def _row(*widgets: QWidget) -> QWidget:
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        for i, widget in enumerate(widgets):
+            box.addWidget(widget, 1 if i == 0 else 0)
+        return row
+
+    def _browse(self, field: QLineEdit):
+        found = button("Browse…")
+        found.clicked.connect(lambda: self._pick(field))
+        return found
+
+    def _pick(self, field: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", field.text())
+        if folder:
+            field.setText(folder)
+
+    def refresh(self) -> None:
+        super().refresh()
+        self.url.setText(masked(self.settings.value("warehouse_url")))
+        self.data_dir.setText(self.settings.value("data_dir"))
+        self.backup_dir.setText(self.settings.value("backup_dir"))
+        self.scheduler.setText(self.settings.value("scheduler"))
+        self.error.hide()
+        self._show_in_use()
+        self.finish_load()
+
+    def _show_in_use(self) -> None:
+        now = self.settings.effective()
+        self.in_use.setText(f"Warehouse: {now['warehouse']}\nSource folder: {now['data_dir']}\n"
+                            f"Backup folder: {now['backup_dir']}\nScheduler: {now['scheduler']}")
+
+    def save(self) -> None:
+        try:
+            if self.scheduler.text().strip():
+                parse_scheduler(self.scheduler.text())
+        except ValueError as exc:
+            self.error.setText(f"Not saved: {exc}.")
+            self.error.show()
+            return
+        self.error.hide()
+        self.settings.set("warehouse_url", unmasked(self.url.text(), self.settings.value("warehouse_url")))
+        self.settings.set("data_dir", self.data_dir.text())
+        self.settings.set("backup_dir", self.backup_dir.text())
+        self.settings.set("scheduler", self.scheduler.text())
+        self.settings.apply()
+        self.url.setText(masked(self.settings.value("warehouse_url")))
+        self._show_in_use()
+        self.changed.emit()
+        self.test_warehouse()
+
+    def test_warehouse(self) -> None:
+        self.url_status.setObjectName("muted")
+        self.url_status.setText("Connecting…")
+        workers.submit(self, _check_warehouse, done=lambda text: self._status(self.url_status, text, True),
+                       failed=lambda text: self._status(self.url_status, text, False))
+
+    def test_scheduler(self) -> None:
+        try:
+            chosen = parse_scheduler(self.scheduler.text()) if self.scheduler.text().strip() \
+                else self.settings.scheduler()
+        except ValueError as exc:
+            self._status(self.scheduler_status, str(exc), False)
+            return
+        self.scheduler_status.setText(f"Asking {chosen}…")
+        workers.submit(self, scheduler_answers, chosen, done=lambda ok: self._status(
+            self.scheduler_status, f"luigid answers at {chosen}: runs use it" if ok else
+            f"No luigid answers at {chosen}: runs use a local scheduler", ok))
+
+    def _status(self, label: QLabel, text: str, ok: bool) -> None:
+        label.setObjectName("ok" if ok else "error")
+        label.setText(text)
+        label.style().unpolish(label)
+        label.style().polish(label)

@@ -1,0 +1,79 @@
+"""The app's look: a neutral style sheet, card styling, chart colours and pyqtgraph defaults."""
+from __future__ import annotations
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
+
+ACCENT = "#2f6fed"
+TEXT = "#1f2430"
+MUTED = "#6b7280"
+BORDER = "#e2e5ea"
+BACKGROUND = "#f4f5f7"
+SERIES = ["#2f6fed", "#f08c2e", "#23a26d", "#d94f5c", "#8a63d2", "#1fa3b8", "#c9a227", "#7a8190", "#e377c2"]
+
+STYLE_SHEET = f"""
+QWidget {{ color: {TEXT}; font-size: 10pt; }}
+QMainWindow, QWidget#page {{ background: {BACKGROUND}; }}
+QScrollArea {{ background: transparent; border: none; }}
+QScrollArea > QWidget > QWidget {{ background: transparent; }}
+QListWidget#nav {{ background: #1f2430; border: none; color: #d7dbe3; outline: none; padding-top: 6px; }}
+QListWidget#nav::item {{ padding: 10px 18px; border-left: 3px solid transparent; }}
+QListWidget#nav::item:selected {{ background: #2b3242; color: white; border-left: 3px solid {ACCENT}; }}
+QListWidget#nav::item:hover:!selected {{ background: #262c3a; }}
+QWidget#sidebar {{ background: #1f2430; }}
+QLabel#brand {{ color: white; font-size: 13pt; font-weight: 600; padding: 18px 18px 8px 18px; }}
+QLabel#where {{ color: #9aa3b2; font-size: 8.5pt; padding: 8px 18px 16px 18px; }}
+QLabel#title {{ font-size: 16pt; font-weight: 600; }}
+QLabel#subtitle, QLabel#muted {{ color: {MUTED}; }}
+QLabel#section {{ font-size: 11pt; font-weight: 600; padding-top: 4px; }}
+QFrame#card {{ background: white; border: 1px solid {BORDER}; border-radius: 8px; }}
+QFrame#card QLabel {{ background: transparent; border: none; }}
+QLabel#cardTitle {{ color: {MUTED}; font-size: 8.5pt; font-weight: 600; text-transform: uppercase; }}
+QLabel#cardValue {{ font-size: 18pt; font-weight: 600; }}
+QLabel#cardNote {{ color: {MUTED}; font-size: 8.5pt; }}
+QFrame#panelBox {{ background: white; border: 1px solid {BORDER}; border-radius: 8px; }}
+QFrame#panelBox > QLabel {{ background: transparent; }}
+QLabel#chartTitle {{ font-weight: 600; padding: 2px 2px 0 2px; }}
+QLabel#emptyTitle {{ font-size: 15pt; font-weight: 600; }}
+QLabel#error {{ color: #b42318; background: #fef3f2; border: 1px solid #fecdca; border-radius: 6px; padding: 8px; }}
+QLabel#ok {{ color: #1b7f4b; }}
+QPushButton {{ background: white; border: 1px solid #cfd4dc; border-radius: 6px; padding: 6px 14px; }}
+QPushButton:hover {{ background: #f0f2f5; }}
+QPushButton:disabled {{ color: #a0a6b1; background: #f4f5f7; border-color: #e2e5ea; }}
+QPushButton#primary {{ background: {ACCENT}; color: white; border: 1px solid {ACCENT}; font-weight: 600; }}
+QPushButton#primary:hover {{ background: #2559c9; }}
+QPushButton#primary:disabled {{ background: #9db7f5; border-color: #9db7f5; color: #eef2fb; }}
+QPushButton#danger {{ color: #b42318; }}
+QLineEdit, QComboBox, QSpinBox {{ background: white; border: 1px solid #cfd4dc; border-radius: 6px;
+                                 padding: 5px 8px; min-height: 18px; }}
+QLineEdit:focus, QComboBox:focus, QSpinBox:focus {{ border-color: {ACCENT}; }}
+QTableView {{ background: white; border: 1px solid {BORDER}; border-radius: 6px; gridline-color: #eef0f3;
+             selection-background-color: #dce7fd; selection-color: {TEXT}; alternate-background-color: #fafbfc; }}
+QHeaderView::section {{ background: #f7f8fa; color: {MUTED}; border: none; border-bottom: 1px solid {BORDER};
+                        border-right: 1px solid #eef0f3; padding: 6px 8px; font-weight: 600; }}
+QPlainTextEdit {{ background: #fbfbfc; border: 1px solid {BORDER}; border-radius: 6px;
+                  font-family: "DejaVu Sans Mono", monospace; font-size: 8.5pt; }}
+QProgressBar {{ background: #e9ecf1; border: none; border-radius: 5px; height: 10px; text-align: center;
+                color: {TEXT}; font-size: 8pt; }}
+QProgressBar::chunk {{ background: {ACCENT}; border-radius: 5px; }}
+QTabWidget::pane {{ border: none; }}
+QTabBar::tab {{ background: transparent; padding: 7px 16px; color: {MUTED}; border-bottom: 2px solid transparent; }}
+QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; font-weight: 600; }}
+QSplitter::handle {{ background: transparent; }}
+QToolTip {{ background: white; color: {TEXT}; border: 1px solid {BORDER}; padding: 4px; }}
+"""
+
+
+def apply(app: QApplication) -> None:
+    """The style sheet, a readable default font and pyqtgraph's colours."""
+    app.setStyle("Fusion")
+    font = QFont(app.font())
+    font.setFamilies(["Inter", "Segoe UI", "Cantarell", "DejaVu Sans", "Sans Serif"])
+    app.setFont(font)
+    app.setStyleSheet(STYLE_SHEET)
+    configure_charts()
+
+
+def configure_charts() -> None:
+    import pyqtgraph as pg
+    pg.setConfigOptions(antialias=True, background="w", foreground=MUTED)

@@ -1,0 +1,92 @@
+"""Runs functions off the GUI thread (QThreadPool) and hands results or errors in words back through signals."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+
+# Queries (short, many) and long jobs (backups, restores, exports) get their own pools, so that a restore waiting
+# for locks can never hold up the polling of a run.
+QUERIES = QThreadPool()
+QUERIES.setMaxThreadCount(4)
+LONG_JOBS = QThreadPool()
+LONG_JOBS.setMaxThreadCount(2)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line a user can read: what failed and, where we know it, what to do."""
+    import psycopg2
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg2.OperationalError):
+        from pipeline import warehouse
+        where = warehouse.describe()
+        return (f"Cannot reach the warehouse {where}: {first}. Check that PostgreSQL is running and the "
+                "warehouse URL in Settings is right.")
+    if type(exc).__name__ in ("BackupError", "SourceError"):
+        return first
+    if isinstance(exc, psycopg2.Error):
+        return f"The warehouse refused a query: {first}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or first}: {exc.filename}" if getattr(exc, "filename", None) else first
+    return f"{type(exc).__name__}: {first}"
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class Job(QRunnable):
+    """One call of a function in a pool thread; its result or error comes back as a signal on the GUI thread."""
+
+    def __init__(self, function: Callable, args: tuple, kwargs: dict):
+        super().__init__()
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.signals = _Signals()
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            result = self.function(*self.args, **self.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - every failure reaches the screen in words
+            self.seconds = time.perf_counter() - started
+            self.signals.failed.emit(describe_error(exc))
+        else:
+            self.seconds = time.perf_counter() - started
+            self.signals.done.emit(result)
+
+
+_running: set[Job] = set()
+
+
+def submit(owner: QObject, function: Callable, *args, done: Callable[[Any], None] | None = None,
+           failed: Callable[[str], None] | None = None, pool: QThreadPool | None = None, **kwargs) -> Job:
+    """Run function(*args, **kwargs) in a pool; call done(result) or failed(message) on the GUI thread, but only
+    while owner (the widget that asked) still exists."""
+    job = Job(function, args, kwargs)
+    job.setAutoDelete(False)
+    _running.add(job)
+
+    def finish(callback, value):
+        _running.discard(job)
+        if callback is not None and shiboken6.isValid(owner):
+            callback(value)
+
+    job.signals.done.connect(lambda result: finish(done, result), Qt.ConnectionType.QueuedConnection)
+    job.signals.failed.connect(lambda message: finish(failed, message), Qt.ConnectionType.QueuedConnection)
+    (pool or QUERIES).start(job)
+    return job
+
+
+def busy() -> int:
+    """Jobs started and not yet reported back."""
+    return len(_running)
+
+
+def wait_all(timeout_ms: int = 60000) -> bool:
+    """Wait for every pool thread to finish (tests and shutdown)."""
+    return QUERIES.waitForDone(timeout_ms) and LONG_JOBS.waitForDone(timeout_ms)

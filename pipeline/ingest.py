@@ -5,6 +5,8 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from threading import Event, Thread
 from typing import Iterator
 
 import pyarrow as pa
@@ -191,6 +193,40 @@ def _csv_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: Lo
     result.rows = offset
 
 
+def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
+    """Make the next chunks in a thread while the server parses the current one (Arrow releases the GIL)."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = Event()
+    done = object()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False  # the consumer gave up (the COPY failed): stop making chunks
+
+    def produce():
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return
+            hand_over(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            hand_over(exc)
+
+    Thread(target=produce, daemon=True, name="csv-chunks").start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
     """Replace raw.<table> with the file's rows, inside the caller's transaction (nothing commits here)."""
     source = open_source(path, spec)
@@ -214,11 +250,10 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                                                             sql.SQL(", ").join(columns + lineage)))
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FREEZE true)").format(
             qualified("raw", staging), copy_columns)
-        cur.copy_expert(copy.as_string(conn), _ChunkReader(_csv_chunks(source, names, path, result)),
+        cur.copy_expert(copy.as_string(conn), _ChunkReader(_prefetched(_csv_chunks(source, names, path, result))),
                         size=1 << 20)
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
                     .format(qualified("raw", staging)))
-        cur.execute(sql.SQL("ANALYZE {}").format(qualified("raw", staging)))  # healing plans its joins on these
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
                                                                    sql.Identifier(spec.name)))

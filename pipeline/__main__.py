@@ -65,6 +65,25 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_rules(args) -> int:
+    from .quality.compile import compile_schema
+    from .quality.rules import CATALOG, field_policy
+    thresholds = config.rule_thresholds()
+    print(f"{'rule':<44}{'action':<12}{'severity':<10}{'error_if':<10}description")
+    for name, spec in TABLES.items():
+        if args.table and name != args.table:
+            continue
+        rows = [(c.rule_id, field_policy(c.rule_id).action, field_policy(c.rule_id).severity, field_policy(c.rule_id),
+                 f"Cerberus {c.rule} {c.constraint!r}" + ("" if c.compiled else " (row by row)"))
+                for c in compile_schema(spec)]
+        rows += [(r.id, r.action, r.severity, r, r.description) for r in CATALOG[name]]
+        for rule_id, action, severity, holder, description in rows:
+            error_if = thresholds.get(rule_id, (None, holder.error_if))[1]
+            shown = "-" if error_if is None else f"{error_if:.1%}"
+            print(f"{rule_id:<44}{action:<12}{severity:<10}{shown:<10}{description[:70]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     scoring = sub.add_parser("score", help="recall and precision of healing against a ground-truth file")
     scoring.add_argument("--truth", required=True, help="the generator's ground truth (e.g. data-truth.parquet)")
     scoring.set_defaults(func=cmd_score)
+    listing = sub.add_parser("rules", help="the data-quality rule catalog: id, action, severity, threshold")
+    listing.add_argument("--table", choices=list(TABLES))
+    listing.set_defaults(func=cmd_rules)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -80,13 +80,12 @@ def test_quality_figures_per_run_add_up(healed):
 
 def test_error_threshold_blocks_transform_with_a_clear_message(database_url, data_dir):
     parser = luigi.configuration.get_config()
-    parser.set("quality_thresholds", "policies.repeated_policy", ", 0.05") if parser.has_section(
-        "quality_thresholds") else (parser.add_section("quality_thresholds"),
-                                    parser.set("quality_thresholds", "policies.repeated_policy", ", 0.05"))
+    before = parser.get("quality_thresholds", "policies.repeated_policy", None)
+    parser.set("quality_thresholds", "policies.repeated_policy", ", 0.05")
     try:
         result = build(Transform())
     finally:
-        parser.remove_section("quality_thresholds")
+        parser.set("quality_thresholds", "policies.repeated_policy", before)
     assert not result.scheduling_succeeded
     error = scalar(database_url, "SELECT error FROM ops.task_runs WHERE status = 'failed'")
     assert "rule policies.repeated_policy: 420 of 3,500 rows (12.0%)" in error and "threshold of 5.0%" in error

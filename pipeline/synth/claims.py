@@ -46,7 +46,7 @@ def claims(rng: np.random.Generator, inj: Injector, policies: Frame) -> Frame:
         "policy_id": policies["policy_id"][p],
         "claim_date": day,
         "claim_type": choice(rng, m, [0.2, 0.3, 0.08, 0.12, 0.1, 0.08, 0.12]),
-        "claim_amount": np.maximum(money(cover * rng.beta(1.0, 6.0, m)), 50.0),
+        "claim_amount": np.maximum(money(cover * rng.beta(1.0, 120.0, m)), 50.0),  # loss ratio near 0.6
         "status": status,
         "fraud_flag": (rng.random(m) < 0.042).astype(np.int8),
         "approved_by": np.where((status == APPROVED) | (status == PAID), rng.integers(1, N_ADJUSTERS + 1, m), NULL),

@@ -7,8 +7,8 @@ import datetime
 import html
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from . import formats, style
@@ -30,7 +30,7 @@ class ValueAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        fmt = formats.axis(self.kind)
+        fmt = formats.axis(self.kind, spacing * scale)
         return [fmt(v * scale) for v in values]
 
 
@@ -38,10 +38,21 @@ class CategoryAxis(pg.AxisItem):
     def __init__(self, orientation: str):
         super().__init__(orientation)
         self.labels: list[str] = []
+        self.setStyle(hideOverlappingLabels=False)
 
     def set_labels(self, labels: list[str]) -> None:
         self.labels = labels
         self.setTicks([[(i, label) for i, label in enumerate(labels)], []])
+        if self.orientation == "left":  # pyqtgraph drops a label wider than the axis: make room for the longest
+            metrics = QFontMetrics(self.style["tickFont"] or QFont())
+            self.setWidth(max((metrics.horizontalAdvance(label) for label in labels), default=40) + 18)
+
+
+class _Plot(pg.PlotWidget):
+    """A plot that asks for little room: the layout, not the plot, decides its size."""
+
+    def sizeHint(self):  # noqa: N802 - Qt's name
+        return QSize(320, 200)
 
 
 class Chart(QFrame):
@@ -56,11 +67,9 @@ class Chart(QFrame):
         self.legend = QLabel(objectName="muted")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
-        head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addStretch(1)
-        head.addWidget(self.legend)
-        self.plot = pg.PlotWidget(axisItems={"bottom": bottom or pg.AxisItem("bottom"),
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.legend.hide()
+        self.plot = _Plot(axisItems={"bottom": bottom or pg.AxisItem("bottom"),
                                              "left": left or ValueAxis(kind, "left")})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -70,7 +79,7 @@ class Chart(QFrame):
             self.plot.getAxis(side).setTextPen(style.MUTED)
             self.plot.getAxis(side).setPen(style.BORDER)
         self.plot.getAxis("left").setWidth(58)
-        self.plot.setMinimumHeight(170)
+        self.plot.setMinimumHeight(150)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.hover = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 235), border=pg.mkPen(style.BORDER))
         self.hover.setZValue(100)
@@ -79,10 +88,17 @@ class Chart(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 8)
         layout.setSpacing(4)
-        layout.addLayout(head)
-        layout.addWidget(self.plot)
+        self.head = QHBoxLayout()
+        self.head.addWidget(self.title, 1)
+        layout.addLayout(self.head)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.plot, 1)
         self.series: dict[str, list[float]] = {}
         self.plot.scene().sigMouseMoved.connect(self._moved)
+
+    def add_control(self, widget) -> None:
+        """A widget (a choice of what to show) at the right of the title."""
+        self.head.addWidget(widget)
 
     def _reset(self) -> None:
         self.plot.clear()
@@ -90,8 +106,10 @@ class Chart(QFrame):
         self.hover.hide()
 
     def set_legend(self, names: list[str]) -> None:
-        self.legend.setText("&nbsp;&nbsp;".join(
-            f"<span style='color:{style.SERIES[i % len(style.SERIES)]}'>&#9632;</span>&nbsp;{html.escape(n)}"
+        self.legend.setVisible(len(names) > 1)
+        self.legend.setText(" &nbsp; ".join(
+            f"<span style='color:{style.SERIES[i % len(style.SERIES)]}'>&#9632;</span>&nbsp;"
+            f"{html.escape(n).replace(' ', '&nbsp;')}"
             for i, n in enumerate(names)) if len(names) > 1 else "")
 
     def show_message(self, text: str) -> None:
@@ -203,7 +221,6 @@ class BarChart(Chart):
         if horizontal:
             super().__init__(title, kind, bottom=value_axis, left=self.categories_axis, parent=parent)
             self.plot.showGrid(x=True, y=False, alpha=0.15)
-            self.plot.getAxis("left").setWidth(110)
             self.plot.getPlotItem().invertY(True)
         else:
             super().__init__(title, kind, bottom=self.categories_axis, left=value_axis, parent=parent)
@@ -237,7 +254,7 @@ class BarChart(Chart):
         self.set_legend(list(series))
         tops = base if self.stacked else [float(v or 0) for vs in series.values() for v in vs]
         high, low = max(tops + [0]), min(tops + [0])
-        span = (low * 1.05, high * 1.08 or 1)
+        span = (low * 1.05, high * (1.15 if self.horizontal else 1.08) or 1)  # room for the last tick's label
         extent = (-0.6, len(categories) - 0.4)
         if self.horizontal:
             self.plot.setXRange(*span, padding=0)

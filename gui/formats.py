@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 
 DASH = "–"
 
@@ -77,6 +78,13 @@ def when(value) -> str:
     return str(value)
 
 
+def clock(value) -> str:
+    """The local time of day of a timestamp (the date is in the heading)."""
+    if not isinstance(value, datetime.datetime):
+        return when(value)
+    return (value.astimezone() if value.tzinfo else value).strftime("%H:%M:%S")
+
+
 def month(value) -> str:
     return DASH if value is None else value.strftime("%b %Y")
 
@@ -93,10 +101,18 @@ def text(value) -> str:
     return str(value)
 
 
-def axis(kind: str):
-    """A short formatter for chart axes and hover labels of a kind: count, money, percent, seconds."""
-    return {"count": _short_count, "money": money, "percent": lambda v: percent(v, 0 if abs(v) >= 0.1 else 1),
-            "seconds": seconds}.get(kind, text)
+def axis(kind: str, spacing: float | None = None):
+    """A short formatter for chart axes (ticks `spacing` apart) and hover labels: count, money, percent, seconds."""
+    def decimals(step: float) -> int:
+        return 0 if not step or step >= 1 else min(3, -math.floor(math.log10(step)))
+
+    if kind == "percent":
+        places = decimals(spacing * 100) if spacing else 1
+        return lambda v: f"{float(v) * 100:,.{places}f}%"
+    if kind == "seconds" and spacing is not None and spacing < 60:
+        places = decimals(spacing)
+        return lambda v: f"{float(v):,.{places}f} s"
+    return {"count": _short_count, "money": money, "seconds": seconds}.get(kind, text)
 
 
 def _short_count(value) -> str:

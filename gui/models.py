@@ -13,6 +13,7 @@ from . import formats
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLORS = {"done": "#1b7f4b", "running": "#2f6fed", "failed": "#c62828", "pending": "#7a8190",
+                "interrupted": "#b26a00",
                 "quarantine": "#c62828", "fix": "#1b7f4b", "flag": "#b26a00", "error": "#c62828", "warn": "#b26a00"}
 
 
@@ -22,7 +23,8 @@ class Column:
     key: str
     format: Callable[[Any], str] = formats.text
     colored: bool = False  # text color from STATE_COLORS by value (states, actions, severities)
-    tooltip: str = ""
+    tooltip: str = ""  # of the header
+    cell_tip: str = ""  # key of the row's value shown as the cell's tooltip
 
 
 def _numeric(value) -> bool:
@@ -71,6 +73,8 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return column.format(value)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column.cell_tip:
+                return formats.text(self.rows[index.row()].get(column.cell_tip))
             text = formats.text(value)
             return text if len(text) > 24 else None
         if role == Qt.ItemDataRole.TextAlignmentRole:

@@ -46,7 +46,8 @@ def parse_scheduler(text: str) -> Scheduler:
 
 def configured_scheduler() -> Scheduler:
     """The scheduler luigi.cfg names ([core] scheduler_host / scheduler_port), as the pipeline reads it."""
-    from pipeline import config  # noqa: F401 - adds the project's luigi.cfg
+    from .workers import ensure_pipeline
+    ensure_pipeline()  # pipeline.config adds the project's luigi.cfg
     import luigi.configuration
 
     parser = luigi.configuration.get_config()
@@ -116,6 +117,8 @@ class AppSettings:
 
     def effective(self) -> dict[str, str]:
         """What the pipeline uses now, for the Settings page (the warehouse URL masked)."""
+        from .workers import ensure_pipeline
+        ensure_pipeline()
         from pipeline import config, warehouse
         return {"warehouse": warehouse.describe(), "data_dir": str(config.data_dir()),
                 "backup_dir": str(config.backup_dir()), "scheduler": str(self.scheduler())}

@@ -54,6 +54,8 @@ SQL = {
                extract(epoch FROM t.finished_at - t.started_at) AS seconds
         FROM ops.task_runs t JOIN recent USING (run_id)
         WHERE t.status = 'done' ORDER BY recent.run_started, t.task_family, table_name""",
+    "run": """
+        SELECT to_jsonb(r) AS run FROM ops.runs r WHERE run_id = %(run_id)s""",
     "run_started_since": """
         SELECT run_id FROM ops.runs WHERE started_at >= %(since)s ORDER BY started_at DESC LIMIT 1""",
 
@@ -178,6 +180,43 @@ def existing(*relations: str) -> set[str]:
     """Which of the relations (schema.name) exist."""
     found = select("relations", names=list(relations))
     return {name for name, present in found.rows if present}
+
+
+OVERVIEW_NEEDS = ("analytics.kpis", "analytics.claims_trends", "analytics.premium_written_vs_collected",
+                  "analytics.customer_segments", "analytics.loss_ratio", "clean.policies")
+OVERVIEW_CHARTS = ("claims_by_month", "premium_by_month", "customer_segments", "loss_ratio_by_type")
+
+
+def overview() -> dict:
+    """What the overview shows, or {'empty': True} before the first Transform. The one statement that scans a
+    clean table (policies by type and status) runs on a second session meanwhile."""
+    from pipeline import warehouse
+    where = warehouse.describe()
+    if "analytics.kpis" not in existing(*OVERVIEW_NEEDS):
+        return {"empty": True, "where": where}
+    found: dict = {}
+
+    def policies() -> None:
+        try:
+            conn = connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(SQL["policies_by_type_status"])
+                    found["policies_by_type_status"] = Rows([d.name for d in cur.description], cur.fetchall()).dicts()
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001 - raised below, on the thread that asked
+            found["error"] = exc
+
+    aside = threading.Thread(target=policies, name="overview-policies")
+    aside.start()
+    found.update({"empty": False, "where": where, "kpis": select("kpis").first()})
+    for name in OVERVIEW_CHARTS:
+        found[name] = select(name).dicts()
+    aside.join()
+    if "error" in found:
+        raise found.pop("error")
+    return found
 
 
 def export_csv(path: str, table: str | None, rule: str | None) -> int:

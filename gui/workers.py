@@ -1,11 +1,12 @@
 """Runs functions off the GUI thread (QThreadPool) and hands results or errors in words back through signals."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 # Queries (short, many) and long jobs (backups, restores, exports) get their own pools, so that a restore waiting
 # for locks can never hold up the polling of a run.
@@ -13,6 +14,26 @@ QUERIES = QThreadPool()
 QUERIES.setMaxThreadCount(4)
 LONG_JOBS = QThreadPool()
 LONG_JOBS.setMaxThreadCount(2)
+
+
+_import_lock = threading.Lock()
+_imported = False
+
+
+def ensure_pipeline() -> None:
+    """Import the pipeline package (and luigi) once, under a lock: luigi's circular imports fail when two threads
+    import it at the same time. Every job calls this first; GUI-thread code that needs the package does too."""
+    global _imported
+    if _imported:
+        return
+    with _import_lock:
+        if not _imported:
+            import pipeline  # noqa: F401 - the tasks, luigi and the warehouse module
+            import pipeline.backup  # noqa: F401
+            import pipeline.config  # noqa: F401
+            import pipeline.tables  # noqa: F401
+            import pipeline.warehouse  # noqa: F401
+            _imported = True
 
 
 def describe_error(exc: BaseException) -> str:
@@ -51,6 +72,7 @@ class Job(QRunnable):
     def run(self) -> None:
         started = time.perf_counter()
         try:
+            ensure_pipeline()
             result = self.function(*self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - every failure reaches the screen in words
             self.seconds = time.perf_counter() - started
@@ -80,6 +102,44 @@ def submit(owner: QObject, function: Callable, *args, done: Callable[[Any], None
     job.signals.failed.connect(lambda message: finish(failed, message), Qt.ConnectionType.QueuedConnection)
     (pool or QUERIES).start(job)
     return job
+
+
+_early: dict[str, Job] = {}
+
+
+def start_early(key: str, function: Callable) -> None:
+    """Start a load before the widget that shows it exists (at app start, while the widgets are being made)."""
+    job = Job(function, (), {})
+    job.setAutoDelete(False)
+    job.outcome, job.consumer = None, None
+
+    def arrived(kind: str, value) -> None:  # on the GUI thread
+        job.outcome = (kind, value)
+        if job.consumer is not None:
+            job.consumer()
+
+    job.signals.done.connect(lambda result: arrived("done", result), Qt.ConnectionType.QueuedConnection)
+    job.signals.failed.connect(lambda message: arrived("failed", message), Qt.ConnectionType.QueuedConnection)
+    _early[key] = job
+    QUERIES.start(job)
+
+
+def take_early(owner: QObject, key: str, done: Callable, failed: Callable) -> bool:
+    """Hand the result of start_early(key) to done/failed (now or when it arrives); False if none was started."""
+    job = _early.pop(key, None)
+    if job is None:
+        return False
+
+    def deliver() -> None:
+        kind, value = job.outcome
+        if shiboken6.isValid(owner):
+            (done if kind == "done" else failed)(value)
+
+    if job.outcome is not None:
+        QTimer.singleShot(0, deliver)
+    else:
+        job.consumer = deliver
+    return True
 
 
 def busy() -> int:

@@ -17,13 +17,13 @@ import psycopg2
 from psycopg2 import sql
 
 from . import config, warehouse
-from .backup_manifest import (ARCHIVE, FORMAT, MANIFEST, BackupError, Tools, database_name, file_sha256, find_tools,
-                              major_of, read_manifest, table_checksums, tool_connection, verify_sql, with_database,
-                              write_json)
+from .backup_manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name,
+                              file_sha256, find_tools, major_of, read_manifest, table_checksums, tool_connection,
+                              verify_sql, with_database, write_json)
 
-# Custom format, gzip level 1: one file to hash and ship, read by any pg_restore of the same major or newer.
-# Measured (bench/backup.py): level 1 dumps ~2.5x faster than the default level 6 for ~15% more bytes, and a
-# single-transaction restore cannot use parallel jobs, so the directory format would buy nothing there.
+# Custom format, gzip level 1: one file to hash and ship. Measured at scale 1.0 (bench/backup.py, 2 cores): the
+# default gzip 6 dumps 2.6x slower for ~20% fewer bytes (lz4/zstd: not in the embedded server's build); the
+# directory format with 2 jobs dumps only ~7% faster, and a restore in one transaction cannot use parallel jobs.
 DUMP_OPTIONS = ("--format=custom", "--compress=1")
 LOCK_TIMEOUT = "60s"  # how long a restore waits for other sessions (a run, the app) to let go of the warehouse
 
@@ -63,7 +63,7 @@ def _latest_run(cur) -> str | None:
     for table, column in (("ops.runs", "started_at"), ("ops.markers", "completed_at")):
         cur.execute("SELECT to_regclass(%s)", (table,))
         if cur.fetchone()[0]:
-            cur.execute(f"SELECT run_id FROM {table} ORDER BY {column} DESC LIMIT 1")  # noqa: S608 - constants
+            cur.execute(f"SELECT run_id FROM {table} ORDER BY {column} DESC, run_id DESC LIMIT 1")  # noqa: S608
             row = cur.fetchone()
             if row:
                 return row[0]
@@ -178,13 +178,14 @@ def backups(folder: Path | None = None) -> list[Backup]:
 
 
 def find(name: str, folder: Path | None = None) -> Backup:
-    """A backup by name (or "latest", or a path to a backup folder)."""
+    """A backup by name, or a path to a backup folder, or "latest" (the warehouse database's newest, else any)."""
     folder = Path(folder or config.backup_dir())
     if name == "latest":
         found = backups(folder)
         if not found:
             raise BackupError(f"no backups in {folder}")
-        return found[0]
+        database = database_name(warehouse.url())
+        return next((b for b in found if b.manifest["database"] == database), found[0])
     path = Path(name) if Path(name).is_dir() and (Path(name) / MANIFEST).exists() else folder / name
     if not path.is_dir():
         raise BackupError(f"no backup named {name} in {folder} (python -m pipeline backup list shows them)")
@@ -313,21 +314,6 @@ def _restore_new(backup: Backup, database: str, tools: Tools, portable: bool, ke
     finally:
         admin.close()
     return rebuilt
-
-
-# Drops every user schema but public (pipeline schemas and any other), so that the warehouse afterwards holds
-# exactly what the backup holds; objects of the archive in public are dropped by pg_restore --clean.
-DROP_SCHEMAS_SQL = """
-DO $backup_drop$
-DECLARE s text;
-BEGIN
-    FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
-             WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public') LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', s);
-    END LOOP;
-END
-$backup_drop$;
-"""
 
 
 def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portable: bool) -> list[str]:

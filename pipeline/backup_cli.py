@@ -49,8 +49,9 @@ def _human(size: int) -> str:
 @cli_handler
 def cmd_create(args) -> int:
     made = create()
-    print(f"backup {made.name}: {_human(made.size)}, {len(made.manifest['tables'])} tables, "
-          f"{made.total_rows:,} rows, run {made.manifest['latest_run'] or '-'} -> {made.folder}")
+    views = sum(t["kind"] != "table" for t in made.manifest["tables"])
+    print(f"backup {made.name}: {_human(made.size)}, {len(made.manifest['tables']) - views} tables and {views} "
+          f"materialized views, {made.total_rows:,} rows, run {made.manifest['latest_run'] or '-'} -> {made.folder}")
     return 0
 
 

@@ -142,6 +142,21 @@ $backup_verify$;
 """
 
 
+# Drops every user schema but public (pipeline schemas and any other), so that the warehouse afterwards holds
+# exactly what the backup holds; objects of the archive in public are dropped by pg_restore --clean.
+DROP_SCHEMAS_SQL = """
+DO $backup_drop$
+DECLARE s text;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public') LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP;
+END
+$backup_drop$;
+"""
+
+
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()

@@ -1,13 +1,40 @@
-"""Run history in ops.task_runs, recorded from Luigi's task events (Luigi itself forgets finished tasks)."""
+"""Run history in ops.runs and ops.task_runs, recorded from Luigi's task events (Luigi itself forgets finished tasks).
+
+A run is one `luigi`/`python -m pipeline run` process and the workers it forks (they share markers.run_id()).
+ops.runs has a row per run that started at least one task; ops.task_runs a row per attempt of a task: why it
+ran (new, changed input, retry, forced), start, end, status, rows in/out/quarantined and the error. Rows are
+inserted and updated here and never deleted: the history is kept for good.
+
+Where each event fires:
+- DEPENDENCY_DISCOVERED / DEPENDENCY_PRESENT: in the process that schedules, before any task runs. They give
+  the run's plan (the incomplete tasks), which forked workers inherit: progress is "done of planned".
+- START / SUCCESS / FAILURE: where the task runs (a forked worker when --workers > 1). The run's status is
+  recomputed after each task, under a lock on its ops.runs row, so the last task to finish leaves the final
+  status (done or failed) and finished_at, and writes the HTML report.
+- PROCESS_FAILURE / TIMEOUT: in the scheduling process, when a worker died or was killed.
+- When the scheduling process exits (atexit), a run that is still 'running' there is closed: its part is done
+  (another worker of a shared luigid may do the rest), or 'interrupted' if a task never finished.
+
+Transient database errors (a dropped or refused connection, a deadlock, a server restart) make a task run again
+after [retries] delay seconds, up to [retries] attempts in all (retry_transient); any other failure (a bad
+source file, a broken rule) fails the task at once with one line saying what to do.
+"""
 from __future__ import annotations
 
+import atexit
+import contextlib
+import dataclasses
+import functools
 import json
 import logging
+import os
 import socket
 import sys
+import time
 
 import luigi
 import psycopg2
+import psycopg2.errors
 
 from . import markers, warehouse
 from .ingest import SourceError
@@ -15,90 +42,466 @@ from .ingest import SourceError
 log = logging.getLogger(__name__)
 
 
+class retries(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
+    attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
+    delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
+
+
+# ---------------------------------------------------------------- failures: what went wrong, what to do
+
+_CONNECTION_CODES = ("08", "57P01", "57P02", "57P03", "53300", "53200")  # connection, shutdown, too many, memory
+_CONFIG_TEXT = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "role ")
+
+
+def database_error(exc: BaseException) -> BaseException:
+    """The database error behind an exception: a rollback on a dropped connection raises InterfaceError
+    ('connection already closed') while the server's reason is the OperationalError it interrupted."""
+    seen, current = set(), exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, psycopg2.OperationalError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def transient(exc: BaseException) -> bool:
+    """A database error that running again may cure: lost or refused connection, deadlock, server restart."""
+    exc = database_error(exc)
+    if isinstance(exc, psycopg2.InterfaceError) and "closed" in str(exc):  # the connection was lost
+        return True
+    if isinstance(exc, psycopg2.errors.TransactionRollbackError):  # deadlock, serialization failure
+        return True
+    if not isinstance(exc, psycopg2.OperationalError):
+        return False
+    code = getattr(exc, "pgcode", None)
+    if code:
+        return code.startswith(_CONNECTION_CODES)
+    return not any(text in str(exc) for text in _CONFIG_TEXT)  # a refused login does not cure itself
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
 def failure_message(task: luigi.Task, exc: BaseException) -> str:
-    """One line saying what failed and, where we know it, what to do."""
-    if isinstance(exc, psycopg2.OperationalError):
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        return (f"{task}: cannot reach the warehouse {warehouse.describe()} ({first}); "
-                "check that PostgreSQL is running and the URL is right, then run again")
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """One line saying what failed and what to do about it."""
+    exc = database_error(exc)
+    first = _first_line(exc)
     if isinstance(exc, SourceError):
-        return f"{task}: {text}"
-    return f"{task}: {type(exc).__name__}: {text}"
+        return f"{task}: {first}; fix or replace the file, then run again"
+    attempts = getattr(task, "_history_attempt", 1)
+    tries = f" ({attempts} tries)" if attempts > 1 else ""
+    if isinstance(exc, psycopg2.errors.TransactionRollbackError):
+        return (f"{task}: the warehouse aborted the transaction{tries} ({first}); "
+                "another session was changing the same tables: run again when it is done")
+    if isinstance(exc, psycopg2.OperationalError) or transient(exc):
+        if any(text in str(exc) for text in _CONFIG_TEXT):
+            return (f"{task}: the warehouse {warehouse.describe()} refused the login ({first}); check the user, "
+                    "password (~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
+        return (f"{task}: cannot reach the warehouse {warehouse.describe()}{tries} ({first}); "
+                "check that PostgreSQL is running and the URL is right, then run again")
+    if type(exc).__name__ == "HealError":
+        return (f"{task}: {first}; look at quality.rule_results and the source file, or raise the threshold "
+                "in luigi.cfg [quality_thresholds], then run again")
+    return f"{task}: {type(exc).__name__}: {first}"
 
 
-def _execute(query: str, params: tuple) -> list:
-    conn = psycopg2.connect(warehouse.url(), application_name="insurance-pipeline-history")
+# ---------------------------------------------------------------- the run's plan (scheduling process)
+
+@dataclasses.dataclass
+class Plan:
+    url: str | None  # the warehouse, fixed when the run was planned (the exit hook never starts a server)
+    pid: int  # the scheduling process
+    seen: dict[str, luigi.Task] = dataclasses.field(default_factory=dict)
+    present: set[str] = dataclasses.field(default_factory=set)
+
+    def pending(self) -> list[luigi.Task]:
+        return [t for task_id, t in self.seen.items() if task_id not in self.present]
+
+
+_plans: dict[str, Plan] = {}
+
+
+def _plan() -> Plan:
+    run = markers.run_id()
+    if run not in _plans:
+        try:
+            url = warehouse.url()
+        except Exception:  # noqa: BLE001 - recorded later if the warehouse can be reached at all
+            url = None
+        if not _plans:
+            atexit.register(_close_planned_runs)
+        _plans[run] = Plan(url=url, pid=os.getpid())
+    return _plans[run]
+
+
+def _discovered(task, dependency) -> None:
+    plan = _plan()
+    plan.seen.setdefault(task.task_id, task)
+    plan.seen.setdefault(dependency.task_id, dependency)
+
+
+def _present(task) -> None:
+    plan = _plan()
+    plan.seen.setdefault(task.task_id, task)
+    plan.present.add(task.task_id)
+
+
+# ---------------------------------------------------------------- recording
+
+def ready(conn) -> bool:
+    """The ops and quality tables exist as this code expects (then no bootstrap: its DDL would wait for every
+    open transaction on those tables, e.g. a long heal in another worker)."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
+                                          AND table_name = 'runs' AND column_name = 'tasks_planned')""")
+        return cur.fetchone()[0]
+
+
+def connect(url: str | None = None, name: str = "insurance-pipeline-history"):
+    """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
+    conn = psycopg2.connect(url or warehouse.url(), application_name=name, connect_timeout=10)
     try:
         conn.autocommit = True
-        warehouse.bootstrap(conn)
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
-    finally:
+        if not ready(conn):
+            conn.autocommit = False
+            with conn:  # in a transaction: bootstrap's advisory lock lasts until its DDL is committed
+                warehouse.bootstrap(conn)
+            conn.autocommit = True
+    except BaseException:
         conn.close()
+        raise
+    return conn
 
 
-def _reason(task) -> str:
-    stored = task.output().stored_fingerprint()
-    if stored is None:
-        return "new"
-    retried = _execute("SELECT 1 FROM ops.task_runs WHERE run_id = %s AND task_id = %s AND status = 'failed'",
-                       (markers.run_id(), task.task_id))
-    if retried:
-        return "retry"
-    return "changed input" if stored != task.fingerprint() else "forced"
+def _connect(url: str | None = None):
+    return contextlib.closing(connect(url))
 
 
 def _safe(handler):
     """History must never break a run: a failure to record is logged and the task goes on."""
+    @functools.wraps(handler)
     def wrapper(task, *args):
         try:
             handler(task, *args)
         except Exception as exc:  # noqa: BLE001
-            log.warning("could not record run history for %s: %s", task.task_id, exc)
+            print(f"WARNING could not record the run history of {task}: {_first_line(exc)}", file=sys.stderr,
+                  flush=True)
     return wrapper
 
 
-def register(task_class) -> None:
-    """Record START, SUCCESS and FAILURE of every task of this class (and its subclasses)."""
+def _reason(cur, task) -> str:
+    """Why the task runs: new (never completed), changed input, retry (failed before), forced (was complete)."""
+    cur.execute("SELECT status FROM ops.task_runs WHERE task_id = %s ORDER BY id DESC LIMIT 1", (task.task_id,))
+    last = cur.fetchone()
+    target = task.output()
+    stored = target.stored_fingerprint() if hasattr(target, "stored_fingerprint") else None
+    if last and last[0] in ("failed", "interrupted"):
+        return "retry"
+    if stored is None:
+        return "new"
+    return "changed input" if stored != task.fingerprint() else "forced"
 
-    @task_class.event_handler(luigi.Event.START)
-    @_safe
-    def started(task):
-        run = markers.run_id()
-        _execute("INSERT INTO ops.runs (run_id, command, host) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                 (run, " ".join(sys.argv)[:500], socket.gethostname()))
-        rows = _execute("""INSERT INTO ops.task_runs (run_id, task_id, task_family, params, reason, status)
-                           VALUES (%s, %s, %s, %s, %s, 'running') RETURNING id""",
-                        (run, task.task_id, task.task_family, json.dumps(task.to_str_params()), _reason(task)))
-        task._history_id = rows[0][0]
 
-    @task_class.event_handler(luigi.Event.SUCCESS)
-    @_safe
-    def succeeded(task):
-        _finish(task, "done", None)
+def _open_row(cur, task, reason: str) -> None:
+    cur.execute("""INSERT INTO ops.task_runs (run_id, task_id, task_family, params, reason, status)
+                   VALUES (%s, %s, %s, %s, %s, 'running') RETURNING id""",
+                (markers.run_id(), task.task_id, task.task_family, json.dumps(task.to_str_params()), reason))
+    task._history_id = cur.fetchone()[0]
+    task._history_started = time.monotonic()
+    task._history_figures = {}
 
-    @task_class.event_handler(luigi.Event.FAILURE)
-    @_safe
-    def failed(task, exc):
-        message = failure_message(task, exc)
-        print(f"ERROR {message}", file=sys.stderr, flush=True)
-        _finish(task, "failed", message)
+
+def _started(task) -> None:
+    run = markers.run_id()
+    plan = _plans.get(run)
+    if plan is not None and task.task_id not in plan.seen:  # a root task without dependencies
+        plan.seen[task.task_id] = task
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO ops.runs (run_id, command, host, pid, tasks_planned) VALUES (%s, %s, %s, %s, %s)
+                       ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL
+                       RETURNING (xmax = 0)""",
+                    (run, command_line(), socket.gethostname(), plan.pid if plan else os.getpid(),
+                     len(plan.pending()) if plan else None))
+        if cur.fetchone()[0]:  # a new run: close the runs of this host whose process is gone
+            close_dead_runs(cur)
+        _open_row(cur, task, _reason(cur, task))
+
+
+def command_line() -> str:
+    """The command that started the run, as its user typed it (luigi's and our own entry points by name)."""
+    program = sys.argv[0].replace("\\", "/")
+    if program.endswith("luigi/__main__.py"):
+        program = "luigi"
+    elif program.endswith("pipeline/__main__.py"):
+        program = "python -m pipeline"
+    else:
+        program = os.path.basename(program) or "python"
+    return " ".join([program, *sys.argv[1:]])[:500]
+
+
+def _succeeded(task) -> None:
+    _finish(task, "done", None)
+
+
+def _failed(task, exc) -> None:
+    message = failure_message(task, exc)
+    print(f"ERROR {message}", file=sys.stderr, flush=True)
+    _finish(task, "failed", message)
+
+
+def _died(task, message) -> None:
+    """PROCESS_FAILURE or TIMEOUT, in the scheduling process: the worker's row is still 'running'."""
+    print(f"ERROR {task}: {message}; the task's transaction was rolled back: run again", file=sys.stderr, flush=True)
+    _finish(task, "failed", f"{task}: {message}")
+
+
+def _broken(task, exc) -> None:
+    """BROKEN_TASK: requires() or complete() raised while scheduling; nothing ran, so nothing is recorded."""
+    print(f"ERROR {failure_message(task, exc)}", file=sys.stderr, flush=True)
 
 
 def _finish(task, status: str, error: str | None) -> None:
-    figures = getattr(task, "_history_figures", {})
-    _execute("""UPDATE ops.task_runs SET status = %s, finished_at = now(), error = %s, rows_in = %s, rows_out = %s,
-                       rows_quarantined = %s, details = %s WHERE id = %s""",
-             (status, error, figures.get("rows_in"), figures.get("rows_out"), figures.get("rows_quarantined"),
-              json.dumps(figures.get("details")) if figures.get("details") is not None else None,
-              getattr(task, "_history_id", None)))
-    _execute("UPDATE ops.runs SET finished_at = now(), status = CASE WHEN %s = 'failed' THEN 'failed' "
-             "WHEN status = 'failed' THEN status ELSE 'done' END WHERE run_id = %s", (status, markers.run_id()))
+    run = markers.run_id()
+    figures = getattr(task, "_history_figures", None) or {}
+    details = figures.get("details")
+    with _connect() as conn:
+        with conn.cursor() as cur:  # committed at once: a finisher waiting for the lock below sees this row
+            cur.execute("""UPDATE ops.task_runs SET status = %s, finished_at = clock_timestamp(), error = %s,
+                                  rows_in = %s, rows_out = %s, rows_quarantined = %s, details = %s
+                           WHERE id = coalesce(%s, (SELECT max(id) FROM ops.task_runs
+                                                    WHERE run_id = %s AND task_id = %s AND status = 'running'))""",
+                        (status, error, figures.get("rows_in"), figures.get("rows_out"),
+                         figures.get("rows_quarantined"), json.dumps(details) if details is not None else None,
+                         getattr(task, "_history_id", None), run, task.task_id))
+        conn.autocommit = False
+        with conn, conn.cursor() as cur:
+            # One finisher at a time decides the run's status: the last one sees every task's final row.
+            cur.execute("SELECT 1 FROM ops.runs WHERE run_id = %s FOR UPDATE", (run,))
+            state = _run_state(cur, run)
+            cur.execute("""UPDATE ops.runs SET status = %s,
+                                  finished_at = CASE WHEN %s = 'running' THEN NULL ELSE clock_timestamp() END
+                           WHERE run_id = %s""", (state, state, run))
+            totals = _totals(cur, run)
+    if progress_enabled():
+        print(progress_line(task, status, figures, totals), flush=True)
+    if state != "running":
+        _write_report(run)
+
+
+def _run_state(cur, run: str) -> str:
+    """running while a task runs or a planned task is neither done here nor complete; else failed or done."""
+    cur.execute("""SELECT DISTINCT ON (task_id) task_id, status FROM ops.task_runs WHERE run_id = %s
+                   ORDER BY task_id, id DESC""", (run,))
+    latest = dict(cur.fetchall())
+    if "running" in latest.values():
+        return "running"
+    if "failed" in latest.values():
+        return "failed"
+    plan = _plans.get(run)
+    remaining = [t for t in plan.pending() if latest.get(t.task_id) != "done"] if plan else []
+    return "running" if any(not _complete(t) for t in remaining) else "done"
+
+
+def _complete(task) -> bool:
+    try:
+        return task.complete()
+    except Exception:  # noqa: BLE001 - cannot tell: not complete
+        return False
+
+
+def _totals(cur, run: str) -> dict:
+    cur.execute("""SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed'),
+                          coalesce(sum(rows_out) FILTER (WHERE task_family = 'LoadTable' AND status = 'done'), 0),
+                          coalesce(sum(rows_quarantined) FILTER (WHERE status = 'done'), 0),
+                          (SELECT tasks_planned FROM ops.runs WHERE run_id = %s),
+                          extract(epoch FROM clock_timestamp() - (SELECT started_at FROM ops.runs WHERE run_id = %s))
+                   FROM ops.task_runs WHERE run_id = %s""", (run, run, run))
+    done, failed, loaded, quarantined, planned, elapsed = cur.fetchone()
+    return {"done": done, "failed": failed, "loaded": loaded, "quarantined": quarantined,
+            "planned": planned, "elapsed": float(elapsed or 0)}
 
 
 def record_result(task, rows_in=None, rows_out=None, rows_quarantined=None, details=None) -> None:
     """A task's figures, written to its history row when it succeeds."""
     task._history_figures = {"rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
                              "details": details}
+
+
+# ---------------------------------------------------------------- progress on the terminal
+
+def progress_enabled() -> bool:
+    """PIPELINE_PROGRESS=1 forces the progress lines, 0 stops them; by default they show on a terminal."""
+    setting = os.environ.get("PIPELINE_PROGRESS", "").strip().lower()
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    if setting in ("0", "false", "no", "off"):
+        return False
+    return sys.stdout.isatty()
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(task, status: str, figures: dict, totals: dict) -> str:
+    """[ 7/23] HealTable(table=agents) done in 0.3 s: 500 -> 500 rows | run: 7 done, 0 failed, ..."""
+    planned = totals["planned"] or totals["done"] + totals["failed"]
+    width = len(str(planned))
+    took = time.monotonic() - getattr(task, "_history_started", time.monotonic())
+    rows = ""
+    if status == "done" and figures.get("rows_out") is not None:
+        rows = f": {figures['rows_in']:,} -> " if figures.get("rows_in") is not None else ": "
+        rows += f"{figures['rows_out']:,} rows"
+        if figures.get("rows_quarantined"):
+            rows += f", {figures['rows_quarantined']:,} quarantined"
+    return (f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
+            f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
+            f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed")
+
+
+# ---------------------------------------------------------------- retries of transient database errors
+
+def retry_transient(run):
+    """Decorate a task's run(): a transient database error closes the attempt's history row as failed, waits
+    [retries] delay seconds and runs again (reason 'retry'), up to [retries] attempts; other errors pass."""
+    @functools.wraps(run)
+    def wrapper(task):
+        policy = retries()
+        task._history_attempt = 1
+        while True:
+            try:
+                return run(task)
+            except Exception as exc:
+                if not transient(exc) or task._history_attempt >= policy.attempts:
+                    raise
+                note = (f"{task}: transient database error ({_first_line(database_error(exc))}); attempt "
+                        f"{task._history_attempt} of {policy.attempts}, trying again in {policy.delay:g} s")
+                print(f"WARNING {note}", file=sys.stderr, flush=True)
+                _safe(_reopen)(task, note)
+                time.sleep(policy.delay)
+                task._history_attempt += 1
+    return wrapper
+
+
+def _reopen(task, note: str) -> None:
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute("""UPDATE ops.task_runs SET status = 'failed', finished_at = clock_timestamp(), error = %s
+                       WHERE id = %s""", (note, getattr(task, "_history_id", None)))
+        _open_row(cur, task, "retry")
+
+
+# ---------------------------------------------------------------- the end of a run
+
+def close_dead_runs(cur) -> int:
+    """Runs of this host still 'running' whose process is gone (killed): mark them and their tasks interrupted."""
+    cur.execute("SELECT run_id, pid FROM ops.runs WHERE status = 'running' AND host = %s AND pid IS NOT NULL",
+                (socket.gethostname(),))
+    dead = [run for run, pid in cur.fetchall() if not pid_alive(pid)]
+    for run in dead:  # killed in the middle of its run, whether or not a task was running then
+        _close(cur, run, "the process ended before the task finished (killed?); run again", "interrupted")
+    return len(dead)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _close(cur, run: str, why: str, state: str | None = None) -> str:
+    """Final status of a run whose process has ended: tasks still 'running' never finished."""
+    cur.execute("""UPDATE ops.task_runs SET status = 'interrupted', finished_at = clock_timestamp(),
+                          error = coalesce(error, %s) WHERE run_id = %s AND status = 'running'""", (why, run))
+    interrupted = cur.rowcount
+    cur.execute("""SELECT bool_or(status = 'failed') FROM (SELECT DISTINCT ON (task_id) status FROM ops.task_runs
+                   WHERE run_id = %s ORDER BY task_id, id DESC) latest""", (run,))
+    failed = cur.fetchone()[0]
+    state = state or ("interrupted" if interrupted else "failed" if failed else "done")
+    cur.execute("""UPDATE ops.runs SET status = %s, finished_at = coalesce(
+                          (SELECT max(finished_at) FROM ops.task_runs WHERE run_id = %s), clock_timestamp())
+                   WHERE run_id = %s""", (state, run, run))
+    return state
+
+
+def finish_run(run: str | None = None, url: str | None = None, report: bool = True) -> str | None:
+    """Close a run whose process is ending (still 'running' only if it stopped early) and write its report.
+    Returns the run's final status, or None when the run never started a task."""
+    run = run or markers.run_id()
+    with _connect(url) as conn:
+        conn.autocommit = False
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT status FROM ops.runs WHERE run_id = %s FOR UPDATE", (run,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            state = row[0]
+            if state == "running":
+                state = _close(cur, run, "the run stopped before the task finished; run again")
+    if report and (row[0] == "running" or not _report_path(run).exists()):
+        _write_report(run, url)
+    return state
+
+
+def _close_planned_runs() -> None:
+    """atexit of the scheduling process: close its runs that no task event closed (e.g. luigid gave the rest
+    of the graph to another worker, or the run was interrupted)."""
+    for run, plan in list(_plans.items()):
+        if plan.pid != os.getpid() or not plan.url:
+            continue
+        try:
+            finish_run(run, plan.url)
+        except Exception as exc:  # noqa: BLE001 - the warehouse may be gone (a test's database)
+            log.debug("could not close run %s: %s", run, exc)
+
+
+def _report_path(run: str):
+    from . import report
+    return report.report_path(run)
+
+
+def _write_report(run: str, url: str | None = None) -> None:
+    from . import report
+    if not report.reports().after_run:
+        return
+    try:
+        path = report.write_report(run, url=url)
+    except Exception as exc:  # noqa: BLE001 - a report must never fail a run
+        log.warning("could not write the report of run %s: %s", run, _first_line(exc))
+        return
+    if progress_enabled():
+        print(f"report: {path}", flush=True)
+    else:
+        log.info("report of run %s: %s", run, path)
+
+
+# ---------------------------------------------------------------- wiring
+
+def register(task_class) -> None:
+    """Record the history of every task of this class (and its subclasses) from Luigi's events."""
+    handlers = {
+        luigi.Event.DEPENDENCY_DISCOVERED: _safe(_discovered),
+        luigi.Event.DEPENDENCY_PRESENT: _safe(_present),
+        luigi.Event.START: _safe(_started),
+        luigi.Event.SUCCESS: _safe(_succeeded),
+        luigi.Event.FAILURE: _safe(_failed),
+        luigi.Event.PROCESS_FAILURE: _safe(_died),
+        luigi.Event.TIMEOUT: _safe(_died),
+        luigi.Event.BROKEN_TASK: _safe(_broken),
+    }
+    registered = task_class.__dict__.get("_history_registered")
+    if registered:
+        return
+    for event, handler in handlers.items():
+        task_class.event_handler(event)(handler)
+    task_class._history_registered = True

@@ -82,7 +82,6 @@ class Card(QFrame):
         self.title = QLabel(title.upper(), objectName="cardTitle")
         self.value = QLabel("–", objectName="cardValue")
         self.note = QLabel(note, objectName="cardNote")
-        self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 12, 14, 12)
         layout.setSpacing(4)
@@ -91,7 +90,7 @@ class Card(QFrame):
         layout.addWidget(self.note)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(120)
+        self.setMinimumWidth(96)
 
     def set(self, value: str, note: str | None = None) -> None:
         self.value.setText(value)
@@ -149,6 +148,8 @@ def table_view(model: models.RowsModel, sortable: bool = False, stretch_last: bo
     view = QTableView()
     view.setModel(models.sortable(model) if sortable else model)
     view.setSortingEnabled(sortable)
+    if sortable:
+        view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the query's order until the user picks a column
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

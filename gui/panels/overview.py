@@ -1,30 +1,14 @@
 """Overview panel: KPI cards from analytics.kpis and the business charts from the analytics views."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from .. import formats, queries, workers
 from ..charts import BarChart, TimeChart
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
-NEEDED = ("analytics.kpis", "analytics.claims_trends", "analytics.premium_written_vs_collected",
-          "analytics.customer_segments", "analytics.loss_ratio", "clean.policies")
-CHARTS = ("claims_by_month", "premium_by_month", "policies_by_type_status", "customer_segments", "loss_ratio_by_type")
 RISK_BANDS = ["Low", "Medium", "High"]
-
-
-def load() -> dict:
-    """Everything the overview shows, read in one go off the GUI thread; {'empty': ...} when not built yet."""
-    from pipeline import warehouse
-    where = warehouse.describe()
-    present = queries.existing(*NEEDED)
-    if "analytics.kpis" not in present:
-        return {"empty": True, "where": where}
-    found = {"empty": False, "where": where, "kpis": queries.select("kpis").first()}
-    for name in CHARTS:
-        found[name] = queries.select(name).dicts()
-    return found
 
 
 class OverviewPanel(Panel):
@@ -53,6 +37,7 @@ class OverviewPanel(Panel):
     def _build_content(self) -> QWidget:
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         page = QWidget(objectName="page")
         layout = page_layout(page)
         self.subtitle = QLabel()
@@ -61,13 +46,13 @@ class OverviewPanel(Panel):
         layout.addLayout(header("Overview", self.subtitle, refresh))
 
         self.cards = {
-            "customers": Card("Customers", "in clean.customers"),
+            "customers": Card("Customers", "clean records"),
             "policies": Card("Policies", ""),
-            "claims": Card("Claims", "filed, after healing"),
-            "premium_collected_usd": Card("Premium collected", "USD, net of refunds"),
+            "claims": Card("Claims", "clean records"),
+            "premium_collected_usd": Card("Premium", "collected, USD"),
             "claims_paid_usd": Card("Claims paid", "USD, net of refunds"),
-            "loss_ratio": Card("Loss ratio", "claims paid ÷ premium"),
-            "data_quality_score": Card("Data quality", "of raw rows kept in clean"),
+            "loss_ratio": Card("Loss ratio", "paid ÷ collected"),
+            "data_quality_score": Card("Data quality", "raw rows kept"),
         }
         row = QHBoxLayout()
         row.setSpacing(10)
@@ -77,9 +62,9 @@ class OverviewPanel(Panel):
 
         self.claims_chart = TimeChart("Claims per month by type", "count", stacked=True)
         self.premium_chart = TimeChart("Premium per month (USD)", "money")
-        self.policies_chart = BarChart("Policies by type and status", "count", stacked=True)
+        self.policies_chart = BarChart("Policies by type and status", "count", stacked=True, horizontal=True)
         self.segments_chart = BarChart("Customers by segment and risk band", "count", stacked=True)
-        self.loss_chart = BarChart("Loss ratio by policy type", "percent")
+        self.loss_chart = BarChart("Loss ratio by policy type", "percent", horizontal=True)
         grid = QGridLayout()
         grid.setSpacing(12)
         grid.addWidget(self.claims_chart, 0, 0, 1, 3)
@@ -89,6 +74,8 @@ class OverviewPanel(Panel):
         grid.addWidget(self.loss_chart, 1, 4, 1, 2)
         for column in range(6):
             grid.setColumnStretch(column, 1)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         layout.addLayout(grid, 1)
         scroll.setWidget(page)
         return scroll
@@ -97,7 +84,8 @@ class OverviewPanel(Panel):
         super().refresh()
         if not self.data:
             self.pages.setCurrentWidget(self.loading)
-        workers.submit(self, load, done=self._show, failed=self._fail)
+        if not workers.take_early(self, "overview", done=self._show, failed=self._fail):  # started by the app
+            workers.submit(self, queries.overview, done=self._show, failed=self._fail)
 
     def _fail(self, message: str) -> None:
         self.failure.show_text("Cannot read the warehouse", message)

@@ -1,7 +1,7 @@
 """Settings panel: warehouse URL (password masked), source and backup folders, scheduler address."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from .. import workers
@@ -15,6 +15,7 @@ def masked(url: str) -> str:
     """The URL as shown: its password replaced by ***."""
     if not url:
         return ""
+    workers.ensure_pipeline()
     from pipeline import warehouse
     return warehouse.mask(url)
 
@@ -66,9 +67,11 @@ class SettingsPanel(Panel):
         self.scheduler_status = QLabel(objectName="muted")
         for status in (self.url_status, self.scheduler_status):
             status.setWordWrap(True)
+            status.hide()
         form_widget = QWidget()
         form = QFormLayout(form_widget)
         form.setHorizontalSpacing(18)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         form.setVerticalSpacing(10)
         test_url = button("Test connection")
         test_url.clicked.connect(self.test_warehouse)
@@ -81,9 +84,15 @@ class SettingsPanel(Panel):
         form.addRow("Scheduler (luigid)", self._row(self.scheduler, test_scheduler))
         form.addRow("", self.scheduler_status)
         layout.addWidget(Box("Connection and folders", form_widget))
-        self.in_use = QLabel(objectName="muted")
-        self.in_use.setWordWrap(True)
-        layout.addWidget(Box("In use now", self.in_use))
+        self.in_use = {key: QLabel(objectName="muted") for key in ("warehouse", "data_dir", "backup_dir", "scheduler")}
+        in_use = QWidget()
+        shown = QFormLayout(in_use)
+        shown.setHorizontalSpacing(18)
+        for key, label in (("warehouse", "Warehouse"), ("data_dir", "Source folder"), ("backup_dir", "Backup folder"),
+                           ("scheduler", "Scheduler")):
+            self.in_use[key].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            shown.addRow(label, self.in_use[key])
+        layout.addWidget(Box("In use now", in_use))
         self.error = QLabel(objectName="error")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -120,9 +129,8 @@ class SettingsPanel(Panel):
         self.finish_load()
 
     def _show_in_use(self) -> None:
-        now = self.settings.effective()
-        self.in_use.setText(f"Warehouse: {now['warehouse']}\nSource folder: {now['data_dir']}\n"
-                            f"Backup folder: {now['backup_dir']}\nScheduler: {now['scheduler']}")
+        for key, value in self.settings.effective().items():
+            self.in_use[key].setText(value)
 
     def save(self) -> None:
         try:
@@ -144,8 +152,7 @@ class SettingsPanel(Panel):
         self.test_warehouse()
 
     def test_warehouse(self) -> None:
-        self.url_status.setObjectName("muted")
-        self.url_status.setText("Connecting…")
+        self._status(self.url_status, "Connecting…", True)
         workers.submit(self, _check_warehouse, done=lambda text: self._status(self.url_status, text, True),
                        failed=lambda text: self._status(self.url_status, text, False))
 
@@ -156,12 +163,13 @@ class SettingsPanel(Panel):
         except ValueError as exc:
             self._status(self.scheduler_status, str(exc), False)
             return
-        self.scheduler_status.setText(f"Asking {chosen}…")
+        self._status(self.scheduler_status, f"Asking {chosen}…", True)
         workers.submit(self, scheduler_answers, chosen, done=lambda ok: self._status(
             self.scheduler_status, f"luigid answers at {chosen}: runs use it" if ok else
             f"No luigid answers at {chosen}: runs use a local scheduler", ok))
 
     def _status(self, label: QLabel, text: str, ok: bool) -> None:
+        label.show()
         label.setObjectName("ok" if ok else "error")
         label.setText(text)
         label.style().unpolish(label)

@@ -1,0 +1,140 @@
+"""The main window: a sidebar and the panels, created when first shown; it only composes and connects them."""
+from __future__ import annotations
+
+import gc
+from typing import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+
+from . import style, workers
+from .panels.common import Panel
+from .preferences import AppSettings
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        self.setWindowTitle("Insurance pipeline")
+        self.resize(1280, 800)
+        self.factories: list[tuple[str, Callable[[], Panel]]] = [
+            ("Overview", self._overview), ("Pipeline", self._pipeline), ("Data quality", self._quality),
+            ("Backups", self._backups), ("Settings", self._settings),
+        ]
+        self.panels: dict[str, Panel] = {}
+
+        self.nav = QListWidget(objectName="nav")
+        self.nav.addItems([name for name, _ in self.factories])
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.nav.setStyleSheet(style.NAV_STYLE_SHEET)
+        self.where = QLabel(objectName="where")
+        self.where.setWordWrap(True)
+        sidebar = QWidget(objectName="sidebar")
+        sidebar.setFixedWidth(200)
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(0)
+        side.addWidget(QLabel("Insurance\npipeline", objectName="brand"))
+        side.addWidget(self.nav, 1)
+        side.addWidget(self.where)
+
+        self.stack = QStackedWidget()
+        self.placeholders = [QWidget(objectName="page") for _ in self.factories]
+        for placeholder in self.placeholders:
+            self.stack.addWidget(placeholder)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.nav.currentRowChanged.connect(self._show)
+        self.nav.setCurrentRow(0)
+        self.panels[self.factories[0][0]].loaded.connect(self._first_loaded)
+
+    def _first_loaded(self) -> None:
+        self.panels[self.factories[0][0]].loaded.disconnect(self._first_loaded)
+        QTimer.singleShot(30, self._prepare_rest)
+
+    def _prepare_rest(self) -> None:
+        """Once the first panel shows its data, make the other panels (hidden, not loading anything), one per turn
+        of the event loop: making a panel takes ~0.1 s of the GUI thread, better spent now than on a click."""
+        missing = [name for name, _ in self.factories if name not in self.panels]
+        if missing:
+            self.panel(missing[0])
+            QTimer.singleShot(30, self._prepare_rest)
+        else:
+            gc.freeze()  # what exists now lives as long as the window: keep it out of the garbage collector's scans
+
+    # -- panels, made on first use (only the visible one loads at start)
+    def panel(self, name: str) -> Panel:
+        if name not in self.panels:
+            index = [n for n, _ in self.factories].index(name)
+            made = self.factories[index][1]()
+            self.panels[name] = made
+            self.stack.removeWidget(self.placeholders[index])
+            self.stack.insertWidget(index, made)
+        return self.panels[name]
+
+    def show_panel(self, name: str) -> Panel:
+        self.nav.setCurrentRow([n for n, _ in self.factories].index(name))
+        return self.panels[name]
+
+    def _show(self, index: int) -> None:
+        made = self.panel(self.factories[index][0])
+        self.stack.setCurrentWidget(made)
+        made.activate()
+        self._update_where()
+
+    def _update_where(self) -> None:
+        workers.submit(self, _describe, done=self.where.setText)
+
+    def warehouse_changed(self) -> None:
+        """A run, a restore or new settings changed what the panels show."""
+        for made in self.panels.values():
+            made.mark_stale()
+        self._update_where()
+
+    def _overview(self) -> Panel:
+        from .panels.overview import OverviewPanel
+        made = OverviewPanel()
+        made.run_requested.connect(self.run_pipeline)
+        return made
+
+    def _pipeline(self) -> Panel:
+        from .panels.pipeline_panel import PipelinePanel
+        made = PipelinePanel(self.settings)
+        made.run_finished.connect(lambda ok: self.warehouse_changed())
+        return made
+
+    def _quality(self) -> Panel:
+        from .panels.quality import QualityPanel
+        return QualityPanel()
+
+    def _backups(self) -> Panel:
+        from .panels.backups import BackupsPanel
+        made = BackupsPanel()
+        made.restored.connect(self.warehouse_changed)
+        return made
+
+    def _settings(self) -> Panel:
+        from .panels.settings import SettingsPanel
+        made = SettingsPanel(self.settings)
+        made.changed.connect(self.warehouse_changed)
+        return made
+
+    def run_pipeline(self) -> None:
+        self.show_panel("Pipeline").start()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        pipeline = self.panels.get("Pipeline")
+        if pipeline is not None:
+            pipeline.stop(wait=True)
+        super().closeEvent(event)
+
+
+def _describe() -> str:
+    from pipeline import warehouse
+    return f"Warehouse: {warehouse.describe()}"

@@ -1,0 +1,298 @@
+"""Pipeline panel: Run and Stop a real Luigi run (a QProcess), its live tasks, progress and log, run history."""
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSpinBox, QSplitter
+
+from .. import formats, queries, workers
+from ..models import Column, RowsModel
+from ..preferences import AppSettings, scheduler_answers
+from .common import Box, Panel, button, fit_columns, header, page_layout, table_view
+from .run_history import RunHistory
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+RUN_LINE = re.compile(r"; run (\S+)\s*$", re.MULTILINE)  # cmd_run's first line: "warehouse: ...; run <id>"
+TASK_COLUMNS = [
+    Column("Task", "task_family"), Column("Table", "table_name"), Column("State", "status", colored=True),
+    Column("Why", "reason"), Column("Started", "started_at", formats.clock),
+    Column("Duration", "seconds", formats.seconds), Column("Rows in", "rows_in", formats.count),
+    Column("Rows out", "rows_out", formats.count), Column("Quarantined", "rows_quarantined", formats.count),
+    Column("Error", "error"),
+]
+
+
+def graph_tasks() -> list[str]:
+    """The ids of every task a run of Transform schedules (the graph as Luigi walks it, no database needed)."""
+    import luigi.task
+    from pipeline.tasks import Transform
+
+    seen, todo = set(), [Transform()]
+    while todo:
+        task = todo.pop()
+        if task.task_id not in seen:
+            seen.add(task.task_id)
+            todo.extend(luigi.task.flatten(task.requires()))
+    return sorted(seen)
+
+
+def run_state(run_id: str | None, since: float) -> dict:
+    """The tasks of the run so far; finds the run's id in ops.runs when the output has not named it yet."""
+    present = queries.existing("ops.task_runs", "ops.runs")
+    if "ops.task_runs" not in present:
+        return {"run_id": run_id, "tasks": [], "run": {}}
+    if run_id is None and "ops.runs" in present:
+        found = queries.select("run_started_since",
+                               since=datetime.datetime.fromtimestamp(since, datetime.timezone.utc)).first()
+        run_id = found["run_id"] if found else None
+    if not run_id:
+        return {"run_id": None, "tasks": [], "run": {}}
+    run = queries.select("run", run_id=run_id).first() if "ops.runs" in present else None
+    return {"run_id": run_id, "tasks": queries.select("run_tasks", run_id=run_id).dicts(),
+            "run": (run or {}).get("run") or {}}
+
+
+class PipelinePanel(Panel):
+    title = "Pipeline"
+    run_finished = Signal(bool)  # True when the run ended with exit code 0
+
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.process: QProcess | None = None
+        self.run_id: str | None = None
+        self.started = 0.0
+        self.total = 0
+        self.polling = False
+        self.last_exit: int | None = None
+        self.stopping = False
+        self.asked = self.answered = 0
+        self.config_dir = tempfile.TemporaryDirectory(prefix="insurance-app-")
+        self.poll_timer = QTimer(self, interval=1000)
+        self.poll_timer.timeout.connect(self.poll)
+        self.kill_timer = QTimer(self, singleShot=True, interval=5000)
+        self.kill_timer.timeout.connect(lambda: self._signal(signal.SIGKILL))
+
+        layout = page_layout(self)
+        self.subtitle = QLabel("Runs Transform and everything it needs (python -m pipeline run).")
+        self.workers_box = QSpinBox(minimum=1, maximum=16, value=2, prefix="Workers: ")
+        self.open_button = button("Scheduler page", tooltip="Open luigid's page in the browser")
+        self.open_button.clicked.connect(self.open_scheduler)
+        self.stop_button = button("Stop", "danger")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(lambda: self.stop())
+        self.run_button = button("Run pipeline", "primary")
+        self.run_button.clicked.connect(self.start)
+        layout.addLayout(header("Pipeline", self.subtitle, self.workers_box, self.open_button, self.stop_button,
+                                self.run_button))
+
+        self.progress = QProgressBar(textVisible=False, maximum=1, value=0)
+        self.progress.setFixedHeight(10)
+        self.status = QLabel("No run started from here yet.", objectName="muted")
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.progress, 1)
+        status_row.addWidget(self.status)
+        layout.addLayout(status_row)
+
+        self.tasks = RowsModel(TASK_COLUMNS, self)
+        self.task_view = table_view(self.tasks)
+        self.tasks_box = Box("Tasks", self.task_view)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setPlaceholderText("The run's output appears here.")
+        top = QSplitter()
+        top.addWidget(self.tasks_box)
+        top.addWidget(Box("Log", self.log))
+        top.setSizes([700, 340])
+        self.history = RunHistory()
+        self.history.run_selected.connect(self.show_run)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(self.history)
+        body.setSizes([380, 300])
+        layout.addWidget(body, 1)
+
+    # -- loading what the warehouse knows
+    def refresh(self) -> None:
+        super().refresh()
+        if not self.total:
+            workers.submit(self, graph_tasks, done=self._graph)
+        self.history.refresh(self._history_loaded)
+        workers.submit(self, _scheduler_text, self.settings, done=self.open_button.setToolTip)
+
+    def _graph(self, task_ids: list[str]) -> None:
+        self.total = len(task_ids)
+
+    def _history_loaded(self, runs: list[dict]) -> None:
+        if not self.running() and runs and self.run_id is None:
+            self.show_run(runs[0]["run_id"])
+        elif not self.running() and self.run_id:
+            self.show_run(self.run_id)
+        self.finish_load()
+
+    def show_run(self, run_id: str) -> None:
+        if self.running():
+            return
+        self.tasks_box.heading.setText(f"Tasks of run {run_id}")
+        self._ask(run_id, 0.0)
+
+    # -- a run
+    def running(self) -> bool:
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self.run_button.setEnabled(False)
+        self.status.setText("Starting: looking for a central scheduler…")
+        workers.submit(self, scheduler_answers, self.settings.scheduler(), done=self._launch,
+                       failed=lambda message: self._launch(False))
+
+    def _launch(self, central: bool) -> None:
+        arguments = ["-m", "pipeline", "run", "--workers", str(self.workers_box.value())]
+        if central:
+            arguments.append("--scheduler")
+        environment = QProcessEnvironment.systemEnvironment()
+        for name, value in os.environ.items():  # the app's settings, applied to os.environ
+            environment.insert(name, value)
+        environment.insert("PYTHONUNBUFFERED", "1")
+        chosen = self.settings.scheduler_config(Path(self.config_dir.name)) if central else None
+        if chosen:
+            environment.insert("LUIGI_CONFIG_PATH", str(chosen))
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(arguments)
+        process.setWorkingDirectory(str(PROJECT_ROOT))
+        process.setProcessEnvironment(environment)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        parameters = QProcess.UnixProcessParameters()
+        parameters.flags = QProcess.UnixProcessFlag.CreateNewSession  # Stop ends Luigi's workers too
+        process.setUnixProcessParameters(parameters)
+        process.readyReadStandardOutput.connect(self._read)
+        process.finished.connect(self._finished)
+        process.errorOccurred.connect(self._error)
+        self.process, self.run_id, self.started, self.last_exit = process, None, time.time(), None
+        self.stopping = False
+        self.tasks.set_rows([])
+        self.tasks_box.heading.setText("Tasks of the new run")
+        self.log.clear()
+        self.log.appendPlainText(f"$ python {' '.join(arguments)}"
+                                 + ("" if central else "   (no luigid answers: local scheduler)"))
+        self.progress.setMaximum(max(self.total, 1))
+        self.progress.setValue(0)
+        self.status.setText("Running with " + ("the central scheduler" if central else "a local scheduler") + "…")
+        self.stop_button.setEnabled(True)
+        process.start()
+        self.poll_timer.start()
+
+    def _read(self) -> None:
+        text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
+        if self.run_id is None and (found := RUN_LINE.search(text)):
+            self.run_id = found.group(1)
+            self.tasks_box.heading.setText(f"Tasks of run {self.run_id}")
+        self.log.appendPlainText(text.rstrip("\n"))
+
+    def poll(self) -> None:
+        """Every second while running: the run's tasks from ops.task_runs (one query at a time, off the GUI)."""
+        if self.polling:
+            return
+        self.polling = True
+        self._ask(self.run_id, self.started, failed=self._poll_failed)
+
+    def _ask(self, run_id: str | None, since: float, failed=None) -> None:
+        """Read a run's tasks off the GUI thread; answers that arrive after a newer one are dropped."""
+        self.asked += 1
+        asked = self.asked
+        workers.submit(self, run_state, run_id, since, done=lambda state: self._tasks_loaded(state, asked),
+                       failed=failed)
+
+    def _poll_failed(self, message: str) -> None:
+        self.polling = False
+
+    def _tasks_loaded(self, state: dict, asked: int) -> None:
+        self.polling = False
+        if asked < self.answered:
+            return
+        self.answered = asked
+        if self.running() and state["run_id"] and self.run_id is None:
+            self.run_id = state["run_id"]
+        resized = len(state["tasks"]) != self.tasks.rowCount()
+        self.tasks.set_rows(state["tasks"])
+        if resized:  # measuring the columns is the costly part: only when rows came or went
+            fit_columns(self.task_view, 260)
+        if self.running():
+            # planned: the tasks this run found incomplete (ops.runs.tasks_planned, where the pipeline records
+            # it), else every task of the graph
+            planned = state["run"].get("tasks_planned") or self.total
+            done = sum(1 for t in state["tasks"] if t["status"] == "done")  # the rows shown, for the bar
+            self.progress.setMaximum(max(planned, done, 1))
+            self.progress.setValue(done)
+            self.status.setText(f"{done} of {planned or '?'} tasks done · "
+                                f"{formats.seconds(time.time() - self.started)}")
+
+    def _finished(self, exit_code: int, exit_status) -> None:
+        self.poll_timer.stop()
+        self.kill_timer.stop()
+        crashed = exit_status == QProcess.ExitStatus.CrashExit
+        self.last_exit = -1 if crashed else exit_code
+        self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        took = formats.seconds(time.time() - self.started)
+        ok = not crashed and exit_code == 0
+        if ok:
+            self.progress.setMaximum(max(self.total, 1))
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText(f"Run finished in {took}: the warehouse is up to date.")
+        elif crashed or self.stopping:
+            self.status.setText(f"Run stopped after {took}. Work of unfinished tasks was rolled back.")
+        else:
+            self.status.setText(f"Run failed after {took} (exit code {exit_code}): see the failed tasks and the log.")
+        self._ask(self.run_id, self.started)  # the tasks' final state
+        self.history.refresh(self._history_loaded)
+        self.run_finished.emit(ok)
+
+    def _error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.status.setText(f"Could not start {sys.executable}: {self.process.errorString()}")
+            self.run_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+            self.poll_timer.stop()
+
+    def stop(self, wait: bool = False) -> None:
+        """End the run: SIGINT to its process group (Luigi and the pipeline close the run's history as on Ctrl+C),
+        SIGKILL five seconds later if it is still there. Each task's work is one transaction: nothing half-done stays."""
+        if not self.running():
+            return
+        self.status.setText("Stopping…")
+        self.stopping = True
+        self._signal(signal.SIGINT)
+        self.kill_timer.start()
+        if wait and not self.process.waitForFinished(5000):
+            self._signal(signal.SIGKILL)
+            self.process.waitForFinished(2000)
+
+    def _signal(self, number: int) -> None:
+        if self.running() and self.process.processId():
+            try:
+                os.killpg(self.process.processId(), number)
+            except ProcessLookupError:
+                pass
+
+    def open_scheduler(self) -> None:
+        QDesktopServices.openUrl(QUrl(self.settings.scheduler().url))
+
+
+def _scheduler_text(settings: AppSettings) -> str:
+    chosen = settings.scheduler()
+    answers = scheduler_answers(chosen)
+    return (f"Open luigid's page at {chosen.url}" if answers else
+            f"No luigid answers at {chosen}: runs use a local scheduler (start one with luigid)")

@@ -1,0 +1,148 @@
+"""Data quality panel: valid-record rates per table, violations per rule, the trend over runs, the quarantine."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QStackedWidget, QTabWidget, QWidget
+
+from .. import formats, queries, workers
+from ..charts import BarChart, TimeChart
+from ..models import Column, RowsModel
+from .common import Box, Message, Panel, fit_columns, header, page_layout, table_view
+from .quarantine import QuarantineBrowser
+
+TABLE_COLUMNS = [
+    Column("Table", "table_name"), Column("Raw", "raw_rows", formats.count, tooltip="rows loaded into raw"),
+    Column("Valid", "valid_before", formats.count, tooltip="rows that broke no rule as loaded"),
+    Column("Fixed", "fixed_rows", formats.count, tooltip="rows healing fixed"),
+    Column("Held", "quarantined", formats.count, tooltip="rows quarantined"),
+    Column("Clean", "clean_rows", formats.count, tooltip="rows in clean"),
+    Column("Valid before", "valid_rate_before", formats.percent, tooltip="valid as loaded / raw rows"),
+    Column("Valid after", "valid_rate_after", formats.percent, tooltip="clean rows / raw rows"),
+]
+RULE_COLUMNS = [
+    Column("Table", "table_name"), Column("Rule", "rule_id", cell_tip="description"), Column("Action", "action", colored=True),
+    Column("Severity", "severity", colored=True), Column("Violations", "violations", formats.count),
+    Column("Fixed", "fixed", formats.count), Column("Quarantined", "quarantined", formats.count),
+    Column("Flagged", "flagged", formats.count), Column("Description", "description"),
+]
+
+
+def load() -> dict:
+    present = queries.existing("quality.table_results", "quality.rule_results", "analytics.data_quality")
+    if "quality.table_results" not in present:
+        return {"empty": True}
+    found = {"empty": False, "tables": queries.select("table_quality").dicts(),
+             "rules": queries.select("rule_violations").dicts(), "trend": [], "trend_tables": []}
+    if "analytics.data_quality" in present:
+        found["trend"] = queries.select("quality_trend_overall").dicts()
+        found["trend_tables"] = queries.select("quality_trend").dicts()
+    found["empty"] = not found["tables"]
+    return found
+
+
+class QualityPanel(Panel):
+    title = "Data quality"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.data: dict = {}
+        layout = page_layout(self)
+        self.subtitle = QLabel("What healing found and did, from quality.* (each table's latest heal).")
+        layout.addLayout(header("Data quality", self.subtitle))
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        layout.addWidget(self.tabs, 1)
+
+        self.pages = QStackedWidget()
+        self.empty = Message("No quality results yet", "Run the pipeline: healing records here what it checked, "
+                                                       "fixed and held back, table by table and rule by rule.")
+        self.summary = self._build_summary()
+        self.pages.addWidget(self.summary)
+        self.pages.addWidget(self.empty)
+        self.tabs.addTab(self.pages, "Summary")
+        self.quarantine = QuarantineBrowser()
+        self.tabs.addTab(self.quarantine, "Quarantine")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+    def _build_summary(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 10, 0, 0)
+        grid.setSpacing(12)
+        self.tables = RowsModel(TABLE_COLUMNS, self)
+        self.table_view = table_view(self.tables)
+        self.rules = RowsModel(RULE_COLUMNS, self)
+        self.rule_view = table_view(self.rules, sortable=True)
+        self.rates_chart = BarChart("Valid records before and after healing", "percent", horizontal=True)
+        self.trend_chart = TimeChart("Valid records over runs", "percent", date_format="%Y-%m-%d %H:%M:%S",
+                                     markers=True, local_time=True)
+        self.trend_table = QComboBox()
+        self.trend_table.currentIndexChanged.connect(self._draw_trend)
+        self.trend_chart.add_control(self.trend_table)
+        grid.addWidget(Box("Per table", self.table_view), 0, 0)
+        grid.addWidget(self.rates_chart, 0, 1)
+        grid.addWidget(Box("Violations per rule", self.rule_view), 1, 0)
+        grid.addWidget(self.trend_chart, 1, 1)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 1)
+        return page
+
+    def refresh(self) -> None:
+        super().refresh()
+        workers.submit(self, load, done=self._show, failed=self._fail)
+        if self.tabs.currentWidget() is self.quarantine:
+            self.quarantine.refresh()
+        else:
+            self.quarantine.stale = True
+
+    def _tab_changed(self) -> None:
+        if self.tabs.currentWidget() is self.quarantine and self.quarantine.stale:
+            self.quarantine.refresh()
+
+    def _fail(self, message: str) -> None:
+        self.empty.show_text("Cannot read the quality results", message)
+        self.pages.setCurrentWidget(self.empty)
+        self.load_failed.emit(message)
+
+    def _show(self, data: dict) -> None:
+        self.data = data
+        if data["empty"]:
+            self.empty.show_text("No quality results yet", "Run the pipeline: healing records here what it "
+                                 "checked, fixed and held back, table by table and rule by rule.")
+            self.pages.setCurrentWidget(self.empty)
+            self.finish_load()
+            return
+        self.pages.setCurrentWidget(self.summary)
+        self.tables.set_rows(data["tables"])
+        self.rules.set_rows(data["rules"])
+        fit_columns(self.table_view, 200)
+        fit_columns(self.rule_view, 240)
+        tables = data["tables"]
+        self.rates_chart.set_bars([t["table_name"] for t in tables], {
+            "Before healing": [t["valid_rate_before"] for t in tables],
+            "After healing": [t["valid_rate_after"] for t in tables]})
+        chosen = self.trend_table.currentData()
+        self.trend_table.blockSignals(True)
+        self.trend_table.clear()
+        self.trend_table.addItem("All tables", None)
+        for t in tables:
+            self.trend_table.addItem(t["table_name"], t["table_name"])
+        self.trend_table.setCurrentIndex(max(self.trend_table.findData(chosen), 0))
+        self.trend_table.blockSignals(False)
+        self._draw_trend()
+        self.finish_load()
+
+    def _draw_trend(self) -> None:
+        table = self.trend_table.currentData()
+        if table is None:
+            rows = self.data.get("trend", [])
+        else:
+            rows = [r for r in self.data.get("trend_tables", []) if r["table_name"] == table]
+        if not rows:
+            self.trend_chart.show_message("No runs yet")
+            return
+        self.trend_chart.set_series([r["checked_at"] for r in rows], {
+            "Before healing": [r["valid_rate_before"] for r in rows],
+            "After healing": [r["valid_rate_after"] for r in rows]})
+
+
+

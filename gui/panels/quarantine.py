@@ -1,0 +1,228 @@
+"""The quarantine browser: held-back records by table and rule, a page at a time, each with its reasons and
+original row; CSV export of what the filters select."""
+from __future__ import annotations
+
+import html
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from .. import formats, queries, workers
+from ..models import Column, RowsModel
+from .common import Box, button, fit_columns, table_view
+
+PAGE = 100
+RECORD_COLUMNS = [
+    Column("Table", "table_name"), Column("Source row", "source_row", formats.count),
+    Column("Record key", "record_key"), Column("Rules broken", "rule_ids"), Column("Duplicate of", "survivor_key"),
+    Column("Run", "run_id"),
+]
+
+
+def load_filters(table: str | None) -> dict:
+    if "quality.quarantine" not in queries.existing("quality.quarantine"):
+        return {"tables": [], "rules": []}
+    return {"tables": queries.select("quarantine_tables").rows,
+            "rules": queries.select("quarantine_rules", table=table).rows}
+
+
+def load_page(table: str | None, rule: str | None, offset: int) -> dict:
+    if "quality.quarantine" not in queries.existing("quality.quarantine"):
+        return {"total": 0, "rows": [], "offset": 0}
+    total = queries.select("quarantine_count", table=table, rule=rule).rows[0][0]
+    rows = queries.select("quarantine_page", table=table, rule=rule, limit=PAGE, offset=offset).dicts()
+    return {"total": total, "rows": rows, "offset": offset}
+
+
+def load_record(table: str, source_row: int) -> dict:
+    found = queries.select("quarantine_record", table=table, source_row=source_row).first() or {}
+    order = []
+    try:
+        from pipeline.tables import spec  # the table spec orders the fields as the source has them
+        order = [c.name for c in spec(table).columns]
+    except Exception:  # noqa: BLE001 - a table the specs do not know: fields in the stored order
+        pass
+    original = found.get("original") or {}
+    names = [n for n in order if n in original] + [n for n in original if n not in order]
+    return {"table": table, "source_row": source_row, "messages": found.get("messages") or {},
+            "rule_ids": found.get("rule_ids") or [],
+            "fields": [{"field": n, "value": original[n]} for n in names]}
+
+
+class QuarantineBrowser(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.stale = True
+        self.total = 0
+        self.offset = 0
+        self.token = 0
+        self.loads = 0  # pages shown so far (tests wait for it)
+        self.last_export: tuple[str, int] | None = None
+
+        self.table = QComboBox(minimumWidth=200)
+        self.rule = QComboBox(minimumWidth=300)
+        self.table.activated.connect(lambda: self._filters_changed(True))
+        self.rule.activated.connect(lambda: self._filters_changed(False))
+        self.count = QLabel(objectName="muted")
+        self.export_button = button("Export CSV…")
+        self.export_button.clicked.connect(self.export)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Table"))
+        filters.addWidget(self.table)
+        filters.addSpacing(12)
+        filters.addWidget(QLabel("Rule"))
+        filters.addWidget(self.rule)
+        filters.addSpacing(12)
+        filters.addWidget(self.count, 1)
+        filters.addWidget(self.export_button)
+
+        self.records = RowsModel(RECORD_COLUMNS, self)
+        self.view = table_view(self.records)
+        self.view.selectionModel().currentRowChanged.connect(self._selected)
+        self.first_button, self.previous_button = button("«"), button("‹ Previous")
+        self.next_button, self.last_button = button("Next ›"), button("»")
+        self.page_label = QLabel(objectName="muted")
+        pager = QHBoxLayout()
+        pager.addWidget(self.page_label, 1)
+        for widget, offset in ((self.first_button, lambda: 0), (self.previous_button, lambda: self.offset - PAGE),
+                               (self.next_button, lambda: self.offset + PAGE),
+                               (self.last_button, lambda: (max(self.total - 1, 0) // PAGE) * PAGE)):
+            widget.clicked.connect(lambda checked=False, where=offset: self.load_page(where()))
+            pager.addWidget(widget)
+        records = QWidget()
+        left = QVBoxLayout(records)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(self.view, 1)
+        left.addLayout(pager)
+
+        self.reasons = QLabel("Select a record to see why it was held back.", objectName="muted")
+        self.reasons.setWordWrap(True)
+        self.reasons.setTextFormat(Qt.TextFormat.RichText)
+        self.reasons.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields = RowsModel([Column("Field", "field"), Column("Value as it arrived", "value", _value)], self)
+        self.field_view = table_view(self.fields)
+        detail = QWidget()
+        right = QVBoxLayout(detail)
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(Box("Why it was held back", self.reasons))
+        right.addWidget(Box("Original row", self.field_view), 1)
+
+        split = QSplitter()
+        split.addWidget(Box("Quarantined records", records))
+        split.addWidget(detail)
+        split.setSizes([640, 380])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 10, 0, 0)
+        layout.addLayout(filters)
+        layout.addWidget(split, 1)
+
+    def filters(self) -> tuple[str | None, str | None]:
+        return self.table.currentData(), self.rule.currentData()
+
+    def refresh(self) -> None:
+        self.stale = False
+        workers.submit(self, load_filters, self.table.currentData(), done=self._show_filters)
+
+    def _show_filters(self, found: dict) -> None:
+        chosen_table, chosen_rule = self.filters()
+        self.table.clear()
+        self.table.addItem(f"All tables ({formats.count(sum(n for _, n in found['tables']))})", None)
+        for name, n in found["tables"]:
+            self.table.addItem(f"{name} ({formats.count(n)})", name)
+        self.table.setCurrentIndex(max(self.table.findData(chosen_table), 0))
+        self._set_rules(found["rules"], chosen_rule)
+        self.load_page(0)
+
+    def _set_rules(self, rules: list[tuple], chosen: str | None) -> None:
+        self.rule.clear()
+        self.rule.addItem("All rules", None)
+        for rule_id, n in rules:
+            self.rule.addItem(f"{rule_id} ({formats.count(n)})", rule_id)
+        self.rule.setCurrentIndex(max(self.rule.findData(chosen), 0))
+
+    def select(self, table: str | None, rule: str | None = None) -> None:
+        """Choose filters as a user would (tests and links from other panels)."""
+        self.table.setCurrentIndex(max(self.table.findData(table), 0))
+        workers.submit(self, load_filters, table, done=lambda found: (
+            self._set_rules(found["rules"], rule), self.load_page(0)))
+
+    def _filters_changed(self, table_changed: bool) -> None:
+        if table_changed:
+            self.select(self.table.currentData())
+        else:
+            self.load_page(0)
+
+    def load_page(self, offset: int) -> None:
+        self.token += 1
+        token = self.token
+        table, rule = self.filters()
+        workers.submit(self, load_page, table, rule, max(offset, 0),
+                       done=lambda page: self._show_page(page, token))
+
+    def _show_page(self, page: dict, token: int) -> None:
+        if token != self.token:
+            return  # a newer request is on its way
+        self.total, self.offset = page["total"], page["offset"]
+        self.records.set_rows(page["rows"])
+        fit_columns(self.view, 260)
+        self.count.setText(f"{formats.count(self.total)} records")
+        shown = len(page["rows"])
+        self.page_label.setText(f"Records {formats.count(self.offset + 1)}–{formats.count(self.offset + shown)} "
+                                f"of {formats.count(self.total)}" if shown else "No records")
+        self.first_button.setEnabled(self.offset > 0)
+        self.previous_button.setEnabled(self.offset > 0)
+        self.next_button.setEnabled(self.offset + shown < self.total)
+        self.last_button.setEnabled(self.offset + shown < self.total)
+        self.export_button.setEnabled(self.total > 0)
+        self.fields.set_rows([])
+        self.reasons.setText("Select a record to see why it was held back.")
+        if shown:
+            self.view.selectRow(0)
+        self.loads += 1
+
+    def _selected(self, current, previous=None) -> None:
+        if not current.isValid():
+            return
+        record = self.records.row(current.row())
+        workers.submit(self, load_record, record["table_name"], record["source_row"], done=self._show_record)
+
+    def _show_record(self, record: dict) -> None:
+        items = []
+        for rule_id in record["rule_ids"]:
+            message = record["messages"].get(rule_id)
+            text = message if isinstance(message, str) else json.dumps(message) if message is not None else ""
+            items.append(f"<b>{html.escape(rule_id)}</b><br><span style='color:#4a5160'>{html.escape(text)}</span>")
+        self.reasons.setText("<br>".join(items) or "No reasons recorded.")
+        self.fields.set_rows(record["fields"])
+        fit_columns(self.field_view, 200)
+        self.shown_record = record
+
+    def export(self, path: str | None = None) -> None:
+        table, rule = self.filters()
+        if path is None:
+            suggested = f"quarantine-{table or 'all'}{'-' + rule if rule else ''}.csv"
+            path, _ = QFileDialog.getSaveFileName(self, "Export quarantined records", suggested, "CSV files (*.csv)")
+            if not path:
+                return
+        self.export_button.setEnabled(False)
+        self.count.setText(f"Exporting {formats.count(self.total)} records…")
+        workers.submit(self, queries.export_csv, path, table, rule, pool=workers.LONG_JOBS,
+                       done=lambda n: self._exported(path, n), failed=self._export_failed)
+
+    def _exported(self, path: str, rows: int) -> None:
+        self.last_export = (path, rows)
+        self.export_button.setEnabled(True)
+        self.count.setText(f"{formats.count(self.total)} records · exported {formats.count(rows)} to {path}")
+
+    def _export_failed(self, message: str) -> None:
+        self.export_button.setEnabled(True)
+        self.count.setText(f"Export failed: {message}")
+
+
+def _value(value) -> str:
+    if value is None:
+        return "(empty)"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

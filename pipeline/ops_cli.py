@@ -1,0 +1,338 @@
+"""Operations on the command line: python -m pipeline runs | status | scheduler | report.
+
+- runs [RUN_ID]: the last runs (or one run's tasks) from ops.runs and ops.task_runs, as aligned tables.
+- status: rows per table, then the state of every task of the graph: done, stale (its input changed since),
+  failed, running or never run, with its last run, duration and rows.
+- scheduler: Luigi's central scheduler (luigid) with its state and log in .luigid/, on luigi.cfg's port.
+- report [RUN_ID]: write a run's HTML report (default: the latest run).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import luigi.configuration
+import psycopg2.extras
+
+from . import config, history, report, warehouse
+from .tables import TABLES
+
+LUIGID_DIR = ".luigid"
+
+
+# ---------------------------------------------------------------- aligned tables
+
+def format_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    """Columns as wide as their widest cell; the columns in `right` (numbers) aligned right."""
+    cells = [[("-" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _count(n) -> str | None:
+    return None if n is None else f"{n:,}"
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _took(seconds) -> str | None:
+    if seconds is None:
+        return None
+    seconds = float(seconds)
+    return f"{seconds:.1f} s" if seconds < 60 else history.clock(seconds)
+
+
+def _connect():
+    return history.connect(name="insurance-pipeline-cli")
+
+
+# ---------------------------------------------------------------- runs
+
+RUNS_SQL = """
+SELECT r.run_id, r.started_at, r.finished_at, r.status, r.host, r.pid, r.tasks_planned,
+       extract(epoch FROM coalesce(r.finished_at, clock_timestamp()) - r.started_at) AS seconds,
+       count(DISTINCT t.task_id) FILTER (WHERE t.status = 'done') AS done,
+       count(DISTINCT t.task_id) FILTER (WHERE t.status IN ('failed', 'interrupted')
+           AND NOT EXISTS (SELECT 1 FROM ops.task_runs d WHERE d.run_id = t.run_id AND d.task_id = t.task_id
+                           AND d.status = 'done')) AS failed,
+       sum(t.rows_out) FILTER (WHERE t.task_family = 'LoadTable' AND t.status = 'done') AS loaded,
+       sum(t.rows_out) FILTER (WHERE t.task_family = 'HealTable' AND t.status = 'done') AS clean,
+       sum(t.rows_quarantined) FILTER (WHERE t.status = 'done') AS quarantined
+FROM ops.runs r LEFT JOIN ops.task_runs t USING (run_id)
+GROUP BY r.run_id ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s"""
+
+
+def recent_runs(conn, limit: int = 20) -> list[dict]:
+    """The last runs, newest first, with what they did; a run whose process is gone shows as interrupted."""
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(RUNS_SQL, (limit,))
+        runs = cur.fetchall()
+    here = socket.gethostname()
+    for run in runs:
+        if run["status"] == "running" and run["host"] == here and run["pid"] and not history.pid_alive(run["pid"]):
+            run["status"] = "interrupted"
+    return runs
+
+
+def print_runs(runs: list[dict]) -> None:
+    rows = [[r["run_id"], _when(r["started_at"]), _took(r["seconds"]),
+             f"{r['done']}/{r['tasks_planned']}" if r["status"] == "running" and r["tasks_planned"] else r["done"],
+             r["failed"], _count(r["loaded"]), _count(r["clean"]), _count(r["quarantined"]), r["status"]]
+            for r in runs]
+    print(format_table(["run", "started", "duration", "tasks done", "failed", "rows loaded", "clean rows",
+                        "quarantined", "status"], rows, right={2, 3, 4, 5, 6, 7}))
+
+
+def run_tasks(conn, run_id: str) -> list[dict]:
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute("""SELECT task_family, params, reason, status, started_at, rows_in, rows_out, rows_quarantined,
+                              error, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) AS seconds
+                       FROM ops.task_runs WHERE run_id = %s ORDER BY started_at, id""", (run_id,))
+        return cur.fetchall()
+
+
+def cmd_runs(args) -> int:
+    with contextlib.closing(_connect()) as conn:
+        if args.run_id:
+            tasks = run_tasks(conn, args.run_id)
+            if not tasks:
+                print(f"error: no task ran in run {args.run_id} (python -m pipeline runs lists the runs)",
+                      file=sys.stderr)
+                return 1
+            rows = [[report.task_label(t), t["reason"], t["status"], _when(t["started_at"]), _took(t["seconds"]),
+                     _count(t["rows_in"]), _count(t["rows_out"]), _count(t["rows_quarantined"]), t["error"]]
+                    for t in tasks]
+            print(format_table(["task", "why it ran", "status", "started", "duration", "rows in", "rows out",
+                                "quarantined", "error"], rows, right={4, 5, 6, 7}))
+            return 0
+        runs = recent_runs(conn, args.limit)
+    if not runs:
+        print("no runs yet: python -m pipeline run")
+        return 0
+    print(f"warehouse: {warehouse.describe()}")
+    print_runs(runs)
+    return 0
+
+
+# ---------------------------------------------------------------- status
+
+def graph() -> list:
+    """Every task of the job, in the order it runs: loads, heals, Transform."""
+    from .tasks import HealTable, LoadTable, Transform
+    return [LoadTable(t) for t in TABLES] + [HealTable(t) for t in TABLES] + [Transform()]
+
+
+def task_states(conn) -> list[dict]:
+    """Each task's state now: done, stale (input changed since it ran), failed, running or never run."""
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute("SELECT task_id, fingerprint FROM ops.markers")
+        stored = {r["task_id"]: r["fingerprint"] for r in cur.fetchall()}
+        cur.execute("""SELECT DISTINCT ON (t.task_id) t.task_id, t.run_id, t.status, t.finished_at, t.rows_in,
+                              t.rows_out, t.rows_quarantined, r.host, r.pid,
+                              extract(epoch FROM t.finished_at - t.started_at) AS seconds
+                       FROM ops.task_runs t LEFT JOIN ops.runs r USING (run_id)
+                       ORDER BY t.task_id, t.id DESC""")
+        last = {r["task_id"]: r for r in cur.fetchall()}
+    here = socket.gethostname()
+    states = []
+    for task in graph():
+        marker = stored.get(task.marker_id())
+        run = last.get(task.task_id) or {}
+        alive = run.get("host") != here or (run.get("pid") and history.pid_alive(run["pid"]))
+        if run.get("status") == "running" and alive:
+            state = "running"
+        elif marker is not None and marker == task.fingerprint():
+            state = "done"
+        elif run.get("status") in ("failed", "interrupted"):
+            state = "failed"
+        elif marker is not None:
+            state = "stale"
+        else:
+            state = "never run"
+        states.append({"task": task, "state": state, **run})
+    return states
+
+
+def table_counts(conn) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT table_name, count(*) FROM quality.quarantine GROUP BY 1")
+        held = dict(cur.fetchall())
+        cur.execute("SELECT task_id, run_id FROM ops.markers WHERE task_id LIKE 'heal:%'")
+        healed = {task_id.split(":", 1)[1]: run for task_id, run in cur.fetchall()}
+    rows = []
+    for name in TABLES:
+        raw, clean = (warehouse.row_count(conn, schema, name) if warehouse.table_exists(conn, schema, name) else None
+                      for schema in ("raw", "clean"))
+        rows.append((name, raw, clean, held.get(name, 0), healed.get(name, "")))
+    return rows
+
+
+def cmd_status(args) -> int:
+    with contextlib.closing(_connect()) as conn:
+        counts = table_counts(conn)
+        states = task_states(conn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
+            transform = cur.fetchone()
+    print(f"warehouse: {warehouse.describe()}")
+    print(f"sources: {config.data_dir()}")
+    print()
+    print(format_table(["table", "raw", "clean", "quarantined", "healed in run"],
+                       [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run in counts], right={1, 2, 3}))
+    print()
+    print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
+    print()
+    rows = [[report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
+             s["state"], s.get("run_id"), _when(s.get("finished_at")), _took(s.get("seconds")),
+             _count(s.get("rows_in")), _count(s.get("rows_out")), _count(s.get("rows_quarantined"))] for s in states]
+    print(format_table(["task", "state", "last run", "finished", "duration", "rows in", "rows out", "quarantined"],
+                       rows, right={4, 5, 6, 7}))
+    summary = {}
+    for s in states:
+        summary[s["state"]] = summary.get(s["state"], 0) + 1
+    print()
+    print(", ".join(f"{n} {state}" for state, n in summary.items()) +
+          ("" if summary.get("done") == len(states) else "; python -m pipeline run brings everything up to date"))
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+def cmd_report(args) -> int:
+    path = report.write_report(args.run_id, folder=Path(args.folder) if args.folder else None)
+    print(f"report: {path}")
+    if args.open:
+        import webbrowser
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+# ---------------------------------------------------------------- scheduler (luigid)
+
+def scheduler_port() -> int:
+    return luigi.configuration.get_config().getint("core", "scheduler_port", 8082)
+
+
+def luigid_command(folder: Path, port: int, address: str | None = None) -> list[str]:
+    """luigid with its state and log in `folder` (beside this Python's scripts, else on PATH, else by module)."""
+    beside = Path(sys.executable).with_name("luigid")
+    found = str(beside) if beside.exists() else shutil.which("luigid")
+    program = [found] if found else [sys.executable, "-c", "import sys, luigi.cmdline; luigi.cmdline.luigid(sys.argv[1:])"]
+    command = program + ["--port", str(port), "--state-path", str(folder / "state.pickle"), "--logdir", str(folder)]
+    return command + (["--address", address] if address else [])
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if history.pid_alive(pid) else None
+
+
+def cmd_scheduler(args) -> int:
+    folder = config.project_path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    port = args.port or scheduler_port()
+    pidfile = folder / "luigid.pid"
+    url = f"http://localhost:{port}"
+    if args.stop:
+        pid = _pid(pidfile)
+        if pid is None:
+            print(f"luigid is not running from {folder}")
+            return 0
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not history.pid_alive(pid):
+                break
+            time.sleep(0.1)
+        pidfile.unlink(missing_ok=True)
+        print(f"luigid stopped (pid {pid})")
+        return 0
+    running = _pid(pidfile)
+    if running:
+        print(f"luigid is already running (pid {running}): {url}")
+        return 0
+    if listening(port):
+        print(f"error: port {port} is in use (another luigid?); open {url}, or choose another with --port "
+              "and luigi.cfg [core] scheduler_port", file=sys.stderr)
+        return 1
+    command = luigid_command(folder, port, args.address)
+    where = f"state {folder / 'state.pickle'}, log {folder / 'luigi-server.log'}"
+    if not args.background:
+        print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
+        process = subprocess.Popen(command, cwd=config.PROJECT_ROOT)  # luigid reads the project's luigi.cfg
+        pidfile.write_text(str(process.pid))
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=10)
+            return 0
+        finally:
+            pidfile.unlink(missing_ok=True)
+    with open(folder / "luigid.out", "ab") as out:
+        process = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    pidfile.write_text(str(process.pid))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pidfile.unlink(missing_ok=True)
+            print(f"error: luigid stopped at once (exit {process.returncode}); see {folder / 'luigid.out'}",
+                  file=sys.stderr)
+            return 1
+        if listening(port):
+            print(f"luigid running in the background (pid {process.pid}) on {url} ({where}); "
+                  "python -m pipeline scheduler --stop stops it")
+            return 0
+        time.sleep(0.2)
+    print(f"error: luigid did not answer on port {port} within 20 s; see {folder / 'luigid.out'}", file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- wiring
+
+def add_cli(subparsers) -> None:
+    """Register runs, status, scheduler and report on the `python -m pipeline` parser."""
+    runs = subparsers.add_parser("runs", help="the last runs, or the tasks of one run")
+    runs.add_argument("run_id", nargs="?", help="show this run's tasks")
+    runs.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    runs.set_defaults(func=cmd_runs)
+
+    status = subparsers.add_parser("status", help="rows per table, and the state of every task")
+    status.set_defaults(func=cmd_status)
+
+    scheduler = subparsers.add_parser("scheduler", help="Luigi's central scheduler (luigid), state and log in .luigid/")
+    scheduler.add_argument("--background", action="store_true", help="start it and return")
+    scheduler.add_argument("--stop", action="store_true", help="stop the one started with --background")
+    scheduler.add_argument("--port", type=int, help="default: luigi.cfg [core] scheduler_port")
+    scheduler.add_argument("--address", help="interface to listen on (default: all)")
+    scheduler.add_argument("--dir", default=LUIGID_DIR, help="state and log folder (default .luigid)")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    made = subparsers.add_parser("report", help="write a run's HTML report (default: the latest run)")
+    made.add_argument("run_id", nargs="?", help="the run (python -m pipeline runs lists them)")
+    made.add_argument("--folder", help="default: luigi.cfg [reports] folder (reports/)")
+    made.add_argument("--open", action="store_true", help="open it in the web browser")
+    made.set_defaults(func=cmd_report)

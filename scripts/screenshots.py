@@ -1,0 +1,160 @@
+"""Screenshots of every panel of the app on a warehouse filled by real runs: docs/screenshots/<panel>.png (1280x800).
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+Starts an embedded PostgreSQL in a temporary folder (or uses a new database on PIPELINE_DATABASE_URL's server when
+that is set), runs the pipeline on a copy of the committed sample (`python -m pipeline run`), then once more after
+changing one small source file (so that the history has two runs), opens the app offscreen, makes a backup from the
+Backups panel, and saves each panel once its data is shown.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def warehouse_url(folder: Path) -> tuple[str, callable]:
+    """A new, empty database and a function that drops it (and stops the embedded server)."""
+    import psycopg2
+    from psycopg2 import sql
+    from sqlalchemy.engine import make_url
+
+    configured = os.environ.get("PIPELINE_DATABASE_URL")
+    server = None
+    if configured:
+        admin_url = make_url(configured).set(drivername="postgresql", database="postgres")
+    else:
+        import pgserver
+        server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
+        admin_url = make_url(server.get_uri("postgres"))
+    name = f"screenshots_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(admin_url.render_as_string(hide_password=False))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop() -> None:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+        if server is not None:
+            server.cleanup()
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def run_pipeline() -> None:
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"the pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def change_a_source_file(data: Path) -> None:
+    """A new export of coverage_levels (one audit column changed): the next run reloads and heals it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = data / "coverage_levels.parquet"
+    table = pq.read_table(path)
+    if "updated_by" in table.column_names:
+        column = table.column("updated_by").to_pylist()
+        column[0] = "screenshots"
+        table = table.set_column(table.column_names.index("updated_by"), "updated_by",
+                                 pa.array(column, type=table.schema.field("updated_by").type))
+    pq.write_table(table, path)
+
+
+def wait(app, condition, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the panel did not show its data in time")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def settle(app, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="insurance-screenshots-") as temp:
+        folder = Path(temp)
+        os.chmod(folder, 0o755)  # the embedded server may run as its own user
+        url, drop = warehouse_url(folder)
+        try:
+            shutil.copytree(ROOT / "data", folder / "data")
+            os.environ.update(PIPELINE_DATABASE_URL=url, PIPELINE_DATA_DIR=str(folder / "data"),
+                              PIPELINE_BACKUP_DIR=str(folder / "backups"))
+            run_pipeline()
+            change_a_source_file(folder / "data")
+            run_pipeline()
+            shoot(args.out, folder)
+        finally:
+            from gui import workers
+            workers.wait_all()
+            drop()
+
+
+def shoot(out: Path, folder: Path) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    from gui import style
+    from gui.main_window import MainWindow
+    from gui.preferences import AppSettings
+
+    style.apply(app)
+    window = MainWindow(AppSettings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)))
+    window.resize(1280, 800)
+    window.show()
+
+    def save(name: str) -> None:
+        settle(app)
+        path = out / f"{name}.png"
+        window.grab().save(str(path))
+        print(f"{path} ({window.width()}x{window.height()})")
+
+    overview = window.panels["Overview"]
+    wait(app, lambda: overview.loads >= 1)
+    save("overview")
+    pipeline = window.show_panel("Pipeline")
+    wait(app, lambda: pipeline.loads >= 1 and pipeline.tasks.rowCount() > 0)
+    save("pipeline")
+    quality = window.show_panel("Data quality")
+    wait(app, lambda: quality.loads >= 1)
+    save("quality")
+    quality.tabs.setCurrentWidget(quality.quarantine)
+    wait(app, lambda: quality.quarantine.loads >= 1 and quality.quarantine.fields.rowCount() > 0)
+    save("quarantine")
+    backups = window.show_panel("Backups")
+    wait(app, lambda: backups.loads >= 1)
+    backups.back_up()
+    wait(app, lambda: backups.last_result is not None and backups.backups.rowCount() == 1, timeout=120)
+    save("backups")
+    settings = window.show_panel("Settings")
+    wait(app, lambda: settings.loads >= 1)
+    save("settings")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()

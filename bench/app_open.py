@@ -34,7 +34,7 @@ def child() -> None:
     overview = window.panels["Overview"]
 
     class FirstPaint(QObject):
-        def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+        def eventFilter(self, watched, event):
             if event.type() == QEvent.Type.Paint and overview.loads and "painted" not in stamps:
                 stamps["painted"] = time.time()
                 QTimer.singleShot(0, application.quit)
@@ -43,9 +43,9 @@ def child() -> None:
     def loaded():
         stamps["data shown"] = time.time()
         if overview.pages.currentWidget() is not overview.content:
-            print(json.dumps({"error": "the overview shows no data: " + overview.pages.currentWidget()
-                              .findChild(type(overview.subtitle), None).text() if False else
-                              "the overview shows no data (empty warehouse or unreachable)"}), flush=True)
+            page = overview.pages.currentWidget()
+            print(json.dumps({"error": f"the overview shows no data: {page.heading.text()}: {page.text.text()}"}),
+                  flush=True)
             application.exit(1)
 
     watcher = FirstPaint()

@@ -120,6 +120,10 @@ def main() -> int:
         return 0 if max(backup_ratio, restore_ratio) <= 1.2 else 1
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        admin_info, admin_env = tool_connection(with_database(url, "postgres"), "bench")
+        for name in ("bench_backup", "bench_backup_bare"):
+            run_tool([find_tools(0, "newest", "bench")["psql"], f"--dbname={admin_info}", "-qc",
+                      f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], admin_env)
 
 
 if __name__ == "__main__":

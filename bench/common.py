@@ -61,3 +61,15 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def measure_output(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """As measure(), and also what the command printed on stdout (before the measurement's own last line)."""
+    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
+             "subprocess.run(sys.argv[1:],check=True);"
+             "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
+    out = subprocess.run([sys.executable, "-c", probe, *args], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, cwd=ROOT)
+    lines = out.stdout.strip().splitlines()
+    seconds, peak = json.loads(lines[-1])
+    return seconds, peak, "\n".join(lines[:-1])

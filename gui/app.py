@@ -31,7 +31,7 @@ def create(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     """The console entry point (insurance-app) and python -m gui."""
-    app, window = create(argv)
+    app, _window = create(argv)  # the window lives as long as the event loop
     code = app.exec()
     from . import workers
     workers.wait_all()

@@ -29,7 +29,7 @@ class ValueAxis(pg.AxisItem):
         self.kind = kind
         self.enableAutoSIPrefix(False)
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+    def tickStrings(self, values, scale, spacing):
         fmt = formats.axis(self.kind, spacing * scale)
         return [fmt(v * scale) for v in values]
 
@@ -51,7 +51,7 @@ class CategoryAxis(pg.AxisItem):
 class _Plot(pg.PlotWidget):
     """A plot that asks for little room: the layout, not the plot, decides its size."""
 
-    def sizeHint(self):  # noqa: N802 - Qt's name
+    def sizeHint(self):
         return QSize(320, 200)
 
 
@@ -85,6 +85,8 @@ class Chart(QFrame):
         self.hover.setZValue(100)
         self.hover.hide()
         self.message = pg.TextItem(color=style.MUTED, anchor=(0.5, 0.5))
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(style.BORDER, width=1))  # follows the mouse (time charts)
+        self.cursor.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 8)
         layout.setSpacing(4)
@@ -116,6 +118,8 @@ class Chart(QFrame):
         """No data: say so in the middle of the plot instead of drawing empty axes."""
         self._reset()
         self.series = {}
+        if hasattr(self, "curves"):
+            self.curves = {}
         self.set_legend([])
         self.message.setText(text)
         self.plot.addItem(self.message, ignoreBounds=True)
@@ -125,13 +129,13 @@ class Chart(QFrame):
 
     def _moved(self, position) -> None:
         box = self.plot.getPlotItem().vb
-        if not self.series or not box.sceneBoundingRect().contains(position):
-            self.hover.hide()
-            return
-        point = box.mapSceneToView(position)
-        text = self.hover_text(point)
+        text = ""
+        if self.series and box.sceneBoundingRect().contains(position):
+            point = box.mapSceneToView(position)
+            text = self.hover_text(point)
         if not text:
             self.hover.hide()
+            self.cursor.hide()
             return
         self.hover.setHtml(f"<div style='color:{style.TEXT}; font-size:9pt'>{text}</div>")
         area = box.sceneBoundingRect()
@@ -140,6 +144,7 @@ class Chart(QFrame):
         self.hover.setAnchor((1.0 if right else 0.0, 1.0 if lower else 0.0))
         self.hover.setPos(point)
         self.hover.show()
+        self.cursor.setVisible(self.cursor.scene() is not None)
 
     def hover_text(self, point) -> str:
         raise NotImplementedError
@@ -151,33 +156,47 @@ class Chart(QFrame):
 
 
 class TimeChart(Chart):
-    """Lines (or stacked areas) over months; hovering shows the month and every series' value."""
+    """Lines (or stacked areas) over months, or over runs; hovering shows the x value and every series' value.
+
+    Months are calendar dates on a date axis (in UTC, as stored). Runs (per_run) are instants that may be seconds
+    or weeks apart: they stand evenly spaced, labelled with their local start time."""
 
     def __init__(self, title: str, kind: str = "count", stacked: bool = False, date_format: str = "%b %Y",
-                 markers: bool = False, local_time: bool = False, parent=None):
-        # Months are calendar dates (shown as they are, in UTC); run times are instants (shown in local time).
-        self.local_time = local_time
-        axis = pg.DateAxisItem("bottom", utcOffset=None if local_time else 0)
+                 per_run: bool = False, parent=None):
+        self.per_run = per_run
+        axis = CategoryAxis("bottom") if per_run else pg.DateAxisItem("bottom", utcOffset=0)
         super().__init__(title, kind, bottom=axis, parent=parent)
-        self.stacked, self.date_format, self.markers = stacked, date_format, markers
+        self.run_axis = axis if per_run else None
+        self.stacked, self.date_format, self.markers = stacked, date_format, per_run  # a dot per run
         self.xs: list[float] = []
         self.dates: list = []
-        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(style.BORDER, width=1))
+        self.curves: dict[str, pg.PlotDataItem] = {}
 
     def set_series(self, dates: list, series: dict[str, list]) -> None:
         """dates: the x values (dates); series: name -> values per date (None for no value)."""
         if not dates or not series:
             self.show_message("No data yet")
             return
-        self._reset()
-        self.dates, self.xs, self.series = list(dates), [epoch(d) for d in dates], series
-        self.plot.addItem(self.cursor, ignoreBounds=True)
+        # Lines of the same series are given their new points in place (cheaper than making them again).
+        again = not self.stacked and list(series) == list(self.curves) and self.message.scene() is None
+        if not again:
+            self._reset()
+            self.curves = {}
+        self.dates, self.series = list(dates), series
+        self.xs = [float(i) for i in range(len(dates))] if self.per_run else [epoch(d) for d in dates]
+        if self.run_axis is not None:
+            step = max(1, -(-len(dates) // 6))  # at most six labels
+            self.run_axis.set_labels([self._label(d) if i % step == 0 else "" for i, d in enumerate(dates)])
+        if not again:
+            self.plot.addItem(self.cursor, ignoreBounds=True)
         base = [0.0] * len(dates)
         previous = None
         for i, (name, values) in enumerate(series.items()):
             color = QColor(style.SERIES[i % len(style.SERIES)])
             ys = [float(v) if v is not None else float("nan") for v in values]
-            if self.stacked:
+            if again:
+                self.curves[name].setData(self.xs, ys, connect="finite")
+            elif self.stacked:
                 ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys)]
                 curve = self.plot.plot(self.xs, ys, pen=pg.mkPen(color, width=1.2), name=name)
                 fill = QColor(color)
@@ -186,10 +205,13 @@ class TimeChart(Chart):
                 self.plot.addItem(pg.FillBetweenItem(curve, lower, brush=fill))
                 previous, base = curve, ys
             else:
-                self.plot.plot(self.xs, ys, pen=pg.mkPen(color, width=2), name=name, connect="finite",
-                               symbol="o" if self.markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+                self.curves[name] = self.plot.plot(
+                    self.xs, ys, pen=pg.mkPen(color, width=2), name=name, connect="finite",
+                    symbol="o" if self.markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
         self.set_legend(list(series))
-        if self.xs[0] == self.xs[-1]:
+        if self.per_run:
+            self.plot.setXRange(-0.5, len(self.xs) - 0.5, padding=0)
+        elif self.xs[0] == self.xs[-1]:
             self.plot.setXRange(self.xs[0] - 3600, self.xs[0] + 3600, padding=0)
         else:
             self.plot.setXRange(self.xs[0], self.xs[-1], padding=0.02)
@@ -197,15 +219,17 @@ class TimeChart(Chart):
         shown = [v for v in shown if v == v]
         self.plot.setYRange(min(shown + [0]), max(shown + [0]) * 1.08 or 1, padding=0)
 
+    def _label(self, day) -> str:
+        if isinstance(day, datetime.datetime) and day.tzinfo:
+            day = day.astimezone(None if self.per_run else datetime.UTC)
+        return day.strftime(self.date_format) if hasattr(day, "strftime") else str(day)
+
     def hover_text(self, point) -> str:
         i = bisect.bisect_left(self.xs, point.x())
         if i > 0 and (i == len(self.xs) or point.x() - self.xs[i - 1] < self.xs[i] - point.x()):
             i -= 1
         self.cursor.setPos(self.xs[i])
-        day = self.dates[i]
-        if isinstance(day, datetime.datetime) and day.tzinfo:
-            day = day.astimezone(None if self.local_time else datetime.timezone.utc)
-        lines = [f"<b>{day.strftime(self.date_format)}</b>"]
+        lines = [f"<b>{self._label(self.dates[i])}</b>"]
         lines += [self._swatch(n, name, values[i]) for n, (name, values) in enumerate(self.series.items())]
         return "<br>".join(lines)
 

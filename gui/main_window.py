@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import gc
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
     def run_pipeline(self) -> None:
         self.show_panel("Pipeline").start()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         pipeline = self.panels.get("Pipeline")
         if pipeline is not None:
             pipeline.stop(wait=True)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
@@ -25,6 +26,7 @@ class Column:
     colored: bool = False  # text color from STATE_COLORS by value (states, actions, severities)
     tooltip: str = ""  # of the header
     cell_tip: str = ""  # key of the row's value shown as the cell's tooltip
+    left: bool = False  # left-aligned even for numbers (a column of mixed values)
 
 
 def _numeric(value) -> bool:
@@ -47,13 +49,13 @@ class RowsModel(QAbstractTableModel):
     def row(self, index: int) -> dict:
         return self.rows[index]
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt's name
+    def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation != Qt.Orientation.Horizontal:
             return None
         column = self.columns[section]
@@ -78,7 +80,8 @@ class RowsModel(QAbstractTableModel):
             text = formats.text(value)
             return text if len(text) > 24 else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if _numeric(value) else Qt.AlignmentFlag.AlignLeft
+            right = _numeric(value) and not column.left
+            horizontal = Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and column.colored and value in STATE_COLORS:
             return QColor(STATE_COLORS[value])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
@@ -28,10 +29,10 @@ def ensure_pipeline() -> None:
         return
     with _import_lock:
         if not _imported:
-            import pipeline  # noqa: F401 - the tasks, luigi and the warehouse module
-            import pipeline.backup  # noqa: F401
-            import pipeline.config  # noqa: F401
-            import pipeline.tables  # noqa: F401
+            import pipeline
+            import pipeline.backup
+            import pipeline.config
+            import pipeline.tables
             import pipeline.warehouse  # noqa: F401
             _imported = True
 

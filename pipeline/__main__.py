@@ -1,4 +1,4 @@
-"""The command line: python -m pipeline generate | run | status."""
+"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | ..."""
 from __future__ import annotations
 
 import argparse
@@ -17,14 +17,14 @@ def cmd_generate(argv: list[str]) -> int:
 
 
 def cmd_run(args) -> int:
-    from .tasks import Transform
+    from .tasks import main_task
 
     if args.data_dir:
         import os
         os.environ["PIPELINE_DATA_DIR"] = args.data_dir
     markers.new_run_id()
     print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {markers.run_id()}")
-    result = luigi.build([Transform()], workers=args.workers, local_scheduler=not args.scheduler,
+    result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
                          detailed_summary=True)
     return 0 if result.scheduling_succeeded else 1
 
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     listing = sub.add_parser("rules", help="the data-quality rule catalog: id, action, severity, threshold")
     listing.add_argument("--table", choices=list(TABLES))
     listing.set_defaults(func=cmd_rules)
+    from . import backup
+    backup.add_cli(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

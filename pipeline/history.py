@@ -38,11 +38,12 @@ import psycopg2.errors
 
 from . import markers, warehouse
 from .ingest import SourceError
+from .quality.heal import HealError
 
 log = logging.getLogger(__name__)
 
 
-class retries(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
+class retries(luigi.Config):  # the class name is the luigi.cfg section
     attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
     delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
 
@@ -102,9 +103,11 @@ def failure_message(task: luigi.Task, exc: BaseException) -> str:
                     "password (~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
         return (f"{task}: cannot reach the warehouse {warehouse.describe()}{tries} ({first}); "
                 "check that PostgreSQL is running and the URL is right, then run again")
-    if type(exc).__name__ == "HealError":
-        return (f"{task}: {first}; look at quality.rule_results and the source file, or raise the threshold "
-                "in luigi.cfg [quality_thresholds], then run again")
+    if isinstance(exc, HealError) and "threshold" in first:
+        return (f"{task}: {first}; look at the source file, or raise the rule's threshold in luigi.cfg "
+                "[quality_thresholds] if such data is expected, then run again")
+    if isinstance(exc, HealError):
+        return f"{task}: {first}; this is a bug in healing: report it with the run id {markers.run_id()}"
     return f"{task}: {type(exc).__name__}: {first}"
 
 
@@ -129,7 +132,7 @@ def _plan() -> Plan:
     if run not in _plans:
         try:
             url = warehouse.url()
-        except Exception:  # noqa: BLE001 - recorded later if the warehouse can be reached at all
+        except Exception:  # noqa: BLE001 - the START handler reports an unreachable warehouse
             url = None
         if not _plans:
             atexit.register(_close_planned_runs)
@@ -187,7 +190,7 @@ def _safe(handler):
     def wrapper(task, *args):
         try:
             handler(task, *args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - history must never break a run
             print(f"WARNING could not record the run history of {task}: {_first_line(exc)}", file=sys.stderr,
                   flush=True)
     return wrapper
@@ -319,7 +322,8 @@ def _totals(cur, run: str) -> dict:
                           coalesce(sum(rows_quarantined) FILTER (WHERE status = 'done'), 0),
                           (SELECT tasks_planned FROM ops.runs WHERE run_id = %s),
                           extract(epoch FROM clock_timestamp() - (SELECT started_at FROM ops.runs WHERE run_id = %s))
-                   FROM ops.task_runs WHERE run_id = %s""", (run, run, run))
+                   FROM (SELECT DISTINCT ON (task_id) * FROM ops.task_runs WHERE run_id = %s
+                         ORDER BY task_id, id DESC) latest""", (run, run, run))
     done, failed, loaded, quarantined, planned, elapsed = cur.fetchone()
     return {"done": done, "failed": failed, "loaded": loaded, "quarantined": quarantined,
             "planned": planned, "elapsed": float(elapsed or 0)}
@@ -434,8 +438,8 @@ def _close(cur, run: str, why: str, state: str | None = None) -> str:
     return state
 
 
-def finish_run(run: str | None = None, url: str | None = None, report: bool = True) -> str | None:
-    """Close a run whose process is ending (still 'running' only if it stopped early) and write its report.
+def finish_run(run: str | None = None, url: str | None = None) -> str | None:
+    """Close a run whose process is ending (still 'running' only if it stopped early: then write its report).
     Returns the run's final status, or None when the run never started a task."""
     run = run or markers.run_id()
     with _connect(url) as conn:
@@ -448,7 +452,7 @@ def finish_run(run: str | None = None, url: str | None = None, report: bool = Tr
             state = row[0]
             if state == "running":
                 state = _close(cur, run, "the run stopped before the task finished; run again")
-    if report and (row[0] == "running" or not _report_path(run).exists()):
+    if row[0] == "running":
         _write_report(run, url)
     return state
 
@@ -463,11 +467,6 @@ def _close_planned_runs() -> None:
             finish_run(run, plan.url)
         except Exception as exc:  # noqa: BLE001 - the warehouse may be gone (a test's database)
             log.debug("could not close run %s: %s", run, exc)
-
-
-def _report_path(run: str):
-    from . import report
-    return report.report_path(run)
 
 
 def _write_report(run: str, url: str | None = None) -> None:

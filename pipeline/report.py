@@ -16,9 +16,10 @@ import psycopg2
 import psycopg2.extras
 
 from . import config, warehouse
+from .tables import TABLES
 
 
-class reports(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
+class reports(luigi.Config):  # the class name is the luigi.cfg section
     folder = luigi.Parameter(default="reports", description="folder of the run reports (one HTML file per run)")
     after_run = luigi.BoolParameter(default=True, description="write the report when a run ends")
 
@@ -280,7 +281,7 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px; p
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 28px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { color: var(--muted); font-weight: 600; font-size: 12px; background: #fafbfc; }
+th { color: var(--muted); font-weight: 600; font-size: 12px; background: #fafbfc; white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.failed td, tr.interrupted td { background: #fdecea; }
 .muted { color: var(--muted); }
@@ -324,7 +325,8 @@ def _cards(data: dict) -> str:
          f"{failed} failed" + (f", {len(tasks) - len(latest)} retried" if len(tasks) > len(latest) else "")),
         ("Duration", _secs(seconds), "running" if run["finished_at"] is None else "wall clock"),
         ("Rows loaded", _n(loaded), "in this run"),
-        ("Clean rows", _n(clean), f"of {raw:,} raw rows"),
+        ("Clean rows", _n(clean), f"of {raw:,} raw rows" + (
+            f" ({len(tables)} of {len(TABLES)} tables healed)" if len(tables) < len(TABLES) else "")),
         ("Quarantined", _n(held), f"{_pct(held, raw)} of raw rows"),
         ("Valid rate", _pct(clean, raw), f"was {_pct(valid, raw)} as it arrived"),
     ]

@@ -5,7 +5,7 @@ import logging
 
 import luigi
 
-from . import analytics, config, history, ingest, markers, warehouse
+from . import analytics, backup, config, history, ingest, markers, warehouse
 from . import quality as quality_package
 from .markers import MarkerTarget, combine
 from .quality import heal, rules
@@ -133,4 +133,29 @@ class Transform(PipelineTask):
         history.record_result(self, rows_out=sum(counts.values()), details={"views": counts})
 
 
-__all__ = ["LoadTable", "HealTable", "Transform", "PipelineTask"]
+class Backup(PipelineTask):
+    """Transform's warehouse -> backups/<database>-<UTC time>/ (pg_dump archive + manifest), then retention."""
+
+    def requires(self):
+        return Transform()
+
+    def marker_id(self) -> str:
+        return "backup"
+
+    def fingerprint(self) -> str:
+        return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed
+
+    def run(self):
+        made = backup.create()
+        with warehouse.transaction() as conn:
+            self.output().write(conn, markers.run_id())
+        history.record_result(self, rows_out=made.total_rows,
+                              details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])})
+
+
+def main_task() -> PipelineTask:
+    """What a run builds: Transform, followed by a Backup when luigi.cfg [backups] after_run is true."""
+    return Backup() if config.backups().after_run else Transform()
+
+
+__all__ = ["LoadTable", "HealTable", "Transform", "Backup", "PipelineTask", "main_task"]

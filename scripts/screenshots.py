@@ -142,7 +142,7 @@ def shoot(out: Path, folder: Path) -> None:
     quality = window.show_panel("Data quality")
     wait(app, lambda: quality.loads >= 1)
     save("quality")
-    quality.tabs.setCurrentWidget(quality.quarantine)
+    quality.open_quarantine()
     wait(app, lambda: quality.quarantine.loads >= 1 and quality.quarantine.fields.rowCount() > 0)
     save("quarantine")
     backups = window.show_panel("Backups")

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from pipeline import generate, warehouse
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, _drop_database, _new_database, query, scalar
+from .conftest import ROOT, SAMPLE as SAMPLE_DIR, _drop_database, _new_database, query, scalar
 
 SCALE = 0.05  # about 96,000 records: each stage lasts long enough to be killed in its middle
 
@@ -342,6 +342,19 @@ def test_server_stopped_mid_run_fails_in_one_line_and_a_rerun_completes(own_serv
     run(url, big_data, tmp_path, "rerun")
     assert checksums(url) == reference["checksums"]
     assert markers_of(url) == reference["markers"]
+
+
+def test_warehouse_unreachable_at_the_start_fails_in_one_line_saying_what_to_do(tmp_path):
+    nowhere = "postgresql://pipeline:S3cret-pw-42@127.0.0.1:1/warehouse"  # nothing listens on port 1
+    for command in (["run", "--workers", "2"], ["status"]):
+        done = subprocess.run([sys.executable, "-m", "pipeline", *command], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env=run_env(nowhere, SAMPLE_DIR, tmp_path))
+        assert done.returncode != 0
+        lines = [line for line in done.stderr.splitlines() if "cannot reach the warehouse" in line]
+        assert len(lines) == 1, done.stderr[-3000:]
+        assert "postgresql://pipeline:***@127.0.0.1:1/warehouse" in lines[0]
+        assert lines[0].endswith("check that PostgreSQL is running and the URL is right, then run again")
+        assert "Traceback" not in done.stderr and "S3cret" not in done.stderr + done.stdout
 
 
 # ---------------------------------------------------------------- two runs at once

@@ -71,8 +71,12 @@ def test_two_workers_against_one_luigid_run_every_task_once(database_url, data_d
     workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=300) for worker in workers]
+    # Each ran part of the graph: Luigi ends such a worker with luigi.cfg [retcode] not_run (25), or
+    # already_running (10) when the other one was still running its tasks; never with task_failed (30).
     for worker, (_, errors) in zip(workers, outputs):
-        assert worker.returncode == 0, errors[-3000:]
+        assert worker.returncode in (0, 10, 25), errors[-3000:]
+        if worker.returncode:
+            assert "run permission by the scheduler" in errors or "run by another worker" in errors, errors[-3000:]
 
     # Each task ran exactly once, successfully, across the two processes, which were two runs.
     ran = query(database_url, "SELECT task_id, count(*), bool_and(status = 'done') FROM ops.task_runs GROUP BY 1")
@@ -99,16 +103,16 @@ def test_scheduler_command_starts_and_stops_luigid(tmp_path):
     port, folder = free_port(), tmp_path / "state"
     scheduler = [sys.executable, "-m", "pipeline", "scheduler", "--port", str(port), "--dir", str(folder),
                  "--address", "127.0.0.1"]
-    started = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    started = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     try:
         assert started.returncode == 0, started.stderr
         assert f"http://localhost:{port}" in started.stdout
         assert ops_cli.listening(port)
         assert scheduler_tasks(port, "PENDING") == {}
-        again = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        again = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert "already running" in again.stdout
     finally:
-        stopped = subprocess.run([*scheduler, "--stop"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        stopped = subprocess.run([*scheduler, "--stop"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert stopped.returncode == 0 and "luigid stopped" in stopped.stdout
     assert not ops_cli.listening(port)
     assert (folder / "luigi-server.log").exists() and not (folder / "luigid.pid").exists()

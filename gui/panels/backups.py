@@ -15,7 +15,7 @@ BACKUP_COLUMNS = [
     Column("Tables", "tables", formats.count), Column("Rows", "rows", formats.count),
     Column("Latest run", "latest_run"), Column("Database", "source"), Column("PostgreSQL", "server_version"),
 ]
-TABLE_COLUMNS = [Column("Table", "name"), Column("Kind", "kind"), Column("Rows", "rows", formats.count)]
+TABLE_COLUMNS = [Column("Table", "name"), Column("Rows", "rows", formats.count), Column("Kind", "kind")]
 
 
 def list_backups() -> dict:

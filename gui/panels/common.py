@@ -1,9 +1,19 @@
 """Pieces the panels share: the panel base (lazy, refreshable), page header, KPI card, empty and error states."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSizePolicy, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import models
 
@@ -19,6 +29,7 @@ class Panel(QWidget):
         super().__init__(parent)
         self.setObjectName("page")
         self.stale = True
+        self.refresh_due = False
         self.loads = 0  # refreshes shown so far (tests wait for it to grow)
 
     def activate(self) -> None:
@@ -27,9 +38,15 @@ class Panel(QWidget):
             self.refresh()
 
     def mark_stale(self) -> None:
-        """The warehouse changed: reload now if visible, else when next shown."""
+        """The warehouse changed: reload soon if visible (once, however many said so), else when next shown."""
         self.stale = True
-        if self.isVisible():
+        if self.isVisible() and not self.refresh_due:
+            self.refresh_due = True
+            QTimer.singleShot(0, self._refresh_if_stale)
+
+    def _refresh_if_stale(self) -> None:
+        self.refresh_due = False
+        if self.stale and self.isVisible():
             self.refresh()
 
     def refresh(self) -> None:
@@ -160,13 +177,19 @@ def table_view(model: models.RowsModel, sortable: bool = False, stretch_last: bo
     view.verticalHeader().setDefaultSectionSize(26)
     view.horizontalHeader().setHighlightSections(False)
     view.horizontalHeader().setStretchLastSection(stretch_last)
+    view.horizontalHeader().setResizeContentsPrecision(30)  # fit columns to the first rows: one call per cell
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     return view
 
 
 def fit_columns(view: QTableView, maximum: int = 320) -> None:
-    """Columns as wide as their content (after the rows arrived), within a maximum."""
+    """Columns as wide as their content, within a maximum: measured when more rows arrived than were measured
+    before (measuring asks the model for every cell: not on every refresh)."""
+    rows = view.model().rowCount()
+    if rows <= (view.property("fitted_rows") or 0):
+        return
+    view.setProperty("fitted_rows", rows)
     view.resizeColumnsToContents()
     header = view.horizontalHeader()
     for section in range(header.count()):

@@ -34,6 +34,7 @@ TASK_COLUMNS = [
 def graph_tasks() -> list[str]:
     """The ids of every task a run of Transform schedules (the graph as Luigi walks it, no database needed)."""
     import luigi.task
+
     from pipeline.tasks import Transform
 
     seen, todo = set(), [Transform()]
@@ -52,7 +53,7 @@ def run_state(run_id: str | None, since: float) -> dict:
         return {"run_id": run_id, "tasks": [], "run": {}}
     if run_id is None and "ops.runs" in present:
         found = queries.select("run_started_since",
-                               since=datetime.datetime.fromtimestamp(since, datetime.timezone.utc)).first()
+                               since=datetime.datetime.fromtimestamp(since, datetime.UTC)).first()
         run_id = found["run_id"] if found else None
     if not run_id:
         return {"run_id": None, "tasks": [], "run": {}}
@@ -112,7 +113,7 @@ class PipelinePanel(Panel):
         top = QSplitter()
         top.addWidget(self.tasks_box)
         top.addWidget(Box("Log", self.log))
-        top.setSizes([700, 340])
+        top.setSizes([760, 280])
         self.history = RunHistory()
         self.history.run_selected.connect(self.show_run)
         body = QSplitter(Qt.Orientation.Vertical)
@@ -257,8 +258,8 @@ class PipelinePanel(Panel):
         else:
             self.status.setText(f"Run failed after {took} (exit code {exit_code}): see the failed tasks and the log.")
         self._ask(self.run_id, self.started)  # the tasks' final state
-        self.history.refresh(self._history_loaded)
-        self.run_finished.emit(ok)
+        self.run_finished.emit(ok)  # the window marks every panel stale, this one included
+        self.mark_stale()
 
     def _error(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart:

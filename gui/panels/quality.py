@@ -1,6 +1,7 @@
 """Data quality panel: valid-record rates per table, violations per rule, the trend over runs, the quarantine."""
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QStackedWidget, QTabWidget, QWidget
 
 from .. import formats, queries, workers
@@ -19,10 +20,11 @@ TABLE_COLUMNS = [
     Column("Valid after", "valid_rate_after", formats.percent, tooltip="clean rows / raw rows"),
 ]
 RULE_COLUMNS = [
-    Column("Table", "table_name"), Column("Rule", "rule_id", cell_tip="description"), Column("Action", "action", colored=True),
-    Column("Severity", "severity", colored=True), Column("Violations", "violations", formats.count),
-    Column("Fixed", "fixed", formats.count), Column("Quarantined", "quarantined", formats.count),
-    Column("Flagged", "flagged", formats.count), Column("Description", "description"),
+    Column("Table", "table_name"), Column("Rule", "rule_id", cell_tip="description"),
+    Column("Violations", "violations", formats.count), Column("Fixed", "fixed", formats.count),
+    Column("Quarantined", "quarantined", formats.count), Column("Flagged", "flagged", formats.count),
+    Column("Action", "action", colored=True), Column("Severity", "severity", colored=True),
+    Column("Description", "description"),
 ]
 
 
@@ -59,8 +61,9 @@ class QualityPanel(Panel):
         self.pages.addWidget(self.summary)
         self.pages.addWidget(self.empty)
         self.tabs.addTab(self.pages, "Summary")
-        self.quarantine = QuarantineBrowser()
-        self.tabs.addTab(self.quarantine, "Quarantine")
+        self.quarantine_tab = QStackedWidget()  # the browser is made when its tab is first opened
+        self.quarantine: QuarantineBrowser | None = None
+        self.tabs.addTab(self.quarantine_tab, "Quarantine")
         self.tabs.currentChanged.connect(self._tab_changed)
 
     def _build_summary(self) -> QWidget:
@@ -73,8 +76,7 @@ class QualityPanel(Panel):
         self.rules = RowsModel(RULE_COLUMNS, self)
         self.rule_view = table_view(self.rules, sortable=True)
         self.rates_chart = BarChart("Valid records before and after healing", "percent", horizontal=True)
-        self.trend_chart = TimeChart("Valid records over runs", "percent", date_format="%Y-%m-%d %H:%M:%S",
-                                     markers=True, local_time=True)
+        self.trend_chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
         self.trend_table = QComboBox()
         self.trend_table.currentIndexChanged.connect(self._draw_trend)
         self.trend_chart.add_control(self.trend_table)
@@ -89,13 +91,22 @@ class QualityPanel(Panel):
     def refresh(self) -> None:
         super().refresh()
         workers.submit(self, load, done=self._show, failed=self._fail)
-        if self.tabs.currentWidget() is self.quarantine:
-            self.quarantine.refresh()
-        else:
+        if self.quarantine is not None:
             self.quarantine.stale = True
+        self._tab_changed()
+
+    def open_quarantine(self) -> QuarantineBrowser:
+        """Show the quarantine tab (making the browser the first time)."""
+        self.tabs.setCurrentWidget(self.quarantine_tab)
+        return self.quarantine
 
     def _tab_changed(self) -> None:
-        if self.tabs.currentWidget() is self.quarantine and self.quarantine.stale:
+        if self.tabs.currentWidget() is not self.quarantine_tab:
+            return
+        if self.quarantine is None:
+            self.quarantine = QuarantineBrowser()
+            self.quarantine_tab.addWidget(self.quarantine)
+        if self.quarantine.stale:
             self.quarantine.refresh()
 
     def _fail(self, message: str) -> None:
@@ -116,6 +127,12 @@ class QualityPanel(Panel):
         self.rules.set_rows(data["rules"])
         fit_columns(self.table_view, 200)
         fit_columns(self.rule_view, 240)
+        QTimer.singleShot(0, self._draw_charts)  # a turn of the event loop between the tables and the charts
+
+    def _draw_charts(self) -> None:
+        data = self.data
+        if data.get("empty", True):
+            return
         tables = data["tables"]
         self.rates_chart.set_bars([t["table_name"] for t in tables], {
             "Before healing": [t["valid_rate_before"] for t in tables],

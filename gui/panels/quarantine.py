@@ -1,5 +1,4 @@
-"""The quarantine browser: held-back records by table and rule, a page at a time, each with its reasons and
-original row; CSV export of what the filters select."""
+"""The quarantine browser: held-back records by table and rule, paged, with reasons, original row, CSV export."""
 from __future__ import annotations
 
 import html
@@ -100,7 +99,7 @@ class QuarantineBrowser(QWidget):
         self.reasons.setWordWrap(True)
         self.reasons.setTextFormat(Qt.TextFormat.RichText)
         self.reasons.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fields = RowsModel([Column("Field", "field"), Column("Value as it arrived", "value", _value)], self)
+        self.fields = RowsModel([Column("Field", "field"), Column("Value as it arrived", "value", _value, left=True)], self)
         self.field_view = table_view(self.fields)
         detail = QWidget()
         right = QVBoxLayout(detail)

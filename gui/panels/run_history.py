@@ -1,7 +1,7 @@
 """The run history of the Pipeline panel: ops.task_runs grouped by run, and task durations over runs."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QSplitter, QWidget
@@ -41,8 +41,7 @@ class RunHistory(QSplitter):
         for key, label in FAMILIES.items():
             self.family.addItem(label, key)
         self.family.currentIndexChanged.connect(self._draw)
-        self.chart = TimeChart("Task durations over runs", "seconds", date_format="%Y-%m-%d %H:%M:%S",
-                               markers=True, local_time=True)
+        self.chart = TimeChart("Task durations over runs", "seconds", date_format="%m-%d %H:%M", per_run=True)
         self.chart.add_control(self.family)
         self.addWidget(Box("Run history", self.view))
         self.addWidget(self.chart)

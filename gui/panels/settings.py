@@ -36,8 +36,9 @@ def unmasked(text: str, stored: str) -> str:
 
 
 def _check_warehouse() -> str:
-    from .. import queries
     from pipeline import warehouse
+
+    from .. import queries
     conn = queries.connect()
     version = conn.server_version
     conn.close()
@@ -59,10 +60,11 @@ class SettingsPanel(Panel):
         self.revert_button.clicked.connect(self.refresh)
         layout.addLayout(header("Settings", self.subtitle, self.revert_button, self.save_button))
 
-        self.url = QLineEdit(placeholderText="empty: an embedded PostgreSQL (or luigi.cfg [warehouse] url)")
-        self.data_dir = QLineEdit(placeholderText="empty: luigi.cfg [sources] data_dir")
-        self.backup_dir = QLineEdit(placeholderText="empty: luigi.cfg [backups] folder")
-        self.scheduler = QLineEdit(placeholderText="empty: luigi.cfg [core] scheduler_host:scheduler_port")
+        self.url = QLineEdit(placeholderText="empty: PIPELINE_DATABASE_URL, luigi.cfg [warehouse] url, "
+                                             "else an embedded PostgreSQL")
+        self.data_dir = QLineEdit(placeholderText="empty: PIPELINE_DATA_DIR, else luigi.cfg [sources] data_dir")
+        self.backup_dir = QLineEdit(placeholderText="empty: PIPELINE_BACKUP_DIR, else luigi.cfg [backups] folder")
+        self.scheduler = QLineEdit(placeholderText="host:port; empty: luigi.cfg [core] scheduler_host:scheduler_port")
         self.url_status = QLabel(objectName="muted")
         self.scheduler_status = QLabel(objectName="muted")
         for status in (self.url_status, self.scheduler_status):

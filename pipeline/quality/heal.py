@@ -10,6 +10,7 @@ from psycopg2.extras import execute_values
 
 from .. import config, warehouse
 from ..tables import KINDS, TableSpec
+from ..ingest import LINEAGE
 from ..warehouse import qualified
 from .compile import FieldCheck, compile_schema
 from .rules import CATALOG, Rule, field_policy
@@ -199,21 +200,29 @@ def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
         sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
 
 
-def _write_quarantine(cur, spec: TableSpec, run_id: str) -> None:
+def _original_json(file_columns: list[str]) -> sql.Composable:
+    """The raw row as the file had it, lineage left out (jsonb_build_object takes at most 50 pairs)."""
+    if len(file_columns) <= 50:
+        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+            sql.SQL("{}, r.{}").format(sql.Literal(c), sql.Identifier(c)) for c in file_columns))
+    return sql.SQL("to_jsonb(r) - {}::text[]").format(sql.Literal(list(LINEAGE)))
+
+
+def _write_quarantine(cur, spec: TableSpec, run_id: str, file_columns: list[str]) -> None:
     cur.execute(sql.SQL("ANALYZE {}, {}").format(sql.Identifier(FOUND), sql.Identifier(HELD)))
-    lineage = sql.SQL(" - ").join(sql.Literal(n) for n in ("_source_file", "_source_row", "_batch_id", "_escaped"))
     cur.execute(sql.SQL("DELETE FROM quality.quarantine WHERE table_name = %s"), (spec.name,))
     cur.execute(sql.SQL("DELETE FROM quality.heal_log WHERE table_name = %s AND run_id <> %s"), (spec.name, run_id))
     cur.execute(sql.SQL("""
         INSERT INTO quality.quarantine (table_name, source_row, record_key, rule_ids, messages, original,
                                         survivor_key, run_id)
-        SELECT {table}, f.source_row, {key}, f.rule_ids, f.messages, to_jsonb(r) - {lineage}, f.survivor_key, {run}
+        SELECT {table}, f.source_row, {key}, f.rule_ids, f.messages, {original}, f.survivor_key, {run}
         FROM (SELECT source_row, array_agg(rule_id ORDER BY rule_id) AS rule_ids,
                      jsonb_object_agg(rule_id, message) AS messages, max(survivor_key) AS survivor_key
               FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
               GROUP BY source_row) f
         JOIN {raw} r ON r._source_row = f.source_row""").format(
-        table=sql.Literal(spec.name), key=_key_expr(spec, "r"), lineage=lineage, run=sql.Literal(run_id),
+        table=sql.Literal(spec.name), key=_key_expr(spec, "r"), original=_original_json(file_columns),
+        run=sql.Literal(run_id),
         found=sql.Identifier(FOUND), held=sql.Identifier(HELD), raw=qualified("raw", spec.name)))
 
 
@@ -297,7 +306,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         # Room for the temp tables and the hashes of a million-row table in memory, for this transaction only.
         cur.execute("SET LOCAL temp_buffers = '1GB'; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
                     "SET LOCAL enable_nestloop = off")  # every join here is bulk: row estimates of anti-joins are 1
-        failures = _build_rows(cur, spec, _raw_types(conn, spec.name))
+        raw_types = _raw_types(conn, spec.name)
+        failures = _build_rows(cur, spec, raw_types)
         _record_cast_failures(cur, spec, failures)
         for rule in (r for r in rules if r.phase == "normalise"):
             _run_rule(cur, rule, spec, run_id)
@@ -309,7 +319,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
                 _run_rule(cur, rule, spec, run_id)
                 if rule.action == "quarantine":
                     _hold(cur, rule.id)
-        _write_quarantine(cur, spec, run_id)
+        _write_quarantine(cur, spec, run_id, [c for c in raw_types if c not in LINEAGE])
         _write_clean(cur, conn, spec)
         raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))
         clean_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))

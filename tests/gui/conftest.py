@@ -5,20 +5,20 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
 
-import shutil  # noqa: E402
-import uuid  # noqa: E402
+import shutil
+import uuid
 
-import psycopg2  # noqa: E402
-import pytest  # noqa: E402
-from psycopg2 import sql  # noqa: E402
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psycopg2
+import pytest
+from psycopg2 import sql
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy.engine import make_url
 
-from pipeline import warehouse  # noqa: E402
-from pipeline.tasks import Transform  # noqa: E402
+from pipeline import warehouse
+from pipeline.tasks import Transform
 
-from ..conftest import SAMPLE, build  # noqa: E402
+from ..conftest import SAMPLE, build
 
 
 def _admin(url: str):

@@ -19,7 +19,7 @@ def test_empty_warehouse_shows_the_run_button_and_no_errors(database_url, window
     qtbot.waitUntil(lambda: quality.loads >= 1, timeout=30000)
     assert quality.pages.currentWidget() is quality.empty
     assert quality.empty.heading.text() == "No quality results yet"
-    quality.tabs.setCurrentWidget(quality.quarantine)
+    quality.open_quarantine()
     qtbot.waitUntil(lambda: quality.quarantine.loads >= 1, timeout=30000)
     assert quality.quarantine.total == 0 and quality.quarantine.page_label.text() == "No records"
 

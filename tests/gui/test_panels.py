@@ -97,8 +97,7 @@ def test_quality_panel_equals_quality_tables(filled_url, window, qtbot):
 def test_quarantine_browser_counts_filters_details_and_export(filled_url, window, qtbot, tmp_path):
     panel = window.show_panel("Data quality")
     wait_loaded(qtbot, panel)
-    browser = panel.quarantine
-    panel.tabs.setCurrentWidget(browser)
+    browser = panel.open_quarantine()
     qtbot.waitUntil(lambda: browser.loads >= 1, timeout=30000)
     total = scalar(filled_url, "SELECT count(*) FROM quality.quarantine")
     assert browser.total == total > 100
@@ -121,7 +120,7 @@ def test_quarantine_browser_counts_filters_details_and_export(filled_url, window
     assert {f["field"]: f["value"] for f in browser.fields.rows} == original
     assert browser.fields.rows[0]["field"] == "payment_id"  # in the spec's column order
     for rule_id, message in messages.items():
-        assert rule_id in browser.reasons.text()
+        assert rule_id in browser.reasons.text() and message.split()[0] in browser.reasons.text()
 
     # next page, then export what the filters select
     if expected > 100:
@@ -142,7 +141,7 @@ def test_pipeline_panel_shows_the_run_history(filled_url, window, qtbot):
     runs = query(filled_url, "SELECT run_id, count(*), count(*) FILTER (WHERE status = 'done') "
                              "FROM ops.task_runs GROUP BY 1")
     assert [(r["run_id"], r["tasks"]) for r in panel.history.runs.rows] == [(run, n) for run, n, _ in runs]
-    run_id, tasks, done = runs[0]
+    _, tasks, done = runs[0]
     assert tasks == done == 2 * TABLES + 1
     qtbot.waitUntil(lambda: panel.tasks.rowCount() == tasks)
     assert {r["status"] for r in panel.tasks.rows} == {"done"}
@@ -158,7 +157,7 @@ def test_other_panels_open_on_the_filled_warehouse(filled_url, window, qtbot, na
     panel = window.show_panel(name)
     wait_loaded(qtbot, panel)
     if name == "Settings":
-        assert panel.in_use["warehouse"].text() == warehouse.describe() == filled_url.split(":")[0] + "://" + \
-            filled_url.split("://")[1]
+        assert panel.in_use["warehouse"].text() == warehouse.describe()
+        assert filled_url.split("?")[0].rsplit("/", 1)[1] in warehouse.describe()  # the module's database
     else:
         assert panel.backups.rowCount() == 0 and "No backups" in panel.status.text()

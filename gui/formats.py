@@ -41,6 +41,8 @@ def seconds(value) -> str:
     if value is None:
         return DASH
     value = float(value)
+    if value < 0.1:
+        return f"{value * 1000:.0f} ms"
     if value < 60:
         return f"{value:.1f} s"
     minutes, rest = divmod(int(round(value)), 60)

@@ -106,13 +106,13 @@ class AppSettings:
 
     def scheduler_config(self, folder: Path) -> Path | None:
         """A luigi config file naming the chosen scheduler, for LUIGI_CONFIG_PATH of the runs the app starts
-        (luigi prefers [core] default-scheduler-url to the host and port of the project's luigi.cfg); None when
+        (luigi prefers [core] scheduler_url to the host and port of the project's luigi.cfg); None when
         the chosen scheduler is the configured one."""
         chosen = self.scheduler()
         if chosen == configured_scheduler():
             return None
         path = folder / "scheduler.cfg"
-        path.write_text(f"[core]\ndefault-scheduler-url = {chosen.url}\n")
+        path.write_text(f"[core]\nscheduler_url = {chosen.url}\n")
         return path
 
     def effective(self) -> dict[str, str]:

@@ -164,6 +164,12 @@ def ready(conn) -> bool:
         return cur.fetchone()[0]
 
 
+# The columns of ops.runs that the history adds to warehouses made before it had them (warehouse.BOOTSTRAP_SQL
+# declares them too once it has them; then this never runs).
+HISTORY_COLUMNS = """ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer,
+                                    ADD COLUMN IF NOT EXISTS tasks_planned integer"""
+
+
 def connect(url: str | None = None, name: str = "insurance-pipeline-history"):
     """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
     conn = psycopg2.connect(url or warehouse.url(), application_name=name, connect_timeout=10)
@@ -171,8 +177,10 @@ def connect(url: str | None = None, name: str = "insurance-pipeline-history"):
         conn.autocommit = True
         if not ready(conn):
             conn.autocommit = False
-            with conn:  # in a transaction: bootstrap's advisory lock lasts until its DDL is committed
+            with conn, conn.cursor() as cur:  # in a transaction: the advisory lock lasts until the DDL commits
                 warehouse.bootstrap(conn)
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
+                cur.execute(HISTORY_COLUMNS)
             conn.autocommit = True
     except BaseException:
         conn.close()

@@ -131,9 +131,20 @@ def cmd_runs(args) -> int:
 # ---------------------------------------------------------------- status
 
 def graph() -> list:
-    """Every task of the job, in the order it runs: loads, heals, Transform."""
-    from .tasks import HealTable, LoadTable, Transform
-    return [LoadTable(t) for t in TABLES] + [HealTable(t) for t in TABLES] + [Transform()]
+    """Every task of a run (tasks.main_task and all it requires): loads, heals, Transform, Backup."""
+    from luigi.task import flatten
+
+    from .tasks import main_task
+    found, todo = {}, [main_task()]
+    while todo:
+        task = todo.pop()
+        if task.task_id not in found:
+            found[task.task_id] = task
+            todo.extend(flatten(task.requires()))
+    order = {family: i for i, family in enumerate(report.FAMILY_COLOURS)}
+    tables = list(TABLES)
+    return sorted(found.values(), key=lambda t: (order.get(t.task_family, len(order)),
+                                                 tables.index(t.table) if hasattr(t, "table") else 0))
 
 
 def task_states(conn) -> list[dict]:
@@ -283,13 +294,16 @@ def cmd_scheduler(args) -> int:
         print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
         process = subprocess.Popen(command, cwd=config.PROJECT_ROOT)  # luigid reads the project's luigi.cfg
         pidfile.write_text(str(process.pid))
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())  # stop it with us
         try:
-            return process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=10)
-            return 0
+            while True:
+                try:
+                    code = process.wait()
+                    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+                except KeyboardInterrupt:  # Ctrl-C reaches luigid too; wait until it has stopped
+                    process.send_signal(signal.SIGINT)
         finally:
+            signal.signal(signal.SIGTERM, previous)
             pidfile.unlink(missing_ok=True)
     with open(folder / "luigid.out", "ab") as out:
         process = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,

@@ -32,7 +32,7 @@ def report_path(run_id: str) -> Path:
     return report_dir() / f"{run_id}.html"
 
 
-FAMILY_COLOURS = {"LoadTable": "#4e79a7", "HealTable": "#59a14f", "Transform": "#b07aa1"}
+FAMILY_COLOURS = {"LoadTable": "#4e79a7", "HealTable": "#59a14f", "Transform": "#b07aa1", "Backup": "#76b7b2"}
 ACTION_COLOURS = {"fix": "#59a14f", "quarantine": "#e15759", "flag": "#f28e2b"}
 STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "running": "#1565c0", "interrupted": "#ef6c00"}
 CLEAN, HELD, MUTED = "#59a14f", "#e15759", "#9aa5b1"

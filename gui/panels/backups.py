@@ -15,7 +15,8 @@ BACKUP_COLUMNS = [
     Column("Tables", "tables", formats.count), Column("Rows", "rows", formats.count),
     Column("Latest run", "latest_run"), Column("Database", "source"), Column("PostgreSQL", "server_version"),
 ]
-TABLE_COLUMNS = [Column("Table", "name"), Column("Rows", "rows", formats.count), Column("Kind", "kind")]
+TABLE_COLUMNS = [Column("Table", "name"), Column("Rows", "rows", formats.count),
+                 Column("Kind", "kind", lambda kind: "mat. view" if kind == "materialized view" else formats.text(kind))]
 
 
 def list_backups() -> dict:
@@ -100,7 +101,7 @@ class BackupsPanel(Panel):
         split.addWidget(self.list_box)
         self.tables_box = Box("Tables in the backup", self.table_view)
         split.addWidget(self.tables_box)
-        split.setSizes([700, 320])
+        split.setSizes([600, 440])
         layout.addWidget(split, 1)
         self.clock = QTimer(self, interval=250)
         self.clock.timeout.connect(self._tick)
@@ -135,7 +136,7 @@ class BackupsPanel(Panel):
     def _selected(self, current, previous=None) -> None:
         chosen = self.selected()
         self.tables.set_rows(chosen["table_rows"] if chosen else [])
-        fit_columns(self.table_view, 240)
+        fit_columns(self.table_view, 230)
         if chosen:
             self.tables_box.heading.setText(f"Tables in {chosen['name']}")
         self._enable()

@@ -1,6 +1,8 @@
 """Pieces the panels share: the panel base (lazy, refreshable), page header, KPI card, empty and error states."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,11 +31,28 @@ class Panel(QWidget):
         super().__init__(parent)
         self.setObjectName("page")
         self.stale = True
+        self.building: Iterator[None] | None = None
         self.refresh_due = False
         self.loads = 0  # refreshes shown so far (tests wait for it to grow)
 
+    def build_in_steps(self, steps: Iterator[None]) -> None:
+        """Make the rest of the panel a piece per next(steps): the window makes hidden panels a piece per turn of
+        the event loop (a whole panel at once would hold the GUI thread for ~0.1 s); showing one finishes it."""
+        self.building = steps
+
+    def build_step(self) -> bool:
+        """Make one more piece; False when the panel is whole."""
+        if self.building is None:
+            return False
+        if next(self.building, StopIteration) is StopIteration:
+            self.building = None
+            return False
+        return True
+
     def activate(self) -> None:
         """The panel became visible."""
+        while self.build_step():
+            pass
         if self.stale:
             self.refresh()
 
@@ -65,6 +84,7 @@ def header(title: str, subtitle: QLabel | None = None, *widgets: QWidget) -> QHB
     texts.addWidget(QLabel(title, objectName="title"))
     if subtitle is not None:
         subtitle.setObjectName("subtitle")
+        subtitle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the page
         subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         texts.addWidget(subtitle)
     row.addLayout(texts, 1)

@@ -63,7 +63,7 @@ class OverviewPanel(Panel):
         self.claims_chart = TimeChart("Claims per month by type", "count", stacked=True)
         self.premium_chart = TimeChart("Premium per month (USD)", "money")
         self.policies_chart = BarChart("Policies by type and status", "count", stacked=True, horizontal=True)
-        self.segments_chart = BarChart("Customers by segment and risk band", "count", stacked=True)
+        self.segments_chart = BarChart("Customers by segment and risk band", "count", stacked=True, horizontal=True)
         self.loss_chart = BarChart("Loss ratio by policy type", "percent", horizontal=True)
         grid = QGridLayout()
         grid.setSpacing(12)
@@ -102,9 +102,10 @@ class OverviewPanel(Panel):
             self.finish_load()
             return
         k = data["kpis"] or {}
-        built = f" · analytics built {formats.when(k.get('built_at'))}" if k else ""
-        self.subtitle.setText(f"Warehouse: {data['where']}{built}" +
-                              (f" · run {k['latest_run_id']}" if k.get("latest_run_id") else ""))
+        self.subtitle.setText(f"Analytics built {formats.when(k.get('built_at'))}" +
+                              (f" by run {k['latest_run_id']}" if k.get("latest_run_id") else "") +
+                              f" · latest heal {formats.when(k.get('last_healed_at'))}")
+        self.subtitle.setToolTip(f"Warehouse: {data['where']}")
         self.cards["customers"].set(formats.count(k.get("customers")))
         self.cards["policies"].set(formats.count(k.get("policies")),
                                    f"{formats.count(k.get('active_policies'))} active")

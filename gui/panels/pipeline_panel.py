@@ -105,6 +105,11 @@ class PipelinePanel(Panel):
         layout.addLayout(status_row)
 
         self.tasks = RowsModel(TASK_COLUMNS, self)
+        self.body = QSplitter(Qt.Orientation.Vertical)
+        layout.addWidget(self.body, 1)
+        self.build_in_steps(self._build_body())
+
+    def _build_body(self):
         self.task_view = table_view(self.tasks)
         self.tasks_box = Box("Tasks", self.task_view)
         self.log = QPlainTextEdit(readOnly=True)
@@ -114,13 +119,12 @@ class PipelinePanel(Panel):
         top.addWidget(self.tasks_box)
         top.addWidget(Box("Log", self.log))
         top.setSizes([760, 280])
+        self.body.addWidget(top)
+        yield
         self.history = RunHistory()
         self.history.run_selected.connect(self.show_run)
-        body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(top)
-        body.addWidget(self.history)
-        body.setSizes([380, 300])
-        layout.addWidget(body, 1)
+        self.body.addWidget(self.history)
+        self.body.setSizes([380, 300])
 
     # -- loading what the warehouse knows
     def refresh(self) -> None:
@@ -151,6 +155,8 @@ class PipelinePanel(Panel):
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
     def start(self) -> None:
+        while self.build_step():  # started before the panel was shown: finish making it
+            pass
         if self.running():
             return
         self.run_button.setEnabled(False)

@@ -57,7 +57,7 @@ class QualityPanel(Panel):
         self.pages = QStackedWidget()
         self.empty = Message("No quality results yet", "Run the pipeline: healing records here what it checked, "
                                                        "fixed and held back, table by table and rule by rule.")
-        self.summary = self._build_summary()
+        self.summary = QWidget()
         self.pages.addWidget(self.summary)
         self.pages.addWidget(self.empty)
         self.tabs.addTab(self.pages, "Summary")
@@ -65,28 +65,29 @@ class QualityPanel(Panel):
         self.quarantine: QuarantineBrowser | None = None
         self.tabs.addTab(self.quarantine_tab, "Quarantine")
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.build_in_steps(self._build_summary(self.summary))
 
-    def _build_summary(self) -> QWidget:
-        page = QWidget()
+    def _build_summary(self, page: QWidget):
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 10, 0, 0)
         grid.setSpacing(12)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 1)
         self.tables = RowsModel(TABLE_COLUMNS, self)
         self.table_view = table_view(self.tables)
         self.rules = RowsModel(RULE_COLUMNS, self)
         self.rule_view = table_view(self.rules, sortable=True)
+        grid.addWidget(Box("Per table", self.table_view), 0, 0)
+        grid.addWidget(Box("Violations per rule", self.rule_view), 1, 0)
+        yield
         self.rates_chart = BarChart("Valid records before and after healing", "percent", horizontal=True)
+        grid.addWidget(self.rates_chart, 0, 1)
+        yield
         self.trend_chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
         self.trend_table = QComboBox()
         self.trend_table.currentIndexChanged.connect(self._draw_trend)
         self.trend_chart.add_control(self.trend_table)
-        grid.addWidget(Box("Per table", self.table_view), 0, 0)
-        grid.addWidget(self.rates_chart, 0, 1)
-        grid.addWidget(Box("Violations per rule", self.rule_view), 1, 0)
         grid.addWidget(self.trend_chart, 1, 1)
-        grid.setColumnStretch(0, 2)
-        grid.setColumnStretch(1, 1)
-        return page
 
     def refresh(self) -> None:
         super().refresh()

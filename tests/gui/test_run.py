@@ -79,3 +79,37 @@ def test_the_event_loop_never_stalls_while_a_run_goes(database_url, data_dir, wi
     assert gaps["ticks"] > seconds * 20  # the timer really ran all along
     print(f"longest event-loop stall during a {seconds:.1f} s run: {gaps['max'] * 1000:.0f} ms")
     assert gaps["max"] < 0.2, f"the event loop stalled for {gaps['max'] * 1000:.0f} ms"
+
+
+def test_stop_ends_the_run_and_its_workers(database_url, data_dir, window, qtbot):
+    pipeline = window.show_panel("Pipeline")
+    qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
+    pipeline.run_button.click()
+    qtbot.waitUntil(lambda: pipeline.running() and pipeline.tasks.rowCount() > 0, timeout=60000)
+    group = pipeline.process.processId()
+    assert pipeline.stop_button.isEnabled() and not pipeline.run_button.isEnabled()
+
+    pipeline.stop_button.click()
+    qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
+    assert pipeline.status.text().startswith("Run stopped after")
+    assert pipeline.run_button.isEnabled() and not pipeline.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not _alive(group), timeout=10000)  # Luigi's forked workers ended with it
+    # each task's work is one transaction: a run started after the stop finishes the job
+    pipeline.run_button.click()
+    qtbot.waitUntil(lambda: pipeline.running(), timeout=10000)
+    qtbot.waitUntil(lambda: not pipeline.running(), timeout=180000)
+    assert pipeline.last_exit == 0, pipeline.log.toPlainText()[-2000:]
+    for name in ("customers", "policies", "claims", "payments"):
+        raw, clean, held = query(database_url, f"""SELECT (SELECT count(*) FROM raw.{name}),
+            (SELECT count(*) FROM clean.{name}),
+            (SELECT count(*) FROM quality.quarantine WHERE table_name = '{name}')""")[0]
+        assert raw == clean + held > 0, name
+
+
+def _alive(group: int) -> bool:
+    import os
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

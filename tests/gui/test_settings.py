@@ -16,7 +16,7 @@ def test_number_formats():
     assert formats.money(1_234_567) == "$1.2M" and formats.money(7_191_316_656.39) == "$7.19B"
     assert formats.money(845.2) == "$845" and formats.money(12_345) == "$12.3K" and formats.money(-2500) == "-$2.5K"
     assert formats.percent(0.453) == "45.3%" and formats.percent(11.6447) == "1,164.5%"
-    assert formats.seconds(0.42) == "0.4 s" and formats.seconds(125) == "2 min 5 s"
+    assert formats.seconds(0.42) == "0.4 s" and formats.seconds(0.042) == "42 ms" and formats.seconds(125) == "2 min 5 s"
     assert formats.size(2_500_000) == "2.4 MB"
     assert formats.axis("percent", 0.2)(0.4) == "40%" and formats.axis("percent", 0.005)(0.455) == "45.5%"
 
@@ -76,5 +76,5 @@ def test_a_chosen_scheduler_reaches_the_runs_through_a_luigi_config(window, tmp_
     assert settings.scheduler_config(tmp_path) is None  # the configured one: nothing to add
     settings.set("scheduler", "scheduler.example.com:9000")
     written = settings.scheduler_config(tmp_path)
-    assert written.read_text() == "[core]\ndefault-scheduler-url = http://scheduler.example.com:9000/\n"
+    assert written.read_text() == "[core]\nscheduler_url = http://scheduler.example.com:9000/\n"
     assert str(settings.scheduler()) == "scheduler.example.com:9000"

@@ -115,6 +115,7 @@ def start_early(key: str, function: Callable) -> None:
     job.outcome, job.consumer = None, None
 
     def arrived(kind: str, value) -> None:  # on the GUI thread
+        _running.discard(job)
         job.outcome = (kind, value)
         if job.consumer is not None:
             job.consumer()
@@ -122,6 +123,7 @@ def start_early(key: str, function: Callable) -> None:
     job.signals.done.connect(lambda result: arrived("done", result), Qt.ConnectionType.QueuedConnection)
     job.signals.failed.connect(lambda message: arrived("failed", message), Qt.ConnectionType.QueuedConnection)
     _early[key] = job
+    _running.add(job)  # alive until its result arrived, whoever holds it meanwhile
     QUERIES.start(job)
 
 

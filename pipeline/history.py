@@ -81,7 +81,7 @@ def transient(exc: BaseException) -> bool:
     return not any(text in str(exc) for text in _CONFIG_TEXT)  # a refused login does not cure itself
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
 
@@ -89,7 +89,7 @@ def _first_line(exc: BaseException) -> str:
 def failure_message(task: luigi.Task, exc: BaseException) -> str:
     """One line saying what failed and what to do about it."""
     exc = database_error(exc)
-    first = _first_line(exc)
+    first = first_line(exc)
     if isinstance(exc, SourceError):
         return f"{task}: {first}; fix or replace the file, then run again"
     attempts = getattr(task, "_history_attempt", 1)
@@ -199,7 +199,7 @@ def _safe(handler):
         try:
             handler(task, *args)
         except Exception as exc:  # noqa: BLE001 - history must never break a run
-            print(f"WARNING could not record the run history of {task}: {_first_line(exc)}", file=sys.stderr,
+            print(f"WARNING could not record the run history of {task}: {first_line(exc)}", file=sys.stderr,
                   flush=True)
     return wrapper
 
@@ -393,7 +393,7 @@ def retry_transient(run):
             except Exception as exc:
                 if not transient(exc) or task._history_attempt >= policy.attempts:
                     raise
-                note = (f"{task}: transient database error ({_first_line(database_error(exc))}); attempt "
+                note = (f"{task}: transient database error ({first_line(database_error(exc))}); attempt "
                         f"{task._history_attempt} of {policy.attempts}, trying again in {policy.delay:g} s")
                 print(f"WARNING {note}", file=sys.stderr, flush=True)
                 _safe(_reopen)(task, note)
@@ -448,9 +448,14 @@ def _close(cur, run: str, why: str, state: str | None = None) -> str:
 
 def finish_run(run: str | None = None, url: str | None = None) -> str | None:
     """Close a run whose process is ending (still 'running' only if it stopped early: then write its report).
-    Returns the run's final status, or None when the run never started a task."""
+    Returns the run's final status, or None when the run never started a task or the warehouse is unreachable
+    (then the run's own error says so)."""
     run = run or markers.run_id()
-    with _connect(url) as conn:
+    try:
+        closing = _connect(url)
+    except psycopg2.OperationalError:
+        return None
+    with closing as conn:
         conn.autocommit = False
         with conn, conn.cursor() as cur:
             cur.execute("SELECT status FROM ops.runs WHERE run_id = %s FOR UPDATE", (run,))
@@ -484,7 +489,7 @@ def _write_report(run: str, url: str | None = None) -> None:
     try:
         path = report.write_report(run, url=url)
     except Exception as exc:  # noqa: BLE001 - a report must never fail a run
-        log.warning("could not write the report of run %s: %s", run, _first_line(exc))
+        log.warning("could not write the report of run %s: %s", run, first_line(exc))
         return
     if progress_enabled():
         print(f"report: {path}", flush=True)

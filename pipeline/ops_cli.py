@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import luigi.configuration
+import psycopg2
 import psycopg2.extras
 
 from . import config, history, report, warehouse
@@ -58,6 +59,20 @@ def _took(seconds) -> str | None:
 
 def _connect():
     return history.connect(name="insurance-pipeline-cli")
+
+
+def handler(function):
+    """A command that prints one line on error, never a traceback, and says what to do about the warehouse."""
+    def handle(args) -> int:
+        try:
+            return function(args) or 0
+        except psycopg2.OperationalError as exc:
+            print(f"error: cannot reach the warehouse {warehouse.describe()} ({history.first_line(exc)}); "
+                  "check that PostgreSQL is running and the URL is right, then run again", file=sys.stderr)
+        except (LookupError, OSError, psycopg2.Error) as exc:
+            print(f"error: {history.first_line(exc)}", file=sys.stderr)
+        return 1
+    return handle
 
 
 # ---------------------------------------------------------------- runs
@@ -105,6 +120,7 @@ def run_tasks(conn, run_id: str) -> list[dict]:
         return cur.fetchall()
 
 
+@handler
 def cmd_runs(args) -> int:
     with contextlib.closing(_connect()) as conn:
         if args.run_id:
@@ -192,6 +208,7 @@ def table_counts(conn) -> list[tuple]:
     return rows
 
 
+@handler
 def cmd_status(args) -> int:
     with contextlib.closing(_connect()) as conn:
         counts = table_counts(conn)
@@ -223,6 +240,7 @@ def cmd_status(args) -> int:
 
 # ---------------------------------------------------------------- report
 
+@handler
 def cmd_report(args) -> int:
     path = report.write_report(args.run_id, folder=Path(args.folder) if args.folder else None)
     print(f"report: {path}")
@@ -261,6 +279,7 @@ def _pid(pidfile: Path) -> int | None:
     return pid if history.pid_alive(pid) else None
 
 
+@handler
 def cmd_scheduler(args) -> int:
     folder = config.project_path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)

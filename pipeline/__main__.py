@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import luigi
+import psycopg2
 
-from . import config, markers, warehouse
+from . import config, history, markers, ops_cli, report, warehouse
 from .tables import TABLES
 
 
@@ -20,39 +22,24 @@ def cmd_run(args) -> int:
     from .tasks import main_task
 
     if args.data_dir:
-        import os
         os.environ["PIPELINE_DATA_DIR"] = args.data_dir
-    markers.new_run_id()
-    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {markers.run_id()}")
+    if args.progress is not None:
+        os.environ["PIPELINE_PROGRESS"] = "1" if args.progress else "0"
+    try:
+        warehouse.connect().close()
+    except psycopg2.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        print(f"error: cannot reach the warehouse {warehouse.describe()} ({first}); check that PostgreSQL is "
+              "running and the URL is right, then run again", file=sys.stderr)
+        return 1
+    run_id = markers.new_run_id()
+    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}")
     result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
                          detailed_summary=True)
+    state = history.finish_run(run_id)  # closes the run if it stopped early (and writes its report)
+    if state is not None and report.report_path(run_id).exists() and not history.progress_enabled():
+        print(f"run {run_id} {state}; report: {report.report_path(run_id)}")
     return 0 if result.scheduling_succeeded else 1
-
-
-def cmd_status(args) -> int:
-    with warehouse.transaction() as conn:
-        warehouse.bootstrap(conn)
-        with conn.cursor() as cur:
-            cur.execute("SELECT task_id, completed_at, run_id FROM ops.markers")
-            done = {r[0]: r for r in cur.fetchall()}
-            rows = []
-            for name in TABLES:
-                counts = []
-                for schema in ("raw", "clean"):
-                    counts.append(warehouse.row_count(conn, schema, name)
-                                  if warehouse.table_exists(conn, schema, name) else None)
-                cur.execute("SELECT count(*) FROM quality.quarantine WHERE table_name = %s", (name,))
-                counts.append(cur.fetchone()[0])
-                rows.append((name, *counts, done.get(f"heal:{name}", (None, None, ""))[2]))
-    print(f"warehouse: {warehouse.describe()}")
-    print(f"{'table':<16}{'raw':>10}{'clean':>10}{'quarantined':>13}  healed in run")
-    for name, raw, clean, held, run in rows:
-        fmt = lambda n: "-" if n is None else f"{n:,}"  # noqa: E731
-        print(f"{name:<16}{fmt(raw):>10}{fmt(clean):>10}{fmt(held):>13}  {run}")
-    transform = done.get("transform")
-    print(f"analytics built: {transform[1]:%Y-%m-%d %H:%M:%S} (run {transform[2]})" if transform
-          else "analytics not built yet")
-    return 0
 
 
 def cmd_score(args) -> int:
@@ -92,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
     run.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="a line per finished task (default: when the output is a terminal)")
     run.set_defaults(func=cmd_run)
-    status = sub.add_parser("status", help="rows per table in raw, clean and quarantine")
-    status.set_defaults(func=cmd_status)
+    ops_cli.add_cli(sub)  # runs, status, scheduler, report
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["generate"]:  # the generator parses its own options
         return cmd_generate(argv[1:])

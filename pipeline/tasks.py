@@ -52,6 +52,7 @@ class LoadTable(PipelineTask):
         content = markers.file_digest(path) if path.exists() else "missing"
         return combine(content, warehouse.spec_hash(spec(self.table)), markers.source_digest(ingest))
 
+    @history.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
             warehouse.bootstrap(conn)
@@ -79,6 +80,7 @@ class HealTable(PipelineTask):
         return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
                        repr(sorted(config.rule_thresholds().items())))
 
+    @history.retry_transient
     def run(self):
         run_id = markers.run_id()
         with warehouse.transaction() as conn:
@@ -124,6 +126,7 @@ class Transform(PipelineTask):
     def fingerprint(self) -> str:
         return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
 
+    @history.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
             warehouse.bootstrap(conn)
@@ -145,6 +148,7 @@ class Backup(PipelineTask):
     def fingerprint(self) -> str:
         return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed
 
+    @history.retry_transient
     def run(self):
         made = backup.create()
         with warehouse.transaction() as conn:

@@ -88,8 +88,17 @@ CREATE TABLE IF NOT EXISTS ops.runs (
     finished_at timestamptz,
     status      text NOT NULL DEFAULT 'running',
     command     text,
-    host        text
+    host        text,
+    pid         integer,
+    tasks_planned integer
 );
+-- Warehouses made before ops.runs had pid and tasks_planned (checked first: no lock when they exist).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = 'ops' AND table_name = 'runs' AND column_name = 'tasks_planned') THEN
+        ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer, ADD COLUMN IF NOT EXISTS tasks_planned integer;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS ops.task_runs (
     id          bigserial PRIMARY KEY,
     run_id      text NOT NULL,
@@ -191,10 +200,22 @@ def bootstrap(conn) -> None:
     key = conn.dsn
     if key in _bootstrapped:
         return
+    if conn.autocommit:  # the advisory lock must be held until the DDL commits
+        conn.autocommit = False
+        try:
+            with conn:
+                _create(conn)
+        finally:
+            conn.autocommit = True
+    else:
+        _create(conn)
+    _bootstrapped.add(key)
+
+
+def _create(conn) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
         cur.execute(BOOTSTRAP_SQL)
-    _bootstrapped.add(key)
 
 
 def qualified(schema: str, table: str) -> sql.Composed:

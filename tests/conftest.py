@@ -73,10 +73,18 @@ def healed_url(pg_admin_url, tmp_path_factory) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIPELINE_DATABASE_URL", url)
         patch.setenv("PIPELINE_DATA_DIR", str(folder))
+        patch.setenv("PIPELINE_REPORT_DIR", str(folder.parent / "reports"))
         result = build(Transform(), workers=2)
         assert result.scheduling_succeeded, result.summary_text
         yield url
     _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(autouse=True)
+def reports_dir(tmp_path, monkeypatch) -> Path:
+    """Run reports of a test go to its own folder, not the project's reports/."""
+    monkeypatch.setenv("PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
+    return tmp_path / "reports"
 
 
 @pytest.fixture

@@ -30,5 +30,5 @@ setup(
             "pyyaml>=6,<7",
         ],
     },
-    entry_points={"console_scripts": ["insurance-pipeline=pipeline.__main__:main"]},
+    entry_points={"console_scripts": ["insurance-pipeline=pipeline.__main__:main", "insurance-app=gui.app:main"]},
 )

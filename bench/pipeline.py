@@ -107,6 +107,7 @@ def baseline_validate(data: str, sample: str) -> None:
     the extrapolated seconds for every record and the records checked."""
     import pyarrow.parquet as pq
     from cerberus import Validator
+
     from pipeline.tables import spec
     sizes = {n: pq.ParquetFile(Path(data) / f"{n}.parquet").metadata.num_rows for n in TABLES}
     total, budget = sum(sizes.values()), int(sample)
@@ -179,6 +180,7 @@ def _heal_statements(name: str) -> list[str]:
 
 def baseline_heal(url: str) -> None:
     import psycopg2
+
     from pipeline.quality.rules import heal_parents
     order: list[str] = []
     while len(order) < len(TABLES):  # parents first, so that orphans are found against healed parents
@@ -194,6 +196,7 @@ def baseline_heal(url: str) -> None:
 
 def baseline_transform(url: str) -> None:
     import psycopg2
+
     from pipeline import analytics, warehouse
     with psycopg2.connect(url) as conn:
         warehouse.bootstrap(conn)  # quality.* and ops.* that the overview view reads
@@ -206,7 +209,7 @@ def baseline(data: Path, sample: int) -> dict:
     me = [sys.executable, str(Path(__file__).resolve())]
     found = {}
     found["load"] = measure(me + ["_load", str(data), url])
-    seconds, peak, out = measure_output(me + ["_validate", str(data), str(sample)])
+    _, peak, out = measure_output(me + ["_validate", str(data), str(sample)])
     figures = json.loads(out.strip().splitlines()[-1])
     found["validate"] = (figures["extrapolated"], peak)
     found["validate_note"] = figures

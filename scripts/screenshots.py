@@ -3,9 +3,9 @@
     python scripts/screenshots.py [--out docs/screenshots]
 
 Starts an embedded PostgreSQL in a temporary folder (or uses a new database on PIPELINE_DATABASE_URL's server when
-that is set), runs the pipeline on a copy of the committed sample (`python -m pipeline run`), then once more after
-changing one small source file (so that the history has two runs), opens the app offscreen, makes a backup from the
-Backups panel, and saves each panel once its data is shown.
+that is set), runs the pipeline on a copy of the committed sample (`python -m pipeline run`), changes one small
+source file, opens the app offscreen, runs the pipeline again from the Pipeline panel (so that the history has two
+runs), makes a backup from the Backups panel, and saves each panel once its data is shown.
 """
 from __future__ import annotations
 
@@ -105,8 +105,7 @@ def main() -> None:
                               PIPELINE_BACKUP_DIR=str(folder / "backups"))
             run_pipeline()
             change_a_source_file(folder / "data")
-            run_pipeline()
-            shoot(args.out, folder)
+            shoot(args.out, folder)  # the second run is started from the app's Pipeline panel
         finally:
             from gui import workers
             workers.wait_all()
@@ -138,6 +137,12 @@ def shoot(out: Path, folder: Path) -> None:
     save("overview")
     pipeline = window.show_panel("Pipeline")
     wait(app, lambda: pipeline.loads >= 1 and pipeline.tasks.rowCount() > 0)
+    pipeline.run_button.click()
+    wait(app, lambda: pipeline.process is not None and pipeline.running(), timeout=30)
+    wait(app, lambda: not pipeline.running(), timeout=300)
+    if pipeline.last_exit != 0:
+        sys.exit(f"the run from the app failed:\n{pipeline.log.toPlainText()[-3000:]}")
+    wait(app, lambda: len(pipeline.history.runs.rows) == 2)
     save("pipeline")
     quality = window.show_panel("Data quality")
     wait(app, lambda: quality.loads >= 1)

@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from pipeline import generate, warehouse
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, SAMPLE as SAMPLE_DIR, _drop_database, _new_database, query, scalar
+from .conftest import ROOT, _drop_database, _new_database, query, scalar
+from .conftest import SAMPLE as SAMPLE_DIR
 
 SCALE = 0.05  # about 96,000 records: each stage lasts long enough to be killed in its middle
 
@@ -153,7 +154,7 @@ def kill_during(url: str, child: subprocess.Popen, marker_id: str, statement_lik
                     child.wait()
                     return
                 if child.poll() is not None:
-                    out, err = (p.read_text(errors="replace") for p in child.output)
+                    err = child.output[1].read_text(errors="replace")
                     pytest.fail(f"the run ended ({child.returncode}) before {marker_id} ran {statement_like}: "
                                 f"{err[-2000:]}")
                 time.sleep(0.005)
@@ -325,7 +326,7 @@ def test_server_stopped_mid_run_fails_in_one_line_and_a_rerun_completes(own_serv
                 time.sleep(0.005)
     assert child.poll() is None, "the run ended before healing payments"
     own_server.stop()
-    code, out, err = finish(child, timeout=180)
+    code, _, err = finish(child, timeout=180)
 
     assert code != 0
     lines = [line for line in err.splitlines() if "cannot reach the warehouse" in line]
@@ -347,8 +348,8 @@ def test_server_stopped_mid_run_fails_in_one_line_and_a_rerun_completes(own_serv
 def test_warehouse_unreachable_at_the_start_fails_in_one_line_saying_what_to_do(tmp_path):
     nowhere = "postgresql://pipeline:S3cret-pw-42@127.0.0.1:1/warehouse"  # nothing listens on port 1
     for command in (["run", "--workers", "2"], ["status"]):
-        done = subprocess.run([sys.executable, "-m", "pipeline", *command], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, env=run_env(nowhere, SAMPLE_DIR, tmp_path))
+        done = subprocess.run([sys.executable, "-m", "pipeline", *command], check=False, cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env=run_env(nowhere, SAMPLE_DIR, tmp_path))
         assert done.returncode != 0
         lines = [line for line in done.stderr.splitlines() if "cannot reach the warehouse" in line]
         assert len(lines) == 1, done.stderr[-3000:]
@@ -408,16 +409,6 @@ def test_processes_setting_up_a_new_warehouse_at_once_all_succeed(empty_url):
 
 # ---------------------------------------------------------------- a restore killed halfway
 
-def restore_command() -> list[str]:
-    """`python -m pipeline backup restore` where the command line has it, else the same handler (backup_cli)."""
-    listed = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=ROOT, capture_output=True, text=True)
-    if "backup" in listed.stdout:
-        return [sys.executable, "-m", "pipeline"]
-    return [sys.executable, "-c", "import argparse, sys; from pipeline import backup; "
-                                  "p = argparse.ArgumentParser(); backup.add_cli(p.add_subparsers(required=True)); "
-                                  "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"]
-
-
 def test_restore_killed_halfway_leaves_the_warehouse_as_before(copy_of_reference, reference, tmp_path, monkeypatch):
     from pipeline import backup
 
@@ -432,7 +423,7 @@ def test_restore_killed_halfway_leaves_the_warehouse_as_before(copy_of_reference
     assert before != reference["checksums"]
 
     env = {**os.environ, "PIPELINE_REPORT_DIR": str(tmp_path / "reports")}
-    child = subprocess.Popen([*restore_command(), "backup", "restore", made.name, "--yes"], cwd=ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "pipeline", "backup", "restore", made.name, "--yes"], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     with contextlib.closing(psycopg2.connect(copy_of_reference)) as conn:
         conn.autocommit = True

@@ -240,7 +240,7 @@ def test_files_postgresql_cannot_hold_are_refused_in_one_line(loaded, tmp_path, 
 
 
 def test_awkward_but_storable_types_load_whole(loaded, tmp_path):
-    conn, counts = loaded
+    conn, _ = loaded
     n = 3
     table = _payment_methods(
         description=pa.array(["Ünïcødé ✓", None, "\\."]),
@@ -380,8 +380,8 @@ def test_the_password_never_shows(secret_url, tmp_path, monkeypatch):
            "PIPELINE_REPORT_DIR": str(reports), "PIPELINE_PROGRESS": "1", "PIPELINE_BACKUP_DIR": str(tmp_path / "b")}
     seen = []
     for args in (["run", "--workers", "2"], ["status"]):
-        done = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run([sys.executable, "-m", "pipeline", *args], check=False, cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         seen += [done.stdout, done.stderr]
     assert "warehouse: postgresql://pipeline_pw_" in seen[0] and ":***@" in seen[0]
@@ -389,8 +389,8 @@ def test_the_password_never_shows(secret_url, tmp_path, monkeypatch):
     unreachable = make_url(secret_url).set(host="127.0.0.1", port=1, query={}).render_as_string(hide_password=False)
     settings_file = tmp_path / "luigi.cfg"
     settings_file.write_text("[retries]\nattempts = 1\ndelay = 0\n")
-    failed = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "1"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300, env={**env, "PIPELINE_DATABASE_URL": unreachable,
+    failed = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "1"], check=False, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env={**env, "PIPELINE_DATABASE_URL": unreachable,
                                                          "LUIGI_CONFIG_PATH": str(settings_file)})
     assert failed.returncode != 0 and "127.0.0.1" in failed.stderr + failed.stdout, failed.stderr[-3000:]
     seen += [failed.stdout, failed.stderr]

@@ -12,7 +12,7 @@ from .common import Box, Panel, button, fit_columns, header, page_layout, table_
 
 BACKUP_COLUMNS = [
     Column("Backup", "name"), Column("Made", "created_at", formats.when), Column("Size", "size", formats.size),
-    Column("Tables", "tables", formats.count), Column("Rows", "rows", formats.count),
+    Column("Rows", "rows", formats.count), Column("Tables", "tables", formats.count),
     Column("Latest run", "latest_run"), Column("Database", "source"), Column("PostgreSQL", "server_version"),
 ]
 TABLE_COLUMNS = [Column("Table", "name"), Column("Rows", "rows", formats.count),
@@ -116,7 +116,7 @@ class BackupsPanel(Panel):
         self.list_box.heading.setText(f"Backups in {data['folder']}")
         chosen = self.selected()
         self.backups.set_rows(data["backups"])
-        fit_columns(self.view, 240)
+        fit_columns(self.view, 190)
         names = [b["name"] for b in data["backups"]]
         self.view.selectRow(names.index(chosen["name"]) if chosen and chosen["name"] in names else 0)
         if not data["backups"]:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSpinBox, QSplitter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter
 
 from .. import formats, queries, workers
 from ..models import Column, RowsModel
 from ..preferences import AppSettings, scheduler_answers
 from .common import Box, Panel, button, fit_columns, header, page_layout, table_view
 from .run_history import RunHistory
+from .run_log import RunLog
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUN_LINE = re.compile(r"; run (\S+)\s*$", re.MULTILINE)  # cmd_run's first line: "warehouse: ...; run <id>"
@@ -112,13 +113,11 @@ class PipelinePanel(Panel):
     def _build_body(self):
         self.task_view = table_view(self.tasks)
         self.tasks_box = Box("Tasks", self.task_view)
-        self.log = QPlainTextEdit(readOnly=True)
-        self.log.setMaximumBlockCount(5000)
-        self.log.setPlaceholderText("The run's output appears here.")
+        self.log = RunLog()
         top = QSplitter()
         top.addWidget(self.tasks_box)
-        top.addWidget(Box("Log", self.log))
-        top.setSizes([760, 280])
+        top.addWidget(self.log)
+        top.setSizes([700, 340])
         self.body.addWidget(top)
         yield
         self.history = RunHistory()
@@ -172,6 +171,7 @@ class PipelinePanel(Panel):
         for name, value in os.environ.items():  # the app's settings, applied to os.environ
             environment.insert(name, value)
         environment.insert("PYTHONUNBUFFERED", "1")
+        environment.insert("PIPELINE_PROGRESS", "1")  # the pipeline's "[ 7/23] task done ..." lines, into the log
         chosen = self.settings.scheduler_config(Path(self.config_dir.name)) if central else None
         if chosen:
             environment.insert("LUIGI_CONFIG_PATH", str(chosen))
@@ -192,8 +192,8 @@ class PipelinePanel(Panel):
         self.tasks.set_rows([])
         self.tasks_box.heading.setText("Tasks of the new run")
         self.log.clear()
-        self.log.appendPlainText(f"$ python {' '.join(arguments)}"
-                                 + ("" if central else "   (no luigid answers: local scheduler)"))
+        self.log.add(f"$ python {' '.join(arguments)}"
+                     + ("\n" if central else "   (no luigid answers: local scheduler)\n"))
         self.progress.setMaximum(max(self.total, 1))
         self.progress.setValue(0)
         self.status.setText("Running with " + ("the central scheduler" if central else "a local scheduler") + "…")
@@ -206,7 +206,7 @@ class PipelinePanel(Panel):
         if self.run_id is None and (found := RUN_LINE.search(text)):
             self.run_id = found.group(1)
             self.tasks_box.heading.setText(f"Tasks of run {self.run_id}")
-        self.log.appendPlainText(text.rstrip("\n"))
+        self.log.add(text)
 
     def poll(self) -> None:
         """Every second while running: the run's tasks from ops.task_runs (one query at a time, off the GUI)."""
@@ -232,10 +232,8 @@ class PipelinePanel(Panel):
         self.answered = asked
         if self.running() and state["run_id"] and self.run_id is None:
             self.run_id = state["run_id"]
-        resized = len(state["tasks"]) != self.tasks.rowCount()
         self.tasks.set_rows(state["tasks"])
-        if resized:  # measuring the columns is the costly part: only when rows came or went
-            fit_columns(self.task_view, 260)
+        fit_columns(self.task_view, 260)
         if self.running():
             # planned: the tasks this run found incomplete (ops.runs.tasks_planned, where the pipeline records
             # it), else every task of the graph
@@ -247,6 +245,8 @@ class PipelinePanel(Panel):
                                 f"{formats.seconds(time.time() - self.started)}")
 
     def _finished(self, exit_code: int, exit_status) -> None:
+        self._read()
+        self.log.flush()
         self.poll_timer.stop()
         self.kill_timer.stop()
         crashed = exit_status == QProcess.ExitStatus.CrashExit

@@ -33,7 +33,7 @@ def test_backup_verify_restore_round_trip(built, window, qtbot):
     qtbot.waitUntil(lambda: panel.backups.rowCount() == 1, timeout=30000)
     made = panel.backups.rows[0]
     assert made["rows"] == sum(rows for rows, _ in before.values())  # every table and materialized view
-    assert panel.backups.index(0, 4).data() == f"{made['rows']:,}"
+    assert panel.backups.index(0, 3).data() == f"{made['rows']:,}"  # the Rows column
     assert panel.tables.rowCount() == made["tables"] == len(before)
 
     panel.verify_button.click()

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import psycopg2
+import psycopg2.errors
 from psycopg2 import sql
 
 from .tables import TableSpec
@@ -26,6 +28,11 @@ LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
 # NUL cannot live in PostgreSQL text. A value holding one is stored with NUL as \0 and backslash as \\,
 # and its column is named in the row's _escaped array, so that unescape() gives back the exact value.
 NUL = "\x00"
+SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
+MAX_NAME_BYTES = 63
+MAX_COLUMNS = 1600
+# Dates and times outside these years have no faithful text form between Arrow and PostgreSQL.
+FIRST_DAY, LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31 as days since 1970-01-01
 
 
 class SourceError(Exception):
@@ -79,10 +86,29 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
                           f"{', '.join(missing)} required by table {spec.name}")
     if source.metadata.num_rows == 0:
         raise SourceError(f"{path}: file has no rows")
-    bad = [n for n in names if n.startswith("_") and n in LINEAGE]
-    if bad:
-        raise SourceError(f"{path}: column {bad[0]!r} clashes with a lineage column name")
+    _check_names(path, names)
+    for field in source.schema_arrow:
+        if pa.types.is_nested(field.type):
+            raise SourceError(f"{path}: column {field.name!r} has nested type {field.type}, which a table cell "
+                              "cannot hold as it arrived")
     return source
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    """Column names PostgreSQL would refuse, truncate into one another, or confuse with its own."""
+    if "" in names:
+        raise SourceError(f"{path}: a column has an empty name")
+    reserved = [n for n in names if n in LINEAGE or n in SYSTEM_COLUMNS]
+    if reserved:
+        raise SourceError(f"{path}: column {reserved[0]!r} clashes with a name the warehouse uses itself")
+    cut = [n.encode()[:MAX_NAME_BYTES] for n in names]
+    clash = next((n for n, c in zip(names, cut) if cut.count(c) > 1), None)
+    if clash is not None:
+        raise SourceError(f"{path}: columns {clash[:20]!r}... are alike in their first {MAX_NAME_BYTES} bytes, "
+                          "where PostgreSQL cuts names")
+    if len(names) + len(LINEAGE) > MAX_COLUMNS:
+        raise SourceError(f"{path}: {len(names)} columns, more than a PostgreSQL table holds "
+                          f"({MAX_COLUMNS - len(LINEAGE)} with lineage)")
 
 
 def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], list[str]]:
@@ -92,7 +118,28 @@ def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], lis
     return spec.column_names + extras, extras
 
 
+def _check_values(array: pa.Array, name: str, path: Path) -> None:
+    """Values PostgreSQL cannot take as text: invalid UTF-8, dates and times outside the years 1-9999."""
+    t = array.type
+    if pa.types.is_string(t):
+        try:
+            array.validate(full=True)
+        except pa.ArrowInvalid:
+            raise SourceError(f"{path}: column {name!r} holds text that is not valid UTF-8") from None
+    elif pa.types.is_date(t) or pa.types.is_timestamp(t):
+        days = array.cast(pa.date32()) if pa.types.is_timestamp(t) else array
+        low, high = pc.min_max(days.cast(pa.date32()).view(pa.int32())).values()
+        if low.is_valid and (low.as_py() < FIRST_DAY or high.as_py() > LAST_DAY):
+            raise SourceError(f"{path}: column {name!r} holds a date outside the years 1-9999")
+
+
 def _as_csv_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+    array = _text_friendly(array, name, path)
+    _check_values(array, name, path)
+    return array
+
+
+def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
     t = array.type
     if pa.types.is_dictionary(t):
         array = array.cast(t.value_type)
@@ -159,6 +206,7 @@ class _ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
         self._buffer = memoryview(b"")
+        self.error: BaseException | None = None  # what stopped the chunks, for a message better than psycopg2's
 
     def readable(self) -> bool:
         return True
@@ -169,6 +217,9 @@ class _ChunkReader(io.RawIOBase):
                 self._buffer = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
+            except BaseException as exc:
+                self.error = exc
+                raise
         n = min(len(target), len(self._buffer))
         target[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
@@ -250,8 +301,16 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                                                             sql.SQL(", ").join(columns + lineage)))
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FREEZE true)").format(
             qualified("raw", staging), copy_columns)
-        cur.copy_expert(copy.as_string(conn), _ChunkReader(_prefetched(_csv_chunks(source, names, path, result))),
-                        size=1 << 20)
+        reader = _ChunkReader(_prefetched(_csv_chunks(source, names, path, result)))
+        try:
+            cur.copy_expert(copy.as_string(conn), reader, size=1 << 20)
+        except psycopg2.Error as exc:
+            if isinstance(reader.error, SourceError):
+                raise reader.error from None
+            if isinstance(exc, psycopg2.DataError | psycopg2.errors.ProgramLimitExceeded):
+                first = str(exc).strip().splitlines()[0]
+                raise SourceError(f"{path}: PostgreSQL cannot store a value of this file ({first})") from None
+            raise
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
                     .format(qualified("raw", staging)))
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))

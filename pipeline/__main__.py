@@ -19,19 +19,37 @@ def cmd_generate(argv: list[str]) -> int:
 
 
 def cmd_run(args) -> int:
-    from .tasks import main_task
-
     if args.data_dir:
         os.environ["PIPELINE_DATA_DIR"] = args.data_dir
     if args.progress is not None:
         os.environ["PIPELINE_PROGRESS"] = "1" if args.progress else "0"
     try:
-        warehouse.connect().close()
+        guard = warehouse.connect()
     except psycopg2.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
         print(f"error: cannot reach the warehouse {warehouse.describe()} ({first}); check that PostgreSQL is "
               "running and the URL is right, then run again", file=sys.stderr)
         return 1
+    try:
+        _one_run_at_a_time(guard)
+        return _build(args)
+    finally:
+        guard.close()  # ends the session, and with it the run lock
+
+
+def _one_run_at_a_time(conn) -> None:
+    """Hold the warehouse's run lock for this session; a second run waits for the first, then finds it done."""
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtext('pipeline.run'))")
+        if not cur.fetchone()[0]:
+            print("another run is working on the warehouse; waiting for it to finish", flush=True)
+            cur.execute("SELECT pg_advisory_lock(hashtext('pipeline.run'))")
+
+
+def _build(args) -> int:
+    from .tasks import main_task
+
     run_id = markers.new_run_id()
     print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}")
     result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,

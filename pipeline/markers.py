@@ -61,7 +61,7 @@ class MarkerTarget(luigi.Target):
             cur.execute("""
                 INSERT INTO ops.markers (task_id, task_family, fingerprint, run_id) VALUES (%s, %s, %s, %s)
                 ON CONFLICT (task_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id,
-                                                    completed_at = now()""",
+                                                    completed_at = clock_timestamp()""",
                         (self.marker_id, self.family, self.fingerprint, run_id))
 
 

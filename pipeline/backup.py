@@ -17,6 +17,7 @@ import psycopg2
 from psycopg2 import sql
 
 from . import config, warehouse
+from .history import pid_alive
 from .backup_manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name,
                               file_sha256, find_tools, major_of, read_manifest, table_checksums, tool_connection,
                               verify_sql, with_database, write_json)
@@ -197,23 +198,13 @@ def prune(folder: Path, database: str, keep: int) -> list[str]:
     removed = []
     for path in Path(folder).glob(f".{database}-*.partial-*"):
         pid = int(path.name.split(".partial-")[1].split("-")[0])
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(path, ignore_errors=True)
     if keep > 0:
         for old in [b for b in backups(folder) if b.manifest["database"] == database][keep:]:
             shutil.rmtree(old.folder)
             removed.append(old.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _first_line(text: str) -> str:

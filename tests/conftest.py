@@ -111,5 +111,15 @@ def query(url: str, text: str, params=()) -> list[tuple]:
     return rows
 
 
+def execute(url: str, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE DATABASE, DROP, ...)."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
+
+
 def scalar(url: str, text: str, params=()):
     return query(url, text, params)[0][0]

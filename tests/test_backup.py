@@ -23,7 +23,7 @@ from pipeline.backup_manifest import (BackupError, database_name, file_sha256, f
                                       with_database)
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, build, query, scalar
+from .conftest import ROOT, execute, build, query, scalar
 
 RESTORE_APP = "insurance-pipeline-restore"
 
@@ -44,15 +44,6 @@ def contents(url: str) -> dict[str, tuple[int, str]]:
             found[f"{schema}.{name}"] = cur.fetchone()
     conn.close()
     return found
-
-
-def execute(url: str, *statements: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
 
 
 @pytest.fixture

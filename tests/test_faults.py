@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from pipeline import generate, warehouse
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, _drop_database, _new_database, query, scalar
+from .conftest import ROOT, execute, _drop_database, _new_database, query, scalar
 from .conftest import SAMPLE as SAMPLE_DIR
 
 SCALE = 0.05  # about 96,000 records: each stage lasts long enough to be killed in its middle
@@ -81,15 +81,6 @@ def copy_database(pg_admin_url: str, template: str) -> tuple[str, str]:
     finally:
         conn.close()
     return name, with_database(pg_admin_url, name)
-
-
-def execute(url: str, *statements: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
 
 
 # ---------------------------------------------------------------- the job as a user runs it

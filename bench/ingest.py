@@ -82,10 +82,13 @@ def main() -> None:
     rows = rows_in(data)
     print(f"scale {args.scale}: {rows:,} rows in 11 files; server: {url.split('@')[-1]}")
 
+    ours_runs, psql_runs = [], []
+    for _ in range(args.repeat):  # interleaved, so a noisy moment on the machine hits both alike
+        ours_runs.append(measure(me + ["_ours", str(data), url]))
+        psql_runs.append(measure(me + ["_psql", str(csv_folder), url]))
     results = {
-        "this project (COPY stream)": median_of([measure(me + ["_ours", str(data), url]) for _ in range(args.repeat)]),
-        "psql \\copy from CSV": median_of([measure(me + ["_psql", str(csv_folder), url])
-                                          for _ in range(args.repeat)]),
+        "this project (COPY stream)": median_of(ours_runs),
+        "psql \\copy from CSV": median_of(psql_runs),
         "DataFrame.to_sql": median_of([measure(me + ["_to_sql", str(data), url])
                                        for _ in range(args.baseline_repeat)]),
     }

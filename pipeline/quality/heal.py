@@ -13,16 +13,12 @@ from ..tables import KINDS, TableSpec
 from ..ingest import LINEAGE
 from ..warehouse import qualified
 from .compile import FieldCheck, compile_schema
+from .scan import ScanPlan, plan_scan
 from .rules import CATALOG, Rule, field_policy
 
 log = logging.getLogger(__name__)
 
-ROWS = "heal_rows"      # temp table: the table's rows, typed as the spec says, fixes applied
-FOUND = "heal_found"    # temp table: one row per (row, rule) violation
-HELD = "heal_held"      # temp table: rows quarantined so far
-
-TRY_CAST = {"int": "ops.try_bigint", "float": "ops.try_float8", "date": "ops.try_date",
-            "timestamp": "ops.try_timestamp", "bool": "ops.try_boolean"}
+SCRATCH = "ops"  # the work tables of one heal live here, unlogged, for its transaction only
 
 
 class HealError(Exception):
@@ -54,26 +50,6 @@ class HealResult:
     rules: list[RuleOutcome] = field(default_factory=list)
 
 
-def _cast(column: str, raw_type: str | None, kind: str) -> tuple[sql.Composable, sql.Composable | None]:
-    """The SQL giving the spec's type from the raw column, and the predicate of a failed cast (or None)."""
-    col = sql.SQL("r.{}").format(sql.Identifier(column))
-    target = KINDS[kind][0]
-    if raw_type == target:
-        return col, None
-    if kind == "text":
-        return sql.SQL("{}::text").format(col), None
-    if (kind, raw_type) in {("float", "bigint"), ("timestamp", "date"), ("date", "timestamp"), ("date", "timestamptz")}:
-        return sql.SQL("{}::{}").format(col, sql.SQL(target)), None
-    if (kind, raw_type) == ("timestamp", "timestamptz"):
-        return sql.SQL("({} AT TIME ZONE 'UTC')").format(col), None
-    if kind == "int" and raw_type == "double precision":
-        expr = sql.SQL("CASE WHEN {c} = trunc({c}) AND {c} BETWEEN -9.2e18 AND 9.2e18 THEN {c}::bigint END").format(
-            c=col)
-    else:
-        expr = sql.SQL("{}({}::text)").format(sql.SQL(TRY_CAST[kind]), col)
-    return expr, sql.SQL("({} IS NOT NULL AND {} IS NULL)").format(col, expr)
-
-
 def _raw_types(conn, table: str) -> dict[str, str]:
     """raw.<table>'s column types, named as in tables.KINDS."""
     with conn.cursor() as cur:
@@ -83,116 +59,127 @@ def _raw_types(conn, table: str) -> dict[str, str]:
         return {name: short.get(t, t) for name, t in cur.fetchall()}
 
 
-def _build_rows(cur, spec: TableSpec, raw_types: dict[str, str]) -> list[tuple[str, sql.Composable]]:
-    """Create the typed temp table; return the cast-failure predicates per column."""
-    selects, failures = [sql.SQL("r._source_row")], []
-    for c in spec.columns:
-        expr, failed = _cast(c.name, raw_types.get(c.name), c.kind)
-        selects.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(c.name)))
-        if failed is not None:
-            failures.append((c.name, failed))
-    selects.append(sql.SQL("NULL::text[] AS _flags"))
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} r").format(
-        sql.Identifier(ROWS), sql.SQL(", ").join(selects), qualified("raw", spec.name)))
-    cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(ROWS)))  # temp tables get no statistics otherwise
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint, rule_id text, column_name text, message text,"
-                        " action text, survivor_key text) ON COMMIT DROP").format(sql.Identifier(FOUND)))
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (source_row bigint PRIMARY KEY) ON COMMIT DROP").format(
-        sql.Identifier(HELD)))
-    return failures
+@dataclass(frozen=True)
+class Work:
+    """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back."""
+    rows: sql.Composable
+    found: sql.Composable
+    held: sql.Composable
+
+    @classmethod
+    def of(cls, spec: TableSpec) -> "Work":
+        return cls(*(qualified(SCRATCH, f"heal_{spec.name}_{part}") for part in ("rows", "found", "held")))
+
+    def drop(self, cur) -> None:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(self.rows, self.found, self.held))
 
 
-def _record_cast_failures(cur, spec: TableSpec, failures) -> None:
-    for column, failed in failures:
-        kind_name = KINDS[spec.column(column).kind][2]
+def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
+    """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
+    work.drop(cur)
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(work.rows, plan.select))
+    if plan.findings:
+        # The findings' messages as one array per row, unnested where any is set; x.i says which finding.
+        messages = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.slot)) for f in plan.findings)
+        details = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.detail_slot)) if f.detail_slot
+                                     else sql.SQL("NULL") for f in plan.findings)
+        rules = sql.SQL(", ").join(sql.SQL("({}, {}, {}, {})").format(
+            sql.Literal(i), sql.Literal(f.rule_id), sql.Literal(f.column), sql.Literal(f.action))
+            for i, f in enumerate(plan.findings, start=1))
         cur.execute(sql.SQL(
-            "INSERT INTO {found} SELECT r._source_row, {rid}, {col}, {msg}, 'quarantine', NULL "
-            "FROM {raw} r WHERE {failed}").format(
-            found=sql.Identifier(FOUND), rid=sql.Literal(f"{spec.name}.{column}.type"), col=sql.Literal(column),
-            msg=sql.Literal(f"must be of {kind_name} type"), raw=qualified("raw", spec.name), failed=failed))
+            "CREATE UNLOGGED TABLE {found} AS SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
+            "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
+            "FROM {rows} h CROSS JOIN LATERAL unnest(ARRAY[{messages}]::text[]) WITH ORDINALITY AS x(message, i) "
+            "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
+            "WHERE num_nonnulls({messages}) > 0 AND x.message IS NOT NULL").format(
+            found=work.found, rows=work.rows, messages=messages, details=details, rules=rules))
+    else:
+        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
+                            "message text, action text, survivor_key text, detail text)").format(work.found))
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint PRIMARY KEY)").format(work.held))
 
 
-def _record_field_checks(cur, spec: TableSpec, checks: list[FieldCheck], failures, run_id: str) -> None:
-    """All compiled Cerberus rules in one scan of the typed rows."""
-    compiled = [c for c in checks if c.compiled]
-    if not compiled:
+def _log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) -> None:
+    """Every value the scan's fixes changed, with its before and after, in quality.heal_log."""
+    entries = [(f, column, before, after) for f in plan.findings for column, before, after in f.logged]
+    if not entries:
         return
-    # A cast failure leaves NULL behind; it is reported as a type error, not as a null value.
-    failed_cols = {column for column, _ in failures}
-    predicates = []
-    for c in compiled:
-        pred = sql.SQL("({})").format(c.predicate)
-        if c.rule == "nullable" and c.column in failed_cols:
-            pred = sql.SQL("({} AND NOT EXISTS (SELECT 1 FROM {} f WHERE f.source_row = h._source_row "
-                           "AND f.column_name = {}))").format(c.predicate, sql.Identifier(FOUND), sql.Literal(c.column))
-        predicates.append(pred)
     values = sql.SQL(", ").join(
-        sql.SQL("(CASE WHEN {} THEN {} END, {}, {}, {})").format(
-            p, sql.Literal(c.rule_id), sql.Literal(c.column), c.message, sql.Literal(field_policy(c.rule_id).action))
-        for p, c in zip(predicates, compiled))
+        sql.SQL("({}, {}, h.{} IS NOT NULL, h.{}, h.{})").format(
+            sql.Literal(column), sql.Literal(f.rule_id), sql.Identifier(f.slot), sql.Identifier(before),
+            sql.Identifier(after)) for f, column, before, after in entries)
+    any_fixed = sql.SQL(" OR ").join(sql.SQL("h.{} IS NOT NULL").format(sql.Identifier(f.slot))
+                                     for f in {e[0].slot: e[0] for e in entries}.values())
     cur.execute(sql.SQL(
-        "INSERT INTO {found} SELECT h._source_row, x.rule_id, x.column_name, x.message, x.action, NULL "
-        "FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(rule_id, column_name, message, action) "
-        "WHERE ({any}) AND x.rule_id IS NOT NULL").format(
-        found=sql.Identifier(FOUND), rows=sql.Identifier(ROWS), values=values,
-        any=sql.SQL(" OR ").join(predicates)))
-    for c in compiled:
-        policy = field_policy(c.rule_id)
-        _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
+        "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
+        "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
+        "before, after) WHERE ({any}) AND x.fired").format(
+        table=sql.Literal(spec.name), key=_key_expr(spec, "h"), run=sql.Literal(run_id), rows=work.rows,
+        values=values, any=any_fixed))
 
 
-def _record_fallback_checks(cur, spec: TableSpec, checks: list[FieldCheck], run_id: str) -> None:
+def _take_over(cur, work: Work, rule: Rule) -> None:
+    """Orphans whose parent row exists in raw (so it was quarantined) become this rule's findings."""
+    orphan_id, raw_parent, key, message = rule.takes_from
+    cur.execute(sql.SQL(
+        "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
+        "AND f.detail IN (SELECT {key} FROM {parent} p)").format(
+        found=work.found, rid=sql.Literal(rule.id), message=sql.SQL(message), orphan=sql.Literal(orphan_id),
+        key=sql.SQL(key), parent=sql.SQL(raw_parent)))
+
+
+def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], run_id: str) -> None:
     """Field rules the compiler cannot translate: Cerberus checks each non-null value (correct, slower)."""
     for c in (c for c in checks if not c.compiled):
         validator = Validator({c.column: {c.rule: c.constraint}})
         cur.execute(sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
-            col=sql.Identifier(c.column), rows=sql.Identifier(ROWS)))
+            col=sql.Identifier(c.column), rows=work.rows))
         failed = [(row, validator.errors[c.column][0]) for row, value in cur.fetchall()
                   if not validator.validate({c.column: value})]
         policy = field_policy(c.rule_id)
         execute_values(cur, sql.SQL("INSERT INTO {} (source_row, message, rule_id, column_name, action) VALUES %s")
-                       .format(sql.Identifier(FOUND)).as_string(cur),
+                       .format(work.found).as_string(cur),
                        [(row, message, c.rule_id, c.column, policy.action) for row, message in failed])
-        _apply(cur, spec, c.rule_id, policy.action, policy.fixes, run_id)
+        _apply(cur, spec, work, c.rule_id, policy.action, policy.fixes, run_id)
 
 
-def _hold(cur, rule_id: str | None = None) -> None:
+def _hold(cur, work: Work, rule_id: str | None = None) -> None:
     """Add the rows quarantined by one rule (or by all so far) to the held rows."""
     only = sql.SQL(" AND rule_id = {}").format(sql.Literal(rule_id)) if rule_id else sql.SQL("")
     cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} WHERE action = 'quarantine'{only} "
-                        "ON CONFLICT DO NOTHING").format(held=sql.Identifier(HELD), found=sql.Identifier(FOUND),
-                                                         only=only))
+                        "ON CONFLICT DO NOTHING").format(held=work.held, found=work.found, only=only))
 
 
-def _run_rule(cur, rule: Rule, spec: TableSpec, run_id: str) -> None:
-    query = rule.sql.format(rows=ROWS, held=HELD)
+def _run_rule(cur, rule: Rule, spec: TableSpec, work: Work, run_id: str) -> None:
+    """A rule run on its own (survivors; rules a scan cannot hold): its findings, then its fixes or flags."""
+    query = rule.sql.format(rows=work.rows.as_string(cur), held=work.held.as_string(cur))
     column = rule.fixes[0][0] if rule.fixes else None
     cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
                         "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
-        found=sql.Identifier(FOUND), rid=sql.Literal(rule.id), col=sql.Literal(column),
+        found=work.found, rid=sql.Literal(rule.id), col=sql.Literal(column),
         action=sql.Literal(rule.action), query=sql.SQL(query)))
-    _apply(cur, spec, rule.id, rule.action, rule.fixes, run_id)
+    _apply(cur, spec, work, rule.id, rule.action, rule.fixes, run_id)
 
 
-def _apply(cur, spec: TableSpec, rule_id: str, action: str, fixes, run_id: str) -> None:
+def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, run_id: str) -> None:
     """Carry out a fix (all columns at once, each change logged) or a flag on the rows a rule found."""
     where = sql.SQL("FROM {found} f WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
-        found=sql.Identifier(FOUND), rid=sql.Literal(rule_id))
+        found=work.found, rid=sql.Literal(rule_id))
     if action == "fix":
         for column, expr in fixes:
             cur.execute(sql.SQL(
                 "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
                 "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
-                "AND f.rule_id = {rid}").format(found=sql.Identifier(FOUND),
+                "AND f.rule_id = {rid}").format(found=work.found,
                 table=sql.Literal(spec.name), key=_key_expr(spec, "h"), col=sql.Literal(column),
                 rid=sql.Literal(rule_id), ident=sql.Identifier(column), fix=sql.SQL(expr), run=sql.Literal(run_id),
-                rows=sql.Identifier(ROWS)))
+                rows=work.rows))
         assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.SQL(e)) for c, e in fixes)
         cur.execute(sql.SQL("UPDATE {rows} h SET {assign} {where}").format(
-            rows=sql.Identifier(ROWS), assign=assignments, where=where))
+            rows=work.rows, assign=assignments, where=where))
     elif action == "flag":
         cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
-            rows=sql.Identifier(ROWS), rid=sql.Literal(rule_id), where=where))
+            rows=work.rows, rid=sql.Literal(rule_id), where=where))
 
 
 def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
@@ -208,8 +195,8 @@ def _original_json(file_columns: list[str]) -> sql.Composable:
     return sql.SQL("to_jsonb(r) - {}::text[]").format(sql.Literal(list(LINEAGE)))
 
 
-def _write_quarantine(cur, spec: TableSpec, run_id: str, file_columns: list[str]) -> None:
-    cur.execute(sql.SQL("ANALYZE {}, {}").format(sql.Identifier(FOUND), sql.Identifier(HELD)))
+def _write_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_columns: list[str]) -> None:
+    cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
     cur.execute(sql.SQL("DELETE FROM quality.quarantine WHERE table_name = %s"), (spec.name,))
     cur.execute(sql.SQL("DELETE FROM quality.heal_log WHERE table_name = %s AND run_id <> %s"), (spec.name, run_id))
     cur.execute(sql.SQL("""
@@ -223,7 +210,7 @@ def _write_quarantine(cur, spec: TableSpec, run_id: str, file_columns: list[str]
         JOIN {raw} r ON r._source_row = f.source_row""").format(
         table=sql.Literal(spec.name), key=_key_expr(spec, "r"), original=_original_json(file_columns),
         run=sql.Literal(run_id),
-        found=sql.Identifier(FOUND), held=sql.Identifier(HELD), raw=qualified("raw", spec.name)))
+        found=work.found, held=work.held, raw=qualified("raw", spec.name)))
 
 
 def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
@@ -238,7 +225,7 @@ def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
     cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(qualified("clean", spec.name), sql.Literal(marker)))
 
 
-def _write_clean(cur, conn, spec: TableSpec) -> None:
+def _write_clean(cur, conn, spec: TableSpec, work: Work) -> None:
     """Replace clean.<table>'s rows; keys are dropped for the bulk insert and built again after it."""
     _ensure_clean_table(cur, conn, spec)
     table = qualified("clean", spec.name)
@@ -252,7 +239,7 @@ def _write_clean(cur, conn, spec: TableSpec) -> None:
     cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
     cur.execute(sql.SQL("INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
                         "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)").format(
-        clean=table, cols=cols, rows=sql.Identifier(ROWS), held=sql.Identifier(HELD)))
+        clean=table, cols=cols, rows=work.rows, held=work.held))
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
 
@@ -262,11 +249,11 @@ def _count(cur, query: sql.Composable) -> int:
     return cur.fetchone()[0]
 
 
-def _outcomes(cur, spec: TableSpec, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
+def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
     cur.execute(sql.SQL("""
         SELECT rule_id, count(*), count(*) FILTER (WHERE action = 'fix'),
                count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
-        FROM {} GROUP BY rule_id""").format(sql.Identifier(FOUND)))
+        FROM {} GROUP BY rule_id""").format(work.found))
     counts = {r[0]: r[1:] for r in cur.fetchall()}
     catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
                 "quarantine", None, None) for c in spec.columns]
@@ -302,35 +289,37 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     """Heal one table inside the caller's transaction: clean and quarantine are replaced together."""
     checks = compile_schema(spec)
     rules = CATALOG[spec.name]
+    work = Work.of(spec)
     with conn.cursor() as cur:
-        # Room for the temp tables and the hashes of a million-row table in memory, for this transaction only.
-        cur.execute("SET LOCAL temp_buffers = '1GB'; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
+        # Hashes of a million-row table in memory, for this transaction only.
+        cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
                     "SET LOCAL enable_nestloop = off")  # every join here is bulk: row estimates of anti-joins are 1
         raw_types = _raw_types(conn, spec.name)
-        failures = _build_rows(cur, spec, raw_types)
-        _record_cast_failures(cur, spec, failures)
-        for rule in (r for r in rules if r.phase == "normalise"):
-            _run_rule(cur, rule, spec, run_id)
-        _record_field_checks(cur, spec, checks, failures, run_id)
-        _record_fallback_checks(cur, spec, checks, run_id)
-        _hold(cur)
-        for phase in ("check", "survivors"):
-            for rule in (r for r in rules if r.phase == phase):
-                _run_rule(cur, rule, spec, run_id)
-                if rule.action == "quarantine":
-                    _hold(cur, rule.id)
-        _write_quarantine(cur, spec, run_id, [c for c in raw_types if c not in LINEAGE])
-        _write_clean(cur, conn, spec)
+        plan = plan_scan(spec, raw_types, checks, rules)
+        _scan(cur, spec, work, plan)
+        _log_fixes(cur, spec, work, plan, run_id)
+        for rule in (r for r in rules if r.takes_from):
+            _take_over(cur, work, rule)
+        for rule in (r for r in rules if r.phase != "survivors" and not r.fused and not r.takes_from):
+            _run_rule(cur, rule, spec, work, run_id)
+        _record_fallback_checks(cur, spec, work, checks, run_id)
+        _hold(cur, work)
+        for rule in (r for r in rules if r.phase == "survivors"):
+            _run_rule(cur, rule, spec, work, run_id)
+            if rule.action == "quarantine":
+                _hold(cur, work, rule.id)
+        _write_quarantine(cur, spec, work, run_id, [c for c in raw_types if c not in LINEAGE])
+        _write_clean(cur, conn, spec, work)
         raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))
         clean_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
-        quarantined = _count(cur, sql.SQL("SELECT count(*) FROM quality.quarantine WHERE table_name = {}").format(
-            sql.Literal(spec.name)))
+        quarantined = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held))
         fixed_rows = _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(
-            sql.Identifier(FOUND)))
-        flawed = _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(sql.Identifier(FOUND)))
+            work.found))
+        flawed = _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found))
         if raw_rows != clean_rows + quarantined:
             raise HealError(f"{spec.name}: {raw_rows} raw rows but {clean_rows} clean + {quarantined} quarantined; "
                             "nothing was written")
-        outcomes = _outcomes(cur, spec, checks, rules)
+        outcomes = _outcomes(cur, spec, work, checks, rules)
         check_thresholds(outcomes, raw_rows)
+        work.drop(cur)
     return HealResult(spec.name, raw_rows, clean_rows, quarantined, fixed_rows, raw_rows - flawed, outcomes)

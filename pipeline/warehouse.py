@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS quality.quarantine (
     record_key   text,
     rule_ids     text[] NOT NULL,
     messages     jsonb NOT NULL,
-    original     jsonb NOT NULL,
+    original     json NOT NULL,
     survivor_key text,
     run_id       text NOT NULL,
     PRIMARY KEY (table_name, source_row)
@@ -92,6 +92,13 @@ CREATE TABLE IF NOT EXISTS ops.runs (
     pid         integer,
     tasks_planned integer
 );
+-- Warehouses made before quarantine kept the original row as json (in the file's column order).
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'
+               AND table_name = 'quarantine' AND column_name = 'original' AND data_type = 'jsonb') THEN
+        ALTER TABLE quality.quarantine ALTER original TYPE json USING original::json;
+    END IF;
+END $$;
 -- Warehouses made before ops.runs had pid and tasks_planned (checked first: no lock when they exist).
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
@@ -118,7 +125,8 @@ CREATE TABLE IF NOT EXISTS ops.task_runs (
 CREATE INDEX IF NOT EXISTS task_runs_run ON ops.task_runs (run_id);
 """ + "".join(
     # Casts that give NULL instead of an error, for source values that arrived as text.
-    f"""CREATE OR REPLACE FUNCTION ops.try_{name}(value text) RETURNS {pg_type} LANGUAGE plpgsql IMMUTABLE AS $$
+    f"""CREATE OR REPLACE FUNCTION ops.try_{name}(value text) RETURNS {pg_type}
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN RETURN value::{pg_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$;
 """ for name, pg_type in (("bigint", "bigint"), ("float8", "double precision"), ("date", "date"),
                           ("timestamp", "timestamp"), ("boolean", "boolean")))
@@ -140,6 +148,39 @@ def _libpq(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# The embedded warehouse is one local server doing bulk work: without replication, a table created or
+# truncated in a transaction skips the WAL (loads, clean tables, indexes); the rest gives a scale-1.0
+# warehouse room in shared memory and spaces checkpoints out. Backups are pg_dump archives, not WAL.
+EMBEDDED_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "shared_buffers": "512MB",
+                     "max_wal_size": "4GB", "maintenance_work_mem": "256MB"}
+
+
+def tune_embedded(server) -> None:
+    """Apply EMBEDDED_SETTINGS to a pgserver server; restart it for them when no one else is connected."""
+    with contextlib.closing(psycopg2.connect(server.get_uri("postgres"))) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
+                        (list(EMBEDDED_SETTINGS),))
+            differ = {name: EMBEDDED_SETTINGS[name] for name, now in cur.fetchall() if now != EMBEDDED_SETTINGS[name]}
+            if not differ:
+                return
+            for name, value in differ.items():
+                cur.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()")
+            others = cur.fetchone()[0]
+    if others:
+        log.info("embedded warehouse: %s take effect when the server next starts", ", ".join(differ))
+        return
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user,
+           timeout=60)
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so that its cleanup stops this one
+
+
 @functools.lru_cache(maxsize=None)
 def _embedded_url(folder: str, database: str) -> str:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -147,6 +188,7 @@ def _embedded_url(folder: str, database: str) -> str:
 
     os.makedirs(folder, exist_ok=True)
     server = pgserver.get_server(folder, cleanup_mode=None)  # keeps running for later runs and the app
+    tune_embedded(server)
     admin = server.get_uri("postgres")
     with contextlib.closing(psycopg2.connect(admin)) as conn:
         conn.autocommit = True

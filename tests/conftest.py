@@ -33,6 +33,7 @@ def pg_admin_url(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("embedded") / "pgdata"
     folder.mkdir()
     server = pgserver.get_server(folder, cleanup_mode="stop")  # stopped when the test session ends
+    warehouse.tune_embedded(server)
     return server.get_uri("postgres")
 
 

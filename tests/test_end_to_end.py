@@ -44,7 +44,7 @@ def test_transform_fills_analytics_and_accounts_for_every_row(database_url, data
 
     # Every quarantined row keeps its original values and at least one reason.
     assert scalar(database_url, "SELECT count(*) FROM quality.quarantine "
-                                "WHERE cardinality(rule_ids) = 0 OR original = '{}'::jsonb") == 0
+                                "WHERE cardinality(rule_ids) = 0 OR original::jsonb = '{}'::jsonb") == 0
 
 
 def test_second_run_does_no_work(database_url, data_dir):

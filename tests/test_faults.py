@@ -247,9 +247,12 @@ def test_killed_during_heal_then_rerun_gives_the_uninterrupted_result(copy_of_re
     execute(copy_of_reference, "UPDATE ops.markers SET fingerprint = 'invalidated' "
                                "WHERE task_id IN ('heal:payments', 'transform')")
     child = start_run(copy_of_reference, big_data, tmp_path)
-    kill_during(copy_of_reference, child, "heal:payments", 'CREATE TEMP TABLE "heal_rows"%')
+    kill_during(copy_of_reference, child, "heal:payments", '%INSERT INTO "clean"."payments"%')
     wait_until_alone(copy_of_reference)
-    # The heal had emptied clean.payments and quarantine in its transaction: all of it rolled back.
+    # The heal had emptied clean.payments and quarantine in its transaction: all of it rolled back, and its work
+    # tables with it.
+    assert scalar(copy_of_reference, "SELECT count(*) FROM pg_tables "
+                                     "WHERE schemaname = 'ops' AND left(tablename, 5) = 'heal_'") == 0
     assert checksums(copy_of_reference) == reference["checksums"]
     assert markers_of(copy_of_reference)["heal:payments"] == "invalidated"
 

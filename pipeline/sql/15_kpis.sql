@@ -2,7 +2,8 @@
 -- net of refunds in USD (from policy_financials); loss_ratio = claims paid / premium collected.
 -- data_quality_score: of the raw rows of each table's latest heal (quality.table_results), the share that ended in
 -- clean. latest_run_id: the newest run in ops.runs when the view was built (the run that built it, when built by
--- Transform), else the latest heal's run. built_at is the key (one row; REFRESH ... CONCURRENTLY needs a unique index).
+-- Transform), else the latest heal's run. built_at is the key (one row; REFRESH ... CONCURRENTLY needs a unique index):
+-- the start of the newest run, so that rebuilding the view from the same data (as a restore does) gives the same row.
 CREATE MATERIALIZED VIEW analytics.kpis AS
 WITH pol AS (
     SELECT count(*)                                  AS policies,
@@ -15,7 +16,7 @@ WITH pol AS (
     FROM quality.table_results
     ORDER BY table_name, checked_at DESC, run_id DESC
 )
-SELECT now()                                                                  AS built_at,
+SELECT coalesce((SELECT max(started_at) FROM ops.runs), now())               AS built_at,
        (SELECT count(*) FROM clean.customers)                                 AS customers,
        pol.policies,
        pol.active_policies,

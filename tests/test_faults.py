@@ -46,7 +46,7 @@ def checksums(url: str) -> dict[str, tuple[int, int]]:
     found = {}
     with contextlib.closing(psycopg2.connect(url, options="-c TimeZone=UTC")) as conn, conn.cursor() as cur:
         cur.execute("""SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                       WHERE c.relkind IN ('r', 'm', 'v')
+                       WHERE c.relkind IN ('r', 'm', 'v', 'p') AND NOT c.relispartition
                          AND (n.nspname IN ('raw', 'clean', 'analytics')
                               OR (n.nspname, c.relname) IN (('quality', 'quarantine'), ('quality', 'heal_log')))
                        ORDER BY 1, 2""")

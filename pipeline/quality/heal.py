@@ -111,11 +111,11 @@ def _log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) ->
     any_fixed = sql.SQL(" OR ").join(sql.SQL("h.{} IS NOT NULL").format(sql.Identifier(f.slot))
                                      for f in {e[0].slot: e[0] for e in entries}.values())
     cur.execute(sql.SQL(
-        "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
+        "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
         "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
         "before, after) WHERE ({any}) AND x.fired").format(
-        table=sql.Literal(spec.name), key=_key_expr(spec, "h"), run=sql.Literal(run_id), rows=work.rows,
-        values=values, any=any_fixed))
+        heal_log=_partition("heal_log", spec), table=sql.Literal(spec.name), key=_key_expr(spec, "h"),
+        run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
 
 
 def _take_over(cur, work: Work, rule: Rule) -> None:
@@ -168,9 +168,9 @@ def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, r
     if action == "fix":
         for column, expr in fixes:
             cur.execute(sql.SQL(
-                "INSERT INTO quality.heal_log SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
+                "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
                 "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
-                "AND f.rule_id = {rid}").format(found=work.found,
+                "AND f.rule_id = {rid}").format(found=work.found, heal_log=_partition("heal_log", spec),
                 table=sql.Literal(spec.name), key=_key_expr(spec, "h"), col=sql.Literal(column),
                 rid=sql.Literal(rule_id), ident=sql.Identifier(column), fix=sql.SQL(expr), run=sql.Literal(run_id),
                 rows=work.rows))
@@ -180,6 +180,11 @@ def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, r
     elif action == "flag":
         cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
             rows=work.rows, rid=sql.Literal(rule_id), where=where))
+
+
+def _partition(table: str, spec: TableSpec) -> sql.Composable:
+    """The partition of quality.quarantine or quality.heal_log that holds one table's rows."""
+    return qualified("quality", f"{table}_{spec.name}")
 
 
 def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
@@ -201,10 +206,8 @@ def _original_json(file_columns: list[str]) -> sql.Composable:
 
 def _write_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_columns: list[str]) -> None:
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
-    cur.execute(sql.SQL("DELETE FROM quality.quarantine WHERE table_name = %s"), (spec.name,))
-    cur.execute(sql.SQL("DELETE FROM quality.heal_log WHERE table_name = %s AND run_id <> %s"), (spec.name, run_id))
     cur.execute(sql.SQL("""
-        INSERT INTO quality.quarantine (table_name, source_row, record_key, rule_ids, messages, original,
+        INSERT INTO {target} (table_name, source_row, record_key, rule_ids, messages, original,
                                         survivor_key, run_id)
         SELECT {table}, f.source_row, {key}, f.rule_ids, f.messages, {original}, f.survivor_key, {run}
         FROM (SELECT source_row, array_agg(rule_id ORDER BY rule_id) AS rule_ids,
@@ -212,7 +215,8 @@ def _write_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
               FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
               GROUP BY source_row) f
         JOIN {raw} r ON r._source_row = f.source_row""").format(
-        table=sql.Literal(spec.name), key=_key_expr(spec, "r"), original=_original_json(file_columns),
+        target=_partition("quarantine", spec), table=sql.Literal(spec.name), key=_key_expr(spec, "r"),
+        original=_original_json(file_columns),
         run=sql.Literal(run_id),
         found=work.found, held=work.held, raw=qualified("raw", spec.name)))
 
@@ -298,6 +302,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         # Hashes of a million-row table in memory, for this transaction only.
         cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
                     "SET LOCAL enable_nestloop = off")  # every join here is bulk: row estimates of anti-joins are 1
+        # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
+        cur.execute(sql.SQL("TRUNCATE {}, {}").format(_partition("quarantine", spec), _partition("heal_log", spec)))
         raw_types = _raw_types(conn, spec.name)
         plan = plan_scan(spec, raw_types, checks, rules)
         _scan(cur, spec, work, plan)

@@ -250,6 +250,8 @@ def _write_clean(cur, conn, spec: TableSpec, work: Work) -> None:
         clean=table, cols=cols, rows=work.rows, held=work.held))
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
+    # Statistics now, not when autovacuum comes by: Transform and the app plan their joins over this table next.
+    cur.execute(sql.SQL("ANALYZE {}").format(table))
 
 
 def _count(cur, query: sql.Composable) -> int:

@@ -8,7 +8,7 @@ from psycopg2 import sql
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
 from .compile import FieldCheck
-from .rules import Rule, field_policy
+from .rules import Join, Rule, field_policy
 
 TRY_CAST = {"int": "ops.try_bigint", "float": "ops.try_float8", "date": "ops.try_date",
             "timestamp": "ops.try_timestamp", "bool": "ops.try_boolean"}
@@ -151,7 +151,7 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
 
     # Layer 5: row rules, reading clean parents through left joins.
     checked = [r for r in rules if r.fused and r.phase == "check"]
-    joins: dict[str, object] = {}
+    joins: dict[str, Join] = {}
     values, rule_found = [], []
     for rule in checked:
         finding = _finding(b, rule)

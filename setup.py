@@ -14,6 +14,7 @@ setup(
         "psycopg2-binary>=2.9.9,<3",
         "pandas>=2.2,<4",
         "pyarrow>=16,<27",
+        "pgpq>=0.12,<0.13",  # Arrow record batches as PostgreSQL binary COPY
         "numpy>=1.26,<3",
         "cerberus>=1.3.5,<2",
         "pgserver>=0.1.4,<0.2",

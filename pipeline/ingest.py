@@ -1,4 +1,4 @@
-"""Parquet -> raw.<table>: record batches streamed as CSV into COPY, with lineage, atomically replacing the table."""
+"""Parquet -> raw.<table>: record batches streamed as binary COPY, with lineage, atomically replacing the table."""
 from __future__ import annotations
 
 import io
@@ -10,9 +10,10 @@ from threading import Event, Thread
 from typing import Iterator
 
 import pyarrow as pa
+import numpy as np
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pgpq import ArrowToPostgresBinaryEncoder
 import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
@@ -28,6 +29,7 @@ LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
 # NUL cannot live in PostgreSQL text. A value holding one is stored with NUL as \0 and backslash as \\,
 # and its column is named in the row's _escaped array, so that unescape() gives back the exact value.
 NUL = "\x00"
+ESCAPED_TYPE = pa.list_(pa.string())
 SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
 MAX_NAME_BYTES = 63
 MAX_COLUMNS = 1600
@@ -54,7 +56,7 @@ def _pg_type(arrow_type: pa.DataType) -> str:
         return _pg_type(t.value_type)
     if pa.types.is_boolean(t):
         return "boolean"
-    if pa.types.is_uint64(t) or pa.types.is_decimal(t):
+    if pa.types.is_uint64(t) or pa.types.is_decimal128(t):
         return "numeric"
     if pa.types.is_integer(t):
         return "bigint"
@@ -133,9 +135,19 @@ def _check_values(array: pa.Array, name: str, path: Path) -> None:
             raise SourceError(f"{path}: column {name!r} holds a date outside the years 1-9999")
 
 
-def _as_csv_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+def _as_copy_ready(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+    """The column as binary COPY writes it into its _pg_type: 64-bit numbers, microsecond times, text."""
     array = _text_friendly(array, name, path)
     _check_values(array, name, path)
+    t = array.type
+    if pa.types.is_integer(t) and not pa.types.is_uint64(t):
+        return array.cast(pa.int64())
+    if pa.types.is_float32(t):
+        return array.cast(pa.float64())
+    if pa.types.is_date64(t):
+        return array.cast(pa.date32())
+    if pa.types.is_timestamp(t) and t.unit != "us":
+        return array.cast(pa.timestamp("us", t.tz), safe=False)  # nanoseconds: PostgreSQL keeps microseconds
     return array
 
 
@@ -146,7 +158,7 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> 
         t = array.type
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return array.cast(pa.string())
-    if (pa.types.is_string(t) or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)
+    if (pa.types.is_string(t) or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal128(t)
             or pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_float32(t) or pa.types.is_float64(t)):
         return array
     if pa.types.is_float16(t):
@@ -159,12 +171,8 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> 
         raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
 
 
-def _array_literal_item(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array], pa.Array, int]:
-    """Escape NUL in string values; return the columns, the _escaped array literal per row, the count."""
+    """Escape NUL in string values; return the columns, the _escaped column names per row, the count."""
     columns, hits = [], {}
     for name in names:
         col = batch.column(name)
@@ -176,14 +184,11 @@ def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array]
                 col = pc.if_else(hit, escaped, col)
         columns.append(col)
     if not hits:
-        return columns, pa.nulls(batch.num_rows, pa.string()), 0
+        return columns, pa.nulls(batch.num_rows, ESCAPED_TYPE), 0
     # NUL is rare: name the escaped columns per row in Python, for this batch only.
     flags = {name: hit.to_pylist() for name, hit in hits.items()}
-    literals = []
-    for row in range(batch.num_rows):
-        escaped_here = [_array_literal_item(n) for n in hits if flags[n][row]]
-        literals.append("{" + ",".join(escaped_here) + "}" if escaped_here else None)
-    return columns, pa.array(literals, pa.string()), sum(sum(f) for f in flags.values())
+    names_per_row = [[n for n in hits if flags[n][row]] or None for row in range(batch.num_rows)]
+    return columns, pa.array(names_per_row, ESCAPED_TYPE), sum(sum(f) for f in flags.values())
 
 
 def unescape(value: str) -> str:
@@ -226,26 +231,34 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def _csv_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: LoadResult) -> Iterator[bytes]:
-    options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
+def _row_numbers(first: int, count: int) -> pa.Array:
+    # From a buffer, not pa.array(): that would import pandas (a fifth of a second) to look for a Series.
+    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(np.arange(first, first + count, dtype=np.int64))])
+
+
+def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: LoadResult) -> Iterator[bytes]:
+    """The file as PostgreSQL binary COPY data: no text to parse on the server (about 2.5x less of its time)."""
+    encoder = None
     offset = 0
     for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=names, use_threads=True):
-        arrays = [_as_csv_friendly(batch.column(i), n, path) for i, n in enumerate(names)]
+        arrays = [_as_copy_ready(batch.column(i), n, path) for i, n in enumerate(names)]
         batch = pa.RecordBatch.from_arrays(arrays, names=names)
         columns, escaped, count = _escape_nul(batch, names)
         result.escaped_values += count
-        row_numbers = pa.array(range(offset + 1, offset + 1 + batch.num_rows), pa.int64())
-        offset += batch.num_rows
-        out = pa.RecordBatch.from_arrays([*columns, row_numbers, escaped],
+        out = pa.RecordBatch.from_arrays([*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
                                          names=[f"c{i}" for i in range(len(columns) + 2)])
-        sink = io.BytesIO()
-        pacsv.write_csv(out, sink, options)
-        yield sink.getvalue()
+        offset += batch.num_rows
+        if encoder is None:
+            encoder = ArrowToPostgresBinaryEncoder(out.schema)
+            yield bytes(encoder.write_header())
+        yield bytes(encoder.write_batch(out))
+    if encoder is not None:
+        yield bytes(encoder.finish())
     result.rows = offset
 
 
 def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
-    """Make the next chunks in a thread while the server parses the current one (Arrow releases the GIL)."""
+    """Make the next chunks in a thread while the server stores the current one (Arrow and pgpq release the GIL)."""
     queue: Queue = Queue(maxsize=depth)
     stop = Event()
     done = object()
@@ -268,7 +281,7 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             hand_over(exc)
 
-    Thread(target=produce, daemon=True, name="csv-chunks").start()
+    Thread(target=produce, daemon=True, name="copy-chunks").start()
     try:
         while (item := queue.get()) is not done:
             if isinstance(item, BaseException):
@@ -299,9 +312,9 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", staging)))
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(qualified("raw", staging),
                                                             sql.SQL(", ").join(columns + lineage)))
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FREEZE true)").format(
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE true)").format(
             qualified("raw", staging), copy_columns)
-        reader = _ChunkReader(_prefetched(_csv_chunks(source, names, path, result)))
+        reader = _ChunkReader(_prefetched(_binary_chunks(source, names, path, result)))
         try:
             cur.copy_expert(copy.as_string(conn), reader, size=1 << 20)
         except psycopg2.Error as exc:

@@ -12,7 +12,6 @@ from typing import Iterator
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
-from sqlalchemy.engine import make_url
 
 from . import config
 from .tables import TABLES, TableSpec
@@ -146,6 +145,8 @@ def mask(url: str) -> str:
     """The URL with its password replaced by ***, for logs and screens."""
     if not url:
         return "(embedded)"
+    from sqlalchemy.engine import make_url  # here: sqlalchemy takes a tenth of a second to import
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is shown without anything after the scheme
@@ -154,6 +155,8 @@ def mask(url: str) -> str:
 
 def _libpq(url: str) -> str:
     """SQLAlchemy-style URLs (postgresql+psycopg2://) as libpq accepts them."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 

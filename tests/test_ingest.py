@@ -54,6 +54,40 @@ def test_awkward_text_arrives_exactly_with_lineage(database_url, tmp_path):
     assert rows[5][0] == "nul\\0inside" and rows[6][0] == "\\0" and rows[9][0] == "\\0 looks like an escape"
 
 
+def test_every_arrow_number_and_time_type_arrives_exactly(database_url, tmp_path):
+    """Binary COPY writes each value in its PostgreSQL type: narrow numbers widen, nanoseconds keep their
+    microseconds, decimals and unsigned 64-bit numbers stay exact, a 256-bit decimal arrives as its text."""
+    import datetime
+    import decimal
+    table = _payment_methods(["a", "b", None])
+    extras = {
+        "small": pa.array([-128, 127, None], pa.int8()),
+        "unsigned": pa.array([0, 2**64 - 1, None], pa.uint64()),
+        "single": pa.array([1.5, -0.25, None], pa.float32()),
+        "day": pa.array([0, 86_400_000 * 365, None], pa.date64()),
+        "nanos": pa.array([1_000_000_123_456_789, 0, None], pa.timestamp("ns")),
+        "zoned": pa.array([0, 1_700_000_000, None], pa.timestamp("s", tz="Asia/Tokyo")),
+        "money": pa.array([decimal.Decimal("12345678901234567890.125"), decimal.Decimal("-0.001"), None],
+                          pa.decimal128(25, 3)),
+        "wide": pa.array([decimal.Decimal("1.5"), None, None], pa.decimal256(50, 2)),
+    }
+    for name, array in extras.items():
+        table = table.append_column(name, array)
+    path = tmp_path / "payment_methods.parquet"
+    pq.write_table(table, path)
+    _load(database_url, "payment_methods", path)
+    rows = query(database_url, "SET TimeZone = 'UTC'; SELECT small, unsigned, single, day, nanos, zoned, money, "
+                               "wide, pg_typeof(wide)::text FROM raw.payment_methods ORDER BY _source_row")
+    utc = datetime.timezone.utc
+    assert rows[0] == (-128, decimal.Decimal(0), 1.5, datetime.date(1970, 1, 1),
+                       datetime.datetime(1970, 1, 12, 13, 46, 40, 123456), datetime.datetime(1970, 1, 1, tzinfo=utc),
+                       decimal.Decimal("12345678901234567890.125"), "1.50", "text")
+    assert rows[1][:7] == (127, decimal.Decimal(2**64 - 1), -0.25, datetime.date(1971, 1, 1),
+                           datetime.datetime(1970, 1, 1), datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=utc),
+                           decimal.Decimal("-0.001"))
+    assert rows[2][:8] == (None,) * 8
+
+
 def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url, data_dir):
     table = pq.read_table(data_dir / "coverage_levels.parquet")
     amounts = pa.array(["10000", "lots", "100001", "5e5", None], pa.string())

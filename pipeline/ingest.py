@@ -9,8 +9,8 @@ from queue import Full, Queue
 from threading import Event, Thread
 from typing import Iterator
 
-import pyarrow as pa
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
@@ -89,9 +89,9 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
     if source.metadata.num_rows == 0:
         raise SourceError(f"{path}: file has no rows")
     _check_names(path, names)
-    for field in source.schema_arrow:
-        if pa.types.is_nested(field.type):
-            raise SourceError(f"{path}: column {field.name!r} has nested type {field.type}, which a table cell "
+    for column in source.schema_arrow:
+        if pa.types.is_nested(column.type):
+            raise SourceError(f"{path}: column {column.name!r} has nested type {column.type}, which a table cell "
                               "cannot hold as it arrived")
     return source
 
@@ -233,7 +233,8 @@ class _ChunkReader(io.RawIOBase):
 
 def _row_numbers(first: int, count: int) -> pa.Array:
     # From a buffer, not pa.array(): that would import pandas (a fifth of a second) to look for a Series.
-    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(np.arange(first, first + count, dtype=np.int64))])
+    numbers = np.arange(first, first + count, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers)])
 
 
 def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: LoadResult) -> Iterator[bytes]:
@@ -258,7 +259,7 @@ def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result:
 
 
 def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
-    """Make the next chunks in a thread while the server stores the current one (Arrow and pgpq release the GIL)."""
+    """Make the next chunks in a thread while the server stores the current one."""
     queue: Queue = Queue(maxsize=depth)
     stop = Event()
     done = object()

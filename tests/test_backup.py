@@ -19,8 +19,8 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from pipeline import backup, backup_bundle, config, warehouse
-from pipeline.backup_manifest import (BackupError, database_name, file_sha256, find_tools, tool_connection,
-                                      with_database)
+from pipeline.backup_manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
+                                      table_checksums, tool_connection, verify_sql, with_database)
 from pipeline.tasks import Transform
 
 from .conftest import ROOT, execute, build, query, scalar
@@ -100,6 +100,42 @@ def test_backup_change_restore_gives_back_every_table(built, backups_dir, capsys
     assert "every count and checksum equals the manifest" in out
     assert contents(built) == before
     assert scalar(built, "SELECT to_regclass('ops.stray')") is None
+
+
+def _verify(url: str, tables: list[dict]) -> str | None:
+    """None when the database equals the manifest entries, else the mismatch message."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        try:
+            cur.execute(verify_sql(tables))
+            return None
+        except psycopg2.Error as exc:
+            return str(exc).splitlines()[0]
+        finally:
+            conn.rollback()
+
+
+def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still_verify(database_url):
+    execute(database_url, "CREATE TABLE public.q (id int, note text, original json)",
+            """INSERT INTO public.q VALUES (1, 'a', '{"x": 1}'), (2, 'b', '{"x": 2}')""",
+            "CREATE TABLE public.plain (id int, note text)", "INSERT INTO public.plain VALUES (1, 'a'), (2, 'b')")
+    with psycopg2.connect(database_url) as conn:
+        tables = {t["table"]: t for t in table_checksums(conn)}
+    conn.close()
+    assert tables["q"]["method"] == "row" and tables["plain"]["method"] == "row"  # json hashed as its text
+    assert _verify(database_url, list(tables.values())) is None
+
+    execute(database_url, """UPDATE public.q SET original = '{"x": 3}' WHERE id = 2""")
+    assert "public.q: checksum differs" in _verify(database_url, list(tables.values()))
+    execute(database_url, """UPDATE public.q SET original = '{"x": 2}' WHERE id = 2""",
+            "UPDATE public.plain SET note = CASE id WHEN 1 THEN 'b' ELSE 'a' END")  # values swapped between rows
+    assert "public.plain: checksum differs" in _verify(database_url, list(tables.values()))
+
+    # A manifest made before the "row" method holds "hash" checksums: it is still checked.
+    rows, checksum = query(database_url, CHECKSUM_SQL["hash"].format(table="public.plain"))[0]
+    older = {**tables, "plain": {**tables["plain"], "method": "hash", "rows": rows, "checksum": checksum}}
+    assert _verify(database_url, list(older.values())) is None
+    older["plain"]["checksum"] = "0"
+    assert "public.plain: checksum differs" in _verify(database_url, list(older.values()))
 
 
 def test_altered_or_truncated_archive_is_refused_and_the_warehouse_untouched(built, backups_dir, capsys):

@@ -221,7 +221,7 @@ def _write_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
         found=work.found, held=work.held, raw=qualified("raw", spec.name)))
 
 
-def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
+def _ensure_clean_table(cur, spec: TableSpec) -> None:
     """Create clean.<table> when missing or made from an older spec (its comment holds the spec hash)."""
     marker = f"spec {warehouse.spec_hash(spec)}"
     cur.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (f'clean."{spec.name}"',))
@@ -233,9 +233,9 @@ def _ensure_clean_table(cur, conn, spec: TableSpec) -> None:
     cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(qualified("clean", spec.name), sql.Literal(marker)))
 
 
-def _write_clean(cur, conn, spec: TableSpec, work: Work) -> None:
+def _write_clean(cur, spec: TableSpec, work: Work) -> None:
     """Replace clean.<table>'s rows; keys are dropped for the bulk insert and built again after it."""
-    _ensure_clean_table(cur, conn, spec)
+    _ensure_clean_table(cur, spec)
     table = qualified("clean", spec.name)
     # Children refer to this table: TRUNCATE ... CASCADE empties them and dropping the keys drops their
     # foreign keys; they are healed again after this table (their fingerprints include this one's).
@@ -321,7 +321,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             if rule.action == "quarantine":
                 _hold(cur, work, rule.id)
         _write_quarantine(cur, spec, work, run_id, [c for c in raw_types if c not in LINEAGE])
-        _write_clean(cur, conn, spec, work)
+        _write_clean(cur, spec, work)
         raw_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("raw", spec.name)))
         clean_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
         quarantined = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held))

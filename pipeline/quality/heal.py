@@ -86,6 +86,8 @@ def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
         rules = sql.SQL(", ").join(sql.SQL("({}, {}, {}, {})").format(
             sql.Literal(i), sql.Literal(f.rule_id), sql.Literal(f.column), sql.Literal(f.action))
             for i, f in enumerate(plan.findings, start=1))
+        # The unnest is a nested loop by nature; allowed here, it runs in the parallel workers.
+        cur.execute("SET LOCAL enable_nestloop = on")
         cur.execute(sql.SQL(
             "CREATE UNLOGGED TABLE {found} AS SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
             "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
@@ -93,10 +95,10 @@ def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
             "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
             "WHERE num_nonnulls({messages}) > 0 AND x.message IS NOT NULL").format(
             found=work.found, rows=work.rows, messages=messages, details=details, rules=rules))
+        cur.execute("SET LOCAL enable_nestloop = off")
     else:
         cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
                             "message text, action text, survivor_key text, detail text)").format(work.found))
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint PRIMARY KEY)").format(work.held))
 
 
 def _log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) -> None:
@@ -143,11 +145,17 @@ def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[Field
         _apply(cur, spec, work, c.rule_id, policy.action, policy.fixes, run_id)
 
 
-def _hold(cur, work: Work, rule_id: str | None = None) -> None:
-    """Add the rows quarantined by one rule (or by all so far) to the held rows."""
-    only = sql.SQL(" AND rule_id = {}").format(sql.Literal(rule_id)) if rule_id else sql.SQL("")
-    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} WHERE action = 'quarantine'{only} "
-                        "ON CONFLICT DO NOTHING").format(held=work.held, found=work.found, only=only))
+def _hold_all(cur, work: Work) -> None:
+    """The held rows: every row a rule so far quarantines (a new table: cheaper than inserting into one)."""
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {held} AS SELECT DISTINCT source_row FROM {found} "
+                        "WHERE action = 'quarantine'").format(held=work.held, found=work.found))
+
+
+def _hold(cur, work: Work, rule_id: str) -> None:
+    """Add the rows one later rule quarantines to the held rows."""
+    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} f WHERE action = 'quarantine' "
+                        "AND rule_id = {rid} AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = f.source_row)"
+                        ).format(held=work.held, found=work.found, rid=sql.Literal(rule_id)))
 
 
 def _run_rule(cur, rule: Rule, spec: TableSpec, work: Work, run_id: str) -> None:
@@ -304,6 +312,9 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         # Hashes of a million-row table in memory, for this transaction only.
         cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; "
                     "SET LOCAL enable_nestloop = off")  # every join here is bulk: row estimates of anti-joins are 1
+        # The work tables have no statistics when they are read; without this the planner thinks them too
+        # small for parallel workers, and the unnest of the findings runs on one core.
+        cur.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
         # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
         cur.execute(sql.SQL("TRUNCATE {}, {}").format(_partition("quarantine", spec), _partition("heal_log", spec)))
         raw_types = _raw_types(conn, spec.name)
@@ -315,7 +326,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         for rule in (r for r in rules if r.phase != "survivors" and not r.fused and not r.takes_from):
             _run_rule(cur, rule, spec, work, run_id)
         _record_fallback_checks(cur, spec, work, checks, run_id)
-        _hold(cur, work)
+        _hold_all(cur, work)
         for rule in (r for r in rules if r.phase == "survivors"):
             _run_rule(cur, rule, spec, work, run_id)
             if rule.action == "quarantine":

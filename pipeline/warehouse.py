@@ -236,6 +236,11 @@ def connect() -> psycopg2.extensions.connection:
     return conn
 
 
+def sibling(conn) -> psycopg2.extensions.connection:
+    """A new connection to the database `conn` is connected to, as the same user."""
+    return psycopg2.connect(**conn.get_dsn_parameters(), password=conn.info.password)
+
+
 @contextlib.contextmanager
 def transaction() -> Iterator[psycopg2.extensions.connection]:
     """A connection in one transaction: committed when the block ends, rolled back on any error."""

@@ -91,6 +91,7 @@ def test_error_threshold_blocks_transform_with_a_clear_message(database_url, dat
     assert "rule policies.repeated_policy: 420 of 3,500 rows (12.0%)" in error and "threshold of 5.0%" in error
     assert scalar(database_url, "SELECT count(*) FROM ops.task_runs WHERE task_family = 'Transform'") == 0
     assert scalar(database_url, "SELECT to_regclass('analytics.policy_summary')") is None
+    assert scalar(database_url, "SELECT count(*) FROM pg_tables WHERE left(tablename, 14) = 'heal_policies_'") == 0
 
 
 def test_healing_finds_every_injected_defect(database_url, tmp_path, monkeypatch):

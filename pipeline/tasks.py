@@ -71,6 +71,13 @@ class HealTable(PipelineTask):
     def requires(self):
         return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
 
+    @property
+    def priority(self) -> int:
+        # The heals of customers, policies, claims and payments run one after another: with two workers, the
+        # tables on that path go first (Luigi gives a task's loads its priority); the big loads of claims and
+        # payments fill the other worker meanwhile.
+        return 1 + len(rules.heal_descendants(self.table))
+
     def marker_id(self) -> str:
         return f"heal:{self.table}"
 

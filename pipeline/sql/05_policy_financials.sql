@@ -37,8 +37,7 @@ LEFT JOIN analytics.currency_rate_periods r
        ON r.currency = p.currency AND p.start_date >= r.valid_from AND p.start_date < r.valid_until
 LEFT JOIN paid USING (policy_id);
 
+-- One index: the views built on this one read it whole, and a look-up of one customer's, agent's or branch's
+-- policies scans its 300,000 rows at scale 1.0 in tens of milliseconds. Four more indexes cost 1.8 s of every
+-- Transform (measured) and served no reader.
 CREATE UNIQUE INDEX ON analytics.policy_financials (policy_id);
-CREATE INDEX ON analytics.policy_financials (customer_id);
-CREATE INDEX ON analytics.policy_financials (agent_id);
-CREATE INDEX ON analytics.policy_financials (branch_code);
-CREATE INDEX ON analytics.policy_financials (start_month, policy_type);

@@ -6,39 +6,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from cerberus import Validator
 from psycopg2 import sql
-from psycopg2.extras import execute_values
 
 from .. import config, warehouse
-from ..tables import KINDS, TableSpec
 from ..ingest import LINEAGE
+from ..tables import TableSpec
 from ..warehouse import qualified
-from .compile import FieldCheck, compile_schema
-from .scan import ScanPlan, plan_scan
-from .rules import CATALOG, Rule, field_policy
+from .compile import compile_schema
+from .find import Findings, RuleOutcome, Work, count_of, find, key_expr, log_fixes
+from .rules import CATALOG
 
 log = logging.getLogger(__name__)
-
-SCRATCH = "ops"  # the work tables of one heal live here, unlogged, for its transaction only
 
 
 class HealError(Exception):
     """Healing cannot finish: a rule above its error threshold, or rows that would be lost."""
-
-
-@dataclass
-class RuleOutcome:
-    rule_id: str
-    description: str
-    severity: str
-    action: str
-    violations: int = 0
-    fixed: int = 0
-    quarantined: int = 0
-    flagged: int = 0
-    warn_if: float | None = None
-    error_if: float | None = None
 
 
 @dataclass
@@ -52,160 +34,9 @@ class HealResult:
     rules: list[RuleOutcome] = field(default_factory=list)
 
 
-def _raw_types(cur, table: str) -> dict[str, str]:
-    """raw.<table>'s column types, named as in tables.KINDS."""
-    cur.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                (f'raw."{table}"',))
-    short = {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}
-    return {name: short.get(t, t) for name, t in cur.fetchall()}
-
-
-@dataclass(frozen=True)
-class Work:
-    """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back, and
-    the heal_log and quarantine rows staged for the final transaction."""
-    rows: sql.Composable
-    found: sql.Composable
-    held: sql.Composable
-    log: sql.Composable
-    quarantine: sql.Composable
-
-    @classmethod
-    def of(cls, spec: TableSpec) -> "Work":
-        return cls(*(qualified(SCRATCH, f"heal_{spec.name}_{part}")
-                     for part in ("rows", "found", "held", "log", "quarantine")))
-
-    def drop(self, cur) -> None:
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(
-            [self.rows, self.found, self.held, self.log, self.quarantine])))
-
-
-def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
-    """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
-    work.drop(cur)
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(work.rows, plan.select))
-    if plan.findings:
-        # The findings' messages as one array per row, unnested where any is set; x.i says which finding.
-        messages = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.slot)) for f in plan.findings)
-        details = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.detail_slot)) if f.detail_slot
-                                     else sql.SQL("NULL") for f in plan.findings)
-        rules = sql.SQL(", ").join(sql.SQL("({}, {}, {}, {})").format(
-            sql.Literal(i), sql.Literal(f.rule_id), sql.Literal(f.column), sql.Literal(f.action))
-            for i, f in enumerate(plan.findings, start=1))
-        # The unnest is a nested loop by nature; allowed here, it runs in the parallel workers.
-        cur.execute("SET LOCAL enable_nestloop = on")
-        cur.execute(sql.SQL(
-            "CREATE UNLOGGED TABLE {found} AS SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
-            "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
-            "FROM {rows} h CROSS JOIN LATERAL unnest(ARRAY[{messages}]::text[]) WITH ORDINALITY AS x(message, i) "
-            "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
-            "WHERE num_nonnulls({messages}) > 0 AND x.message IS NOT NULL").format(
-            found=work.found, rows=work.rows, messages=messages, details=details, rules=rules))
-        cur.execute("SET LOCAL enable_nestloop = off")
-    else:
-        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
-                            "message text, action text, survivor_key text, detail text)").format(work.found))
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log)").format(work.log))
-
-
-def _log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) -> None:
-    """Every value the scan's fixes changed, with its before and after, in quality.heal_log."""
-    entries = [(f, column, before, after) for f in plan.findings for column, before, after in f.logged]
-    if not entries:
-        return
-    values = sql.SQL(", ").join(
-        sql.SQL("({}, {}, h.{} IS NOT NULL, h.{}, h.{})").format(
-            sql.Literal(column), sql.Literal(f.rule_id), sql.Identifier(f.slot), sql.Identifier(before),
-            sql.Identifier(after)) for f, column, before, after in entries)
-    any_fixed = sql.SQL(" OR ").join(sql.SQL("h.{} IS NOT NULL").format(sql.Identifier(f.slot))
-                                     for f in {e[0].slot: e[0] for e in entries}.values())
-    cur.execute(sql.SQL(
-        "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
-        "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
-        "before, after) WHERE ({any}) AND x.fired").format(
-        heal_log=work.log, table=sql.Literal(spec.name), key=_key_expr(spec, "h"),
-        run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
-
-
-def _take_over(cur, work: Work, rule: Rule) -> None:
-    """Orphans whose parent row exists in raw (so it was quarantined) become this rule's findings."""
-    orphan_id, raw_parent, key, message = rule.takes_from
-    cur.execute(sql.SQL(
-        "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
-        "AND f.detail IN (SELECT {key} FROM {parent} p)").format(
-        found=work.found, rid=sql.Literal(rule.id), message=sql.SQL(message), orphan=sql.Literal(orphan_id),
-        key=sql.SQL(key), parent=sql.SQL(raw_parent)))
-
-
-def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], run_id: str) -> None:
-    """Field rules the compiler cannot translate: Cerberus checks each non-null value (correct, slower)."""
-    for c in (c for c in checks if not c.compiled):
-        validator = Validator({c.column: {c.rule: c.constraint}})
-        cur.execute(sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
-            col=sql.Identifier(c.column), rows=work.rows))
-        failed = [(row, validator.errors[c.column][0]) for row, value in cur.fetchall()
-                  if not validator.validate({c.column: value})]
-        policy = field_policy(c.rule_id)
-        execute_values(cur, sql.SQL("INSERT INTO {} (source_row, message, rule_id, column_name, action) VALUES %s")
-                       .format(work.found).as_string(cur),
-                       [(row, message, c.rule_id, c.column, policy.action) for row, message in failed])
-        _apply(cur, spec, work, c.rule_id, policy.action, policy.fixes, run_id)
-
-
-def _hold_all(cur, work: Work) -> None:
-    """The held rows: every row a rule so far quarantines (a new table: cheaper than inserting into one)."""
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {held} AS SELECT DISTINCT source_row FROM {found} "
-                        "WHERE action = 'quarantine'").format(held=work.held, found=work.found))
-
-
-def _hold(cur, work: Work, rule_id: str) -> None:
-    """Add the rows one later rule quarantines to the held rows."""
-    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} f WHERE action = 'quarantine' "
-                        "AND rule_id = {rid} AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = f.source_row)"
-                        ).format(held=work.held, found=work.found, rid=sql.Literal(rule_id)))
-
-
-def _run_rule(cur, rule: Rule, spec: TableSpec, work: Work, run_id: str) -> None:
-    """A rule run on its own (survivors; rules a scan cannot hold): its findings, then its fixes or flags."""
-    query = rule.sql.format(rows=work.rows.as_string(cur), held=work.held.as_string(cur))
-    column = rule.fixes[0][0] if rule.fixes else None
-    cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
-                        "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
-        found=work.found, rid=sql.Literal(rule.id), col=sql.Literal(column),
-        action=sql.Literal(rule.action), query=sql.SQL(query)))
-    _apply(cur, spec, work, rule.id, rule.action, rule.fixes, run_id)
-
-
-def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, run_id: str) -> None:
-    """Carry out a fix (all columns at once, each change logged) or a flag on the rows a rule found."""
-    where = sql.SQL("FROM {found} f WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
-        found=work.found, rid=sql.Literal(rule_id))
-    if action == "fix":
-        for column, expr in fixes:
-            cur.execute(sql.SQL(
-                "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
-                "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
-                "AND f.rule_id = {rid}").format(found=work.found, heal_log=work.log,
-                table=sql.Literal(spec.name), key=_key_expr(spec, "h"), col=sql.Literal(column),
-                rid=sql.Literal(rule_id), ident=sql.Identifier(column), fix=sql.SQL(expr), run=sql.Literal(run_id),
-                rows=work.rows))
-        assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.SQL(e)) for c, e in fixes)
-        cur.execute(sql.SQL("UPDATE {rows} h SET {assign} {where}").format(
-            rows=work.rows, assign=assignments, where=where))
-    elif action == "flag":
-        cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
-            rows=work.rows, rid=sql.Literal(rule_id), where=where))
-
-
 def _partition(table: str, spec: TableSpec) -> sql.Composable:
     """The partition of quality.quarantine or quality.heal_log that holds one table's rows."""
     return qualified("quality", f"{table}_{spec.name}")
-
-
-def _key_expr(spec: TableSpec, alias: str) -> sql.Composable:
-    return sql.SQL(" || '|' || ").join(
-        sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
 
 
 def _original_row(file_columns: list[str]) -> sql.Composable:
@@ -237,7 +68,7 @@ def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
               FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
               GROUP BY source_row) f
         JOIN {raw} r ON r._source_row = f.source_row {original}""").format(
-        target=work.quarantine, table=sql.Literal(spec.name), key=_key_expr(spec, "r"),
+        target=work.quarantine, table=sql.Literal(spec.name), key=key_expr(spec, "r"),
         original=_original_row(file_columns), run=sql.Literal(run_id),
         found=work.found, held=work.held, raw=qualified("raw", spec.name)))
 
@@ -275,32 +106,6 @@ def _write_clean(cur, spec: TableSpec, work: Work) -> None:
     cur.execute(sql.SQL("ANALYZE {}").format(table))
 
 
-def _count(cur, query: sql.Composable) -> int:
-    cur.execute(query)
-    return cur.fetchone()[0]
-
-
-def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
-    cur.execute(sql.SQL("""
-        SELECT rule_id, count(*), count(*) FILTER (WHERE action = 'fix'),
-               count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
-        FROM {} GROUP BY rule_id""").format(work.found))
-    counts = {r[0]: r[1:] for r in cur.fetchall()}
-    catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
-                "quarantine", None, None) for c in spec.columns]
-    for c in checks:
-        policy = field_policy(c.rule_id)
-        catalog.append((c.rule_id, f"Cerberus {c.rule}: {c.constraint!r} on {c.column}", policy.severity,
-                        policy.action, policy.warn_if, policy.error_if))
-    catalog += [(r.id, r.description, r.severity, r.action, r.warn_if, r.error_if) for r in rules]
-    outcomes = []
-    for rule_id, description, severity, action, warn_if, error_if in catalog:
-        n, fixed, quarantined, flagged = counts.get(rule_id, (0, 0, 0, 0))
-        outcomes.append(RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged,
-                                    warn_if, error_if))
-    return outcomes
-
-
 def check_thresholds(outcomes: list[RuleOutcome], rows: int) -> None:
     """Warn above a rule's warn_if share of rows; fail the heal above its error_if share (luigi.cfg may override)."""
     overrides = config.rule_thresholds()
@@ -326,50 +131,11 @@ def _tune(cur, scope: str = "") -> None:
         "SET {s} parallel_setup_cost = 0; SET {s} parallel_tuple_cost = 0").format(s=sql.SQL(scope)))
 
 
-@dataclass
-class Findings:
-    """What the rules found in one table, before anything user-visible is written."""
-    raw_types: dict[str, str]
-    plan: ScanPlan
-    raw_node: int  # raw.<table>'s file: a reload between finding and writing changes it
-    raw_rows: int
-    quarantined: int
-    fixed_rows: int
-    flawed: int
-    outcomes: list[RuleOutcome]
-
-
-def _find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:
-    """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
-    raw = qualified("raw", spec.name)
-    raw_types = _raw_types(cur, spec.name)
-    plan = plan_scan(spec, raw_types, checks, rules)
-    _scan(cur, spec, work, plan)
-    for rule in (r for r in rules if r.takes_from):
-        _take_over(cur, work, rule)
-    for rule in (r for r in rules if r.phase != "survivors" and not r.fused and not r.takes_from):
-        _run_rule(cur, rule, spec, work, run_id)
-    _record_fallback_checks(cur, spec, work, checks, run_id)
-    _hold_all(cur, work)
-    for rule in (r for r in rules if r.phase == "survivors"):
-        _run_rule(cur, rule, spec, work, run_id)
-        if rule.action == "quarantine":
-            _hold(cur, work, rule.id)
-    cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
-    return Findings(
-        raw_types, plan, _count(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(raw.as_string(cur)))),
-        _count(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
-        _count(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
-        _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),
-        _count(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found)),
-        _outcomes(cur, spec, work, checks, rules))
-
-
 def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> None:
     """On its own connection, while the caller writes clean: the heal_log and quarantine rows, in work tables."""
     with conn, conn.cursor() as cur:
         _tune(cur)
-        _log_fixes(cur, spec, work, found.plan, run_id)
+        log_fixes(cur, spec, work, found.plan, run_id)
         _stage_quarantine(cur, spec, work, run_id, [c for c in found.raw_types if c not in LINEAGE])
 
 
@@ -377,7 +143,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, staging: Future)
     """In the caller's transaction: clean and the table's quarantine and heal_log partitions replaced; clean rows."""
     raw = qualified("raw", spec.name)
     cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(raw))
-    if _count(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(raw.as_string(cur)))) != found.raw_node:
+    if count_of(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(raw.as_string(cur)))) != found.raw_node:
         raise HealError(f"raw.{spec.name} was loaded again while it was being healed; nothing was written, run again")
     # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
     quarantine, heal_log = _partition("quarantine", spec), _partition("heal_log", spec)
@@ -389,7 +155,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, staging: Future)
         raise HealError(f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; "
                         "nothing was written")
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))
-    clean_rows = _count(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
+    clean_rows = count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
     if found.raw_rows != clean_rows + found.quarantined:
         raise HealError(f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
                         "quarantined; nothing was written")
@@ -411,7 +177,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
             _tune(cur)
-            found = _find(cur, spec, work, checks, rules, run_id)
+            found = find(cur, spec, work, checks, rules, run_id)
         try:
             check_thresholds(found.outcomes, found.raw_rows)
         except HealError:

@@ -88,8 +88,8 @@ def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
     cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log)").format(work.log))
 
 
-def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) -> None:
-    """Every value the scan's fixes changed, with its before and after, in quality.heal_log."""
+def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, target: sql.Composable) -> None:
+    """Every value the scan's fixes changed, with its before and after, into `target` (shaped as quality.heal_log)."""
     entries = [(f, column, before, after) for f in plan.findings for column, before, after in f.logged]
     if not entries:
         return
@@ -103,7 +103,7 @@ def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str) -> 
         "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
         "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
         "before, after) WHERE ({any}) AND x.fired").format(
-        heal_log=work.log, table=sql.Literal(spec.name), key=key_expr(spec, "h"),
+        heal_log=target, table=sql.Literal(spec.name), key=key_expr(spec, "h"),
         run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
 
 

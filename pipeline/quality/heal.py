@@ -132,14 +132,14 @@ def _tune(cur, scope: str = "") -> None:
 
 
 def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> None:
-    """On its own connection, while the caller writes clean: the heal_log and quarantine rows, in work tables."""
+    """On its own connection, while the caller writes clean: the quarantine rows, in a work table."""
     with conn, conn.cursor() as cur:
         _tune(cur)
-        log_fixes(cur, spec, work, found.plan, run_id)
+        cur.execute("SET max_parallel_workers_per_gather = 0")  # one core: the caller's writing has the other
         _stage_quarantine(cur, spec, work, run_id, [c for c in found.raw_types if c not in LINEAGE])
 
 
-def _replace(cur, spec: TableSpec, work: Work, found: Findings, staging: Future) -> int:
+def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, staging: Future) -> int:
     """In the caller's transaction: clean and the table's quarantine and heal_log partitions replaced; clean rows."""
     raw = qualified("raw", spec.name)
     cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(raw))
@@ -149,12 +149,13 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, staging: Future)
     quarantine, heal_log = _partition("quarantine", spec), _partition("heal_log", spec)
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
     _write_clean(cur, spec, work)
+    log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
         raise HealError(f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; "
                         "nothing was written")
-    cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))
+    cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))  # fixes of rules run alone
     clean_rows = count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
     if found.raw_rows != clean_rows + found.quarantined:
         raise HealError(f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
@@ -188,7 +189,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             staging = pool.submit(_stage, side, spec, work, found, run_id)
             try:
                 _tune(cur, "LOCAL")
-                clean_rows = _replace(cur, spec, work, found, staging)
+                clean_rows = _replace(cur, spec, work, found, run_id, staging)
             except BaseException:
                 side.cancel()
                 raise

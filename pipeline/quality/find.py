@@ -13,7 +13,9 @@ from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, plan_scan
 
-SCRATCH = "ops"  # the work tables of one heal live here, unlogged, until the heal's last transaction drops them
+# The work tables of one heal live here, unlogged, until the heal's last transaction drops them; autovacuum
+# leaves them alone (it would only compete with the heal for the two cores).
+SCRATCH = "ops"
 
 
 @dataclass
@@ -63,7 +65,8 @@ class Work:
 def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
     """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
     work.drop(cur)
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(work.rows, plan.select))
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(
+        work.rows, plan.select))
     if plan.findings:
         # The findings' messages as one array per row, unnested where any is set; x.i says which finding.
         messages = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.slot)) for f in plan.findings)
@@ -75,7 +78,8 @@ def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
         # The unnest is a nested loop by nature; allowed here, it runs in the parallel workers.
         cur.execute("SET LOCAL enable_nestloop = on")
         cur.execute(sql.SQL(
-            "CREATE UNLOGGED TABLE {found} AS SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
+            "CREATE UNLOGGED TABLE {found} WITH (autovacuum_enabled = false) AS "
+            "SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
             "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
             "FROM {rows} h CROSS JOIN LATERAL unnest(ARRAY[{messages}]::text[]) WITH ORDINALITY AS x(message, i) "
             "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
@@ -84,8 +88,10 @@ def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
         cur.execute("SET LOCAL enable_nestloop = off")
     else:
         cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
-                            "message text, action text, survivor_key text, detail text)").format(work.found))
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log)").format(work.log))
+                            "message text, action text, survivor_key text, detail text) "
+                            "WITH (autovacuum_enabled = false)").format(work.found))
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log) WITH (autovacuum_enabled = false)").format(
+        work.log))
 
 
 def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, target: sql.Composable) -> None:
@@ -134,7 +140,8 @@ def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[Field
 
 def _hold_all(cur, work: Work) -> None:
     """The held rows: every row a rule so far quarantines (a new table: cheaper than inserting into one)."""
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {held} AS SELECT DISTINCT source_row FROM {found} "
+    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {held} WITH (autovacuum_enabled = false) AS "
+                        "SELECT DISTINCT source_row FROM {found} "
                         "WHERE action = 'quarantine'").format(held=work.held, found=work.found))
 
 
@@ -180,6 +187,12 @@ def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, r
 def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
     return sql.SQL(" || '|' || ").join(
         sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
+
+
+def raw_file(cur, spec: TableSpec) -> int:
+    """The file number of raw.<table>: a new one after each load."""
+    return count_of(cur, sql.SQL("SELECT pg_relation_filenode({})").format(
+        sql.Literal(qualified("raw", spec.name).as_string(cur))))
 
 
 def count_of(cur, query: sql.Composable) -> int:
@@ -239,7 +252,7 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
             _hold(cur, work, rule.id)
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
     return Findings(
-        raw_types, plan, count_of(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(raw.as_string(cur)))),
+        raw_types, plan, raw_file(cur, spec),
         count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
         count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
         count_of(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),

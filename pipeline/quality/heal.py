@@ -190,6 +190,9 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     work = Work.of(spec)
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
+            # The caller waits on this connection with its own transaction open: were a lock it holds ever
+            # needed here, the wait would never end. A bound turns that into an error.
+            cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
             found = find(cur, spec, work, checks, rules, run_id)
         try:

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import ops_cli
 from pipeline.tables import TABLES
+from pipeline.tasks import HealTable
 
 from .conftest import ROOT, query, scalar
 
@@ -116,3 +117,10 @@ def test_scheduler_command_starts_and_stops_luigid(tmp_path):
     assert stopped.returncode == 0 and "luigid stopped" in stopped.stdout
     assert not ops_cli.listening(port)
     assert (folder / "luigi-server.log").exists() and not (folder / "luigid.pid").exists()
+
+
+def test_the_long_heal_path_is_scheduled_first():
+    """customers -> policies -> claims -> payments heal one after another: Luigi runs higher priorities first."""
+    chain = [HealTable(t).priority for t in ("customers", "policies", "claims", "payments")]
+    assert chain == sorted(chain, reverse=True) and len(set(chain)) == 4
+    assert HealTable("policy_types").priority > HealTable("policies").priority > HealTable("snapshots").priority

@@ -191,11 +191,12 @@ def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
 
 def raw_file(cur, spec: TableSpec) -> int:
     """The file number of raw.<table>: a new one after each load."""
-    return count_of(cur, sql.SQL("SELECT pg_relation_filenode({})").format(
+    return scalar(cur, sql.SQL("SELECT pg_relation_filenode({})").format(
         sql.Literal(qualified("raw", spec.name).as_string(cur))))
 
 
-def count_of(cur, query: sql.Composable) -> int:
+def scalar(cur, query: sql.Composable) -> int:
+    """The one value a query returns."""
     cur.execute(query)
     return cur.fetchone()[0]
 
@@ -253,8 +254,8 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
     return Findings(
         raw_types, plan, raw_file(cur, spec),
-        count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
-        count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
-        count_of(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),
-        count_of(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found)),
+        scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
+        scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
+        scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),
+        scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found)),
         _outcomes(cur, spec, work, checks, rules))

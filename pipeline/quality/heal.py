@@ -13,7 +13,7 @@ from ..ingest import LINEAGE
 from ..tables import TableSpec
 from ..warehouse import qualified
 from .compile import compile_schema
-from .find import Findings, RuleOutcome, Work, count_of, find, key_expr, log_fixes, raw_file
+from .find import Findings, RuleOutcome, Work, find, key_expr, log_fixes, raw_file, scalar
 from .rules import CATALOG
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         raise HealError(f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; "
                         "nothing was written")
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))  # fixes of rules run alone
-    clean_rows = count_of(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
+    clean_rows = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
     if found.raw_rows != clean_rows + found.quarantined:
         raise HealError(f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
                         "quarantined; nothing was written")

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from . import config, warehouse
+from . import analytics, config, warehouse
 from .history import pid_alive
 from .backup_manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name,
                               file_sha256, find_tools, major_of, read_manifest, table_checksums, tool_connection,
@@ -316,6 +316,7 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
         tools = find_tools(major, "newest", f"the server is PostgreSQL {version}")
     conninfo, env = tool_connection(url, "insurance-pipeline-restore")
     prelude = (f"BEGIN;\nSET client_min_messages = warning;\nSET lock_timeout = '{LOCK_TIMEOUT}';\n"
+               + analytics.BUILD_SETTINGS + "\n"  # the archive's materialized views are refreshed as a run builds them
                + (DROP_SCHEMAS_SQL if replace else ""))
     epilogue = verify_sql(backup.manifest["tables"]) + "\nCOMMIT;\n"
     restore_args = [tools["pg_restore"], "--clean", "--if-exists", "--no-owner", "--file=-", str(backup.archive)]

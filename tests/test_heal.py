@@ -139,6 +139,20 @@ def test_tables_each_heal_rewrites_are_left_out_of_autovacuum(healed):
     assert scalar(healed, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ops' AND tablename LIKE 'heal%%'") == 0
 
 
+
+def test_every_clean_table_has_planner_statistics_after_its_heal(healed):
+    """Autovacuum is off for clean: the heal's own ANALYZE is what Transform and the app plan their queries with."""
+    stats = query(healed, """
+        SELECT c.relname, c.reltuples::bigint,
+               EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = 'clean' AND s.tablename = c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'clean' AND c.relkind = 'r'""")
+    assert len(stats) == len(TABLES)
+    for table, estimated, has_stats in stats:
+        rows = scalar(healed, f'SELECT count(*) FROM clean."{table}"')
+        assert (estimated, has_stats) == (rows, rows > 0), table
+
+
+
 def test_a_load_between_finding_and_writing_stops_the_heal_and_keeps_clean(database_url, data_dir):
     assert build(HealTable("customers")).scheduling_succeeded
     before = query(database_url, "SELECT count(*), sum(hashtext(c::text)) FROM clean.customers c")

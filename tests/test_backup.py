@@ -138,6 +138,28 @@ def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still
     assert "public.plain: checksum differs" in _verify(database_url, list(older.values()))
 
 
+
+def test_a_killed_heals_work_tables_stay_out_of_backups_and_restores(built, backups_dir):
+    """Unlogged tables are scratch (a heal killed midway leaves its work tables): no rows in the archive, not in the
+    manifest, back empty after a restore; an older manifest that listed them still verifies."""
+    execute(built, "CREATE UNLOGGED TABLE ops.heal_customers_rows AS SELECT * FROM clean.customers")
+    before = {name: found for name, found in contents(built).items() if name != "ops.heal_customers_rows"}
+    assert cli("backup") == 0
+    made = backup.backups()[0]
+    listed = {f"{t['schema']}.{t['table']}" for t in made.manifest["tables"]}
+    assert "ops.heal_customers_rows" not in listed and listed == set(before)
+    archive = subprocess.run([backup.check(made)["pg_restore"], "--list", str(made.archive)], capture_output=True,
+                             text=True, check=True).stdout
+    assert "TABLE ops heal_customers_rows" in archive and "TABLE DATA ops heal_customers_rows" not in archive
+    older = [*made.manifest["tables"], {"schema": "ops", "table": "heal_customers_rows", "kind": "table",
+                                         "method": "row", "rows": 7, "checksum": "1"}]
+    assert _verify(built, older) is None
+
+    change_everything(built)
+    assert cli("backup", "restore", made.name, "--yes") == 0
+    after = contents(built)
+    assert after.pop("ops.heal_customers_rows")[0] == 0 and after == before
+
 def test_altered_or_truncated_archive_is_refused_and_the_warehouse_untouched(built, backups_dir, capsys):
     made = backup.create()
     change_everything(built)

@@ -54,8 +54,8 @@ def _original_row(file_columns: list[str]) -> sql.Composable:
 def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_columns: list[str]) -> None:
     """The held rows as quarantine rows (the original as json, every rule and message) in a work table.
 
-    A new table, so PostgreSQL can build the json in parallel workers; most rows have one finding, so the
-    rule ids are sorted only where there are several (array_agg(... ORDER BY) would sort every group).
+    A new unlogged table (no WAL, no index to keep up); most rows have one finding, so the rule ids
+    are sorted only where there are several (array_agg(... ORDER BY) would sort every group).
     """
     cur.execute(sql.SQL("""
         CREATE UNLOGGED TABLE {target} WITH (autovacuum_enabled = false) AS

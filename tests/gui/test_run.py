@@ -1,6 +1,7 @@
 """Run from the app: a real Luigi run in a QProcess that completes, refreshes the panels, and never freezes the window."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -91,6 +92,20 @@ def test_the_event_loop_never_stalls_while_a_run_goes(database_url, data_dir, wi
     print(f"longest event-loop stall during a {seconds:.1f} s run: {gaps['max'] * 1000:.0f} ms, "
           f"of which the app's own: {gaps['own'] * 1000:.0f} ms")
     assert gaps["own"] < 0.15, f"the app held its event loop for {gaps['own'] * 1000:.0f} ms"
+
+
+
+def test_the_pipelines_modules_stay_out_of_the_garbage_collectors_scans(monkeypatch):
+    """Importing the pipeline (luigi, pandas, SQLAlchemy) made ~0.1 s full collections that held the window."""
+    import luigi
+
+    from gui import workers
+
+    gc.unfreeze()  # as at the app's start, whatever earlier tests froze
+    monkeypatch.setattr(workers, "_imported", False)
+    workers.ensure_pipeline()
+    scanned = {id(o) for o in gc.get_objects()}  # every generation a collection scans; frozen objects are not in it
+    assert id(vars(luigi)) not in scanned  # the luigi module's dict, as one of them
 
 
 def test_stop_ends_the_run_and_its_workers(database_url, data_dir, window, qtbot):

@@ -115,28 +115,50 @@ def _verify(url: str, tables: list[dict]) -> str | None:
 
 
 def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still_verify(database_url):
-    execute(database_url, "CREATE TABLE public.q (id int, note text, original json)",
-            """INSERT INTO public.q VALUES (1, 'a', '{"x": 1}'), (2, 'b', '{"x": 2}')""",
-            "CREATE TABLE public.plain (id int, note text)", "INSERT INTO public.plain VALUES (1, 'a'), (2, 'b')")
+    execute(database_url, "CREATE TABLE public.q (id int, note text, original json, ok boolean, day date)",
+            """INSERT INTO public.q VALUES (1, 'a', '{"x": 1}', true, '2024-01-01'), (2, 'b', '{"x": 2}', NULL, NULL)""",
+            "CREATE TABLE public.plain (id int NOT NULL, note text, other text)",
+            "INSERT INTO public.plain VALUES (1, 'a', 'c'), (2, 'b', 'd')")
     with psycopg2.connect(database_url) as conn:
         tables = {t["table"]: t for t in table_checksums(conn)}
     conn.close()
-    assert tables["q"]["method"] == "row" and tables["plain"]["method"] == "row"  # json hashed as its text
+    assert tables["q"]["method"] == "columns" and tables["plain"]["method"] == "columns"  # json hashed as its text
     assert _verify(database_url, list(tables.values())) is None
 
     execute(database_url, """UPDATE public.q SET original = '{"x": 3}' WHERE id = 2""")
     assert "public.q: checksum differs" in _verify(database_url, list(tables.values()))
-    execute(database_url, """UPDATE public.q SET original = '{"x": 2}' WHERE id = 2""",
-            "UPDATE public.plain SET note = CASE id WHEN 1 THEN 'b' ELSE 'a' END")  # values swapped between rows
+    execute(database_url, """UPDATE public.q SET original = '{"x": 2}' WHERE id = 2""", "UPDATE public.q SET ok = false")
+    assert "public.q: checksum differs" in _verify(database_url, list(tables.values()))  # a NULL became a value
+    execute(database_url, "UPDATE public.q SET ok = CASE id WHEN 1 THEN true END")
+    assert _verify(database_url, list(tables.values())) is None
+    execute(database_url, "UPDATE public.plain SET note = CASE id WHEN 1 THEN 'b' ELSE 'a' END")  # swapped between rows
     assert "public.plain: checksum differs" in _verify(database_url, list(tables.values()))
+    execute(database_url, "UPDATE public.plain SET note = CASE id WHEN 1 THEN 'a' ELSE 'b' END")
+    assert _verify(database_url, list(tables.values())) is None
+    execute(database_url, "UPDATE public.plain SET note = other, other = note")  # swapped between columns
+    assert "public.plain: checksum differs" in _verify(database_url, list(tables.values()))
+    execute(database_url, "UPDATE public.plain SET note = other, other = note")
 
-    # A manifest made before the "row" method holds "hash" checksums: it is still checked.
-    rows, checksum = query(database_url, CHECKSUM_SQL["hash"].format(table="public.plain"))[0]
-    older = {**tables, "plain": {**tables["plain"], "method": "hash", "rows": rows, "checksum": checksum}}
-    assert _verify(database_url, list(older.values())) is None
-    older["plain"]["checksum"] = "0"
-    assert "public.plain: checksum differs" in _verify(database_url, list(older.values()))
+    # Manifests made before the "columns" method hold "row" or "hash" checksums: they are still checked.
+    for method, cols in (("row", "t.id, t.note, t.other"), ("hash", "")):
+        rows, checksum = query(database_url, CHECKSUM_SQL[method].format(table="public.plain", cols=cols))[0]
+        older = {**tables, "plain": {**tables["plain"], "method": method, "rows": rows, "checksum": checksum}}
+        assert _verify(database_url, list(older.values())) is None
+        older["plain"]["checksum"] = "0"
+        assert "public.plain: checksum differs" in _verify(database_url, list(older.values()))
 
+
+def test_checksums_ignore_dropped_columns(database_url):
+    """A dump recreates a table without its dropped columns, so later columns change position: same checksum."""
+    execute(database_url, "CREATE TABLE public.d (id int, gone text, note text, at timestamptz)",
+            "INSERT INTO public.d VALUES (1, 'x', 'a', '2024-01-01 10:00+00'), (2, 'y', NULL, NULL)",
+            "ALTER TABLE public.d DROP COLUMN gone",
+            "CREATE TABLE public.fresh (id int, note text, at timestamptz)",
+            "INSERT INTO public.fresh SELECT * FROM public.d")
+    with psycopg2.connect(database_url) as conn:
+        tables = {t["table"]: t for t in table_checksums(conn)}
+    conn.close()
+    assert tables["d"]["rows"] == 2 and tables["d"]["checksum"] == tables["fresh"]["checksum"]
 
 
 def test_a_killed_heals_work_tables_stay_out_of_backups_and_restores(built, backups_dir):

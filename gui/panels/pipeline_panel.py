@@ -182,7 +182,9 @@ class PipelinePanel(Panel):
         process.setProcessEnvironment(environment)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         parameters = QProcess.UnixProcessParameters()
-        parameters.flags = QProcess.UnixProcessFlag.CreateNewSession  # Stop ends Luigi's workers too
+        # A new session: Stop ends Luigi's workers too. Default signal handlers: an app started with SIGINT ignored
+        # (from a script, in the background) would pass that on, and the run would not hear Stop's SIGINT.
+        parameters.flags = QProcess.UnixProcessFlag.CreateNewSession | QProcess.UnixProcessFlag.ResetSignalHandlers
         process.setUnixProcessParameters(parameters)
         process.readyReadStandardOutput.connect(self._read)
         process.finished.connect(self._finished)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import signal
 import threading
 import time
 
@@ -131,6 +132,27 @@ def test_stop_ends_the_run_and_its_workers(database_url, data_dir, window, qtbot
             (SELECT count(*) FROM clean.{name}),
             (SELECT count(*) FROM quality.quarantine WHERE table_name = '{name}')""")[0]
         assert raw == clean + held > 0, name
+
+
+def test_a_run_hears_stop_even_when_the_app_was_started_with_sigint_ignored(database_url, data_dir, window, qtbot):
+    """Started from a script in the background, the app ignores SIGINT; its runs must not inherit that."""
+    from PySide6.QtCore import QProcess
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pipeline = window.show_panel("Pipeline")
+        qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
+        pipeline.run_button.click()
+        qtbot.waitUntil(lambda: pipeline.process is not None
+                        and pipeline.process.state() == QProcess.ProcessState.Running, timeout=60000)
+        with open(f"/proc/{pipeline.process.processId()}/status") as status:
+            ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
+        assert not ignored & (1 << (signal.SIGINT - 1)), "the run ignores SIGINT: Stop would not reach it"
+        pipeline.stop_button.click()
+        qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
+        assert pipeline.status.text().startswith("Run stopped after")
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _alive(group: int) -> bool:

@@ -125,6 +125,14 @@ def _literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _checksum_plpgsql(method: str) -> str:
+    """PL/pgSQL that computes a table's (e.s, e.t) rows and checksum by the method, into got_rows and got_sum."""
+    check = CHECKSUM_SQL[method].replace("{cols}", "%1$s").replace("{table}", "%2$I.%3$I")
+    cols = (f"    EXECUTE {_literal(COLUMNS_SQL[method].format('$1'))}\n"
+            f"        INTO cols USING format('%I.%I', e.s, e.t)::regclass;\n" if method in COLUMNS_SQL else "")
+    return f"{cols}    EXECUTE format({_literal(check)}, cols, e.s, e.t) INTO got_rows, got_sum;"
+
+
 def verify_sql(tables: list[dict]) -> str:
     """SQL that fails (so the transaction it ends never commits) unless every table equals the manifest.
 
@@ -135,7 +143,10 @@ def verify_sql(tables: list[dict]) -> str:
         f"({_literal(t['schema'])}, {_literal(t['table'])}, {_literal(t.get('method'))}, "
         f"{_literal(t.get('rows'))}::bigint, {_literal(t.get('checksum'))}, {str(t.get('populated', True)).lower()}, "
         f"{str(t['kind'] != 'table').lower()})" for t in tables)
-    checks = {m: CHECKSUM_SQL[m].replace("{cols}", "%s").replace("{table}", "%I.%I") for m in CHECKSUM_SQL}
+    # One branch per method (the manifest's), "text" for any other; each computes got_rows and got_sum.
+    branches = [f"{'IF' if i == 0 else 'ELSIF'} e.method = {_literal(m)} THEN\n{_checksum_plpgsql(m)}"
+                for i, m in enumerate(m for m in CHECKSUM_SQL if m != "text")]
+    compute = "\n".join([*branches, f"ELSE\n{_checksum_plpgsql('text')}", "END IF;"])
     return f"""
 {STABLE_SETTINGS}
 CREATE TEMP TABLE backup_expected (schema_name text, table_name text, method text, rows bigint, checksum text,
@@ -165,17 +176,7 @@ BEGIN
             diffs := diffs || format('%s.%s is %s', e.s, e.t, CASE WHEN e.now_populated THEN 'populated'
                                                                   ELSE 'not populated' END);
         ELSIF e.populated THEN
-            IF e.method IN ('columns', 'row') THEN
-                EXECUTE CASE e.method WHEN 'columns' THEN {_literal(COLUMNS_SQL['columns'].format('$1'))}
-                                      ELSE {_literal(COLUMNS_SQL['row'].format('$1'))} END
-                    INTO cols USING format('%I.%I', e.s, e.t)::regclass;
-                EXECUTE format(CASE e.method WHEN 'columns' THEN {_literal(checks['columns'])}
-                                             ELSE {_literal(checks['row'])} END, cols, e.s, e.t) INTO got_rows, got_sum;
-            ELSIF e.method = 'hash' THEN
-                EXECUTE format({_literal(checks['hash'])}, e.s, e.t) INTO got_rows, got_sum;
-            ELSE
-                EXECUTE format({_literal(checks['text'])}, e.s, e.t) INTO got_rows, got_sum;
-            END IF;
+            {compute}
             found := CASE WHEN got_rows IS DISTINCT FROM e.rows
                           THEN format('%s.%s has %s rows, the backup %s', e.s, e.t, got_rows, e.rows)
                           WHEN got_sum IS DISTINCT FROM e.checksum THEN format('%s.%s: checksum differs', e.s, e.t)

@@ -17,6 +17,8 @@ setup(
         "pgpq>=0.12,<0.13",  # Arrow record batches as PostgreSQL binary COPY
         "numpy>=1.26,<3",
         "cerberus>=1.3.5,<2",
+        "pyyaml>=6,<7",  # the data contracts
+        "email-validator>=2.1,<3",  # e-mail addresses, without network checks
         "pgserver>=0.1.4,<0.2",
     ],
     extras_require={

@@ -24,6 +24,10 @@ class sources(luigi.Config):  # noqa: N801
     data_dir = luigi.Parameter(default="data", description="folder of the eleven source Parquet files")
 
 
+class contracts(luigi.Config):  # noqa: N801
+    folder = luigi.Parameter(default="contracts", description="folder of the data contracts (one YAML file per table)")
+
+
 class backups(luigi.Config):  # noqa: N801
     folder = luigi.Parameter(default="backups", description="folder of the backups (one folder per backup)")
     keep = luigi.IntParameter(default=10, description="backups kept per database; older ones are deleted (0 = all)")
@@ -47,6 +51,10 @@ def data_dir() -> Path:
 
 def embedded_dir() -> Path:
     return project_path(os.environ.get("PIPELINE_EMBEDDED_DIR") or warehouse().embedded_dir)
+
+
+def contracts_dir() -> Path:
+    return project_path(os.environ.get("PIPELINE_CONTRACTS_DIR") or contracts().folder)
 
 
 def backup_dir() -> Path:

@@ -15,6 +15,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy.engine import make_url
 
 from pipeline import warehouse
+from pipeline.quality import contract
 from pipeline.quality.compile import cerberus_errors, compile_column, compile_schema, regex_to_sql
 from pipeline.tables import TABLES
 
@@ -95,13 +96,15 @@ def _normalised(errors: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("table", ["customers", "policies", "claims", "payments", "snapshots"])
 def test_compiled_checks_agree_with_cerberus(conn, table):
-    spec = TABLES[table]
+    spec = contract.apply(TABLES[table], contract.load(table))  # the facts and the shipped contract's conventions
+    oracle = {name: {k: v for k, v in rules.items() if k != "check_with"}  # e-mails: test_emails.py
+              for name, rules in spec.cerberus_schema().items()}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(records=_records(spec))
     def check(records):
         assert _normalised(_sql_verdicts(conn, spec, records)) == _normalised(
-            cerberus_errors(spec.cerberus_schema(), records))
+            cerberus_errors(oracle, records))
 
     check()
 
@@ -136,8 +139,10 @@ def test_untranslatable_regex_falls_back_to_cerberus_with_a_warning(pattern, cap
 
 
 def test_every_rule_of_the_specs_compiles(caplog):
-    """The shipped schemas run fully vectorised: no table falls back to row-by-row Cerberus."""
+    """The shipped schemas run fully vectorised: no table falls back to row-by-row Cerberus (e-mail addresses
+    go to email-validator, each distinct value that SQL cannot clear)."""
     with caplog.at_level(logging.WARNING):
         checks = [c for spec in TABLES.values() for c in compile_schema(spec)]
-    assert all(c.compiled for c in checks)
+    assert all(c.compiled for c in checks if c.rule != "email")
+    assert [c.rule_id for c in checks if not c.compiled] == ["customers.email.email"]
     assert "not compiled" not in caplog.text

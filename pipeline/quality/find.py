@@ -9,6 +9,7 @@ from psycopg2.extras import execute_values
 
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
+from . import emails
 from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, plan_scan
@@ -123,9 +124,32 @@ def _take_over(cur, work: Work, rule: Rule) -> None:
         key=sql.SQL(key), parent=sql.SQL(raw_parent)))
 
 
+def _check_emails(cur, work: Work, check: FieldCheck) -> None:
+    """Addresses not plainly valid in SQL go to email-validator, each distinct value once."""
+    column = sql.Identifier(check.column)
+    cur.execute(sql.SQL("SELECT DISTINCT {col} FROM {rows} h WHERE {col} IS NOT NULL AND NOT {fast}").format(
+        col=column, rows=work.rows, fast=sql.SQL(emails.fast_valid_sql(f"h.{column.as_string(cur)}"))))
+    invalid = [(value, f"not a valid e-mail address: {reason}")
+               for (value,) in cur.fetchall() if (reason := emails.problem(value))]
+    if not invalid:
+        return
+    cur.execute("CREATE TEMPORARY TABLE invalid_emails (value text, message text) ON COMMIT DROP")
+    execute_values(cur, "INSERT INTO invalid_emails VALUES %s", invalid)
+    cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, rule_id, column_name, action) "
+                        "SELECT h._source_row, i.message, {rid}, {name}, {action} FROM {rows} h "
+                        "JOIN invalid_emails i ON i.value = h.{col}").format(
+        found=work.found, rid=sql.Literal(check.rule_id), name=sql.Literal(check.column),
+        action=sql.Literal(field_policy(check.rule_id).action), rows=work.rows, col=column))
+    cur.execute("DROP TABLE invalid_emails")
+
+
 def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], run_id: str) -> None:
     """Field rules the compiler cannot translate: Cerberus checks each non-null value (correct, slower)."""
     for c in (c for c in checks if not c.compiled):
+        if c.rule == "email":
+            _check_emails(cur, work, c)
+            _apply(cur, spec, work, c.rule_id, field_policy(c.rule_id).action, (), run_id)
+            continue
         validator = Validator({c.column: {c.rule: c.constraint}})
         cur.execute(sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
             col=sql.Identifier(c.column), rows=work.rows))
@@ -209,6 +233,8 @@ def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules:
     counts = {r[0]: r[1:] for r in cur.fetchall()}
     catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
                 "quarantine", None, None) for c in spec.columns]
+    catalog += [(f"{spec.name}.{c.name}.finite", f"{c.name} must be a finite number (not NaN or infinite)", "error",
+                 "quarantine", None, None) for c in spec.columns if c.kind == "float"]
     for c in checks:
         policy = field_policy(c.rule_id)
         catalog.append((c.rule_id, f"Cerberus {c.rule}: {c.constraint!r} on {c.column}", policy.severity,

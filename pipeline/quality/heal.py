@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg2 import sql
@@ -14,13 +15,25 @@ from ..tables import TableSpec
 from ..warehouse import qualified
 from .compile import compile_schema
 from .find import Findings, RuleOutcome, Work, find, key_expr, log_fixes, raw_file, scalar
-from .rules import CATALOG
+from ..errors import PipelineError
+from .contract import TableContract, load
+from .rules import CATALOG, DEFAULT_ERROR_IF, DEFAULT_WARN_IF, synonym_rules
 
 log = logging.getLogger(__name__)
 
 
-class HealError(Exception):
-    """Healing cannot finish: a rule above its error threshold, or rows that would be lost."""
+class HealError(PipelineError):
+    """Healing cannot finish: rows that would be lost, or a rule above its error threshold."""
+
+    hint = "this is a bug in healing: report it with the run id"
+
+
+class ThresholdError(HealError):
+    """A rule breaks on more rows than its error threshold allows: the data or the contract needs a look."""
+
+    hint = ("look at the source file; if the data follows other conventions, run `python -m pipeline profile` "
+            "and confirm its proposal (--write), or raise the rule's threshold in contracts/<table>.yaml or "
+            "luigi.cfg [quality_thresholds]")
 
 
 @dataclass
@@ -122,19 +135,55 @@ def _write_clean(cur, spec: TableSpec, work: Work) -> None:
     cur.execute("RESET default_statistics_target")
 
 
-def check_thresholds(outcomes: list[RuleOutcome], rows: int) -> None:
-    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share (luigi.cfg may override)."""
+def thresholds(outcome: RuleOutcome, contract: TableContract, overrides: dict) -> tuple[float | None, float | None]:
+    """A rule's warn and error shares: luigi.cfg, else the contract, else the rule's own, else the default for a
+    rule that quarantines (no quarantining rule is without them)."""
+    if outcome.rule_id in overrides:
+        return overrides[outcome.rule_id]
+    setting = contract.rules.get(outcome.rule_id)
+    warn_if = setting.warn_if if setting and setting.warn_if is not None else outcome.warn_if
+    error_if = setting.error_if if setting and setting.error_if is not None else outcome.error_if
+    if outcome.action == "quarantine":
+        # Rows held because their parent was, and all held rows together, are many in any real delivery.
+        usual = 0.25 if ".parent_held_" in outcome.rule_id else 0.3 if outcome.rule_id.endswith(".rows_held") \
+            else DEFAULT_WARN_IF
+        warn_if = usual if warn_if is None else warn_if
+        error_if = DEFAULT_ERROR_IF if error_if is None else error_if
+    return warn_if, error_if
+
+
+def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableContract | None = None,
+                     examples: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share; the warnings."""
     overrides = config.rule_thresholds()
+    contract = contract or TableContract("")
+    warnings = []
     for o in outcomes:
-        if o.rule_id in overrides:
-            o.warn_if, o.error_if = overrides[o.rule_id]
+        o.warn_if, o.error_if = thresholds(o, contract, overrides)
         share = o.violations / rows if rows else 0.0
         if o.error_if is not None and share > o.error_if:
-            raise HealError(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
-                            f"error threshold of {o.error_if:.1%}; clean was left as it was")
+            shown = ", ".join(repr(e) for e in (examples(o.rule_id) if examples else []))
+            raise ThresholdError(
+                f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its error "
+                f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "")
+                + "; clean was left as it was")
         if o.warn_if is not None and share > o.warn_if:
-            log.warning("rule %s: %s of %s rows (%.1f%%) break it, above its warning threshold of %.1f%%",
-                        o.rule_id, o.violations, rows, 100 * share, 100 * o.warn_if)
+            warnings.append(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above "
+                            f"its warning threshold of {o.warn_if:.1%}")
+            log.warning("%s", warnings[-1])
+    return warnings
+
+
+def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
+    """Three values that broke a rule, as the file had them (or the rule's message where no column is its own)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL(
+            "SELECT coalesce(to_jsonb(r) ->> p.column_name, p.message) FROM (SELECT * FROM {found} WHERE "
+            "rule_id = {rid} OR {rid} = {held} ORDER BY source_row LIMIT 3) p "
+            "JOIN {raw} r ON r._source_row = p.source_row ORDER BY p.source_row").format(
+            found=work.found, rid=sql.Literal(rule_id), held=sql.Literal(f"{spec.name}.rows_held"),
+            raw=qualified("raw", spec.name)))
+        return [v if v is None or len(v) <= 40 else v[:37] + "..." for (v,) in cur.fetchall()]
 
 
 def _tune(cur, scope: str = "") -> None:
@@ -189,8 +238,9 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     (json of every held row), which the caller then copies in. If the caller's transaction fails, the
     warehouse keeps what it had; the next heal drops the work tables left behind.
     """
+    contract = load(spec.name)
     checks = compile_schema(spec)
-    rules = CATALOG[spec.name]
+    rules = synonym_rules(spec) + CATALOG[spec.name]
     work = Work.of(spec)
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
@@ -199,8 +249,10 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
             found = find(cur, spec, work, checks, rules, run_id)
+        found.outcomes.append(RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error",
+                                          "quarantine", found.quarantined, quarantined=found.quarantined))
         try:
-            check_thresholds(found.outcomes, found.raw_rows)
+            check_thresholds(found.outcomes, found.raw_rows, contract, lambda rule: _examples(side, spec, work, rule))
         except HealError:
             with side, side.cursor() as cur:
                 work.drop(cur)

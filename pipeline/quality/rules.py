@@ -80,7 +80,6 @@ class FieldPolicy:
 
 
 FIELD_POLICIES: dict[str, FieldPolicy] = {
-    "customers.email.regex": FieldPolicy("flag", detects="malformed_email", severity="warn"),
     "customers.risk_score.min": FieldPolicy("fix", (("risk_score", "0"),), "risk_score_out_of_range"),
     "customers.risk_score.max": FieldPolicy("fix", (("risk_score", "100"),), "risk_score_out_of_range"),
     "policies.premium_amount.min": FieldPolicy("fix", (("premium_amount", "abs(h.premium_amount)"),),
@@ -88,10 +87,63 @@ FIELD_POLICIES: dict[str, FieldPolicy] = {
     "claims.fraud_flag.nullable": FieldPolicy("fix", (("fraud_flag", "false"),), "null_fraud_flag", "warn"),
     "payments.success_flag.nullable": FieldPolicy("fix", (("success_flag", "false"),), "null_success_flag", "warn"),
 }
+# What the contract's conventions do by default: a value of another id shape is held back, an unknown value of a
+# vocabulary is flagged (quarantined where the contract says `strict: true`), a malformed e-mail is flagged.
+CONVENTION_POLICIES = {
+    "regex": FieldPolicy("quarantine"),
+    "allowed": FieldPolicy("flag", severity="warn"),
+    "email": FieldPolicy("flag", severity="warn"),
+}
+DETECTS = {"customers.email.email": "malformed_email"}
+# Every quarantining rule has thresholds, so that no run quarantines most of a table in silence: warn above
+# 5% of the rows, fail above half of them (the contract's `rules` and luigi.cfg [quality_thresholds] override).
+DEFAULT_WARN_IF, DEFAULT_ERROR_IF = 0.05, 0.5
 
 
 def field_policy(rule_id: str) -> FieldPolicy:
-    return FIELD_POLICIES.get(rule_id, FieldPolicy())
+    """What a failing field rule does: the product's fix where it has one, else the contract's or the default."""
+    if rule_id in FIELD_POLICIES:
+        return FIELD_POLICIES[rule_id]
+    from .contract import load
+
+    table, column, rule = rule_id.split(".", 2)
+    policy = CONVENTION_POLICIES.get(rule, FieldPolicy())
+    contract = load(table)
+    if rule == "allowed" and contract.column(column).strict:
+        policy = FieldPolicy("quarantine")
+    setting = contract.rules.get(rule_id)
+    if setting and setting.action and rule in CONVENTION_POLICIES:
+        policy = FieldPolicy(setting.action, severity="error" if setting.action == "quarantine" else "warn")
+    return FieldPolicy(policy.action, policy.fixes, DETECTS.get(rule_id, policy.detects), policy.severity,
+                       policy.warn_if, policy.error_if)
+
+
+def synonym_rules(spec: TableSpec) -> list[Rule]:
+    """Per vocabulary column of the contract: a variant of a value (other case, spaces, a synonym) is set to it."""
+    import json
+
+    from .contract import fold, load
+
+    contract = load(spec.name)
+    rules = []
+    for column in spec.columns:
+        c = contract.column(column.name)
+        if not c.values:
+            continue
+        mapping = {fold(v): v for v in c.values} | dict(c.synonyms)
+        lookup = f"({sql_literal(json.dumps(mapping, ensure_ascii=False))}::jsonb ->> lower(btrim(h.\"{column.name}\")))"
+        known = ", ".join(sql_literal(v) for v in c.values)
+        rules.append(_rule(
+            spec.name, f"{column.name}.synonym", f"{column.name} is a variant or synonym of a value of its vocabulary; "
+            "it is set to that value", "fix", f"h.\"{column.name}\" <> ALL(ARRAY[{known}]) AND {lookup} IS NOT NULL",
+            f"'{column.name} ' || h.\"{column.name}\" || ' is ' || {lookup}", phase="normalise", severity="info",
+            fixes=((column.name, lookup),)))
+    return rules
+
+
+def sql_literal(text: str) -> str:
+    """A SQL string literal (standard_conforming_strings is on in every supported PostgreSQL)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _key_text(names, alias="h") -> str:

@@ -123,6 +123,11 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
             b.findings.append(finding)
             typed.append(sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
                 failed, sql.Literal(f"must be of {KINDS[c.kind][2]} type"), sql.Identifier(finding.slot)))
+        if c.kind == "float":  # NaN and infinities are no amount or score: they would poison every sum
+            finding = Finding(f"{spec.name}.{c.name}.finite", c.name, "quarantine", b.slot("t"))
+            b.findings.append(finding)
+            typed.append(sql.SQL("CASE WHEN {} IN ('NaN', 'Infinity', '-Infinity') THEN {} END AS {}").format(
+                expr, sql.Literal("must be a finite number"), sql.Identifier(finding.slot)))
     b.query = sql.SQL("SELECT {} FROM {} r").format(sql.SQL(", ").join(typed), qualified("raw", spec.name))
 
     # Layers 2-3: normalising fixes, which the field and row rules then see.

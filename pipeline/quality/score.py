@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from psycopg2 import sql
 
 from ..tables import TABLES
-from .rules import CATALOG, FIELD_POLICIES
+from .rules import CATALOG, DETECTS, FIELD_POLICIES
 
 
 @dataclass
@@ -38,6 +38,8 @@ def rules_by_defect() -> dict[tuple[str, str], list[str]]:
     for rule_id, policy in FIELD_POLICIES.items():
         if policy.detects:
             found.setdefault((rule_id.split(".")[0], policy.detects), []).append(rule_id)
+    for rule_id, defect in DETECTS.items():
+        found.setdefault((rule_id.split(".")[0], defect), []).append(rule_id)
     return found
 
 

@@ -14,7 +14,7 @@ from pipeline.synth.policies import PENDING
 
 SUBMITTED, UNDER_REVIEW, APPROVED, REJECTED, PAID = range(5)  # tables.CLAIM_STATUSES order
 VOCAB = {
-    "claim_type": tables.CLAIMS.column("claim_type").rules["allowed"],
+    "claim_type": vocab.LABELS["claims.claim_type"],
     "status": tables.CLAIM_STATUSES,
     "notes": vocab.CLAIM_NOTES,
     "region": vocab.REGIONS,

@@ -17,7 +17,7 @@ FIRST_NAMES = vocab.MALE_NAMES + vocab.FEMALE_NAMES
 
 
 def _allowed(column: str) -> list[str]:
-    return tables.CUSTOMERS.column(column).rules["allowed"]
+    return vocab.LABELS[f"customers.{column}"]
 
 
 VOCAB = {

@@ -16,7 +16,7 @@ from pipeline.synth.policies import VOCAB as POLICY_VOCAB
 from pipeline.synth.reference import PAYMENT_METHOD_NAMES
 
 BAD_METHODS = ["Crypto", "Cheque", "card", "Venmo", "WIRE "]
-GATEWAYS = tables.PAYMENTS.column("payment_gateway").rules["allowed"]  # ..., "Internal" last
+GATEWAYS = vocab.LABELS["payments.payment_gateway"]  # ..., "Internal" last
 VOCAB = {
     "method": PAYMENT_METHOD_NAMES + BAD_METHODS,
     "payment_gateway": GATEWAYS,

@@ -15,7 +15,7 @@ from pipeline.synth.reference import CURRENCIES, POLICY_TYPE_MAX, POLICY_TYPE_NA
 ACTIVE, EXPIRED, CANCELLED, PENDING, LAPSED = (tables.POLICY_STATUSES.index(s)
                                               for s in ("Active", "Expired", "Cancelled", "Pending", "Lapsed"))
 BAD_CURRENCIES = ["XYZ", "usd ", "US$", "eur", "Pound"]
-FREQUENCIES = tables.POLICIES.column("payment_frequency").rules["allowed"]
+FREQUENCIES = vocab.LABELS["policies.payment_frequency"]
 PER_YEAR = np.array([12, 4, 2, 1])  # payments a year, by FREQUENCIES
 VOCAB = {
     "policy_type": POLICY_TYPE_NAMES,

@@ -148,7 +148,7 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
         "created_by": np.zeros(n, int),
         "updated_by": np.zeros(n, int),
     }
-    roles = tables.AGENTS.column("role").rules["allowed"]
+    roles = vocab.LABELS["agents.role"]
     return (to_arrow(branches, export_schema("branches"), {"state": tables.US_STATES, **_BY}),
             to_arrow(agents, export_schema("agents"), {"role": roles, **_BY}),
             agents["branch_id"])

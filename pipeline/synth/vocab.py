@@ -90,3 +90,16 @@ CLAIM_NOTES = [
 
 AUDIT_USERS = ["SYSTEM", "web_portal", "agent_portal", "batch_import"]
 AUDIT_WEIGHTS = [0.6, 0.25, 0.1, 0.05]
+
+# The generator's own vocabularies (the default data contract in contracts/ lists the same values).
+LABELS = {
+    "customers.gender": ["M", "F", "X"],
+    "customers.customer_status": ["Active", "Inactive", "Suspended"],
+    "customers.segment": ["Retail", "Premium", "Corporate", "SME"],
+    "customers.referral_source": ["Online", "Agent", "Referral", "Partner", "Walk-in"],
+    "customers.preferred_contact": ["Email", "Phone", "SMS", "Mail"],
+    "policies.payment_frequency": ["Monthly", "Quarterly", "Semi-Annual", "Annual"],
+    "claims.claim_type": ["Accident", "Medical", "Death", "Disability", "Property", "Theft", "Liability"],
+    "payments.payment_gateway": ["Stripe", "PayPal", "Adyen", "Braintree", "Internal"],
+    "agents.role": ["Agent", "Senior Agent", "Manager"],
+}

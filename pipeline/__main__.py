@@ -23,6 +23,12 @@ def cmd_run(args) -> int:
         os.environ["PIPELINE_DATA_DIR"] = args.data_dir
     if args.progress is not None:
         os.environ["PIPELINE_PROGRESS"] = "1" if args.progress else "0"
+    from .quality import contract
+    try:
+        contract.validate_all()
+    except contract.ContractError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         guard = warehouse.connect()
     except psycopg2.OperationalError as exc:
@@ -71,21 +77,34 @@ def cmd_score(args) -> int:
 
 
 def cmd_rules(args) -> int:
+    from .quality import contract
     from .quality.compile import compile_schema
-    from .quality.rules import CATALOG, field_policy
-    thresholds = config.rule_thresholds()
-    print(f"{'rule':<44}{'action':<12}{'severity':<10}{'error_if':<10}description")
+    from .quality.find import RuleOutcome
+    from .quality.heal import thresholds
+    from .quality.rules import CATALOG, field_policy, synonym_rules
+    overrides = config.rule_thresholds()
+    print(f"{'rule':<44}{'kind':<12}{'action':<12}{'warn_if':<9}{'error_if':<10}description")
     for name, spec in TABLES.items():
         if args.table and name != args.table:
             continue
-        rows = [(c.rule_id, field_policy(c.rule_id).action, field_policy(c.rule_id).severity, field_policy(c.rule_id),
-                 f"Cerberus {c.rule} {c.constraint!r}" + ("" if c.compiled else " (row by row)"))
-                for c in compile_schema(spec)]
-        rows += [(r.id, r.action, r.severity, r, r.description) for r in CATALOG[name]]
-        for rule_id, action, severity, holder, description in rows:
-            error_if = thresholds.get(rule_id, (None, holder.error_if))[1]
-            shown = "-" if error_if is None else f"{error_if:.1%}"
-            print(f"{rule_id:<44}{action:<12}{severity:<10}{shown:<10}{description[:70]}")
+        convention_rules = {"regex", "allowed", "email"}
+        rows = [(f"{name}.{c.name}.type", "fact", "quarantine", None, None, f"{c.name} must be of {c.kind} type")
+                for c in spec.columns]
+        rows += [(f"{name}.{c.name}.finite", "fact", "quarantine", None, None, f"{c.name} must be a finite number")
+                 for c in spec.columns if c.kind == "float"]
+        rows += [(c.rule_id, "convention" if c.rule in convention_rules else "fact", field_policy(c.rule_id).action,
+                  field_policy(c.rule_id).warn_if, field_policy(c.rule_id).error_if,
+                  f"{c.rule} {c.constraint!r}" + ("" if c.compiled else " (email-validator)"))
+                 for c in compile_schema(spec)]
+        rows += [(r.id, "convention", r.action, None, None, r.description) for r in synonym_rules(spec)]
+        rows += [(r.id, "fact", r.action, r.warn_if, r.error_if, r.description) for r in CATALOG[name]]
+        rows.append((f"{name}.rows_held", "fact", "quarantine", None, None, "rows held back by any rule"))
+        table_contract = contract.load(name)
+        for rule_id, kind, action, warn_if, error_if, description in rows:
+            warn_if, error_if = thresholds(RuleOutcome(rule_id, description, "", action, warn_if=warn_if,
+                                                       error_if=error_if), table_contract, overrides)
+            shares = [("-" if v is None else f"{v:.0%}") for v in (warn_if, error_if)]
+            print(f"{rule_id:<44}{kind:<12}{action:<12}{shares[0]:<9}{shares[1]:<10}{description[:60]}")
     return 0
 
 

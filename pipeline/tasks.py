@@ -8,7 +8,7 @@ import luigi
 from . import analytics, backup, config, history, ingest, markers, warehouse
 from . import quality as quality_package
 from .markers import MarkerTarget, combine
-from .quality import heal, rules
+from .quality import contract, heal, rules
 from .tables import TABLES, spec
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class HealTable(PipelineTask):
         inputs = self.requires()
         parents = [p.fingerprint() for p in inputs["parents"]]
         return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
-                       repr(sorted(config.rule_thresholds().items())))
+                       repr(sorted(config.rule_thresholds().items())), contract.load(self.table).digest)
 
     @history.retry_transient
     def run(self):
@@ -95,10 +95,8 @@ class HealTable(PipelineTask):
             _lock(conn, self.marker_id())
             result = heal.heal_table(conn, spec(self.table), run_id)
             quality_record(conn, result, run_id)
-            # Healing emptied the clean tables that refer to this one: they are no longer complete.
-            stale = [f"heal:{t}" for t in rules.heal_descendants(self.table)] + ["transform"]
-            with conn.cursor() as cur:
-                cur.execute("UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id = ANY(%s)", (stale,))
+            # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
+            # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
             self.output().write(conn, run_id)
         history.record_result(self, rows_in=result.raw_rows, rows_out=result.clean_rows,
                               rows_quarantined=result.quarantined, details={"fixed_rows": result.fixed_rows})

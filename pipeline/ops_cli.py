@@ -24,6 +24,7 @@ import psycopg2
 import psycopg2.extras
 
 from . import config, history, report, warehouse
+from .quality import trend
 from .tables import TABLES
 
 LUIGID_DIR = ".luigid"
@@ -213,6 +214,7 @@ def cmd_status(args) -> int:
     with contextlib.closing(_connect()) as conn:
         counts = table_counts(conn)
         states = task_states(conn)
+        drops = trend.clean_share_drops(conn)
         with conn.cursor() as cur:
             cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
             transform = cur.fetchone()
@@ -223,6 +225,8 @@ def cmd_status(args) -> int:
                        [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run in counts], right={1, 2, 3}))
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
+    for drop in drops:
+        print(f"warning: {drop.message}")
     print()
     rows = [[report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
              s["state"], s.get("run_id"), _when(s.get("finished_at")), _took(s.get("seconds")),

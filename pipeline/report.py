@@ -84,7 +84,9 @@ def collect(conn, run_id: str) -> dict:
         row = cur.fetchone()
         reason["example"] = row["?column?"] if row else None
     cur.close()
-    return {"run": run, "tasks": tasks, "tables": tables, "rules": rules, "reasons": reasons}
+    from .quality.trend import clean_share_drops
+    return {"run": run, "tasks": tasks, "tables": tables, "rules": rules, "reasons": reasons,
+            "drops": [d.message for d in clean_share_drops(conn)]}
 
 
 def write_report(run_id: str | None = None, url: str | None = None, folder: Path | None = None) -> Path:
@@ -403,6 +405,9 @@ def render(data: dict) -> str:
          f'host {_e(run["host"] or "–")} · <code>{_e(run["command"] or "")}</code></p>'),
         _cards(data),
     ]
+    if data.get("drops"):
+        parts.append('<div class="errors"><h2>Clean share fell</h2><ul>' +
+                     "".join(f"<li>{_e(d)}</li>" for d in data["drops"]) + "</ul></div>")
     if errors:
         parts.append('<div class="errors"><h2>What failed, and what to do</h2><ul>' +
                      "".join(f"<li>{_e(e)}</li>" for e in errors) + "</ul></div>")

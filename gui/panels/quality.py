@@ -1,6 +1,8 @@
 """Data quality panel: valid-record rates per table, violations per rule, the trend over runs, the quarantine."""
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QStackedWidget, QTabWidget, QWidget
 
@@ -38,7 +40,16 @@ def load() -> dict:
         found["trend"] = queries.select("quality_trend_overall").dicts()
         found["trend_tables"] = queries.select("quality_trend").dicts()
     found["empty"] = not found["tables"]
+    found["drops"] = clean_share_drops()
     return found
+
+
+def clean_share_drops() -> list[str]:
+    """Tables whose clean share fell against their previous heal (quality.trend decides)."""
+    from pipeline.quality.trend import clean_share_drops as drops
+
+    with contextlib.closing(queries.connect()) as conn:
+        return [d.message for d in drops(conn)]
 
 
 class QualityPanel(Panel):
@@ -50,6 +61,12 @@ class QualityPanel(Panel):
         layout = page_layout(self)
         self.subtitle = QLabel("What healing found and did, from quality.* (each table's latest heal).")
         layout.addLayout(header("Data quality", self.subtitle))
+        self.drops = QLabel()
+        self.drops.setObjectName("warning")
+        self.drops.setWordWrap(True)
+        self.drops.setStyleSheet("color: #b42318; font-weight: 600;")
+        self.drops.hide()
+        layout.addWidget(self.drops)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         layout.addWidget(self.tabs, 1)
@@ -124,6 +141,8 @@ class QualityPanel(Panel):
             self.finish_load()
             return
         self.pages.setCurrentWidget(self.summary)
+        self.drops.setText("\n".join(f"Warning: {d}" for d in data.get("drops", [])))
+        self.drops.setVisible(bool(data.get("drops")))
         self.tables.set_rows(data["tables"])
         self.rules.set_rows(data["rules"])
         fit_columns(self.table_view, 200)

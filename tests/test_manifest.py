@@ -46,8 +46,8 @@ def test_a_crafted_manifest_runs_no_sql_and_leaves_the_warehouse_as_it_was(built
     assert cli("bundle", "import", str(crafted), "--yes") == 1
     err = capsys.readouterr().err
     assert contents(built) == changed
-    assert err.startswith("error: ") and err.endswith(f"{MANIFEST}: tables[0].populated must be true or false, "
-                                                      f"not {COMMIT_MIDWAY!r}\n")
+    assert err == (f"error: {crafted}: backup/{MANIFEST}: tables[0].populated must be true or false, "
+                   f"not {COMMIT_MIDWAY!r}\n")
 
 
 VALID = {

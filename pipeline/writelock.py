@@ -1,4 +1,4 @@
-"""The one lock on writing the warehouse: runs share it, a restore or bundle import into the warehouse takes it alone."""
+"""The one lock on writing the warehouse: runs share it, a restore or bundle import takes it alone."""
 from __future__ import annotations
 
 import contextlib

@@ -9,7 +9,7 @@ from pathlib import Path
 import luigi
 import psycopg2
 
-from . import config, history, markers, ops_cli, report, warehouse
+from . import config, history, markers, ops_cli, report, warehouse, writelock
 from .tables import TABLES
 
 
@@ -29,6 +29,7 @@ def cmd_run(args) -> int:
     except contract.ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    markers.new_run_id()  # before the locks: their sessions name the run
     try:
         guard = warehouse.connect()
     except psycopg2.OperationalError as exc:
@@ -38,25 +39,27 @@ def cmd_run(args) -> int:
         return 1
     try:
         _one_run_at_a_time(guard)
-        return _build(args)
+        with writelock.running():  # shared with other runs; a restore waits for it, or it for a restore
+            return _build(args)
     finally:
-        guard.close()  # ends the session, and with it the run lock
+        guard.close()  # ends the session, and with it the queue lock
 
 
 def _one_run_at_a_time(conn) -> None:
-    """Hold the warehouse's run lock for this session; a second run waits for the first, then finds it done."""
+    """Queue this command behind another `python -m pipeline run` (with a local scheduler both would do every task):
+    the second waits for the first, then finds it done. Not the write lock (writelock): runs share that one."""
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(hashtext('pipeline.run'))")
+        cur.execute("SELECT pg_try_advisory_lock(hashtext('pipeline.run.queue'))")
         if not cur.fetchone()[0]:
             print("another run is working on the warehouse; waiting for it to finish", flush=True)
-            cur.execute("SELECT pg_advisory_lock(hashtext('pipeline.run'))")
+            cur.execute("SELECT pg_advisory_lock(hashtext('pipeline.run.queue'))")
 
 
 def _build(args) -> int:
     from .tasks import main_task
 
-    run_id = markers.new_run_id()
+    run_id = markers.run_id()
     print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}")
     result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
                          detailed_summary=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from . import analytics, config, warehouse
+from . import analytics, config, warehouse, writelock
 from .history import pid_alive
 from .backup_manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name,
                               file_sha256, find_tools, major_of, read_manifest, table_checksums, tool_connection,
@@ -270,12 +270,14 @@ def verify(name: str, deep: bool = False, folder: Path | None = None) -> str:
 def restore(name: str, target_db: str | None = None, folder: Path | None = None, portable: bool = False) -> Restored:
     """Restore a backup into the warehouse (replacing it in one transaction) or into a new database."""
     backup = find(name, folder)
-    tools = check(backup)  # before anything is touched
     if target_db:
+        tools = check(backup)  # before anything is touched
         return Restored(backup, f"the new database {target_db}",
                         _restore_new(backup, target_db, tools, portable, keep_database=True))
-    return Restored(backup, f"the warehouse ({warehouse.describe()})",
-                    _restore_into(warehouse.url(), backup, tools, replace=True, portable=portable))
+    with writelock.replacing("restore"):  # refused at once while a run holds the warehouse
+        tools = check(backup)
+        return Restored(backup, f"the warehouse ({warehouse.describe()})",
+                        _restore_into(warehouse.url(), backup, tools, replace=True, portable=portable))
 
 
 def _admin(url: str):

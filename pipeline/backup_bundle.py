@@ -1,6 +1,7 @@
 """Portable bundles: one zip with a backup, its manifest and the source Parquet files, to restore elsewhere."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -9,8 +10,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import backup, config
+from . import backup, config, writelock
 from .backup_manifest import ARCHIVE, MANIFEST, BackupError, file_sha256, read_manifest
+from .backup_schema import check_bundle
 
 BUNDLE_FORMAT = "insurance-pipeline-bundle/1"
 BUNDLE_JSON = "bundle.json"
@@ -71,30 +73,35 @@ def import_(file: Path, target_db: str | None = None, data_dir: Path | None = No
             description = json.loads(z.read(BUNDLE_JSON))
         except (KeyError, ValueError):
             raise BackupError(f"{file}: no valid {BUNDLE_JSON}: not a bundle") from None
-        if description.get("format") != BUNDLE_FORMAT:
-            raise BackupError(f"{file}: unknown bundle format {description.get('format')!r}")
-        staged = Path(tmp) / description["backup"]
-        if Path(description["backup"]).name != description["backup"] or description["backup"].startswith("."):
-            raise BackupError(f"{file}: bad backup name {description['backup']!r}")
-        staged.mkdir()
-        (staged / "data").mkdir()
-        try:
-            for member in (MANIFEST, ARCHIVE):
-                _extract(z, f"backup/{member}", staged / member)
-            for name, expected in description["data"].items():
-                if Path(name).name != name or not name.endswith(".parquet"):
-                    raise BackupError(f"{file}: bad data file name {name!r}")
-                _extract(z, f"data/{name}", staged / "data" / name)
-                if file_sha256(staged / "data" / name) != expected["sha256"]:
-                    raise BackupError(f"{file}: data/{name} differs from the bundle's sha256 (altered): refused")
-        except KeyError as exc:
-            raise BackupError(f"{file}: incomplete bundle ({exc.args[0]})") from None
-        read_manifest(staged)
-        restored = backup.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
-        if data_dir or not target_db:  # a new database leaves the warehouse, and so its sources, as they were
-            _install_data(staged / "data", Path(data_dir or config.data_dir()))
-        shutil.rmtree(staged / "data")
-        _keep_backup(staged, folder)
+        if not isinstance(description, dict) or description.get("format") != BUNDLE_FORMAT:
+            found = description.get("format") if isinstance(description, dict) else None
+            raise BackupError(f"{file}: unknown bundle format {found!r}")
+        check_bundle(description, file, BUNDLE_JSON)
+        with writelock.replacing("bundle import") if not target_db else contextlib.nullcontext():
+            return _import(z, file, description, Path(tmp), folder, target_db, data_dir)
+
+
+def _import(z: zipfile.ZipFile, file: Path, description: dict, tmp: Path, folder: Path, target_db: str | None,
+            data_dir: Path | None) -> backup.Restored:
+    """Stage the bundle's files in tmp, check them, restore, then install the sources and keep the backup."""
+    staged = tmp / description["backup"]
+    staged.mkdir()
+    (staged / "data").mkdir()
+    try:
+        for member in (MANIFEST, ARCHIVE):
+            _extract(z, f"backup/{member}", staged / member)
+        for name, expected in description["data"].items():
+            _extract(z, f"data/{name}", staged / "data" / name)
+            if file_sha256(staged / "data" / name) != expected["sha256"]:
+                raise BackupError(f"{file}: data/{name} differs from the bundle's sha256 (altered): refused")
+    except KeyError as exc:
+        raise BackupError(f"{file}: incomplete bundle ({exc.args[0]})") from None
+    read_manifest(staged, shown=f"{file}: backup/{MANIFEST}")
+    restored = backup.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
+    if data_dir or not target_db:  # a new database leaves the warehouse, and so its sources, as they were
+        _install_data(staged / "data", Path(data_dir or config.data_dir()))
+    shutil.rmtree(staged / "data")
+    _keep_backup(staged, folder)
     return restored
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import luigi.retcodes
 import psycopg2
 
-from . import config, warehouse
+from . import config, warehouse, writelock
 from .backup import _first_line, backups, create, find, restore, verify
 from .backup_bundle import export, import_
 from .backup_manifest import BackupError
@@ -20,6 +21,9 @@ def cli_handler(function):
         except KeyboardInterrupt:
             print("error: interrupted; an unfinished restore changes nothing", file=sys.stderr)
             return 130
+        except writelock.Busy as exc:  # another process holds the warehouse: luigi.cfg [retcode] already_running
+            print(f"error: {exc}", file=sys.stderr)
+            return luigi.retcodes.retcode().already_running
         except psycopg2.OperationalError as exc:
             print(f"error: cannot reach the warehouse {warehouse.describe()}: {_first_line(str(exc))}",
                   file=sys.stderr)

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,7 @@ def table_checksums(conn) -> list[dict]:
 
 
 def _literal(value) -> str:
+    """A quoted literal of this module's own SQL and method names (never of a manifest's values)."""
     if value is None:
         return "NULL"
     return "'" + str(value).replace("'", "''") + "'"
@@ -133,16 +135,27 @@ def _checksum_plpgsql(method: str) -> str:
     return f"{cols}    EXECUTE format({_literal(check)}, cols, e.s, e.t) INTO got_rows, got_sum;"
 
 
+def _expected_json(tables: list[dict]) -> str:
+    """The manifest's entries as one JSON document in a dollar-quoted string: values reach SQL as data only.
+
+    A manifest is untrusted (a bundle may come from anywhere): its values are never SQL text. The JSON is ASCII
+    (no encoding can change it) and the quote's tag is random, so nothing inside can end the string."""
+    rows = [{"schema_name": t["schema"], "table_name": t["table"], "method": t.get("method"), "rows": t.get("rows"),
+             "checksum": t.get("checksum"), "populated": t.get("populated", True), "is_view": t["kind"] != "table"}
+            for t in tables]
+    document = json.dumps(rows, ensure_ascii=True)
+    tag = f"$manifest_{uuid.uuid4().hex}$"
+    if tag in document:
+        raise BackupError("cannot quote the manifest's entries")  # a 128-bit collision: not in this universe
+    return f"{tag}{document}{tag}"
+
+
 def verify_sql(tables: list[dict]) -> str:
     """SQL that fails (so the transaction it ends never commits) unless every table equals the manifest.
 
     Materialized views are not in an archive: pg_restore rebuilds them from the restored tables. They are compared
     too, but a difference is reported (a WARNING BACKUP-REBUILT) rather than fatal: it can only come from the view's
     own query (now(), float sums in another order), since the tables it reads are checked exactly."""
-    expected = ",\n".join(
-        f"({_literal(t['schema'])}, {_literal(t['table'])}, {_literal(t.get('method'))}, "
-        f"{_literal(t.get('rows'))}::bigint, {_literal(t.get('checksum'))}, {str(t.get('populated', True)).lower()}, "
-        f"{str(t['kind'] != 'table').lower()})" for t in tables)
     # One branch per method (the manifest's), "text" for any other; each computes got_rows and got_sum.
     branches = [f"{'IF' if i == 0 else 'ELSIF'} e.method = {_literal(m)} THEN\n{_checksum_plpgsql(m)}"
                 for i, m in enumerate(m for m in CHECKSUM_SQL if m != "text")]
@@ -151,7 +164,9 @@ def verify_sql(tables: list[dict]) -> str:
 {STABLE_SETTINGS}
 CREATE TEMP TABLE backup_expected (schema_name text, table_name text, method text, rows bigint, checksum text,
                                    populated boolean, is_view boolean) ON COMMIT DROP;
-{"INSERT INTO pg_temp.backup_expected VALUES " + expected + ";" if tables else ""}
+INSERT INTO pg_temp.backup_expected SELECT * FROM pg_catalog.jsonb_to_recordset({_expected_json(tables)}::jsonb)
+    AS x (schema_name text, table_name text, method text, rows bigint, checksum text, populated boolean,
+          is_view boolean);
 DO $backup_verify$
 DECLARE
     e record; got_rows bigint; got_sum text; diffs text[] := '{{}}'; rebuilt text[] := '{{}}'; found text; cols text;
@@ -231,15 +246,19 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(partial, path)
 
 
-def read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Path, shown: str | None = None) -> dict:
+    """A backup's manifest, checked field by field; `shown` names the file in messages (default: its path)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except FileNotFoundError:
         raise BackupError(f"{folder.name}: no {MANIFEST} (not a backup, or an unfinished one)") from None
     except ValueError as exc:
         raise BackupError(f"{folder.name}: {MANIFEST} is not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"{folder.name}: unknown manifest format {manifest.get('format')!r} (expected {FORMAT})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BackupError(f"{folder.name}: unknown manifest format {found!r} (expected {FORMAT})")
+    from .backup_schema import check_manifest  # it checks against this module's CHECKSUM_SQL
+    check_manifest(manifest, shown or str(folder / MANIFEST))
     return manifest
 
 

@@ -5,13 +5,20 @@ import logging
 
 import luigi
 
-from . import analytics, backup, config, history, ingest, markers, warehouse
+from . import analytics, backup, config, history, ingest, markers, warehouse, writelock
 from . import quality as quality_package
 from .markers import MarkerTarget, combine
 from .quality import contract, heal, rules
 from .tables import TABLES, spec
 
 log = logging.getLogger(__name__)
+
+
+def _begin(conn, name: str) -> None:
+    """Start a task's transaction: share the warehouse's write lock, set the warehouse up, lock the task's object."""
+    writelock.in_task(conn)
+    warehouse.bootstrap(conn)
+    _lock(conn, name)
 
 
 def _lock(conn, name: str) -> None:
@@ -31,6 +38,10 @@ class PipelineTask(luigi.Task):
 
     def output(self) -> MarkerTarget:
         return MarkerTarget(self.marker_id(), self.task_family, self.fingerprint())
+
+    def complete(self) -> bool:
+        writelock.luigi_run()  # the scheduling process shares the write lock before its first look at the warehouse
+        return super().complete()
 
     def on_failure(self, exception):
         # The scheduler page and the summary show this one line; the traceback stays in the log.
@@ -55,8 +66,7 @@ class LoadTable(PipelineTask):
     @history.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
-            warehouse.bootstrap(conn)
-            _lock(conn, self.marker_id())
+            _begin(conn, self.marker_id())
             result = ingest.load_table(conn, spec(self.table), self.source_path(), markers.run_id())
             self.output().write(conn, markers.run_id())
         history.record_result(self, rows_in=result.rows, rows_out=result.rows,
@@ -91,8 +101,7 @@ class HealTable(PipelineTask):
     def run(self):
         run_id = markers.run_id()
         with warehouse.transaction() as conn:
-            warehouse.bootstrap(conn)
-            _lock(conn, self.marker_id())
+            _begin(conn, self.marker_id())
             result = heal.heal_table(conn, spec(self.table), run_id)
             quality_record(conn, result, run_id)
             # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
@@ -134,8 +143,7 @@ class Transform(PipelineTask):
     @history.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
-            warehouse.bootstrap(conn)
-            _lock(conn, self.marker_id())
+            _begin(conn, self.marker_id())
             counts = analytics.build(conn)
             self.output().write(conn, markers.run_id())
         history.record_result(self, rows_out=sum(counts.values()), details={"views": counts})
@@ -157,6 +165,7 @@ class Backup(PipelineTask):
     def run(self):
         made = backup.create()
         with warehouse.transaction() as conn:
+            writelock.in_task(conn)
             self.output().write(conn, markers.run_id())
         history.record_result(self, rows_out=made.total_rows,
                               details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])})

@@ -106,8 +106,10 @@ def profile_table(spec: TableSpec, path: Path, current: TableContract) -> TableP
             result.columns[column.name] = ColumnProfile(column.name, column.kind, "missing")
             continue
         values = data[column.name]
+        if pa.types.is_dictionary(values.type):  # dictionary-encoded: its values, as the run reads them
+            values = values.cast(values.type.value_type)
         cp = ColumnProfile(column.name, column.kind, "other", len(values) - values.null_count)
-        cp.observed = _observed(values, column.kind, column.arrow_type, data.num_rows)
+        cp.observed = _observed(values, column.kind, data.num_rows)
         if not column.nullable:
             cp.nulls_where_required = values.null_count
         if column.kind == "text":
@@ -159,11 +161,11 @@ def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
         return None
 
 
-def _observed(values: pa.ChunkedArray, kind: str, arrow_type: pa.DataType, rows: int) -> dict:
+def _observed(values: pa.ChunkedArray, kind: str, rows: int) -> dict:
     """What the profile saw, for reading only: null share, distinct values, range, the file's type."""
     found: dict = {"null_share": round(values.null_count / rows, 4) if rows else 0.0}
     found["distinct"] = pc.count_distinct(values).as_py()
-    stored = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    stored = values.type
     if _kind(stored) != kind:
         found["file_type"] = str(values.type)
     if kind in ("int", "float", "date", "timestamp") and values.null_count < len(values):
@@ -276,7 +278,8 @@ def _vocabulary(cp: ColumnProfile, text: pa.ChunkedArray, known: ColumnContract)
         own = sorted((s for s in groups[f] if fold(s[0]) == f), key=lambda s: -s[1])
         return (own or groups[f])[0][0].strip()
 
-    for f in sorted(chosen, key=lambda f: (-total.get(f, 0), user.get(f, f))):
+    rank = {f: i for i, f in enumerate(user)}  # the user's order first, then new values by rows
+    for f in sorted(chosen, key=lambda f: (rank.get(f, len(rank)), -total.get(f, 0), f)):
         value = spelling(f)
         cp.counts[value] = total.get(f, 0)
         variants = [(s, n) for s, n in groups.get(f, []) if s != value and fold(s) == f]

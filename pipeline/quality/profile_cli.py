@@ -132,6 +132,9 @@ def diff_lines(profile: TableProfile, current: TableContract, proposed: TableCon
         changes += len(found)
         for i, text in enumerate(found + notes):
             lines.append(f"  {name if i == 0 else '':<{width}}{text}")
+    missing = [name for name, cp in profile.columns.items() if cp.role == "missing"]
+    if missing:
+        lines.append(f"  not in the file (their conventions are kept): {', '.join(missing)}")
     if profile.extra_columns:
         lines.append(f"  (columns not in the table, ignored: {', '.join(profile.extra_columns)})")
     return [head + ("" if changes else ": no changes to its conventions")] + lines
@@ -146,8 +149,11 @@ def _column_changes(cp: ColumnProfile, old: ColumnContract, new: ColumnContract)
     added = [v for v in new.values if v not in old.values]
     removed = [v for v in old.values if v not in new.values]
     if added or removed:
-        parts = [f"+{v} ({cp.counts.get(v, 0):,}" + (f", from {cp.shared_from[v]}" if v in cp.shared_from else "")
-                 + ")" for v in added] + [f"-{v}" for v in removed]
+        parts = [f"+{v} ({cp.counts.get(v, 0):,})" for v in added if v not in cp.shared_from]
+        parts += [f"-{v}" for v in removed]
+        shared = [v for v in added if v in cp.shared_from]
+        if shared:
+            parts.append(f"+{len(shared)} not seen here but in {cp.shared_from[shared[0]]}: {' '.join(shared)}")
         found.append("values " + " ".join(parts))
     old_syn, new_syn = dict(old.synonyms), dict(new.synonyms)
     for variant, value in new.synonyms:
@@ -165,8 +171,6 @@ def _column_changes(cp: ColumnProfile, old: ColumnContract, new: ColumnContract)
 
 def _column_notes(cp: ColumnProfile) -> list[str]:
     notes = []
-    if cp.role == "missing":
-        notes.append("not in the file (its conventions are kept)")
     folded = [f"{s!r} -> {value} ({n:,})" for value, variants in cp.folded.items() for s, n in variants[:3]]
     if folded:
         notes.append("case/space variants folded (no synonym needed): " + ", ".join(folded))
@@ -175,7 +179,8 @@ def _column_notes(cp: ColumnProfile) -> list[str]:
         more = f" and {len(cp.rare) - 5} more" if len(cp.rare) > 5 else ""
         notes.append(f"rare, not proposed (will be flagged): {shown}{more}")
     if cp.nulls_where_required:
-        notes.append(f"{cp.nulls_where_required:,} nulls where the product requires a value (kept required: "
+        plural = "s" if cp.nulls_where_required > 1 else ""
+        notes.append(f"{cp.nulls_where_required:,} null{plural} where the product requires a value (kept required: "
                      "those rows will be quarantined)")
     if cp.observed.get("file_type"):
         notes.append(f"stored as {cp.observed['file_type']} (the product's type is {cp.kind}; kept)")

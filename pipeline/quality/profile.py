@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import PipelineError
-from ..tables import TABLES, TableSpec
+from ..tables import TABLES, Column, TableSpec
 from .contract import ColumnContract, TableContract, fold
 
 # A shape (letters -> A, digits -> 9) becomes a `pattern` when it covers this share of a column's values.
@@ -105,22 +105,32 @@ def profile_table(spec: TableSpec, path: Path, current: TableContract) -> TableP
         if column.name not in data.column_names:
             result.columns[column.name] = ColumnProfile(column.name, column.kind, "missing")
             continue
-        values = data[column.name]
-        if pa.types.is_dictionary(values.type):  # dictionary-encoded: its values, as the run reads them
-            values = values.cast(values.type.value_type)
-        cp = ColumnProfile(column.name, column.kind, "other", len(values) - values.null_count)
-        cp.observed = _observed(values, column.kind, data.num_rows)
-        if not column.nullable:
-            cp.nulls_where_required = values.null_count
-        if column.kind == "text":
-            text = _as_text(values)
-            if text is None:
-                cp.observed["unreadable_as_text"] = True
-            else:
-                _profile_text(cp, text, spec, column.name in keys, column.name in references,
-                              current.column(column.name))
-        result.columns[column.name] = cp
+        try:
+            result.columns[column.name] = _profile_column(data[column.name], column, spec, data.num_rows,
+                                                          column.name in keys, column.name in references,
+                                                          current.column(column.name))
+        except (pa.ArrowException, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ProfileError(f"{path}: column {column.name} ({data[column.name].type}) cannot be profiled "
+                               f"({reason})") from None
     return result
+
+
+def _profile_column(values: pa.ChunkedArray, column: Column, spec: TableSpec, rows: int, key: bool,
+                    reference: bool, known: ColumnContract) -> ColumnProfile:
+    if pa.types.is_dictionary(values.type):  # dictionary-encoded: its values, as the run reads them
+        values = values.cast(values.type.value_type)
+    cp = ColumnProfile(column.name, column.kind, "other", len(values) - values.null_count)
+    cp.observed = _observed(values, column.kind, rows)
+    if not column.nullable:
+        cp.nulls_where_required = values.null_count
+    if column.kind == "text":
+        text = _as_text(values)
+        if text is None:
+            cp.observed["file_type"] = str(values.type)  # not text at all (nested, binary): no conventions
+        else:
+            _profile_text(cp, text, spec, key, reference, known)
+    return cp
 
 
 def _profile_text(cp: ColumnProfile, text: pa.ChunkedArray, spec: TableSpec, key: bool, reference: bool,
@@ -198,21 +208,26 @@ def _plain(value):
 
 def shapes_of(text: pa.ChunkedArray) -> pa.ChunkedArray:
     """Each value's shape: letters become A, digits 9, everything else stays (HC000123 -> AA999999)."""
-    return pc.replace_substring_regex(pc.replace_substring_regex(text, r"\p{L}", "A"), "[0-9]", "9")
+    shapes = pc.replace_substring_regex(text, r"\p{L}", "A")
+    for digit in "012345678":  # literal replacements: three times faster than a [0-9] regex
+        shapes = pc.replace_substring(shapes, digit, "9")
+    return shapes
 
 
 def _shape(cp: ColumnProfile, text: pa.ChunkedArray, propose: bool) -> None:
     """The dominant shape and its share; a pattern when it dominates, carries a digit and holds no space."""
-    shapes = shapes_of(text)
-    counts = pc.value_counts(shapes)
-    top = pc.index(counts.field("counts"), pc.max(counts.field("counts"))).as_py()
-    cp.shape = counts.field("values")[top].as_py()
-    cp.shape_share = counts.field("counts")[top].as_py() / len(text)
+    distinct = pc.value_counts(text)  # shapes of the distinct values, weighted by their rows
+    values, shapes = distinct.field("values"), shapes_of(distinct.field("values"))
+    rows = pa.table({"shape": shapes, "rows": distinct.field("counts")}).group_by("shape").aggregate(
+        [("rows", "sum")])
+    top = pc.index(rows["rows_sum"], pc.max(rows["rows_sum"])).as_py()
+    cp.shape = rows["shape"][top].as_py()
+    cp.shape_share = rows["rows_sum"][top].as_py() / len(text)
     cp.observed.update(shape=cp.shape, shape_share=round(cp.shape_share, 4))
     cp.owns_pattern = propose
     if propose and cp.shape_share >= PATTERN_SHARE and "9" in cp.shape and not any(
             ch.isspace() for ch in cp.shape):
-        cp.pattern = _regex(cp.shape, pc.filter(text, pc.equal(shapes, cp.shape)))
+        cp.pattern = _regex(cp.shape, pc.filter(values, pc.equal(shapes, cp.shape)))
 
 
 def _regex(shape: str, values: pa.ChunkedArray) -> str:

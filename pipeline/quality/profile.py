@@ -135,6 +135,12 @@ def _profile_column(values: pa.ChunkedArray, column: Column, spec: TableSpec, ro
 
 def _profile_text(cp: ColumnProfile, text: pa.ChunkedArray, spec: TableSpec, key: bool, reference: bool,
                   known: ColumnContract) -> None:
+    """A text column's role, in this order, and what the profile proposes for it:
+    key (primary or unique): its dominant shape as `pattern`; reference (a foreign key, or named like another
+    table's key, e.g. currency): shape observed only, since the parent's key and the foreign-key check judge
+    it (a pattern would report each orphan twice); audit (`*_by`): nothing; email: `email: true`; free text
+    (names, notes, addresses, cities, phones): nothing; vocabulary: values, synonyms; otherwise, when one
+    shape dominates, an id (e.g. zip, transaction_id) with its `pattern`."""
     words = set(cp.name.lower().split("_"))
     fact_regex = "regex" in spec.column(cp.name).rules  # the product already fixes this column's shape
     if cp.nonnull == 0:

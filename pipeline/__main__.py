@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     listing.set_defaults(func=cmd_rules)
     from . import backup
     backup.add_cli(sub)
+    from .quality import profile_cli
+    profile_cli.add_cli(sub)  # profile: propose the contracts' conventions from the source files
     args = parser.parse_args(argv)
     try:
         return args.func(args)

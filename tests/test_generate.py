@@ -16,7 +16,7 @@ from pipeline.defects import DEFECTS
 from pipeline.generate import default_truth_path, generate, main
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_SAMPLE = REPO.parent / "shared" / "seed-sample"
+SEED_SAMPLE = REPO / "tests" / "data" / "seed-sample"
 BIG = ("customers", "policies", "claims", "payments")
 AS_OF = pd.Timestamp("2025-10-09")
 SIZES_AT_0_01 = {"customers": 500, "policies": 3_500, "claims": 5_000, "payments": 10_000, "agents": 500,

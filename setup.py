@@ -29,6 +29,7 @@ setup(
             "PySide6-Essentials>=6.7,<7",
             "pyqtgraph>=0.13.7,<0.15",
             "pyyaml>=6,<7",
+            "email-validator>=2.1,<3",  # e-mail validity as the generator tests judge it
         ],
     },
     entry_points={"console_scripts": ["insurance-pipeline=pipeline.__main__:main", "insurance-app=gui.app:main"]},

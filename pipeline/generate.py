@@ -17,7 +17,7 @@ from pipeline.synth import claims, customers, payments, policies, reference
 from pipeline.synth.common import REFERENCE_IDS, Frame, format_ids, labels, relaxed, to_arrow
 from pipeline.synth.conventions import Conventions
 
-__all__ = ["Conventions", "DefectRates", "SIZES", "default_truth_path", "generate", "main"]
+__all__ = ["SIZES", "Conventions", "DefectRates", "default_truth_path", "generate", "main"]
 
 # Rows at scale 1.0. The four big tables scale linearly; the reference tables never scale.
 SIZES = {"customers": 50_000, "policies": 350_000, "claims": 500_000, "payments": 1_000_000}

@@ -1,16 +1,17 @@
-"""Conventions of one source system (id shapes, category labels and case, e-mail and flag styles) the generator follows."""
+"""How one source system writes ids, category labels (case, variants), e-mail addresses and flags."""
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
-import yaml
+import pyarrow.compute as pc
 
-from pipeline.synth.common import labels, put, row_hash
+from pipeline.synth.common import labels, row_hash
 from pipeline.synth.vocab import US_STATES
 
 # The generator's category codes, per table.column: code i means what DEFAULT_LABELS[column][i] says.
@@ -55,7 +56,7 @@ class IdFormat:
     @property
     def pattern(self) -> str:
         """The regular expression every id of this format matches."""
-        return f"{_escape(self.prefix)}[0-9]{{{self.width},}}"
+        return f"{re.escape(self.prefix)}[0-9]{{{self.width},}}"
 
 
 @dataclass(frozen=True)
@@ -99,13 +100,18 @@ class Category:
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
         code = codes[idx]
         pick = start[code] + (h[idx] // 1_000_000 % count[code]).astype(np.int64)
-        frame = {"c": out}
-        put(frame, "c", idx, pa.array([v for vs in table for v in vs], pa.string()).take(pa.array(pick)))
-        return frame["c"]
+        mask = np.zeros(len(codes), bool)
+        mask[idx] = True  # idx ascends, as replace_with_mask takes its values
+        variants = pa.array([v for vs in table for v in vs], pa.string()).take(pa.array(pick))
+        return pc.replace_with_mask(out, pa.array(mask), variants)
 
 
-def _escape(prefix: str) -> str:
-    return "".join("\\" + c if c in r".^$*+?{}[]\|()-" else c for c in prefix)
+def _entry(where: str, kind, values):
+    """kind(**values), or a ValueError that says where."""
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _categories(changes: Mapping[str, Category] = MappingProxyType({})) -> dict[str, Category]:
@@ -127,7 +133,8 @@ class Conventions:
         if set(self.ids) != set(DEFAULT_IDS):
             raise ValueError(f"id formats are needed for exactly {sorted(DEFAULT_IDS)}, got {sorted(self.ids)}")
         if set(self.categories) != set(DEFAULT_LABELS):
-            raise ValueError(f"categories are needed for exactly {sorted(DEFAULT_LABELS)}, got {sorted(self.categories)}")
+            raise ValueError(f"categories are needed for exactly {sorted(DEFAULT_LABELS)}, "
+                             f"got {sorted(self.categories)}")
         for column, category in self.categories.items():
             if len(category.labels) != len(DEFAULT_LABELS[column]):
                 raise ValueError(f"{column}: {len(DEFAULT_LABELS[column])} labels are needed, one per code "
@@ -175,7 +182,8 @@ class Conventions:
             categories=_categories({
                 "customers.gender": c(("Male", "Female", "Unknown")),
                 "customers.customer_status": c(("Active", "Dormant", "Blocked")),
-                "customers.segment": c(("Retail", "Private", "Business", "Small Business"), case="upper", variants=0.02),
+                "customers.segment": c(("Retail", "Private", "Business", "Small Business"), case="upper",
+                                       variants=0.02),
                 "customers.referral_source": c(("Web", "Broker", "Referral", "Partner", "Branch"), variants=0.03),
                 "customers.preferred_contact": c(("E-mail", "Phone", "Text", "Post")),
                 "policies.status": c(("Active", "Matured", "Cancelled", "Pending", "Lapsed")),
@@ -226,11 +234,12 @@ class Conventions:
         for column, f in (data.get("ids") or {}).items():
             if column not in ids:
                 raise ValueError(f"ids: unknown id column {column!r}; known: {sorted(ids)}")
-            ids[column] = IdFormat(**f)
+            ids[column] = _entry(f"ids.{column}", IdFormat, f)
         for column, c in (data.get("categories") or {}).items():
             if column not in categories:
                 raise ValueError(f"categories: unknown column {column!r}; known: {sorted(categories)}")
-            categories[column] = Category(**{"labels": categories[column].labels, **c})
+            categories[column] = _entry(f"categories.{column}", Category,
+                                        {"labels": categories[column].labels, **(c or {})})
         return cls(ids=ids, categories=categories,
                    unicode_emails=bool(data.get("unicode_emails", base.unicode_emails)),
                    email_domains=tuple(data.get("email_domains", base.email_domains)),
@@ -238,13 +247,17 @@ class Conventions:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Conventions:
+        import yaml  # only here: the generator itself needs no YAML
+
         try:
             return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, yaml.YAMLError) as e:
             raise ValueError(f"{path}: {e}") from None
 
     def to_yaml(self, path: str | Path) -> None:
+        import yaml
+
         Path(path).write_text(yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-__all__ = ["CASES", "Category", "Conventions", "DEFAULT_LABELS", "DOMAIN_LABELS", "IdFormat", "US_STATES"]
+__all__ = ["CASES", "DEFAULT_LABELS", "DOMAIN_LABELS", "US_STATES", "Category", "Conventions", "IdFormat"]

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 from pipeline import tables
 from pipeline.defects import DEFECTS, DefectRates, Injector, is_extra
 from pipeline.synth import claims, customers, payments, policies, reference
-from pipeline.synth.common import ID_FORMATS, Frame, format_ids, labels, relaxed, to_arrow
+from pipeline.synth.common import REFERENCE_IDS, Frame, format_ids, labels, relaxed, to_arrow
+from pipeline.synth.conventions import Conventions
 
-__all__ = ["DefectRates", "SIZES", "default_truth_path", "generate", "main"]
+__all__ = ["SIZES", "Conventions", "DefectRates", "default_truth_path", "generate", "main"]
 
 # Rows at scale 1.0. The four big tables scale linearly; the reference tables never scale.
 SIZES = {"customers": 50_000, "policies": 350_000, "claims": 500_000, "payments": 1_000_000}
@@ -35,9 +36,13 @@ def default_truth_path(out_dir: Path) -> Path:
     return out_dir.parent / f"{out_dir.name}-truth.parquet"
 
 
-def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None,
-             rates: DefectRates | None = None) -> dict[str, int]:
-    """Write the eleven source tables to out_dir and the injected defects to truth_path; return rows per table."""
+def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None, rates: DefectRates | None = None,
+             conventions: Conventions | str | Path | None = None) -> dict[str, int]:
+    """Write the eleven source tables to out_dir and the injected defects to truth_path; return rows per table.
+
+    `conventions` (default: our own) says how the source system writes ids, categories, e-mails and flags:
+    a Conventions, 'default', 'foreign' or the path of a YAML file.
+    """
     out_dir = Path(out_dir)
     truth_path = Path(truth_path) if truth_path is not None else default_truth_path(out_dir)
     if truth_path.resolve().is_relative_to(out_dir.resolve()):
@@ -45,6 +50,8 @@ def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None,
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     rates = rates or DefectRates()
+    if not isinstance(conventions, Conventions):
+        conventions = Conventions.named(conventions or "default")
 
     def rng_and_injector(name: str) -> tuple[np.random.Generator, Injector]:
         rng = _rng(seed, name)
@@ -54,25 +61,35 @@ def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None,
     out["branches"], out["agents"], agent_branch = reference.branches_and_agents(_rng(seed, "branches"),
                                                                                  _rng(seed, "agents"))
     frames: dict[str, Frame] = {}
-    frames["customers"] = customers.customers(*rng_and_injector("customers"))
+    frames["customers"] = customers.customers(*rng_and_injector("customers"), conventions)
     frames["policies"] = policies.policies(*rng_and_injector("policies"), frames["customers"], agent_branch)
     frames["claims"] = claims.claims(*rng_and_injector("claims"), frames["policies"])
     frames["payments"] = payments.payments(*rng_and_injector("payments"), frames["policies"], frames["claims"])
     for name, frame in frames.items():
-        out[name] = to_arrow(frame, relaxed(tables.spec(name).arrow_schema()), VOCABS[name])
+        out[name] = _written(name, frame, conventions, seed)
     out["snapshots"] = reference.snapshots(_rng(seed, "snapshots"), _figures(frames))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in tables.TABLES:
         _write(out[name], out_dir / f"{name}.parquet")
     truth_path.parent.mkdir(parents=True, exist_ok=True)
-    _write(_truth(frames, out), truth_path)
+    _write(_truth(frames, out, conventions), truth_path)
     return {name: out[name].num_rows for name in tables.TABLES}
 
 
 def _rng(seed: int, table: str) -> np.random.Generator:
     """One generator per table, derived from the seed and the table's name."""
     return np.random.default_rng([seed, zlib.crc32(table.encode())])
+
+
+def _written(name: str, frame: Frame, conventions: Conventions, seed: int) -> pa.Table:
+    """The table as the source system writes it: its category labels (and their variants), id formats and flags."""
+    frame = dict(frame)
+    keys = frame[tables.spec(name).primary_key[0]]
+    for column, category in conventions.of_table(name).items():
+        frame[column] = category.write(frame[column], keys, zlib.crc32(f"{seed}|{name}.{column}".encode()))
+    return to_arrow(frame, relaxed(tables.spec(name).arrow_schema()), VOCABS[name],
+                    {**REFERENCE_IDS, **conventions.id_formats()}, conventions.flags_as_int)
 
 
 def _figures(frames: dict[str, Frame]) -> dict[str, float]:
@@ -92,7 +109,7 @@ def _figures(frames: dict[str, Frame]) -> dict[str, float]:
     }
 
 
-def _truth(frames: dict[str, Frame], out: dict[str, pa.Table]) -> pa.Table:
+def _truth(frames: dict[str, Frame], out: dict[str, pa.Table], conventions: Conventions) -> pa.Table:
     """One row per injected (defect, table, key), with the column the defect is in where it has one."""
     def part(defect: pa.Array, table: str, key: pa.Array, column: pa.Array) -> pa.Table:
         return pa.Table.from_arrays([defect, pa.array([table] * len(key), pa.string()), key, column],
@@ -103,7 +120,7 @@ def _truth(frames: dict[str, Frame], out: dict[str, pa.Table]) -> pa.Table:
         spoiled = f["_defect"] >= 0
         kinds = list(DEFECTS[name])
         key = tables.spec(name).primary_key[0]
-        prefix, width = ID_FORMATS[key]
+        prefix, width = conventions.id_formats()[key]
         parts.append(part(labels(kinds, f["_defect"][spoiled]), name, format_ids(prefix, f[key][spoiled], width),
                           labels([DEFECTS[name][k] for k in kinds], f["_defect"][spoiled])))
     # The reference tables carry the export's updated_at-before-created_at quirk; it is found where it occurs.
@@ -138,8 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="the same seed makes the same data (default 42)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the eleven Parquet files")
     parser.add_argument("--truth", type=Path, help="ground-truth file (default: <out>-truth.parquet beside <out>)")
+    parser.add_argument("--conventions", default="default", metavar="default|foreign|PATH.yaml",
+                        help="how the source system writes ids, categories, e-mails and flags (default: default)")
     args = parser.parse_args(argv)
-    counts = generate(args.out, scale=args.scale, seed=args.seed, truth_path=args.truth)
+    try:
+        conventions = Conventions.named(args.conventions)
+    except (OSError, ValueError) as e:
+        parser.error(f"--conventions: {e}")
+    counts = generate(args.out, scale=args.scale, seed=args.seed, truth_path=args.truth, conventions=conventions)
     for name, n in counts.items():
         print(f"{name:<16}{n:>12,}")
     print(f"{'total':<16}{sum(counts.values()):>12,}")

@@ -1,4 +1,5 @@
-"""The eleven source table specs: the single source of truth for DDL, COPY, generator, rules and app."""
+"""The eleven source table specs, the facts of the domain (types, keys, ranges): DDL, COPY, rules and app read them;
+the conventions of a source system (id shapes, vocabularies) are in the user's contracts/."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,11 +16,6 @@ KINDS = {
     "bool": ("boolean", pa.bool_(), "boolean"),
 }
 
-US_STATES = (
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY"
-).split()
-EMAIL_REGEX = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 
 
 @dataclass(frozen=True)
@@ -124,8 +120,6 @@ CUSTOMERS = TableSpec(
     natural_key=("email", "first_name", "last_name", "dob"),
 )
 
-POLICY_STATUSES = ["Active", "Expired", "Cancelled", "Pending", "Lapsed"]
-
 POLICIES = TableSpec(
     "policies",
     (
@@ -155,8 +149,6 @@ POLICIES = TableSpec(
     ),
     natural_key=("customer_id", "policy_type", "start_date", "coverage_amount", "premium_amount"),
 )
-
-CLAIM_STATUSES = ["Submitted", "Under Review", "Approved", "Rejected", "Paid"]
 
 CLAIMS = TableSpec(
     "claims",

@@ -3,21 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import tables
 from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, Frame, before, choice, days_between, duplicated, during, missing_ids, money, number_rows, put,
-    seconds_between, take, with_extra_rows,
+    AS_OF, AS_OF_TS, Frame, before, choice, days_between, duplicated, during, missing_ids, money, numbered, put,
+    seconds_between, shuffled, take,
 )
 from pipeline.synth.policies import PENDING
 
-SUBMITTED, UNDER_REVIEW, APPROVED, REJECTED, PAID = range(5)  # tables.CLAIM_STATUSES order
+SUBMITTED, UNDER_REVIEW, APPROVED, REJECTED, PAID = range(5)  # status codes (conventions.DEFAULT_LABELS order)
+# Word lists; claim type, status and region labels are conventions.
 VOCAB = {
-    "claim_type": vocab.LABELS["claims.claim_type"],
-    "status": tables.CLAIM_STATUSES,
     "notes": vocab.CLAIM_NOTES,
-    "region": vocab.REGIONS,
     "created_by": vocab.AUDIT_USERS,
     "updated_by": vocab.AUDIT_USERS,
 }
@@ -86,7 +83,7 @@ def claims(rng: np.random.Generator, inj: Injector, policies: Frame) -> Frame:
     idx = inj.pick("updated_before_created")
     put(f, "updated_at", idx, before(rng, f["created_at"][idx]))
     f["_defect"] = inj.code
-    f, position = number_rows(f, "created_at", "claim_id")
-    dup = take(f, position[sources])  # exact copies, claim_id included
+    f = numbered(rng, f, "claim_id")
+    dup = take(f, sources)  # exact copies, claim_id included
     dup["_defect"] = np.full(len(sources), inj.kind_code("duplicate_key"), np.int8)
-    return with_extra_rows(rng, f, dup)
+    return shuffled(rng, f, dup)

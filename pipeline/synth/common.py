@@ -13,18 +13,13 @@ DAY = np.timedelta64(1, "D")
 SECONDS_PER_DAY = 86_400
 
 # Key-like columns are kept as integers while generating and formatted on the way out: prefix, digits.
-ID_FORMATS = {
-    "customer_id": ("CU", 7),
-    "policy_id": ("PO", 8),
-    "claim_id": ("CL", 8),
-    "payment_id": ("PA", 9),
-    "transaction_id": ("TX", 12),
+# These are the reference tables' keys (as the original export wrote them); the big tables' keys are conventions.
+REFERENCE_IDS = {
     "agent_id": ("AG", 3),
     "assigned_agent_id": ("AG", 3),
     "manager_id": ("AG", 3),
     "branch_id": ("BR", 3),
     "branch_code": ("BR", 3),
-    "approved_by": ("ADJ", 3),
     "zip": ("", 5),
 }
 
@@ -109,16 +104,31 @@ def years_between(born: np.ndarray, on: np.datetime64) -> np.ndarray:
 
 
 def format_ids(prefix: str, nums: np.ndarray, width: int) -> pa.Array:
-    """prefix + zero-padded decimal number, built as one byte buffer (negative numbers become null)."""
+    """prefix + decimal number zero-padded to `width` digits (negative numbers become null).
+
+    Built as one byte buffer; a number wider than `width` keeps all its digits, like printf's %0*d.
+    """
     nums = np.asarray(nums, np.int64)
-    n, head = len(nums), len(prefix)
+    valid = nums >= 0
+    top = int(nums.max(initial=0))
+    if top >= 10 ** width:
+        text = pc.utf8_lpad(pa.array(nums, mask=~valid).cast(pa.string()), width, "0")
+        return pc.binary_join_element_wise(prefix, text, "")
+    n, head = len(nums), len(prefix.encode())
     buf = np.empty((n, head + width), np.uint8)
     buf[:, :head] = np.frombuffer(prefix.encode(), np.uint8)
     buf[:, head:] = np.abs(nums)[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64) % 10 + 48
     offsets = np.arange(n + 1, dtype=np.int32) * (head + width)
-    valid = nums >= 0
     bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf), bitmap)
+
+
+def row_hash(keys: np.ndarray, salt: int) -> np.ndarray:
+    """A well-mixed non-negative int64 per key (splitmix64): the same key and salt, the same value."""
+    x = np.asarray(keys).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(salt % 2**64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return ((x ^ (x >> np.uint64(31))) >> np.uint64(1)).astype(np.int64)
 
 
 def labels(vocab, codes: np.ndarray) -> pa.Array:
@@ -127,18 +137,25 @@ def labels(vocab, codes: np.ndarray) -> pa.Array:
     return pa.array(list(vocab), pa.string()).take(pa.array(codes, pa.int32(), mask=codes < 0))
 
 
-def to_arrow(frame: Frame, schema: pa.Schema, vocab: dict[str, list[str]]) -> pa.Table:
-    """Build the Arrow table: categories via vocab, key columns via ID_FORMATS, nulls as NaN/NaT/-1."""
-    arrays = []
+def to_arrow(frame: Frame, schema: pa.Schema, vocab: dict[str, list[str]],
+             ids: dict[str, tuple[str, int]] = REFERENCE_IDS, int_flags: bool = False) -> pa.Table:
+    """Build the Arrow table: categories via vocab, key columns via ids, nulls as NaN/NaT/-1.
+
+    With int_flags, boolean columns are written as 0/1 integers.
+    """
+    arrays, fields = [], []
     for field in schema:
         v = frame[field.name]
         if isinstance(v, pa.Array):
             arr = v
         elif field.name in vocab:
             arr = labels(vocab[field.name], v)
-        elif field.name in ID_FORMATS:
-            prefix, width = ID_FORMATS[field.name]
+        elif field.name in ids:
+            prefix, width = ids[field.name]
             arr = format_ids(prefix, v, width)
+        elif pa.types.is_boolean(field.type) and int_flags:
+            field = field.with_type(pa.int64())
+            arr = pa.array(v.astype(np.int64), mask=v < 0)
         elif pa.types.is_boolean(field.type):
             arr = pa.array(v == 1, mask=v < 0)
         elif pa.types.is_timestamp(field.type):
@@ -148,7 +165,8 @@ def to_arrow(frame: Frame, schema: pa.Schema, vocab: dict[str, list[str]]) -> pa
         else:
             arr = pa.array(v, from_pandas=True).cast(field.type)
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=schema)
+        fields.append(field)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, schema.metadata))
 
 
 def relaxed(schema: pa.Schema) -> pa.Schema:
@@ -156,13 +174,12 @@ def relaxed(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in schema])
 
 
-def with_extra_rows(rng: np.random.Generator, frame: Frame, *extras: Frame) -> Frame:
-    """The originals in order with the extra rows scattered among them (deterministically)."""
-    out, n = frame, rows(frame)
+def shuffled(rng: np.random.Generator, frame: Frame, *extras: Frame) -> Frame:
+    """The originals and the extra rows in a random order, so that no kind of row sits in a block."""
+    out = frame
     for extra in extras:
         out = concat(out, extra)
-    keys = np.concatenate([np.arange(n, dtype=float), rng.uniform(0, n, rows(out) - n)])
-    return take(out, np.argsort(keys, kind="stable"))
+    return take(out, rng.permutation(rows(out)))
 
 
 def duplicated(*columns: np.ndarray) -> np.ndarray:
@@ -177,17 +194,9 @@ def duplicated(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
-def number_rows(frame: Frame, by: str, id_column: str) -> tuple[Frame, np.ndarray]:
-    """Sort by `by` and number the rows 1..n in that order (ids grow with time, as in the source system).
-
-    Also returns where each row went, to find rows chosen before the sort.
-    """
-    order = np.argsort(frame[by], kind="stable")
-    out = take(frame, order)
-    out[id_column] = np.arange(1, len(order) + 1)
-    position = np.empty(len(order), np.int64)
-    position[order] = np.arange(len(order))
-    return out, position
+def numbered(rng: np.random.Generator, frame: Frame, id_column: str) -> Frame:
+    """The frame with ids 1..n in random order: neither an id's size nor a row's place tells its kind or age."""
+    return {**frame, id_column: rng.permutation(rows(frame)) + 1}
 
 
 def missing_ids(rng: np.random.Generator, existing: np.ndarray, n: int) -> np.ndarray:

@@ -5,31 +5,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import tables
 from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, FIRST_DAY, Frame, before, choice, days_between, duplicated, during, format_ids, money, put,
-    seconds_between, number_rows, take, with_extra_rows, years_between,
+    AS_OF, AS_OF_TS, FIRST_DAY, Frame, before, choice, concat, days_between, duplicated, during, format_ids, money,
+    numbered, put, seconds_between, shuffled, take, years_between,
 )
+from pipeline.synth.conventions import Conventions
 
-FIRST_NAMES = vocab.MALE_NAMES + vocab.FEMALE_NAMES
+# Codes: ASCII male names, ASCII female names, then (with unicode_emails) non-ASCII male and female names.
+FIRST_NAMES = vocab.MALE_NAMES + vocab.FEMALE_NAMES + vocab.UNICODE_MALE_NAMES + vocab.UNICODE_FEMALE_NAMES
+LAST_NAMES = vocab.LAST_NAMES + vocab.UNICODE_LAST_NAMES
+UNICODE_SHARE = 0.3  # of first names, and of last names, where the system has non-ASCII names
 
-
-def _allowed(column: str) -> list[str]:
-    return vocab.LABELS[f"customers.{column}"]
-
-
+# Word lists; the categorical columns' labels are conventions (Conventions.of_table("customers")).
 VOCAB = {
     "first_name": FIRST_NAMES,
-    "last_name": vocab.LAST_NAMES,
-    "gender": _allowed("gender"),
+    "last_name": LAST_NAMES,
     "city": vocab.CITIES,
-    "state": tables.US_STATES,
-    "customer_status": _allowed("customer_status"),
-    "segment": _allowed("segment"),
-    "referral_source": _allowed("referral_source"),
-    "preferred_contact": _allowed("preferred_contact"),
     "created_by": vocab.AUDIT_USERS,
     "updated_by": vocab.AUDIT_USERS,
 }
@@ -56,10 +49,31 @@ def _addresses(rng: np.random.Generator, n: int) -> pa.Array:
     return pc.binary_join_element_wise(number, street, suffix, " ")
 
 
-def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, number: np.ndarray) -> pa.Array:
-    """first.last<customer number>@domain: unique by construction."""
-    lower = [pc.utf8_lower(pa.array(words)) for words in (FIRST_NAMES, vocab.LAST_NAMES)]
-    domain = pa.array(vocab.EMAIL_DOMAINS).take(pa.array(choice(rng, len(number), [0.55, 0.2, 0.15, 0.1])))
+def _names(rng: np.random.Generator, gender: np.ndarray, unicode: bool) -> tuple[np.ndarray, np.ndarray]:
+    """First and last name codes; a first name follows the gender (any name for X)."""
+    m = len(gender)
+    male, female = len(vocab.MALE_NAMES), len(vocab.FEMALE_NAMES)
+    first = np.select([gender == 0, gender == 1],
+                      [rng.integers(0, male, m), rng.integers(male, male + female, m)],
+                      rng.integers(0, male + female, m))
+    last = rng.integers(0, len(vocab.LAST_NAMES), m)
+    if unicode:
+        u_male, u_female = len(vocab.UNICODE_MALE_NAMES), len(vocab.UNICODE_FEMALE_NAMES)
+        base = male + female
+        u_first = np.select([gender == 0, gender == 1],
+                            [base + rng.integers(0, u_male, m), base + u_male + rng.integers(0, u_female, m)],
+                            base + rng.integers(0, u_male + u_female, m))
+        first = np.where(rng.random(m) < UNICODE_SHARE, u_first, first)
+        u_last = len(vocab.LAST_NAMES) + rng.integers(0, len(vocab.UNICODE_LAST_NAMES), m)
+        last = np.where(rng.random(m) < UNICODE_SHARE, u_last, last)
+    return first, last
+
+
+def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, number: np.ndarray,
+            domains: tuple[str, ...]) -> pa.Array:
+    """first.last<number>@domain (numbers distinct): unique by construction; the more common domains first."""
+    lower = [pc.utf8_lower(pa.array(words)) for words in (FIRST_NAMES, LAST_NAMES)]
+    domain = pa.array(domains).take(pa.array(choice(rng, len(number), 1 / (1 + np.arange(len(domains))) ** 1.3)))
     return pc.binary_join_element_wise(
         lower[0].take(pa.array(first)), ".", lower[1].take(pa.array(last)),
         pa.array(number).cast(pa.string()), "@", domain, "")
@@ -85,13 +99,10 @@ def _restyled(rng: np.random.Generator, email: pa.Array) -> pa.Array:
                      cased, pc.binary_join_element_wise(" ", cased, ""), pc.binary_join_element_wise(cased, " ", ""))
 
 
-def customers(rng: np.random.Generator, inj: Injector) -> Frame:
+def customers(rng: np.random.Generator, inj: Injector, conventions: Conventions) -> Frame:
     m = inj.originals
     gender = choice(rng, m, [0.49, 0.49, 0.02])
-    n_male, n_first = len(vocab.MALE_NAMES), len(FIRST_NAMES)
-    first = np.select([gender == 0, gender == 1],
-                      [rng.integers(0, n_male, m), rng.integers(n_male, n_first, m)], rng.integers(0, n_first, m))
-    last = rng.integers(0, len(vocab.LAST_NAMES), m)
+    first, last = _names(rng, gender, conventions.unicode_emails)
     age = rng.normal(45, 14, m)
     age = np.where((age > 19.01) & (age < 85), age, rng.uniform(19.01, 85, m))
     dob = _distinct_people(first, last, AS_OF - (age * 365.25).astype(np.int64))
@@ -122,8 +133,7 @@ def customers(rng: np.random.Generator, inj: Injector) -> Frame:
         "created_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
         "updated_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
     }
-    f, _ = number_rows(f, "created_at", "customer_id")  # ids grow with sign-up time, as in the source system
-    f["email"] = _emails(rng, f["first_name"], f["last_name"], f["customer_id"])
+    f["email"] = _emails(rng, f["first_name"], f["last_name"], np.arange(1, m + 1), conventions.email_domains)
 
     sources = inj.take(inj.count("duplicate_customer"))
     idx = inj.pick("malformed_email")
@@ -140,11 +150,10 @@ def customers(rng: np.random.Generator, inj: Injector) -> Frame:
     # The same person signs up again later under a new id, typing the email differently.
     dup = take(f, sources)
     k = len(sources)
-    dup["customer_id"] = m + 1 + rng.permutation(k)
     dup["created_at"] = seconds_between(rng, dup["created_at"] + 86_400, AS_OF_TS)
     dup["last_login"] = np.where(np.isnat(dup["last_login"]), dup["last_login"],
                                  seconds_between(rng, dup["created_at"], AS_OF_TS))
     dup["updated_at"] = seconds_between(rng, dup["created_at"], AS_OF_TS)
     dup["email"] = _restyled(rng, dup["email"])
     dup["_defect"] = np.full(k, inj.kind_code("duplicate_customer"), np.int8)
-    return with_extra_rows(rng, f, dup)
+    return shuffled(rng, numbered(rng, concat(f, dup), "customer_id"))

@@ -3,23 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import tables
 from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.claims import APPROVED, PAID, claimable
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, SECONDS_PER_DAY, Frame, before, choice, days_between, during, missing_ids, money, number_rows, put,
-    seconds_between, take, with_extra_rows,
+    AS_OF, AS_OF_TS, SECONDS_PER_DAY, Frame, before, choice, days_between, during, missing_ids, money, numbered, put,
+    seconds_between, shuffled, take,
 )
 from pipeline.synth.policies import CANCELLED, PER_YEAR
 from pipeline.synth.policies import VOCAB as POLICY_VOCAB
 from pipeline.synth.reference import PAYMENT_METHOD_NAMES
 
 BAD_METHODS = ["Crypto", "Cheque", "card", "Venmo", "WIRE "]
-GATEWAYS = vocab.LABELS["payments.payment_gateway"]  # ..., "Internal" last
+INTERNAL = 4  # the payment_gateway code of payouts (the last of conventions.DEFAULT_LABELS)
+# Methods and currencies are the reference tables' (foreign keys); gateway labels are conventions.
 VOCAB = {
     "method": PAYMENT_METHOD_NAMES + BAD_METHODS,
-    "payment_gateway": GATEWAYS,
     "currency": POLICY_VOCAB["currency"],
     "created_by": vocab.AUDIT_USERS,
     "updated_by": vocab.AUDIT_USERS,
@@ -79,7 +78,7 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
         "success_flag": success,
         "refunded_amount": refunded,
         "currency": policies["currency"][pol],
-        "payment_gateway": np.where(payout, len(GATEWAYS) - 1, choice(rng, m, [0.35, 0.2, 0.15, 0.1, 0.2])),
+        "payment_gateway": np.where(payout, INTERNAL, choice(rng, m, [0.35, 0.2, 0.15, 0.1, 0.2])),
         "created_at": created,
         "updated_at": seconds_between(rng, created, np.minimum(created + 30 * SECONDS_PER_DAY, AS_OF_TS)),
         "created_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
@@ -95,9 +94,9 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
     put(f, "updated_at", idx, before(rng, f["created_at"][idx]))
     f["_defect"] = inj.code
 
-    f, position = number_rows(f, "transaction_date", "payment_id")
+    f = numbered(rng, f, "payment_id")
     # A bijection of the payment number onto 12 digits: unique, and not in payment order.
     f["transaction_id"] = (f["payment_id"] * 982_451_653 + 271_828_182) % 10**12
-    dup = take(f, position[sources])  # exact copies, keys included
+    dup = take(f, sources)  # exact copies, keys included
     dup["_defect"] = np.full(len(sources), inj.kind_code("duplicate_key"), np.int8)
-    return with_extra_rows(rng, f, dup)
+    return shuffled(rng, f, dup)

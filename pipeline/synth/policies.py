@@ -3,24 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import tables
 from pipeline.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, FIRST_DAY, SECONDS_PER_DAY, Frame, before, choice, days_between, duplicated, during,
-    missing_ids, money, number_rows, put, seconds_between, take, with_extra_rows,
+    AS_OF, AS_OF_TS, FIRST_DAY, SECONDS_PER_DAY, Frame, before, choice, concat, days_between, duplicated, during,
+    missing_ids, money, numbered, put, seconds_between, shuffled, take,
 )
 from pipeline.synth.reference import CURRENCIES, POLICY_TYPE_MAX, POLICY_TYPE_NAMES
 
-ACTIVE, EXPIRED, CANCELLED, PENDING, LAPSED = (tables.POLICY_STATUSES.index(s)
-                                              for s in ("Active", "Expired", "Cancelled", "Pending", "Lapsed"))
+ACTIVE, EXPIRED, CANCELLED, PENDING, LAPSED = range(5)  # status codes (conventions.DEFAULT_LABELS order)
 BAD_CURRENCIES = ["XYZ", "usd ", "US$", "eur", "Pound"]
-FREQUENCIES = vocab.LABELS["policies.payment_frequency"]
-PER_YEAR = np.array([12, 4, 2, 1])  # payments a year, by FREQUENCIES
+PER_YEAR = np.array([12, 4, 2, 1])  # payments a year, by payment_frequency code (Monthly .. Annual)
+# Policy types and currencies are the reference tables' (foreign keys); status and frequency labels are conventions.
 VOCAB = {
     "policy_type": POLICY_TYPE_NAMES,
-    "status": tables.POLICY_STATUSES,
-    "payment_frequency": FREQUENCIES,
     "currency": CURRENCIES + BAD_CURRENCIES,
     "created_by": vocab.AUDIT_USERS,
     "updated_by": vocab.AUDIT_USERS,
@@ -103,8 +99,6 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
         "_term": term,
         "_state": cust_state[owner],
     }
-    f, _ = number_rows(f, "created_at", "policy_id")
-
     active = f["status"] == ACTIVE
     # Repeated policies copy non-Active ones only: a copy of an Active policy would also be an overlapping one.
     repeated = inj.take(inj.count("duplicate_policy"), ~active)
@@ -125,10 +119,9 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
     put(f, "updated_at", idx, before(rng, f["created_at"][idx]))
     f["_defect"] = inj.code
 
-    new_ids = iter(np.split(m + 1 + rng.permutation(len(repeated) + len(overlapped)), [len(repeated)]))
     dup = take(f, repeated)
-    dup["policy_id"] = next(new_ids)
-    dup["created_at"] = seconds_between(rng, dup["created_at"],
+    # Entered again within three days, strictly later: the first entry is the original (ids are no guide).
+    dup["created_at"] = seconds_between(rng, dup["created_at"] + 1,
                                         np.minimum(dup["created_at"] + 3 * SECONDS_PER_DAY, AS_OF_TS))
     dup["updated_at"] = seconds_between(rng, dup["created_at"], AS_OF_TS)
     dup["_defect"] = np.full(len(repeated), inj.kind_code("duplicate_policy"), np.int8)
@@ -140,8 +133,7 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
     ovl["end_date"] = ovl["start_date"] + ovl["_term"]
     ovl["renewal_date"] = ovl["end_date"]
     ovl["coverage_amount"], ovl["premium_amount"] = _amounts(rng, ovl["policy_type"])
-    ovl["policy_id"] = next(new_ids)
     ovl["created_at"] = _created(rng, ovl["start_date"], ovl["created_at"])
     ovl["updated_at"] = seconds_between(rng, ovl["created_at"], AS_OF_TS)
     ovl["_defect"] = np.full(k, inj.kind_code("overlapping_active_policy"), np.int8)
-    return with_extra_rows(rng, f, dup, ovl)
+    return shuffled(rng, numbered(rng, concat(concat(f, dup), ovl), "policy_id"))

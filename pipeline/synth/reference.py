@@ -101,6 +101,7 @@ def exported(name: str) -> pa.Table:
 _BIG_STATES = {"CA": 12, "TX": 9, "FL": 7, "NY": 6, "PA": 4, "IL": 4, "OH": 4, "GA": 4, "NC": 4, "MI": 3,
                "NJ": 3, "VA": 3, "WA": 3}
 _BY = {"created_by": ["SYSTEM"], "updated_by": ["SYSTEM"]}
+ROLES = ["Agent", "Senior Agent", "Manager"]  # by role code, as the export writes them
 
 
 def _words(rng: np.random.Generator, words: list[str], n: int) -> pa.Array:
@@ -140,7 +141,7 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
     branches = {
         "branch_id": np.arange(1, n + 1),
         "city": town,
-        "state": choice(rng, n, [_BIG_STATES.get(s, 1) for s in tables.US_STATES]),
+        "state": choice(rng, n, [_BIG_STATES.get(s, 1) for s in vocab.US_STATES]),
         "manager_id": order[first] + 1,
         # Independent dates: about half of the branches were updated "before" they were created, as exported.
         "created_at": seconds_between(rng, lo, hi, n),
@@ -148,9 +149,8 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
         "created_by": np.zeros(n, int),
         "updated_by": np.zeros(n, int),
     }
-    roles = vocab.LABELS["agents.role"]
-    return (to_arrow(branches, export_schema("branches"), {"state": tables.US_STATES, **_BY}),
-            to_arrow(agents, export_schema("agents"), {"role": roles, **_BY}),
+    return (to_arrow(branches, export_schema("branches"), {"state": vocab.US_STATES, **_BY}),
+            to_arrow(agents, export_schema("agents"), {"role": ROLES, **_BY}),
             agents["branch_id"])
 
 

@@ -1,9 +1,14 @@
 """Word lists for realistic synthetic people, places and notes."""
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
-from pipeline.tables import US_STATES
+# The 50 states by their internal code; how a source system writes them is a convention (conventions.py).
+US_STATES = tuple(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
+    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
 
 MALE_NAMES = """James John Robert Michael William David Richard Joseph Thomas Charles Christopher Daniel
 Matthew Anthony Mark Donald Steven Paul Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Edward
@@ -40,6 +45,19 @@ Peters Santos Hart Bradley Knight Elliott Cunningham Duncan Armstrong Hudson Car
 Alvarado Ray Delgado Berry Perkins Hoffman Johnston Matthews Pena Richards Contreras Willis Carpenter
 Lawrence Sandoval""".split()
 
+
+def _nfc(words: str) -> list[str]:
+    return [unicodedata.normalize("NFC", w) for w in words.split()]
+
+
+# Names beyond ASCII, for systems whose customers' names (and so e-mail addresses) use them.
+UNICODE_MALE_NAMES = _nfc("José Łukasz François Jürgen Søren Björn Mátyás Çağan Rafał Håkon Zdeněk Andrés "
+                          "李伟 张伟 Андрей Дмитрий Νίκος")
+UNICODE_FEMALE_NAMES = _nfc("Zoë Chloé Renée Mónica Åsa Małgorzata Agnès Jiřina Anaïs Sinéad Dörte Inés "
+                            "王芳 李娜 Наталья Ольга Ελένη")
+UNICODE_LAST_NAMES = _nfc("Müller Núñez Łukasiewicz Østergaard Çelik Dvořák Gómez Sørensen Lefèvre Kovačević "
+                          "Håland Şahin Jiménez Wójcik 李 王 张 Иванов Смирнова Παπαδόπουλος")
+
 # Real cities with their states; every one of the 50 states appears at least once.
 CITY_STATES = [tuple(cs.rsplit(" ", 1)) for cs in """Birmingham AL|Montgomery AL|Anchorage AK|Juneau AK
 |Phoenix AZ|Tucson AZ|Mesa AZ|Little Rock AR|Fayetteville AR|Los Angeles CA|San Diego CA|San Jose CA
@@ -61,7 +79,7 @@ CITY_STATES = [tuple(cs.rsplit(" ", 1)) for cs in """Birmingham AL|Montgomery AL
 CITIES = [c for c, _ in CITY_STATES]
 CITY_STATE = np.array([US_STATES.index(s) for _, s in CITY_STATES])
 
-REGIONS = ["Northeast", "Midwest", "South", "West"]
+REGIONS = ["Northeast", "Midwest", "South", "West"]  # by region code
 _REGION_STATES = {
     "Northeast": "CT ME MA NH RI VT NJ NY PA",
     "Midwest": "IL IN MI OH WI IA KS MN MO NE ND SD",
@@ -76,7 +94,6 @@ STREETS = """Main Oak Pine Maple Cedar Elm Washington Lake Hill Park Walnut Suns
 Church River Highland Forest Meadow Ridge Spring Willow Chestnut Franklin Madison Jefferson Adams
 Center Mill Valley Cherry Birch Dogwood Magnolia Hickory Sycamore Laurel Railroad Prospect""".split()
 STREET_SUFFIXES = ["St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Way", "Pl"]
-EMAIL_DOMAINS = ["example.com", "example.org", "example.net", "mail.example.com"]
 
 # Branch towns are made up, the way the original export's were (prefix + name + suffix).
 TOWN_PREFIXES = ["", "", "North ", "South ", "East ", "West ", "New ", "Lake ", "Port "]
@@ -90,16 +107,3 @@ CLAIM_NOTES = [
 
 AUDIT_USERS = ["SYSTEM", "web_portal", "agent_portal", "batch_import"]
 AUDIT_WEIGHTS = [0.6, 0.25, 0.1, 0.05]
-
-# The generator's own vocabularies (the default data contract in contracts/ lists the same values).
-LABELS = {
-    "customers.gender": ["M", "F", "X"],
-    "customers.customer_status": ["Active", "Inactive", "Suspended"],
-    "customers.segment": ["Retail", "Premium", "Corporate", "SME"],
-    "customers.referral_source": ["Online", "Agent", "Referral", "Partner", "Walk-in"],
-    "customers.preferred_contact": ["Email", "Phone", "SMS", "Mail"],
-    "policies.payment_frequency": ["Monthly", "Quarterly", "Semi-Annual", "Annual"],
-    "claims.claim_type": ["Accident", "Medical", "Death", "Disability", "Property", "Theft", "Liability"],
-    "payments.payment_gateway": ["Stripe", "PayPal", "Adyen", "Braintree", "Internal"],
-    "agents.role": ["Agent", "Senior Agent", "Manager"],
-}

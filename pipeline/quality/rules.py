@@ -141,6 +141,12 @@ def synonym_rules(spec: TableSpec) -> list[Rule]:
     return rules
 
 
+def folded(expr: str) -> str:
+    """Text compared without case, as Python's casefold does it: PostgreSQL lower-cases a final capital sigma to
+    'σ' where a lower-case word ends in 'ς' (a Greek name written in capitals would not match itself)."""
+    return f"translate(lower({expr}), 'ς', 'σ')"
+
+
 def sql_literal(text: str) -> str:
     """A SQL string literal (standard_conforming_strings is on in every supported PostgreSQL)."""
     return "'" + text.replace("'", "''") + "'"
@@ -312,7 +318,7 @@ TABLE_RULES: dict[str, list[Rule]] = {
 SURVIVOR_RULES: dict[str, list[Rule]] = {
     "customers": [duplicate_rule(
         TABLES["customers"], ("email", "first_name", "last_name", "dob"), "duplicate_person", "duplicate_customer",
-        normalised=("lower(btrim(h.email))", "lower(h.first_name)", "lower(h.last_name)", "h.dob"),
+        normalised=(folded("btrim(h.email)"), folded("h.first_name"), folded("h.last_name"), "h.dob"),
         order="h.created_at, h.customer_id")],
     "policies": [
         duplicate_rule(TABLES["policies"], TABLES["policies"].natural_key, "repeated_policy", "duplicate_policy",

@@ -34,11 +34,9 @@ import time
 
 import luigi
 import psycopg2
-import psycopg2.errors
 
 from . import markers, warehouse
-from .ingest import SourceError
-from .quality.heal import HealError
+from .errors import database_error, failure_message, first_line, transient
 
 log = logging.getLogger(__name__)
 
@@ -46,69 +44,6 @@ log = logging.getLogger(__name__)
 class retries(luigi.Config):  # the class name is the luigi.cfg section
     attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
     delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
-
-
-# ---------------------------------------------------------------- failures: what went wrong, what to do
-
-_CONNECTION_CODES = ("08", "57P01", "57P02", "57P03", "53300", "53200")  # connection, shutdown, too many, memory
-_CONFIG_TEXT = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "role ")
-
-
-def database_error(exc: BaseException) -> BaseException:
-    """The database error behind an exception: a rollback on a dropped connection raises InterfaceError
-    ('connection already closed') while the server's reason is the OperationalError it interrupted."""
-    seen, current = set(), exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, psycopg2.OperationalError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return exc
-
-
-def transient(exc: BaseException) -> bool:
-    """A database error that running again may cure: lost or refused connection, deadlock, server restart."""
-    exc = database_error(exc)
-    if isinstance(exc, psycopg2.InterfaceError) and "closed" in str(exc):  # the connection was lost
-        return True
-    if isinstance(exc, psycopg2.errors.TransactionRollbackError):  # deadlock, serialization failure
-        return True
-    if not isinstance(exc, psycopg2.OperationalError):
-        return False
-    code = getattr(exc, "pgcode", None)
-    if code:
-        return code.startswith(_CONNECTION_CODES)
-    return not any(text in str(exc) for text in _CONFIG_TEXT)  # a refused login does not cure itself
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def failure_message(task: luigi.Task, exc: BaseException) -> str:
-    """One line saying what failed and what to do about it."""
-    exc = database_error(exc)
-    first = first_line(exc)
-    if isinstance(exc, SourceError):
-        return f"{task}: {first}; fix or replace the file, then run again"
-    attempts = getattr(task, "_history_attempt", 1)
-    tries = f" ({attempts} tries)" if attempts > 1 else ""
-    if isinstance(exc, psycopg2.errors.TransactionRollbackError):
-        return (f"{task}: the warehouse aborted the transaction{tries} ({first}); "
-                "another session was changing the same tables: run again when it is done")
-    if isinstance(exc, psycopg2.OperationalError) or transient(exc):
-        if any(text in str(exc) for text in _CONFIG_TEXT):
-            return (f"{task}: the warehouse {warehouse.describe()} refused the login ({first}); check the user, "
-                    "password (~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
-        return (f"{task}: cannot reach the warehouse {warehouse.describe()}{tries} ({first}); "
-                "check that PostgreSQL is running and the URL is right, then run again")
-    if isinstance(exc, HealError) and "threshold" in first:
-        return (f"{task}: {first}; look at the source file, or raise the rule's threshold in luigi.cfg "
-                "[quality_thresholds] if such data is expected, then run again")
-    if isinstance(exc, HealError):
-        return f"{task}: {first}; this is a bug in healing: report it with the run id {markers.run_id()}"
-    return f"{task}: {type(exc).__name__}: {first}"
 
 
 # ---------------------------------------------------------------- the run's plan (scheduling process)

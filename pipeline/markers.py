@@ -13,12 +13,24 @@ _file_digests: dict[tuple[str, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
-    """blake2b of a file's content, computed once per (path, size, mtime) in this process."""
-    stat = path.stat()
+    """blake2b of a file's content, computed once per (path, size, mtime) in this process; 'missing' for no file.
+    A folder or a file that cannot be read gets a digest of what it is: its load then says what is wrong."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    if path.is_dir():
+        listing = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*"))
+        return "folder:" + hashlib.sha256(repr(listing).encode()).hexdigest()[:24]
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _file_digests:
-        with open(path, "rb") as f:
-            _file_digests[key] = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+        try:
+            with open(path, "rb") as f:
+                _file_digests[key] = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+        except OSError as exc:
+            return f"unreadable:{exc.errno}:{stat.st_size}:{stat.st_mtime_ns}"
     return _file_digests[key]
 
 

@@ -108,7 +108,7 @@ def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, tar
     cur.execute(sql.SQL(
         "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
         "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
-        "before, after) WHERE ({any}) AND x.fired").format(
+        "before, after) WHERE ({any}) AND x.fired AND x.before IS DISTINCT FROM x.after").format(
         heal_log=target, table=sql.Literal(spec.name), key=key_expr(spec, "h"),
         run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
 

@@ -141,7 +141,9 @@ def _safe(handler):
 
 def _reason(cur, task) -> str:
     """Why the task runs: new (never completed), changed input, retry (failed before), forced (was complete)."""
-    cur.execute("SELECT status FROM ops.task_runs WHERE task_id = %s ORDER BY id DESC LIMIT 1", (task.task_id,))
+    # By family and parameters, not task_id: the id changes with the inputs (markers.Versioned)
+    cur.execute("""SELECT status FROM ops.task_runs WHERE task_family = %s AND params - 'version' = %s::jsonb
+                   ORDER BY id DESC LIMIT 1""", (task.task_family, json.dumps(identity(task))))
     last = cur.fetchone()
     target = task.output()
     stored = target.stored_fingerprint() if hasattr(target, "stored_fingerprint") else None
@@ -150,6 +152,11 @@ def _reason(cur, task) -> str:
     if stored is None:
         return "new"
     return "changed input" if stored != task.fingerprint() else "forced"
+
+
+def identity(task) -> dict:
+    """A task's parameters without its inputs' version: the same task across runs, whatever its data."""
+    return {name: value for name, value in task.to_str_params().items() if name != "version"}
 
 
 def _open_row(cur, task, reason: str) -> None:

@@ -168,17 +168,19 @@ def task_states(conn) -> list[dict]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute("SELECT task_id, fingerprint FROM ops.markers")
         stored = {r["task_id"]: r["fingerprint"] for r in cur.fetchall()}
-        cur.execute("""SELECT DISTINCT ON (t.task_id) t.task_id, t.run_id, t.status, t.finished_at, t.rows_in,
+        # The last run of each task by family and parameters: its id changes with its inputs' version.
+        cur.execute("""SELECT DISTINCT ON (t.task_family, t.params - 'version') t.task_family,
+                              t.params - 'version' AS identity, t.run_id, t.status, t.finished_at, t.rows_in,
                               t.rows_out, t.rows_quarantined, r.host, r.pid,
                               extract(epoch FROM t.finished_at - t.started_at) AS seconds
                        FROM ops.task_runs t LEFT JOIN ops.runs r USING (run_id)
-                       ORDER BY t.task_id, t.id DESC""")
-        last = {r["task_id"]: r for r in cur.fetchall()}
+                       ORDER BY t.task_family, t.params - 'version', t.id DESC""")
+        last = {(r["task_family"], tuple(sorted(r["identity"].items()))): r for r in cur.fetchall()}
     here = socket.gethostname()
     states = []
     for task in graph():
         marker = stored.get(task.marker_id())
-        run = last.get(task.task_id) or {}
+        run = last.get((task.task_family, tuple(sorted(history.identity(task).items())))) or {}
         alive = run.get("host") != here or (run.get("pid") and history.pid_alive(run["pid"]))
         if run.get("status") == "running" and alive:
             state = "running"

@@ -25,9 +25,10 @@ def cmd_run(args) -> int:
         os.environ["PIPELINE_PROGRESS"] = "1" if args.progress else "0"
     try:
         guard = warehouse.connect()
-    except psycopg2.OperationalError as exc:
+    except (psycopg2.OperationalError, errors.UserError) as exc:
         # Luigi would fail to check the first task: a scheduling error, as `luigi --module pipeline` says
-        print(f"error: {errors.unreachable(exc)}", file=sys.stderr)
+        text = errors.first_line(exc) if isinstance(exc, errors.UserError) else errors.unreachable(exc)
+        print(f"error: {text}", file=sys.stderr)
         return errors.codes().scheduling_error
     try:
         _one_run_at_a_time(guard)

@@ -18,6 +18,7 @@ setup(
         "numpy>=1.26,<3",
         "cerberus>=1.3.5,<2",
         "pgserver>=0.1.4,<0.2",
+        "psutil>=5.9,<8",  # the embedded server's processes (pgserver needs it too)
     ],
     extras_require={
         "gui": ["PySide6-Essentials>=6.7,<7", "pyqtgraph>=0.13.7,<0.15"],

@@ -71,7 +71,8 @@ def _ours(pid: int, pgdata: Path) -> bool:
     import psutil
     try:
         process = psutil.Process(pid)
-        return process.name() == "postgres" and Path(process.cwd()) == pgdata
+        return (process.name() == "postgres" and process.status() != psutil.STATUS_ZOMBIE
+                and Path(process.cwd()) == pgdata)
     except (psutil.Error, OSError):
         return False
 
@@ -106,7 +107,7 @@ def _clear_stale(pgdata: Path) -> None:
                 process.send_signal(signal.SIGKILL)
     psutil.wait_procs(orphans, timeout=10)
     if orphans:
-        log.warning("embedded warehouse: ended %d orphaned PostgreSQL process(es) of a server that died",
+        log.info("embedded warehouse: ended %d orphaned PostgreSQL process(es) of a server that died",
                     len(orphans))
     if pid is not None:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
@@ -191,7 +192,7 @@ def start(pgdata: Path):
                 return server
             except (subprocess.SubprocessError, OSError, AssertionError, psycopg2.OperationalError) as exc:
                 reason = _reason(pgdata, log_size, exc)
-                log.warning("embedded warehouse: start %d of %d failed: %s", attempt, STARTS, reason)
+                log.info("embedded warehouse: start %d of %d failed: %s", attempt, STARTS, reason)
                 if not (running(pgdata) and _wait_ready(pgdata, READY_SECONDS)):  # pg_ctl may give up too soon
                     time.sleep(attempt)
     raise StartError(f"the embedded PostgreSQL in {pgdata} did not start ({reason}); see {pgdata / 'log'}, end "

@@ -21,11 +21,26 @@ def log_path(run_id: str) -> Path:
     return report_dir() / f"{run_id}.log"
 
 
+SUMMARY = "===== Luigi Execution Summary ====="
+# What Luigi's summary says of tasks this worker left to others (luigid shares a graph between workers)
+LEFT_TO_OTHERS = {"were being run by another worker": "were being run by another worker",
+                  "was not granted run permission by the scheduler": "were not granted run permission by the scheduler"}
+
+
+def _left_to_others(message: str) -> list[str]:
+    if not message.startswith(f"\n{SUMMARY}"):
+        return []
+    return [said for text, said in LEFT_TO_OTHERS.items() if text in message]
+
+
 class _Terminal(logging.Filter):
-    """The pipeline's own warnings, and errors of Luigi itself (not a task's failure: the task's one line says it)."""
+    """The pipeline's own warnings, errors of Luigi itself (not a task's failure: the task's one line says it),
+    and from Luigi's summary only whether tasks were left to another worker."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("pipeline"):
+            return record.levelno >= logging.WARNING
+        if _left_to_others(record.getMessage()):
             return True
         return record.levelno >= logging.ERROR and not record.getMessage().startswith("[pid ")
 
@@ -38,6 +53,10 @@ class _OneLine(logging.Formatter):
         self.log_file = log_file
 
     def format(self, record: logging.LogRecord) -> str:
+        left = _left_to_others(record.getMessage())
+        if left:
+            return (f"some tasks {' and some '.join(left)}: each task runs once, in one of the workers sharing "
+                    "the scheduler; python -m pipeline runs shows what each did")
         lines = record.getMessage().strip().splitlines() or [""]
         text = lines[0]
         if record.exc_info and record.exc_info[1] is not None:
@@ -73,7 +92,7 @@ def setup(run_id: str, debug: bool = False) -> Path:
     if debug:
         terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     else:
-        terminal.setLevel(logging.WARNING)
+        terminal.setLevel(logging.INFO)  # Luigi's summary is INFO: _Terminal keeps only what a user needs
         terminal.addFilter(_Terminal())
         terminal.setFormatter(_OneLine(path))
     counter = _Counter()

@@ -61,7 +61,8 @@ class _OneLine(logging.Formatter):
         text = lines[0]
         if record.exc_info and record.exc_info[1] is not None:
             from .errors import first_line
-            text += f" {type(record.exc_info[1]).__name__}: {first_line(record.exc_info[1])} (details in {self.log_file})"
+            exc = record.exc_info[1]
+            text += f" {type(exc).__name__}: {first_line(exc)} (details in {self.log_file})"
         return f"{record.levelname}: {text}" if record.levelno >= logging.ERROR else text
 
 

@@ -225,6 +225,20 @@ def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array]
     return columns, pa.array(names_per_row, ESCAPED_TYPE), sum(sum(f) for f in flags.values())
 
 
+ESCAPED_NOTE = "NUL-escaped values: "  # the comment of raw.<table>._escaped: healing skips its unescape step at 0
+
+
+def escaped_values(cur, table: str) -> int | None:
+    """How many values of raw.<table> were stored NUL-escaped (None: not known, a table loaded before the count)."""
+    cur.execute("SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'", (f'raw."{table}"',))
+    row = cur.fetchone()
+    note = row[0] if row else None
+    if not note or not note.startswith(ESCAPED_NOTE):
+        return None
+    return int(note[len(ESCAPED_NOTE):])
+
+
 def unescape(value: str) -> str:
     """The original value of a NUL-escaped raw value (see _escaped)."""
     out, i = [], 0
@@ -376,6 +390,8 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
             raise
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
                     .format(qualified("raw", staging)))
+        cur.execute(sql.SQL("COMMENT ON COLUMN {}._escaped IS {}").format(
+            qualified("raw", staging), sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")))
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
                                                                    sql.Identifier(spec.name)))

@@ -34,7 +34,8 @@ def luigid_command(folder: Path, port: int, address: str | None = None) -> list[
     """luigid with its state and log in `folder` (beside this Python's scripts, else on PATH, else by module)."""
     beside = Path(sys.executable).with_name("luigid")
     found = str(beside) if beside.exists() else shutil.which("luigid")
-    program = [found] if found else [sys.executable, "-c", "import sys, luigi.cmdline; luigi.cmdline.luigid(sys.argv[1:])"]
+    by_module = [sys.executable, "-c", "import sys, luigi.cmdline; luigi.cmdline.luigid(sys.argv[1:])"]
+    program = [found] if found else by_module
     command = program + ["--port", str(port), "--state-path", str(folder / "state.pickle"), "--logdir", str(folder)]
     return command + (["--address", address] if address else [])
 

@@ -7,6 +7,7 @@ from cerberus import Validator
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from ..ingest import escaped_values
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
 from .compile import FieldCheck
@@ -239,7 +240,11 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
     raw = qualified("raw", spec.name)
     raw_types = _raw_types(cur, spec.name)
-    plan = plan_scan(spec, raw_types, checks, rules)
+    # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
+    escaped = escaped_values(cur, spec.name)
+    if escaped is None:
+        escaped = scalar(cur, sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _escaped IS NOT NULL)").format(raw))
+    plan = plan_scan(spec, raw_types, checks, [r for r in rules if r.phase != "unescape" or escaped])
     _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)

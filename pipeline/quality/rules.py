@@ -193,10 +193,15 @@ def nul_removed(spec: TableSpec) -> list[Rule]:
     fixes = tuple((c, f"CASE WHEN '{c}' = ANY(h._escaped) THEN {unescape.format(c)} ELSE h.\"{c}\" END")
                   for c in texts)
     listed = ", ".join(f"'{c}'" for c in texts)
-    return [_rule(spec.name, "nul_removed", "text held NUL characters, which PostgreSQL cannot store; they are "
-                  "removed", "fix", f"h._escaped && ARRAY[{listed}]", "'NUL removed from ' || "
-                  f"array_to_string(ARRAY(SELECT unnest(h._escaped) INTERSECT SELECT unnest(ARRAY[{listed}])), ', ')",
-                  phase="unescape", severity="info", fixes=fixes)]
+    escaped = f"ARRAY(SELECT unnest(h._escaped) INTERSECT SELECT unnest(ARRAY[{listed}]))"
+    # On its own (`sql`), over rows that lack _escaped: a value still equal to its escaped raw one is unfixed.
+    unfixed = " OR ".join(f"('{c}' = ANY(r._escaped) AND h.\"{c}\" = r.\"{c}\")" for c in texts)
+    return [Rule(id=f"{spec.name}.nul_removed", table=spec.name, action="fix", phase="unescape", severity="info",
+                 description="text held NUL characters, which PostgreSQL cannot store; they are removed",
+                 sql=f"""SELECT h._source_row, 'NUL in ' || array_to_string(r._escaped, ', '), NULL FROM {{rows}} h
+                         JOIN raw."{spec.name}" r ON r._source_row = h._source_row WHERE {unfixed}""",
+                 where=f"h._escaped && ARRAY[{listed}]",
+                 message=f"'NUL removed from ' || array_to_string({escaped}, ', ')", fixes=fixes)]
 
 
 def _rule(table: str, name: str, description: str, action: str, where: str, message: str, **kw) -> Rule:

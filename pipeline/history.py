@@ -36,6 +36,7 @@ import luigi
 import psycopg2
 
 from . import markers, warehouse
+from .console import clock, progress_enabled, progress_line  # noqa: F401 - history.clock etc. for callers
 from .errors import database_error, failure_message, first_line, transient
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,25 @@ def _died(task, message) -> None:
     _finish(task, "failed", f"{task}: {message}")
 
 
+def _missing(task) -> None:
+    """DEPENDENCY_MISSING after complete() raised while scheduling: Luigi logs only the traceback, so say it here."""
+    exc = task.__dict__.pop("_complete_error", None)
+    if exc is not None:
+        print(f"ERROR {failure_message(task, exc)}", file=sys.stderr, flush=True)
+
+
+def _remembering_errors(complete):
+    """complete(), keeping on the task what it raised (the DEPENDENCY_MISSING event that follows carries nothing)."""
+    @functools.wraps(complete)
+    def wrapper(task):
+        try:
+            return complete(task)
+        except Exception as exc:
+            task._complete_error = exc
+            raise
+    return wrapper
+
+
 def _broken(task, exc) -> None:
     """BROKEN_TASK: requires() or complete() raised while scheduling; nothing ran, so nothing is recorded."""
     print(f"ERROR {failure_message(task, exc)}", file=sys.stderr, flush=True)
@@ -283,41 +303,6 @@ def record_result(task, rows_in=None, rows_out=None, rows_quarantined=None, deta
     """A task's figures, written to its history row when it succeeds."""
     task._history_figures = {"rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
                              "details": details}
-
-
-# ---------------------------------------------------------------- progress on the terminal
-
-def progress_enabled() -> bool:
-    """PIPELINE_PROGRESS=1 forces the progress lines, 0 stops them; by default they show on a terminal."""
-    setting = os.environ.get("PIPELINE_PROGRESS", "").strip().lower()
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return sys.stdout.isatty()
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def progress_line(task, status: str, figures: dict, totals: dict) -> str:
-    """[ 7/23] HealTable(table=agents) done in 0.3 s: 500 -> 500 rows | run: 7 done, 0 failed, ..."""
-    planned = totals["planned"] or totals["done"] + totals["failed"]
-    width = len(str(planned))
-    took = time.monotonic() - getattr(task, "_history_started", time.monotonic())
-    rows = ""
-    if status == "done" and figures.get("rows_out") is not None:
-        rows = f": {figures['rows_in']:,} -> " if figures.get("rows_in") is not None else ": "
-        rows += f"{figures['rows_out']:,} rows"
-        if figures.get("rows_quarantined"):
-            rows += f", {figures['rows_quarantined']:,} quarantined"
-    return (f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
-            f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
-            f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed")
 
 
 # ---------------------------------------------------------------- retries of transient database errors
@@ -452,10 +437,12 @@ def register(task_class) -> None:
         luigi.Event.PROCESS_FAILURE: _safe(_died),
         luigi.Event.TIMEOUT: _safe(_died),
         luigi.Event.BROKEN_TASK: _safe(_broken),
+        luigi.Event.DEPENDENCY_MISSING: _safe(_missing),
     }
     registered = task_class.__dict__.get("_history_registered")
     if registered:
         return
     for event, handler in handlers.items():
         task_class.event_handler(event)(handler)
+    task_class.complete = _remembering_errors(task_class.complete)
     task_class._history_registered = True

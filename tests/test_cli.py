@@ -138,8 +138,10 @@ def test_every_command_returns_the_exit_codes_the_readme_documents(tmp_path):
     status = run_cli(["-m", "pipeline", "status"], nowhere, tmp_path)
     assert run.returncode == RETCODES.getint("retcode", "scheduling_error"), run.stderr
     assert status.returncode == TASK_FAILED, status.stderr
-    for done in (run, status):
-        assert done.stderr.count("\n") == 1 and "cannot reach the warehouse" in done.stderr
+    luigi = run_cli(["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler"], nowhere, tmp_path)
+    assert luigi.returncode == run.returncode  # the same failure, the same code, whichever way the run started
+    for done in (run, status, luigi):
+        assert done.stderr.count("\n") == 1 and "cannot reach the warehouse" in done.stderr, done.stderr[-3000:]
 
 
 def test_nul_in_text_reaches_clean_without_it_and_every_change_is_in_the_heal_log(database_url, data_dir):

@@ -99,16 +99,16 @@ def _clear_stale(pgdata: Path) -> None:
     pid = _postmaster_pid(pgdata)
     if pid is not None and _ours(pid, pgdata):
         return  # alive (perhaps still starting): not stale
-    orphans = []
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "postgres" and _ours(process.pid, pgdata):
-            orphans.append(process)
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGKILL)
+    orphans = [p for p in psutil.process_iter(["name", "cmdline"])
+               if p.info["name"] == "postgres" and _ours(p.pid, pgdata)]
+    if any("-D" in (p.info["cmdline"] or []) for p in orphans):
+        return  # a postmaster of this folder is alive after all (its backends are titled "postgres: ...")
+    for orphan in orphans:
+        with contextlib.suppress(psutil.Error):
+            orphan.send_signal(signal.SIGKILL)
     psutil.wait_procs(orphans, timeout=10)
     if orphans:
-        log.info("embedded warehouse: ended %d orphaned PostgreSQL process(es) of a server that died",
-                    len(orphans))
+        log.info("embedded warehouse: ended %d orphaned PostgreSQL process(es) of a server that died", len(orphans))
     if pid is not None:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
         if len(lines) >= 5 and lines[3].strip() and lines[4].strip():  # the dead server's socket and its lock

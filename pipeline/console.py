@@ -155,7 +155,7 @@ def hook_luigi_command() -> None:
         return
 
     def quiet(cls, opts) -> bool:
-        path = setup(markers.run_id(), debug=False)
+        path = setup(markers.run_id(), debug=debug_requested([]))  # PIPELINE_DEBUG=1: luigi has no --debug
         atexit.register(_point_at_log, path)
         return True
     InterfaceLogging._default = classmethod(quiet)

@@ -33,6 +33,7 @@ def install() -> None:
 
 
 def _die_with(parent: _Parent) -> None:
+    # The signal comes when the thread that forked ends: Luigi forks from the thread that runs the build.
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

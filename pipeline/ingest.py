@@ -108,6 +108,9 @@ def _check_names(path: Path, names: list[str]) -> None:
     """Column names PostgreSQL would refuse, truncate into one another, or confuse with its own."""
     if "" in names:
         raise SourceError(f"{path}: a column has an empty name")
+    if any(NUL in n for n in names):
+        raise SourceError(f"{path}: column {next(n for n in names if NUL in n)!r} has a NUL character in its name, "
+                          "which PostgreSQL names cannot hold")
     reserved = [n for n in names if n in LINEAGE or n in SYSTEM_COLUMNS]
     if reserved:
         raise SourceError(f"{path}: column {reserved[0]!r} clashes with a name the warehouse uses itself")

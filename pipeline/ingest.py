@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
+from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .tables import TableSpec
 from .warehouse import qualified
 
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 INGEST_VERSION = "1"  # bump when the raw layout changes, so every table reloads
 BATCH_ROWS = 64_000
 LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
-# NUL cannot live in PostgreSQL text. A value holding one is stored with NUL as \0 and backslash as \\,
-# and its column is named in the row's _escaped array, so that unescape() gives back the exact value.
-NUL = "\x00"
-ESCAPED_TYPE = pa.list_(pa.string())
 SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
 MAX_NAME_BYTES = 63
 MAX_COLUMNS = 1600
@@ -208,54 +205,6 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path, fir
         raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
 
 
-def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array], pa.Array, int]:
-    """Escape NUL in string values; return the columns, the _escaped column names per row, the count."""
-    columns, hits = [], {}
-    for name in names:
-        col = batch.column(name)
-        if pa.types.is_string(col.type):
-            hit = pc.fill_null(pc.match_substring(col, NUL), False)
-            if pc.any(hit).as_py():
-                hits[name] = hit
-                escaped = pc.replace_substring_regex(pc.replace_substring(col, "\\", "\\\\"), r"\x00", r"\\0")
-                col = pc.if_else(hit, escaped, col)
-        columns.append(col)
-    if not hits:
-        return columns, pa.nulls(batch.num_rows, ESCAPED_TYPE), 0
-    # NUL is rare: name the escaped columns per row in Python, for this batch only.
-    flags = {name: hit.to_pylist() for name, hit in hits.items()}
-    names_per_row = [[n for n in hits if flags[n][row]] or None for row in range(batch.num_rows)]
-    return columns, pa.array(names_per_row, ESCAPED_TYPE), sum(sum(f) for f in flags.values())
-
-
-ESCAPED_NOTE = "NUL-escaped values: "  # the comment of raw.<table>._escaped: healing skips its unescape step at 0
-
-
-def escaped_values(cur, table: str) -> int | None:
-    """How many values of raw.<table> were stored NUL-escaped (None: not known, a table loaded before the count)."""
-    cur.execute("SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
-                "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'", (f'raw."{table}"',))
-    row = cur.fetchone()
-    note = row[0] if row else None
-    if not note or not note.startswith(ESCAPED_NOTE):
-        return None
-    return int(note[len(ESCAPED_NOTE):])
-
-
-def unescape(value: str) -> str:
-    """The original value of a NUL-escaped raw value (see _escaped)."""
-    out, i = [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            out.append(NUL if value[i + 1] == "0" else value[i + 1])
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
 class _ChunkReader(io.RawIOBase):
     """A read()-able file over an iterator of byte chunks, as psycopg2's copy_expert wants."""
 
@@ -295,7 +244,7 @@ def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result:
     for batch in _batches(source, names, path):
         arrays = [_as_copy_ready(batch.column(i), n, path, offset + 1) for i, n in enumerate(names)]
         batch = pa.RecordBatch.from_arrays(arrays, names=names)
-        columns, escaped, count = _escape_nul(batch, names)
+        columns, escaped, count = escape_nul(batch, names)
         result.escaped_values += count
         out = pa.RecordBatch.from_arrays([*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
                                          names=[f"c{i}" for i in range(len(columns) + 2)])

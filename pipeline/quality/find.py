@@ -7,7 +7,7 @@ from cerberus import Validator
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from ..ingest import escaped_values
+from ..escaping import escaped_values
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
 from .compile import FieldCheck

@@ -20,6 +20,7 @@ setup(
         "pyyaml>=6,<7",  # the data contracts
         "email-validator>=2.1,<3",  # e-mail addresses, without network checks
         "pgserver>=0.1.4,<0.2",
+        "psutil>=5.9,<8",  # the embedded server's processes (pgserver needs it too)
     ],
     extras_require={
         "gui": ["PySide6-Essentials>=6.7,<7", "pyqtgraph>=0.13.7,<0.15"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import luigi
 import psycopg2
 
-from . import config, history, markers, ops_cli, report, warehouse, writelock
+from . import config, console, errors, history, markers, ops_cli, report, warehouse, writelock
 from .tables import TABLES
 
 
@@ -28,15 +28,15 @@ def cmd_run(args) -> int:
         contract.validate_all()
     except contract.ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return errors.codes().task_failed
     markers.new_run_id()  # before the locks: their sessions name the run
     try:
         guard = warehouse.connect()
-    except psycopg2.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        print(f"error: cannot reach the warehouse {warehouse.describe()} ({first}); check that PostgreSQL is "
-              "running and the URL is right, then run again", file=sys.stderr)
-        return 1
+    except (psycopg2.OperationalError, errors.UserError) as exc:
+        # Luigi would fail to check the first task: a scheduling error, as `luigi --module pipeline` says
+        text = errors.first_line(exc) if isinstance(exc, errors.UserError) else errors.unreachable(exc)
+        print(f"error: {text}", file=sys.stderr)
+        return errors.codes().scheduling_error
     try:
         _one_run_at_a_time(guard)
         with writelock.running():  # shared with other runs; a restore waits for it, or it for a restore
@@ -60,13 +60,20 @@ def _build(args) -> int:
     from .tasks import main_task
 
     run_id = markers.run_id()
-    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}")
+    log_file = console.setup(run_id, debug=args.debug)
+    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}", flush=True)
     result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
                          detailed_summary=True)
     state = history.finish_run(run_id)  # closes the run if it stopped early (and writes its report)
-    if state is not None and report.report_path(run_id).exists() and not history.progress_enabled():
-        print(f"run {run_id} {state}; report: {report.report_path(run_id)}")
-    return 0 if result.scheduling_succeeded else 1
+    code = errors.run_exit_code(result.worker)
+    where = [f"report: {report.report_path(run_id)}"] if report.report_path(run_id).exists() else []
+    if code and log_file.exists():
+        where.append(f"full log: {log_file}")
+    if state is None:
+        state = "failed" if code else "had nothing to do: the warehouse is up to date"
+    if code or not history.progress_enabled():  # with progress lines, the last one said it already
+        print(f"run {run_id} {state}" + "".join(f"; {w}" for w in where), flush=True)
+    return code
 
 
 def cmd_score(args) -> int:
@@ -113,6 +120,7 @@ def cmd_rules(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="tracebacks and Luigi's log on the terminal too")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)", add_help=False)
     run = sub.add_parser("run", help="run the whole job (Transform and everything it needs)")
@@ -136,13 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     backup.add_cli(sub)
     from .quality import profile_cli
     profile_cli.add_cli(sub)  # profile: propose the contracts' conventions from the source files
-    args = parser.parse_args(argv)
+    debug = console.debug_requested(argv)
+    args = parser.parse_args([a for a in argv if a != "--debug"])
+    args.debug = debug
     try:
-        return args.func(args)
-    except Exception as exc:  # noqa: BLE001 - the command line prints one line, not a traceback
-        print(f"error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
-              file=sys.stderr)
-        return 1
+        code = args.func(args)
+    except Exception as exc:  # noqa: BLE001 - one line, and the documented exit code; --debug adds the traceback
+        return errors.command_failed(exc, debug)
+    # A command's own "failed" (1) is the documented task_failed code; 0, 130 (Ctrl-C) and luigi's codes pass.
+    return errors.codes().task_failed if code == 1 else code or 0
 
 
 if __name__ == "__main__":

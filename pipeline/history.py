@@ -34,11 +34,10 @@ import time
 
 import luigi
 import psycopg2
-import psycopg2.errors
 
 from . import markers, warehouse
-from .ingest import SourceError
-from .quality.heal import HealError
+from .console import clock, progress_enabled, progress_line  # noqa: F401 - history.clock etc. for callers
+from .errors import database_error, failure_message, first_line, transient
 
 log = logging.getLogger(__name__)
 
@@ -46,69 +45,6 @@ log = logging.getLogger(__name__)
 class retries(luigi.Config):  # the class name is the luigi.cfg section
     attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
     delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
-
-
-# ---------------------------------------------------------------- failures: what went wrong, what to do
-
-_CONNECTION_CODES = ("08", "57P01", "57P02", "57P03", "53300", "53200")  # connection, shutdown, too many, memory
-_CONFIG_TEXT = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "role ")
-
-
-def database_error(exc: BaseException) -> BaseException:
-    """The database error behind an exception: a rollback on a dropped connection raises InterfaceError
-    ('connection already closed') while the server's reason is the OperationalError it interrupted."""
-    seen, current = set(), exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, psycopg2.OperationalError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return exc
-
-
-def transient(exc: BaseException) -> bool:
-    """A database error that running again may cure: lost or refused connection, deadlock, server restart."""
-    exc = database_error(exc)
-    if isinstance(exc, psycopg2.InterfaceError) and "closed" in str(exc):  # the connection was lost
-        return True
-    if isinstance(exc, psycopg2.errors.TransactionRollbackError):  # deadlock, serialization failure
-        return True
-    if not isinstance(exc, psycopg2.OperationalError):
-        return False
-    code = getattr(exc, "pgcode", None)
-    if code:
-        return code.startswith(_CONNECTION_CODES)
-    return not any(text in str(exc) for text in _CONFIG_TEXT)  # a refused login does not cure itself
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def failure_message(task: luigi.Task, exc: BaseException) -> str:
-    """One line saying what failed and what to do about it."""
-    exc = database_error(exc)
-    first = first_line(exc)
-    if isinstance(exc, SourceError):
-        return f"{task}: {first}; fix or replace the file, then run again"
-    attempts = getattr(task, "_history_attempt", 1)
-    tries = f" ({attempts} tries)" if attempts > 1 else ""
-    if isinstance(exc, psycopg2.errors.TransactionRollbackError):
-        return (f"{task}: the warehouse aborted the transaction{tries} ({first}); "
-                "another session was changing the same tables: run again when it is done")
-    if isinstance(exc, psycopg2.OperationalError) or transient(exc):
-        if any(text in str(exc) for text in _CONFIG_TEXT):
-            return (f"{task}: the warehouse {warehouse.describe()} refused the login ({first}); check the user, "
-                    "password (~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
-        return (f"{task}: cannot reach the warehouse {warehouse.describe()}{tries} ({first}); "
-                "check that PostgreSQL is running and the URL is right, then run again")
-    if isinstance(exc, HealError) and "threshold" in first:
-        return (f"{task}: {first}; look at the source file, or raise the rule's threshold in luigi.cfg "
-                "[quality_thresholds] if such data is expected, then run again")
-    if isinstance(exc, HealError):
-        return f"{task}: {first}; this is a bug in healing: report it with the run id {markers.run_id()}"
-    return f"{task}: {type(exc).__name__}: {first}"
 
 
 # ---------------------------------------------------------------- the run's plan (scheduling process)
@@ -206,7 +142,9 @@ def _safe(handler):
 
 def _reason(cur, task) -> str:
     """Why the task runs: new (never completed), changed input, retry (failed before), forced (was complete)."""
-    cur.execute("SELECT status FROM ops.task_runs WHERE task_id = %s ORDER BY id DESC LIMIT 1", (task.task_id,))
+    # By family and parameters, not task_id: the id changes with the inputs (markers.Versioned)
+    cur.execute("""SELECT status FROM ops.task_runs WHERE task_family = %s AND params - 'version' = %s::jsonb
+                   ORDER BY id DESC LIMIT 1""", (task.task_family, json.dumps(identity(task))))
     last = cur.fetchone()
     target = task.output()
     stored = target.stored_fingerprint() if hasattr(target, "stored_fingerprint") else None
@@ -215,6 +153,11 @@ def _reason(cur, task) -> str:
     if stored is None:
         return "new"
     return "changed input" if stored != task.fingerprint() else "forced"
+
+
+def identity(task) -> dict:
+    """A task's parameters without its inputs' version: the same task across runs, whatever its data."""
+    return {name: value for name, value in task.to_str_params().items() if name != "version"}
 
 
 def _open_row(cur, task, reason: str) -> None:
@@ -268,6 +211,25 @@ def _died(task, message) -> None:
     """PROCESS_FAILURE or TIMEOUT, in the scheduling process: the worker's row is still 'running'."""
     print(f"ERROR {task}: {message}; the task's transaction was rolled back: run again", file=sys.stderr, flush=True)
     _finish(task, "failed", f"{task}: {message}")
+
+
+def _missing(task) -> None:
+    """DEPENDENCY_MISSING after complete() raised while scheduling: Luigi logs only the traceback, so say it here."""
+    exc = task.__dict__.pop("_complete_error", None)
+    if exc is not None:
+        print(f"ERROR {failure_message(task, exc)}", file=sys.stderr, flush=True)
+
+
+def _remembering_errors(complete):
+    """complete(), keeping on the task what it raised (the DEPENDENCY_MISSING event that follows carries nothing)."""
+    @functools.wraps(complete)
+    def wrapper(task):
+        try:
+            return complete(task)
+        except Exception as exc:
+            task._complete_error = exc
+            raise
+    return wrapper
 
 
 def _broken(task, exc) -> None:
@@ -341,41 +303,6 @@ def record_result(task, rows_in=None, rows_out=None, rows_quarantined=None, deta
     """A task's figures, written to its history row when it succeeds."""
     task._history_figures = {"rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
                              "details": details}
-
-
-# ---------------------------------------------------------------- progress on the terminal
-
-def progress_enabled() -> bool:
-    """PIPELINE_PROGRESS=1 forces the progress lines, 0 stops them; by default they show on a terminal."""
-    setting = os.environ.get("PIPELINE_PROGRESS", "").strip().lower()
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return sys.stdout.isatty()
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def progress_line(task, status: str, figures: dict, totals: dict) -> str:
-    """[ 7/23] HealTable(table=agents) done in 0.3 s: 500 -> 500 rows | run: 7 done, 0 failed, ..."""
-    planned = totals["planned"] or totals["done"] + totals["failed"]
-    width = len(str(planned))
-    took = time.monotonic() - getattr(task, "_history_started", time.monotonic())
-    rows = ""
-    if status == "done" and figures.get("rows_out") is not None:
-        rows = f": {figures['rows_in']:,} -> " if figures.get("rows_in") is not None else ": "
-        rows += f"{figures['rows_out']:,} rows"
-        if figures.get("rows_quarantined"):
-            rows += f", {figures['rows_quarantined']:,} quarantined"
-    return (f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
-            f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
-            f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed")
 
 
 # ---------------------------------------------------------------- retries of transient database errors
@@ -510,10 +437,12 @@ def register(task_class) -> None:
         luigi.Event.PROCESS_FAILURE: _safe(_died),
         luigi.Event.TIMEOUT: _safe(_died),
         luigi.Event.BROKEN_TASK: _safe(_broken),
+        luigi.Event.DEPENDENCY_MISSING: _safe(_missing),
     }
     registered = task_class.__dict__.get("_history_registered")
     if registered:
         return
     for event, handler in handlers.items():
         task_class.event_handler(event)(handler)
+    task_class.complete = _remembering_errors(task_class.complete)
     task_class._history_registered = True

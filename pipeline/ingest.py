@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
+from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .tables import TableSpec
 from .warehouse import qualified
 
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 INGEST_VERSION = "1"  # bump when the raw layout changes, so every table reloads
 BATCH_ROWS = 64_000
 LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
-# NUL cannot live in PostgreSQL text. A value holding one is stored with NUL as \0 and backslash as \\,
-# and its column is named in the row's _escaped array, so that unescape() gives back the exact value.
-NUL = "\x00"
-ESCAPED_TYPE = pa.list_(pa.string())
 SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
 MAX_NAME_BYTES = 63
 MAX_COLUMNS = 1600
@@ -38,7 +35,12 @@ FIRST_DAY, LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31 as days s
 
 
 class SourceError(Exception):
-    """A source file that cannot be loaded; the message is one line naming the file and the problem."""
+    """A source file that cannot be loaded; the message is one line naming the file and the problem, the hint
+    what to do about it."""
+
+    def __init__(self, message: str, hint: str = "fix or replace the file"):
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass
@@ -73,6 +75,9 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
     """Open and check a source file, or raise SourceError saying what is wrong with it."""
     if not path.exists():
         raise SourceError(f"{path}: file is missing (expected the {spec.name} table)")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a folder, not a Parquet file",
+                          f"put the {spec.name} table in one Parquet file of that name")
     try:
         source = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
@@ -100,6 +105,9 @@ def _check_names(path: Path, names: list[str]) -> None:
     """Column names PostgreSQL would refuse, truncate into one another, or confuse with its own."""
     if "" in names:
         raise SourceError(f"{path}: a column has an empty name")
+    if any(NUL in n for n in names):
+        raise SourceError(f"{path}: column {next(n for n in names if NUL in n)!r} has a NUL character in its name, "
+                          "which PostgreSQL names cannot hold")
     reserved = [n for n in names if n in LINEAGE or n in SYSTEM_COLUMNS]
     if reserved:
         raise SourceError(f"{path}: column {reserved[0]!r} clashes with a name the warehouse uses itself")
@@ -120,25 +128,47 @@ def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], lis
     return spec.column_names + extras, extras
 
 
-def _check_values(array: pa.Array, name: str, path: Path) -> None:
+def _check_values(array: pa.Array, name: str, path: Path, first_row: int = 1) -> None:
     """Values PostgreSQL cannot take as text: invalid UTF-8, dates and times outside the years 1-9999."""
     t = array.type
     if pa.types.is_string(t):
         try:
             array.validate(full=True)
         except pa.ArrowInvalid:
-            raise SourceError(f"{path}: column {name!r} holds text that is not valid UTF-8") from None
+            row = _first_invalid_utf8(array, first_row)
+            raise SourceError(f"{path}: column {name!r} holds text that is not valid UTF-8{row}",
+                              "save the file with its text encoded as UTF-8") from None
     elif pa.types.is_date(t) or pa.types.is_timestamp(t):
         days = array.cast(pa.date32()) if pa.types.is_timestamp(t) else array
-        low, high = pc.min_max(days.cast(pa.date32()).view(pa.int32())).values()
+        numbers = days.cast(pa.date32()).view(pa.int32())
+        low, high = pc.min_max(numbers).values()
         if low.is_valid and (low.as_py() < FIRST_DAY or high.as_py() > LAST_DAY):
-            raise SourceError(f"{path}: column {name!r} holds a date outside the years 1-9999")
+            outside = pc.or_(pc.less(numbers, FIRST_DAY), pc.greater(numbers, LAST_DAY))
+            row = pc.index(outside, True).as_py()
+            year = round(1970 + numbers[row].as_py() / 365.2425)
+            raise SourceError(f"{path}: column {name!r} holds a date outside the years 1-9999 (row {first_row + row}: "
+                              f"about the year {year}), which PostgreSQL cannot store", "correct or remove that value")
 
 
-def _as_copy_ready(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+def _first_invalid_utf8(array: pa.Array, first_row: int = 1) -> str:
+    """Where the first value that is not UTF-8 is, for the message: ' (row N: b'...')'."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    offset = 0
+    for chunk in chunks:
+        for i, value in enumerate(chunk.view(pa.binary()).to_pylist()):
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    return f" (row {first_row + offset + i}: {value[:40]!r})"
+        offset += len(chunk)
+    return ""
+
+
+def _as_copy_ready(array: pa.ChunkedArray | pa.Array, name: str, path: Path, first_row: int = 1) -> pa.Array:
     """The column as binary COPY writes it into its _pg_type: 64-bit numbers, microsecond times, text."""
-    array = _text_friendly(array, name, path)
-    _check_values(array, name, path)
+    array = _text_friendly(array, name, path, first_row)
+    _check_values(array, name, path, first_row)
     t = array.type
     if pa.types.is_integer(t) and not pa.types.is_uint64(t):
         return array.cast(pa.int64())
@@ -151,7 +181,7 @@ def _as_copy_ready(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> 
     return array
 
 
-def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> pa.Array:
+def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path, first_row: int = 1) -> pa.Array:
     t = array.type
     if pa.types.is_dictionary(t):
         array = array.cast(t.value_type)
@@ -168,41 +198,11 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path) -> 
     try:
         return array.cast(pa.string())
     except pa.ArrowException:
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            where = _first_invalid_utf8(array.cast(pa.binary()), first_row)
+            raise SourceError(f"{path}: column {name!r} holds binary values that are not UTF-8 text{where}, which a "
+                              "table cell cannot hold as text", "drop the column or encode it (e.g. as hex)") from None
         raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
-
-
-def _escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array], pa.Array, int]:
-    """Escape NUL in string values; return the columns, the _escaped column names per row, the count."""
-    columns, hits = [], {}
-    for name in names:
-        col = batch.column(name)
-        if pa.types.is_string(col.type):
-            hit = pc.fill_null(pc.match_substring(col, NUL), False)
-            if pc.any(hit).as_py():
-                hits[name] = hit
-                escaped = pc.replace_substring_regex(pc.replace_substring(col, "\\", "\\\\"), r"\x00", r"\\0")
-                col = pc.if_else(hit, escaped, col)
-        columns.append(col)
-    if not hits:
-        return columns, pa.nulls(batch.num_rows, ESCAPED_TYPE), 0
-    # NUL is rare: name the escaped columns per row in Python, for this batch only.
-    flags = {name: hit.to_pylist() for name, hit in hits.items()}
-    names_per_row = [[n for n in hits if flags[n][row]] or None for row in range(batch.num_rows)]
-    return columns, pa.array(names_per_row, ESCAPED_TYPE), sum(sum(f) for f in flags.values())
-
-
-def unescape(value: str) -> str:
-    """The original value of a NUL-escaped raw value (see _escaped)."""
-    out, i = [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            out.append(NUL if value[i + 1] == "0" else value[i + 1])
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
 
 
 class _ChunkReader(io.RawIOBase):
@@ -241,10 +241,10 @@ def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result:
     """The file as PostgreSQL binary COPY data: no text to parse on the server (about 2.5x less of its time)."""
     encoder = None
     offset = 0
-    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=names, use_threads=True):
-        arrays = [_as_copy_ready(batch.column(i), n, path) for i, n in enumerate(names)]
+    for batch in _batches(source, names, path):
+        arrays = [_as_copy_ready(batch.column(i), n, path, offset + 1) for i, n in enumerate(names)]
         batch = pa.RecordBatch.from_arrays(arrays, names=names)
-        columns, escaped, count = _escape_nul(batch, names)
+        columns, escaped, count = escape_nul(batch, names)
         result.escaped_values += count
         out = pa.RecordBatch.from_arrays([*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
                                          names=[f"c{i}" for i in range(len(columns) + 2)])
@@ -256,6 +256,21 @@ def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result:
     if encoder is not None:
         yield bytes(encoder.finish())
     result.rows = offset
+
+
+def _batches(source: pq.ParquetFile, names: list[str], path: Path) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; damaged data (a flipped byte, a cut file) is a SourceError naming the file."""
+    batches = source.iter_batches(batch_size=BATCH_ROWS, columns=names, use_threads=True)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SourceError(f"{path}: the Parquet data is damaged ({reason})",
+                              "the file is corrupt or cut short: copy or export it again") from None
+        yield batch
 
 
 def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
@@ -319,7 +334,7 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
         try:
             cur.copy_expert(copy.as_string(conn), reader, size=1 << 20)
         except psycopg2.Error as exc:
-            if isinstance(reader.error, SourceError):
+            if reader.error is not None:  # psycopg2's error only says that reading failed: give the reason
                 raise reader.error from None
             if isinstance(exc, psycopg2.DataError | psycopg2.errors.ProgramLimitExceeded):
                 first = str(exc).strip().splitlines()[0]
@@ -327,6 +342,8 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
             raise
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
                     .format(qualified("raw", staging)))
+        cur.execute(sql.SQL("COMMENT ON COLUMN {}._escaped IS {}").format(
+            qualified("raw", staging), sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")))
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
                                                                    sql.Identifier(spec.name)))

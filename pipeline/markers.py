@@ -7,18 +7,30 @@ from pathlib import Path
 
 import luigi
 
-from . import warehouse
+from . import config, warehouse
 
 _file_digests: dict[tuple[str, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
-    """blake2b of a file's content, computed once per (path, size, mtime) in this process."""
-    stat = path.stat()
+    """blake2b of a file's content, computed once per (path, size, mtime) in this process; 'missing' for no file.
+    A folder or a file that cannot be read gets a digest of what it is: its load then says what is wrong."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    if path.is_dir():
+        listing = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*"))
+        return "folder:" + hashlib.sha256(repr(listing).encode()).hexdigest()[:24]
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _file_digests:
-        with open(path, "rb") as f:
-            _file_digests[key] = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+        try:
+            with open(path, "rb") as f:
+                _file_digests[key] = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+        except OSError as exc:
+            return f"unreadable:{exc.errno}:{stat.st_size}:{stat.st_mtime_ns}"
     return _file_digests[key]
 
 
@@ -29,7 +41,7 @@ def source_digest(*modules) -> str:
         path = Path(module.__file__)
         files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
         for file in files:
-            digest.update(file.name.encode() + file.read_bytes())
+            digest.update(file.name.encode() + file_digest(file).encode())
     return digest.hexdigest()[:16]
 
 
@@ -88,3 +100,47 @@ def new_run_id() -> str:
     global _run_id
     _run_id = _new_id()
     return _run_id
+
+
+class Versioned:
+    """A task whose id changes with its inputs: a significant `version` parameter, computed from the task's
+    fingerprint and the warehouse it writes when not given (so `luigi --module pipeline Transform` works bare).
+
+    luigid keeps a task it saw done as done for [scheduler] stable_done_cooldown_secs, whatever a worker says:
+    with ids that did not change with the data, a run right after a change of the data ran nothing. Two workers on
+    the same data and warehouse still share every id, so each task runs once.
+    """
+    version = luigi.Parameter(default="", positional=False,
+                              description="version of the task's inputs (default: computed from them)")
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        values = super().get_param_values(params, args, kwargs)
+        if dict(values).get("version"):
+            return values
+        # Luigi computes a task's parameters on every instantiation, before it looks in its instance cache:
+        # remember each version while the source folder and the warehouse stay the same.
+        key = (cls, tuple(values), _world())
+        if key not in _versions:
+            probe = cls.__new__(cls)  # the parameters set as Task.__init__ sets them, enough for fingerprint()
+            probe.__dict__.update(values)
+            _versions[key] = combine(probe.fingerprint(), key[2][2], key[2][3])[:16]
+        return [(name, _versions[key] if name == "version" else value) for name, value in values]
+
+    def __repr__(self) -> str:  # the task as users know it: LoadTable(table=customers), without the version
+        shown = [f"{name}={param.serialize(getattr(self, name))}" for name, param in self.get_params()
+                 if param.significant and name != "version"]
+        return f"{self.get_task_family()}({', '.join(shown)})"
+
+
+_versions: dict[tuple, str] = {}
+
+
+def _world() -> tuple:
+    """What task versions depend on besides the code: the source files as they are now, and the warehouse."""
+    folder = config.data_dir()
+    try:
+        files = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)))
+    except OSError:
+        files = ()
+    return str(folder), files, warehouse.describe(), config.warehouse().database

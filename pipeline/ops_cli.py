@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,15 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-import luigi.configuration
 import psycopg2
 import psycopg2.extras
 
 from . import config, history, report, warehouse
 from .quality import trend
+from .scheduler import (StartFailed, listening, luigid_command, luigid_dir, pid_of, scheduler_port,
+                        start_background)
 from .tables import TABLES
-
-LUIGID_DIR = ".luigid"
 
 
 # ---------------------------------------------------------------- aligned tables
@@ -169,17 +167,19 @@ def task_states(conn) -> list[dict]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute("SELECT task_id, fingerprint FROM ops.markers")
         stored = {r["task_id"]: r["fingerprint"] for r in cur.fetchall()}
-        cur.execute("""SELECT DISTINCT ON (t.task_id) t.task_id, t.run_id, t.status, t.finished_at, t.rows_in,
+        # The last run of each task by family and parameters: its id changes with its inputs' version.
+        cur.execute("""SELECT DISTINCT ON (t.task_family, t.params - 'version') t.task_family,
+                              t.params - 'version' AS identity, t.run_id, t.status, t.finished_at, t.rows_in,
                               t.rows_out, t.rows_quarantined, r.host, r.pid,
                               extract(epoch FROM t.finished_at - t.started_at) AS seconds
                        FROM ops.task_runs t LEFT JOIN ops.runs r USING (run_id)
-                       ORDER BY t.task_id, t.id DESC""")
-        last = {r["task_id"]: r for r in cur.fetchall()}
+                       ORDER BY t.task_family, t.params - 'version', t.id DESC""")
+        last = {(r["task_family"], tuple(sorted(r["identity"].items()))): r for r in cur.fetchall()}
     here = socket.gethostname()
     states = []
     for task in graph():
         marker = stored.get(task.marker_id())
-        run = last.get(task.task_id) or {}
+        run = last.get((task.task_family, tuple(sorted(history.identity(task).items())))) or {}
         alive = run.get("host") != here or (run.get("pid") and history.pid_alive(run["pid"]))
         if run.get("status") == "running" and alive:
             state = "running"
@@ -256,42 +256,15 @@ def cmd_report(args) -> int:
 
 # ---------------------------------------------------------------- scheduler (luigid)
 
-def scheduler_port() -> int:
-    return luigi.configuration.get_config().getint("core", "scheduler_port", 8082)
-
-
-def luigid_command(folder: Path, port: int, address: str | None = None) -> list[str]:
-    """luigid with its state and log in `folder` (beside this Python's scripts, else on PATH, else by module)."""
-    beside = Path(sys.executable).with_name("luigid")
-    found = str(beside) if beside.exists() else shutil.which("luigid")
-    program = [found] if found else [sys.executable, "-c", "import sys, luigi.cmdline; luigi.cmdline.luigid(sys.argv[1:])"]
-    command = program + ["--port", str(port), "--state-path", str(folder / "state.pickle"), "--logdir", str(folder)]
-    return command + (["--address", address] if address else [])
-
-
-def listening(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def _pid(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if history.pid_alive(pid) else None
-
-
 @handler
 def cmd_scheduler(args) -> int:
-    folder = config.project_path(args.dir)
+    folder = luigid_dir(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     port = args.port or scheduler_port()
     pidfile = folder / "luigid.pid"
     url = f"http://localhost:{port}"
     if args.stop:
-        pid = _pid(pidfile)
+        pid = pid_of(folder)
         if pid is None:
             print(f"luigid is not running from {folder}")
             return 0
@@ -303,7 +276,7 @@ def cmd_scheduler(args) -> int:
         pidfile.unlink(missing_ok=True)
         print(f"luigid stopped (pid {pid})")
         return 0
-    running = _pid(pidfile)
+    running = pid_of(folder)
     if running:
         print(f"luigid is already running (pid {running}): {url}")
         return 0
@@ -311,41 +284,30 @@ def cmd_scheduler(args) -> int:
         print(f"error: port {port} is in use (another luigid?); open {url}, or choose another with --port "
               "and luigi.cfg [core] scheduler_port", file=sys.stderr)
         return 1
-    command = luigid_command(folder, port, args.address)
     where = f"state {folder / 'state.pickle'}, log {folder / 'luigi-server.log'}"
-    if not args.background:
-        print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
-        process = subprocess.Popen(command, cwd=config.PROJECT_ROOT)  # luigid reads the project's luigi.cfg
-        pidfile.write_text(str(process.pid))
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())  # stop it with us
+    if args.background:
         try:
-            while True:
-                try:
-                    code = process.wait()
-                    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
-                except KeyboardInterrupt:  # Ctrl-C reaches luigid too; wait until it has stopped
-                    process.send_signal(signal.SIGINT)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            pidfile.unlink(missing_ok=True)
-    with open(folder / "luigid.out", "ab") as out:
-        process = subprocess.Popen(command, cwd=config.PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    pidfile.write_text(str(process.pid))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pidfile.unlink(missing_ok=True)
-            print(f"error: luigid stopped at once (exit {process.returncode}); see {folder / 'luigid.out'}",
-                  file=sys.stderr)
+            pid = start_background(folder, port, args.address)
+        except StartFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 1
-        if listening(port):
-            print(f"luigid running in the background (pid {process.pid}) on {url} ({where}); "
-                  "python -m pipeline scheduler --stop stops it")
-            return 0
-        time.sleep(0.2)
-    print(f"error: luigid did not answer on port {port} within 20 s; see {folder / 'luigid.out'}", file=sys.stderr)
-    return 1
+        print(f"luigid running in the background (pid {pid}) on {url} ({where}); "
+              "python -m pipeline scheduler --stop stops it")
+        return 0
+    print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
+    process = subprocess.Popen(luigid_command(folder, port, args.address), cwd=config.PROJECT_ROOT)  # reads luigi.cfg
+    pidfile.write_text(str(process.pid))
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())  # stop it with us
+    try:
+        while True:
+            try:
+                code = process.wait()
+                return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+            except KeyboardInterrupt:  # Ctrl-C reaches luigid too; wait until it has stopped
+                process.send_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pidfile.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- wiring
@@ -365,7 +327,7 @@ def add_cli(subparsers) -> None:
     scheduler.add_argument("--stop", action="store_true", help="stop the one started with --background")
     scheduler.add_argument("--port", type=int, help="default: luigi.cfg [core] scheduler_port")
     scheduler.add_argument("--address", help="interface to listen on (default: all)")
-    scheduler.add_argument("--dir", default=LUIGID_DIR, help="state and log folder (default .luigid)")
+    scheduler.add_argument("--dir", help="state and log folder (default: PIPELINE_LUIGID_DIR, else .luigid)")
     scheduler.set_defaults(func=cmd_scheduler)
 
     made = subparsers.add_parser("report", help="write a run's HTML report (default: the latest run)")

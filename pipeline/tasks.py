@@ -7,7 +7,7 @@ import luigi
 
 from . import analytics, backup, config, history, ingest, markers, warehouse, writelock
 from . import quality as quality_package
-from .markers import MarkerTarget, combine
+from .markers import MarkerTarget, Versioned, combine
 from .quality import contract, heal, rules
 from .tables import TABLES, spec
 
@@ -27,7 +27,7 @@ def _lock(conn, name: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
 
-class PipelineTask(luigi.Task):
+class PipelineTask(Versioned, luigi.Task):
     """A task whose completion is a marker row holding the fingerprint of its inputs."""
 
     def marker_id(self) -> str:

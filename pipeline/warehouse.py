@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
-import os
-import warnings
 from typing import Iterator
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from . import config
+from . import config, embedded
+from .embedded import EMBEDDED_SETTINGS, tune_embedded  # noqa: F401 - their home was here
 from .tables import TABLES, TableSpec
 
 log = logging.getLogger(__name__)
@@ -161,66 +159,12 @@ def _libpq(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-# The embedded warehouse is one local server doing bulk work: without replication, a table created or
-# truncated in a transaction skips the WAL (loads, clean tables, indexes); the rest gives a scale-1.0
-# warehouse room in shared memory and spaces checkpoints out. Backups are pg_dump archives, not WAL.
-EMBEDDED_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "shared_buffers": "512MB",
-                     "max_wal_size": "4GB", "maintenance_work_mem": "256MB"}
-
-
-def tune_embedded(server) -> None:
-    """Apply EMBEDDED_SETTINGS to a pgserver server; restart it for them when no one else is connected."""
-    with contextlib.closing(psycopg2.connect(server.get_uri("postgres"))) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
-                        (list(EMBEDDED_SETTINGS),))
-            differ = {name: EMBEDDED_SETTINGS[name] for name, now in cur.fetchall() if now != EMBEDDED_SETTINGS[name]}
-            if not differ:
-                return
-            for name, value in differ.items():
-                cur.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                        "AND pid <> pg_backend_pid()")
-            others = cur.fetchone()[0]
-    if others:
-        log.info("embedded warehouse: %s take effect when the server next starts", ", ".join(differ))
-        return
-    from pgserver._commands import pg_ctl
-    from pgserver.utils import PostmasterInfo
-
-    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user,
-           timeout=60)
-    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so that its cleanup stops this one
-
-
-@functools.lru_cache(maxsize=None)
-def _embedded_url(folder: str, database: str) -> str:
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver  # imported here: only the embedded warehouse needs it
-
-    os.makedirs(folder, exist_ok=True)
-    server = pgserver.get_server(folder, cleanup_mode=None)  # keeps running for later runs and the app
-    tune_embedded(server)
-    admin = server.get_uri("postgres")
-    with contextlib.closing(psycopg2.connect(admin)) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-            if cur.fetchone() is None:
-                try:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-                except psycopg2.errors.DuplicateDatabase:
-                    pass  # another process made it first
-    return server.get_uri(database)
-
-
 def url() -> str:
     """The warehouse URL in libpq form, starting the embedded server when none is configured."""
     configured = config.database_url()
     if configured:
         return _libpq(configured)
-    return _embedded_url(str(config.embedded_dir() / "pgdata"), config.warehouse().database)
+    return embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database)
 
 
 def describe() -> str:

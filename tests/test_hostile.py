@@ -226,6 +226,7 @@ REFUSED = {
     "two names alike in their first 63 bytes": _payment_methods(**{"x" * 64: pa.array([1, 2]),
                                                                    "x" * 65: pa.array([3, 4])}),
     "empty column name": _payment_methods(**{"": pa.array([1, 2])}),
+    "NUL in a column name": _payment_methods(**{"\x00¢": pa.array([1, 2])}),  # found by the fuzzer
     "system column name": _payment_methods(xmin=pa.array([1, 2])),
     "more columns than a table holds": _payment_methods(**{f"e{i}": pa.array([i, i]) for i in range(1600)}),
 }

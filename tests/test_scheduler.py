@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,14 +11,16 @@ import time
 import urllib.parse
 import urllib.request
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline import ops_cli
+from pipeline.quality.rules import heal_descendants
 from pipeline.tables import TABLES
 from pipeline.tasks import HealTable
 
-from .conftest import ROOT, query, scalar
+from .conftest import ROOT, SAMPLE, _drop_database, _new_database, query, scalar
 
 ALL_TASKS = 2 * len(TABLES) + 1
 
@@ -124,3 +127,85 @@ def test_the_long_heal_path_is_scheduled_first():
     chain = [HealTable(t).priority for t in ("customers", "policies", "claims", "payments")]
     assert chain == sorted(chain, reverse=True) and len(set(chain)) == 4
     assert HealTable("policy_types").priority > HealTable("policies").priority > HealTable("snapshots").priority
+
+
+# ---------------------------------------------------------------- task ids that follow the data
+
+def luigi_run(url: str, data_dir, tmp_path, port: int, host: str = "127.0.0.1", **env: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "luigi", "--module", "pipeline", "Transform", "--workers", "1", "--no-lock",
+               "--scheduler-host", host, "--scheduler-port", str(port)]
+    environment = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data_dir),
+                   "PIPELINE_REPORT_DIR": str(tmp_path / "reports"), **env}
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_a_run_right_after_the_data_changed_runs_what_changed(database_url, data_dir, luigid, tmp_path):
+    first = luigi_run(database_url, data_dir, tmp_path, luigid)
+    assert first.wait(timeout=300) == 0, first.communicate()[1][-3000:]
+    path = data_dir / "payment_methods.parquet"
+    table = pq.read_table(path)
+    descriptions = table.column("description").to_pylist()
+    descriptions[0] = "changed a second after the last run"
+    pq.write_table(table.set_column(table.schema.get_field_index("description"), "description",
+                                    pa.array(descriptions)), path)
+
+    # At once: within luigid's stable_done_cooldown_secs (10 s) of the tasks the first run finished.
+    second = luigi_run(database_url, data_dir, tmp_path, luigid)
+    _, errors = second.communicate(timeout=300)
+    assert second.returncode == 0, errors[-3000:]
+    assert scalar(database_url, "SELECT description FROM raw.payment_methods WHERE _source_row = 1") == descriptions[0]
+    run = scalar(database_url, "SELECT run_id FROM ops.runs ORDER BY started_at DESC LIMIT 1")
+    ran = {tuple(r) for r in query(database_url, "SELECT task_family, coalesce(params->>'table', '') FROM "
+                                                 "ops.task_runs WHERE run_id = %s AND status = 'done'", (run,))}
+    healed = {("HealTable", t) for t in ["payment_methods", *heal_descendants("payment_methods")]}
+    assert ran == {("LoadTable", "payment_methods"), ("Transform", ""), *healed}
+    assert scalar(database_url, "SELECT count(*) FROM clean.payment_methods WHERE description = %s",
+                  (descriptions[0],)) == 1
+
+
+def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(database_url, pg_admin_url, data_dir,
+                                                                               luigid, tmp_path):
+    name, other_url = _new_database(pg_admin_url)
+    try:
+        for url in (database_url, other_url):  # the second pair starts as soon as the first is done
+            pair = [luigi_run(url, data_dir, tmp_path, luigid) for _ in range(2)]
+            outputs = [worker.communicate(timeout=300) for worker in pair]
+            assert all(worker.returncode in (0, 10, 25) for worker in pair), [e[-2000:] for _, e in outputs]
+            ran = query(url, "SELECT task_id, count(*) FROM ops.task_runs WHERE status = 'done' GROUP BY 1")
+            assert len(ran) == ALL_TASKS and all(count == 1 for _, count in ran), ran
+            assert scalar(url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
+            assert scalar(url, "SELECT count(*) FROM analytics.policy_summary") > 0
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+# ---------------------------------------------------------------- no luigid answering
+
+def test_luigi_with_no_scheduler_running_starts_one_in_the_background_and_runs(database_url, data_dir, tmp_path):
+    port, folder = free_port(), tmp_path / "luigid"
+    stop = [sys.executable, "-m", "pipeline", "scheduler", "--stop", "--dir", str(folder)]
+    try:
+        run = luigi_run(database_url, data_dir, tmp_path, port, host="localhost", PIPELINE_LUIGID_DIR=str(folder))
+        out, errors = run.communicate(timeout=300)
+        assert run.returncode == 0, errors[-3000:]
+        lines = (out + errors).strip().splitlines()
+        assert len(lines) == 1 and re.fullmatch(
+            rf"started luigid in the background on http://localhost:{port} \(pid \d+, state and log in "
+            rf"{re.escape(str(folder))}\); python -m pipeline scheduler --stop stops it", lines[0]), lines
+        assert len(scheduler_tasks(port, "DONE")) == ALL_TASKS  # the page shows the graph the run built
+        assert scalar(database_url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
+    finally:
+        stopped = subprocess.run(stop, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert "luigid stopped" in stopped.stdout and not ops_cli.listening(port)
+    assert (folder / "luigi-server.log").exists()
+
+
+def test_a_remote_scheduler_that_does_not_answer_is_one_line_naming_it(tmp_path):
+    nowhere = "postgresql://pipeline@127.0.0.1:1/warehouse"  # the run ends before it needs the warehouse
+    run = luigi_run(nowhere, SAMPLE, tmp_path, 8082, host="192.0.2.1")  # TEST-NET-1: nothing answers there
+    out, errors = run.communicate(timeout=300)
+    assert run.returncode == 35, errors[-3000:]  # luigi.cfg [retcode] scheduling_error
+    assert (out + errors).strip().splitlines() == [
+        "error: the central scheduler at http://192.0.2.1:8082 does not answer; start luigid there, or run without "
+        "it (--local-scheduler)"]

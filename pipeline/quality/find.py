@@ -7,6 +7,7 @@ from cerberus import Validator
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from ..escaping import escaped_values
 from ..tables import KINDS, TableSpec
 from ..warehouse import qualified
 from . import emails
@@ -109,7 +110,7 @@ def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, tar
     cur.execute(sql.SQL(
         "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
         "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
-        "before, after) WHERE ({any}) AND x.fired").format(
+        "before, after) WHERE ({any}) AND x.fired AND x.before IS DISTINCT FROM x.after").format(
         heal_log=target, table=sql.Literal(spec.name), key=key_expr(spec, "h"),
         run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
 
@@ -265,7 +266,11 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
     raw = qualified("raw", spec.name)
     raw_types = _raw_types(cur, spec.name)
-    plan = plan_scan(spec, raw_types, checks, rules)
+    # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
+    escaped = escaped_values(cur, spec.name)
+    if escaped is None:
+        escaped = scalar(cur, sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _escaped IS NOT NULL)").format(raw))
+    plan = plan_scan(spec, raw_types, checks, [r for r in rules if r.phase != "unescape" or escaped])
     _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class HealError(PipelineError):
     """Healing cannot finish: rows that would be lost, or a rule above its error threshold."""
 
-    hint = "this is a bug in healing: report it with the run id"
+    hint = "this is a bug in healing: report it with the run id (python -m pipeline runs shows it)"
 
 
 class ThresholdError(HealError):

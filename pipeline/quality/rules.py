@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..tables import TABLES, TableSpec
 
 ACTIONS = ("fix", "quarantine", "flag")
-PHASES = ("normalise", "check", "survivors")
+PHASES = ("unescape", "normalise", "check", "survivors")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Rule:
         assert self.action in ACTIONS and self.phase in PHASES, self.id
         assert (self.action == "fix") == bool(self.fixes), self.id
         assert self.where is None or self.phase != "survivors", self.id
-        assert not (self.joins and self.phase == "normalise"), self.id
+        assert not (self.joins and self.phase in ("unescape", "normalise")), self.id
 
     @property
     def fused(self) -> bool:
@@ -239,6 +239,29 @@ def updated_before_created(spec: TableSpec) -> list[Rule]:
                   detects="updated_before_created", fixes=(("updated_at", "h.created_at::timestamp"),))]
 
 
+def nul_removed(spec: TableSpec) -> list[Rule]:
+    """Text that held NUL, which PostgreSQL text cannot: ingest stored it escaped (NUL as \\0, backslash doubled)
+    and named the column in _escaped; healing gives the value back without its NUL characters, and logs it."""
+    texts = [c.name for c in spec.columns if c.kind == "text"]
+    if not texts:
+        return []
+    # Split on the escaped backslash, drop the escaped NULs from each piece, join with a plain backslash.
+    unescape = "array_to_string(ARRAY(SELECT replace(p, '\\0', '') FROM unnest(string_to_array(h.\"{0}\", " \
+               "'\\\\')) p), '\\')"
+    fixes = tuple((c, f"CASE WHEN '{c}' = ANY(h._escaped) THEN {unescape.format(c)} ELSE h.\"{c}\" END")
+                  for c in texts)
+    listed = ", ".join(f"'{c}'" for c in texts)
+    escaped = f"ARRAY(SELECT unnest(h._escaped) INTERSECT SELECT unnest(ARRAY[{listed}]))"
+    # On its own (`sql`), over rows that lack _escaped: a value still equal to its escaped raw one is unfixed.
+    unfixed = " OR ".join(f"('{c}' = ANY(r._escaped) AND h.\"{c}\" = r.\"{c}\")" for c in texts)
+    return [Rule(id=f"{spec.name}.nul_removed", table=spec.name, action="fix", phase="unescape", severity="info",
+                 description="text held NUL characters, which PostgreSQL cannot store; they are removed",
+                 sql=f"""SELECT h._source_row, 'NUL in ' || array_to_string(r._escaped, ', '), NULL FROM {{rows}} h
+                         JOIN raw."{spec.name}" r ON r._source_row = h._source_row WHERE {unfixed}""",
+                 where=f"h._escaped && ARRAY[{listed}]",
+                 message=f"'NUL removed from ' || array_to_string({escaped}, ', ')", fixes=fixes)]
+
+
 def _rule(table: str, name: str, description: str, action: str, where: str, message: str, **kw) -> Rule:
     """A rule over single rows (optionally joined to clean parents via `joins`, which must match)."""
     joins = kw.pop("joins", ())
@@ -342,7 +365,8 @@ SURVIVOR_RULES: dict[str, list[Rule]] = {
 
 def table_rules(spec: TableSpec) -> list[Rule]:
     """Every catalog rule of one table, in the order they run within their phase."""
-    rules = list(TABLE_RULES.get(spec.name, [])) + updated_before_created(spec) + reference_rules(spec)
+    rules = nul_removed(spec) + list(TABLE_RULES.get(spec.name, [])) + updated_before_created(spec)
+    rules += reference_rules(spec)
     rules.append(duplicate_rule(spec, spec.primary_key, "duplicate_key", "duplicate_key"))
     rules += [duplicate_rule(spec, key, "duplicate_" + "_".join(key), None) for key in spec.unique]
     rules += SURVIVOR_RULES.get(spec.name, [])

@@ -113,7 +113,7 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
     """The work rows of one table: typed, normalised, checked against every field and row rule, fixed."""
     b = _Builder(spec)
     # Layer 1: the spec's types; a value that does not cast is a type error.
-    typed, cast_slots = [sql.SQL("r._source_row")], {}
+    typed, cast_slots = [sql.SQL("r._source_row"), sql.SQL("r._escaped")], {}  # _escaped: until the fixes
     for c in spec.columns:
         expr, failed = _cast(c.name, raw_types.get(c.name), c.kind)
         typed.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(c.name)))
@@ -130,12 +130,14 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
                 expr, sql.Literal("must be a finite number"), sql.Identifier(finding.slot)))
     b.query = sql.SQL("SELECT {} FROM {} r").format(sql.SQL(", ").join(typed), qualified("raw", spec.name))
 
-    # Layers 2-3: normalising fixes, which the field and row rules then see.
-    normalise = [r for r in rules if r.fused and r.phase == "normalise"]
-    if normalise:
-        found = [_finding(b, r) for r in normalise]
-        b.layer([sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot)) for r, f in zip(normalise, found)])
-        b.applied([(f, r.fixes) for r, f in zip(normalise, found) if r.action == "fix"])
+    # Layers 2-3: NUL given back, then the normalising fixes, which the field and row rules then see.
+    for phase in ("unescape", "normalise"):
+        normalise = [r for r in rules if r.fused and r.phase == phase]
+        if normalise:
+            found = [_finding(b, r) for r in normalise]
+            b.layer([sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot))
+                     for r, f in zip(normalise, found)])
+            b.applied([(f, r.fixes) for r, f in zip(normalise, found) if r.action == "fix"])
 
     # Layer 4: the compiled Cerberus field rules (a failed cast is reported as a type error, not as a null).
     field_found = []

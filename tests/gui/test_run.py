@@ -26,7 +26,7 @@ def test_run_from_the_empty_state_completes_and_the_panels_refresh(database_url,
     qtbot.waitUntil(lambda: not pipeline.running(), timeout=180000)
 
     assert pipeline.last_exit == 0, pipeline.log.toPlainText()[-2000:]
-    assert "23 ran successfully" in pipeline.log.toPlainText()  # the process output, live in the log
+    assert "| run: 23 done, 0 failed" in pipeline.log.toPlainText()  # the process output, live in the log
     (run_id,), = query(database_url, "SELECT DISTINCT run_id FROM ops.task_runs")
     assert pipeline.run_id == run_id
     # the last read after the process ended shows every task the run recorded, each done

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import ingest, markers, warehouse
+from pipeline import config, ingest, markers, warehouse
 from pipeline.tables import spec
 from pipeline.tasks import HealTable, LoadTable
 
@@ -88,11 +89,20 @@ def test_every_arrow_number_and_time_type_arrives_exactly(database_url, tmp_path
     assert rows[2][:8] == (None,) * 8
 
 
-def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url, data_dir):
+def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url, data_dir, tmp_path, monkeypatch):
     table = pq.read_table(data_dir / "coverage_levels.parquet")
     amounts = pa.array(["10000", "lots", "100001", "5e5", None], pa.string())
     pq.write_table(table.set_column(2, "min_amount", amounts), data_dir / "coverage_levels.parquet")
+    assert not build(HealTable("coverage_levels")).scheduling_succeeded  # 3 of 5 rows: above the default 50%
+    assert scalar(database_url, "SELECT to_regclass('clean.coverage_levels') IS NULL")
 
+    contracts = tmp_path / "contracts"  # the user says such a share is expected for this table
+    shutil.copytree(config.PROJECT_ROOT / "contracts", contracts)
+    with open(contracts / "coverage_levels.yaml", "a") as f:
+        f.write("  coverage_levels.rows_held: {error_if: 1}\n  coverage_levels.min_amount.type: {error_if: 1}\n")
+    (contracts / "coverage_levels.yaml").write_text(
+        (contracts / "coverage_levels.yaml").read_text().replace("rules: {}", "rules:"))
+    monkeypatch.setenv("PIPELINE_CONTRACTS_DIR", str(contracts))
     assert build(HealTable("coverage_levels")).scheduling_succeeded
     assert query(database_url, "SELECT min_amount FROM raw.coverage_levels ORDER BY _source_row") == [
         ("10000",), ("lots",), ("100001",), ("5e5",), (None,)]

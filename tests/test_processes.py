@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+from sqlalchemy.engine import make_url
 
 from pipeline import generate
 
@@ -41,7 +42,7 @@ def test_killing_only_the_parent_ends_its_workers_and_nothing_commits_after(empt
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
-        database = empty_url.rsplit("/", 1)[1]
+        database = make_url(empty_url).database
         while not query(empty_url, IN_TASK, (database, "heal:payments", "%")):
             assert parent.poll() is None, "the run ended before healing payments"
             assert time.monotonic() < deadline, "the payments heal never started"

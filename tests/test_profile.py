@@ -179,7 +179,7 @@ def test_a_broken_data_file_is_one_line_naming_the_file(foreign):
     data, contracts = foreign
     (data / "claims.parquet").write_bytes(b"PAR1 this is not a parquet file")
     done = cli("--data-dir", str(data), "--contracts", str(contracts), "--write")
-    assert done.returncode == 1
+    assert done.returncode == 30  # luigi.cfg [retcode] task_failed: bad input
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert f"{data / 'claims.parquet'}: not a readable Parquet file" in done.stderr
     assert (contracts / "claims.yaml").read_text().count("Submitted") == 1  # nothing written

@@ -9,6 +9,7 @@ COPY setup.py luigi.cfg ./
 COPY pipeline ./pipeline
 RUN pip install -e . && mkdir -p reports .luigid
 COPY data ./data
+COPY contracts ./contracts
 
 # luigid reads /app/luigi.cfg ([core] scheduler_port); the worker runs the graph (see docker-compose.yml).
 EXPOSE 8082

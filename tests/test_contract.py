@@ -63,6 +63,11 @@ def test_a_broken_contract_is_refused_naming_file_table_column_and_problem(tmp_p
     assert "\n" not in message and message.startswith(str(path)) and expected in message, message
 
 
+def test_a_missing_contracts_folder_is_refused_before_a_run(tmp_path):
+    with pytest.raises(contract.ContractError, match="no such folder of data contracts.*profile --write"):
+        contract.validate_all(tmp_path / "nowhere")
+
+
 def test_a_file_for_no_table_is_refused(tmp_path):
     (tmp_path / "claim.yaml").write_text("columns: {}\n")
     with pytest.raises(contract.ContractError, match="no table named 'claim'"):

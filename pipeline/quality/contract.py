@@ -232,6 +232,11 @@ def apply(spec: TableSpec, contract: TableContract) -> TableSpec:
 
 def validate_all(where: Path | None = None) -> dict[str, TableContract]:
     """Load every contract at the start of a run (a broken one fails the run in one line before any work)."""
+    where = where or folder()
+    if not where.is_dir():
+        raise ContractError(f"{where}: no such folder of data contracts (luigi.cfg [contracts] folder, "
+                            "PIPELINE_CONTRACTS_DIR)", "restore it, or write one with `python -m pipeline profile "
+                            "--write`")
     return load_all(where)
 
 

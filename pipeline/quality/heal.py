@@ -267,10 +267,12 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
             found = find(cur, spec, work, checks, rules, run_id)
-        found.outcomes.append(RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error",
-                                          "quarantine", found.quarantined, quarantined=found.quarantined))
+        # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own).
+        held = RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error", "quarantine",
+                           found.quarantined, quarantined=found.quarantined)
         try:
-            check_thresholds(found.outcomes, found.raw_rows, contract, lambda rule: _examples(side, spec, work, rule))
+            check_thresholds([*found.outcomes, held], found.raw_rows, contract,
+                             lambda rule: _examples(side, spec, work, rule))
         except HealError:
             with side, side.cursor() as cur:
                 work.drop(cur)

@@ -28,7 +28,7 @@ class Drop:
     @property
     def message(self) -> str:
         return (f"{self.table}: clean share fell from {self.before:.1%} to {self.now:.1%} in run {self.run_id} "
-                f"(more than {self.warn_if:.0%}); python -m pipeline runs {self.run_id} shows the rules")
+                f"(more than {100 * self.warn_if:.0f} points); python -m pipeline runs {self.run_id} shows the rules")
 
 
 def warn_share(table: str) -> float:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -66,9 +67,9 @@ def kill_points() -> list[Point]:
     for t in HEAL_CHAIN:  # load: a first load, and a reload over a warehouse that holds a good run
         points.append(Point(f"load:{t} COPY (first load)", "load", "empty",
                             ("lock", f"load:{t}", f'COPY "raw"."{t}__load"%')))
-    for t in HEAL_CHAIN:
+    for t in HEAL_CHAIN:  # (Luigi looks below a complete task for nothing: its heal and transform are due too)
         points.append(Point(f"load:{t} COPY (reload)", "load", "reference",
-                            ("lock", f"load:{t}", f'COPY "raw"."{t}__load"%'), invalidate=(f"load:{t}",)))
+                            ("lock", f"load:{t}", f'COPY "raw"."{t}__load"%'), invalidate=(f"load:{t}", f"heal:{t}", "transform")))
     for t in HEAL_CHAIN:  # heal due again (as after a change of its rules) over the previous heal
         for label, trigger in (("rules (work tables)", ("query", f'%"heal_{t}_%')),
                                ("INSERT clean", ("lock", f"heal:{t}", '%INSERT INTO "clean".%')),
@@ -102,8 +103,10 @@ def kill_points() -> list[Point]:
         points.append(Point(f"postmaster at {share:.0%} of a run", "postmaster", "empty", ("delay", share),
                             target="postmaster"))
     # python -m pipeline backup
-    points.append(Point("backup: pg_dump COPY", "backup", "reference", ("statement", "pg_dump", "COPY %"),
-                        command="backup"))
+    points.append(Point("backup: pg_dump COPY", "backup", "reference",
+                        ("statement", "insurance-pipeline-backup", "COPY %"), command="backup"))
+    points.append(Point("backup: checksums beside pg_dump", "backup", "reference",
+                        ("statement", "insurance-pipeline-backup", "%sum(pg_catalog.hash%"), command="backup"))
     for seconds in (0.3, 0.8, 1.5):
         points.append(Point(f"backup at {seconds}s", "backup", "reference", ("delay", seconds), command="backup"))
     # python -m pipeline backup restore --yes: over the same state, and into an empty warehouse
@@ -113,6 +116,8 @@ def kill_points() -> list[Point]:
         points.append(Point(f"restore CREATE INDEX (over {state})", "restore", state,
                             ("statement", "insurance-pipeline-restore", "%CREATE INDEX%"), command="restore"))
         points.append(Point(f"restore at 1.0s (over {state})", "restore", state, ("delay", 1.0), command="restore"))
+    points.append(Point("restore: checks before COMMIT (over reference)", "restore", "reference",
+                        ("statement", "insurance-pipeline-restore", "%sum(pg_catalog.hash%"), command="restore"))
     points.append(Point("restore at 2.0s (over reference)", "restore", "reference", ("delay", 2.0), command="restore"))
     return points
 
@@ -267,6 +272,20 @@ class Sweep:
         problems += now["unreadable"]
         return problems, lost
 
+    def half_backups(self) -> list[str]:
+        """A killed backup leaves no folder that looks like a backup without being whole (its .partial-* folder,
+        hidden, goes with the next backup's retention)."""
+        problems = []
+        for folder in sorted((self.folder / "backups").glob("[!.]*")):
+            manifest = folder / "manifest.json"
+            if not manifest.exists():
+                problems.append(f"backup {folder.name} has no manifest")
+                continue
+            size = json.loads(manifest.read_text())["archive"]["size"]
+            if not (folder / "archive.dump").exists() or (folder / "archive.dump").stat().st_size != size:
+                problems.append(f"backup {folder.name}: archive is not whole")
+        return problems
+
     # ---------------------------------------------------------------- one kill point
 
     def _trigger(self, point: Point, child: subprocess.Popen) -> str:
@@ -336,6 +355,8 @@ class Sweep:
         self._wait_alone()  # for a postmaster kill, this connect starts the server again
         now = self.snapshot()
         problems, lost = self.at_rest(before, now)
+        if point.command == "backup":
+            problems += self.half_backups()
         # Run again to the end: the killed command, then (for a backup) the run, which must have nothing left to do.
         code, err = self.complete(point.command, f"{index:02d}-rerun")
         if code == 0 and point.command == "backup":

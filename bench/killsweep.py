@@ -204,6 +204,13 @@ class Sweep:
         self.restore_backup.parent.mkdir(exist_ok=True)
         shutil.move(str(made), self.restore_backup)  # out of reach of the retention of the backups killed later
 
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+        from pgserver.postgres_server import PostgresServer
+        server = PostgresServer._instances.get(self.pgdata.resolve())
+        if server is not None and embedded.running(self.pgdata.resolve()):
+            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pgdata, user=server.system_user)
+
     # ---------------------------------------------------------------- at rest
 
     def snapshot(self) -> dict:
@@ -424,8 +431,7 @@ def main() -> int:
         return 0 if all(not r["problems"] and r["equal"] and r["killed"] for r in rows) else 1
     finally:
         with contextlib.suppress(Exception):
-            from pgserver._commands import pg_ctl
-            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=sweep.pgdata)
+            sweep.stop()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 

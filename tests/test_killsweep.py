@@ -28,8 +28,7 @@ def sweep(tmp_path_factory):
     found = Sweep(tmp_path_factory.mktemp("killsweep"), ROOT / "data")
     found.prepare()
     yield found
-    from pgserver._commands import pg_ctl
-    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=found.pgdata)
+    found.stop()
 
 
 def test_the_sweep_has_at_least_forty_points_over_every_stage():

@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
 from .. import config, warehouse
+from ..errors import PipelineError
 from ..ingest import LINEAGE
 from ..tables import TableSpec
 from ..warehouse import qualified
 from .compile import compile_schema
-from .find import Findings, RuleOutcome, Work, find, key_expr, log_fixes, raw_file, scalar
-from ..errors import PipelineError
 from .contract import TableContract, load
-from .rules import CATALOG, DEFAULT_ERROR_IF, DEFAULT_WARN_IF, synonym_rules
+from .find import Findings, RuleOutcome, Work, find, key_expr, log_fixes, raw_file, scalar
+from .rules import CATALOG, DEFAULT_ERROR_IF, DEFAULT_WARN_IF, ROWS_HELD_WARN_IF, synonym_rules
 
 log = logging.getLogger(__name__)
 
@@ -162,20 +162,16 @@ def thresholds(outcome: RuleOutcome, contract: TableContract, overrides: dict) -
     warn_if = setting.warn_if if setting and setting.warn_if is not None else outcome.warn_if
     error_if = setting.error_if if setting and setting.error_if is not None else outcome.error_if
     if outcome.action == "quarantine":
-        # Rows held because their parent was, and all held rows together, are many in any real delivery.
-        usual = 0.25 if ".parent_held_" in outcome.rule_id else 0.3 if outcome.rule_id.endswith(".rows_held") \
-            else DEFAULT_WARN_IF
-        warn_if = usual if warn_if is None else warn_if
+        warn_if = DEFAULT_WARN_IF if warn_if is None else warn_if
         error_if = DEFAULT_ERROR_IF if error_if is None else error_if
     return warn_if, error_if
 
 
 def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableContract | None = None,
-                     examples: Callable[[str], list[str]] | None = None) -> list[str]:
-    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share; the warnings."""
+                     examples: Callable[[str], list[str]] | None = None) -> None:
+    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share."""
     overrides = config.rule_thresholds()
     contract = contract or TableContract("")
-    warnings = []
     for o in outcomes:
         o.warn_if, o.error_if = thresholds(o, contract, overrides)
         share = o.violations / rows if rows else 0.0
@@ -186,10 +182,8 @@ def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableCont
                 f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "")
                 + "; clean was left as it was")
         if o.warn_if is not None and share > o.warn_if:
-            warnings.append(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above "
-                            f"its warning threshold of {o.warn_if:.1%}")
-            log.warning("%s", warnings[-1])
-    return warnings
+            log.warning("rule %s: %s of %s rows (%.1f%%) break it, above its warning threshold of %.1f%%",
+                        o.rule_id, o.violations, rows, 100 * share, 100 * o.warn_if)
 
 
 def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
@@ -267,9 +261,10 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
             found = find(cur, spec, work, checks, rules, run_id)
-        # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own).
+        # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
+        # real delivery holds many rows back, so it warns from 30%.
         held = RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error", "quarantine",
-                           found.quarantined, quarantined=found.quarantined)
+                           found.quarantined, quarantined=found.quarantined, warn_if=ROWS_HELD_WARN_IF)
         try:
             check_thresholds([*found.outcomes, held], found.raw_rows, contract,
                              lambda rule: _examples(side, spec, work, rule))

@@ -98,6 +98,8 @@ DETECTS = {"customers.email.email": "malformed_email"}
 # Every quarantining rule has thresholds, so that no run quarantines most of a table in silence: warn above
 # 5% of the rows, fail above half of them (the contract's `rules` and luigi.cfg [quality_thresholds] override).
 DEFAULT_WARN_IF, DEFAULT_ERROR_IF = 0.05, 0.5
+# Rows held because their parent was, and all held rows of a table together, are many in any real delivery.
+PARENT_HELD_WARN_IF, ROWS_HELD_WARN_IF = 0.25, 0.3
 
 
 def field_policy(rule_id: str) -> FieldPolicy:
@@ -220,7 +222,7 @@ def reference_rules(spec: TableSpec) -> list[Rule]:
             where=f"{present} AND NOT ({join.matched})", joins=(join,), detail=_key_text(fk.columns),
             message=f"'no {fk.ref_table} with {', '.join(fk.ref_columns)} = ' || {_key_text(fk.columns)}"))
         rules.append(Rule(
-            id=f"{spec.name}.parent_held_{cols}", table=spec.name, action="quarantine",
+            id=f"{spec.name}.parent_held_{cols}", table=spec.name, action="quarantine", warn_if=PARENT_HELD_WARN_IF,
             description=f"the {fk.ref_table} row that {', '.join(fk.columns)} refers to is in quarantine",
             sql=f"""SELECT h._source_row, '{fk.ref_table} ' || {_key_text(fk.columns)} || ' is in quarantine', NULL
                     FROM {{rows}} h WHERE {present} AND {missing}

@@ -209,9 +209,13 @@ def _rule(table: str, rule_id: str, body, where: str) -> RuleSetting:
     return RuleSetting(action, warn_if, error_if)
 
 
+# The surrounding characters a vocabulary value is compared without; the heal's SQL trims the same ones.
+SPACES = " \t\n\r\f\v\u00a0"
+
+
 def fold(value: str) -> str:
     """How a vocabulary value is compared with its synonyms: case and surrounding spaces do not count."""
-    return value.strip().lower()
+    return value.strip(SPACES).lower()
 
 
 def apply(spec: TableSpec, contract: TableContract) -> TableSpec:

@@ -124,7 +124,7 @@ def synonym_rules(spec: TableSpec) -> list[Rule]:
     """Per vocabulary column of the contract: a variant of a value (other case, spaces, a synonym) is set to it."""
     import json
 
-    from .contract import fold, load
+    from .contract import SPACES, fold, load
 
     contract = load(spec.name)
     rules = []
@@ -133,7 +133,8 @@ def synonym_rules(spec: TableSpec) -> list[Rule]:
         if not c.values:
             continue
         mapping = {fold(v): v for v in c.values} | dict(c.synonyms)
-        lookup = f"({sql_literal(json.dumps(mapping, ensure_ascii=False))}::jsonb ->> lower(btrim(h.\"{column.name}\")))"
+        folded_value = f"lower(btrim(h.\"{column.name}\", {sql_literal(SPACES)}))"  # as contract.fold does it
+        lookup = f"({sql_literal(json.dumps(mapping, ensure_ascii=False))}::jsonb ->> {folded_value})"
         known = ", ".join(sql_literal(v) for v in c.values)
         rules.append(_rule(
             spec.name, f"{column.name}.synonym", f"{column.name} is a variant or synonym of a value of its vocabulary; "

@@ -7,7 +7,7 @@ setup(
     description="Insurance data pipeline: Parquet -> PostgreSQL warehouse with Luigi, Cerberus healing and a desktop app",
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "gui", "gui.*"]),
-    package_data={"pipeline": ["sql/*.sql"]},
+    package_data={"pipeline": ["sql/analytics/*.sql", "sql/schema/*.sql"], "pipeline.report": ["*.html", "*.css"]},
     install_requires=[
         "luigi>=3.5,<4",
         "sqlalchemy>=2.0,<3",
@@ -34,5 +34,5 @@ setup(
             "pyyaml>=6,<7",
         ],
     },
-    entry_points={"console_scripts": ["insurance-pipeline=pipeline.__main__:main", "insurance-app=gui.app:main"]},
+    entry_points={"console_scripts": ["insurance-pipeline=pipeline.cli.main:main", "insurance-app=gui.app:main"]},
 )

@@ -30,7 +30,7 @@ import psycopg2
 from common import ROOT, ensure_data, print_table, scratch_database
 
 from pipeline import backup  # noqa: E402 - common puts the project on the path
-from pipeline.backup_manifest import find_tools, major_of, tool_connection, with_database  # noqa: E402
+from pipeline.backup.manifest import find_tools, major_of, tool_connection, with_database  # noqa: E402
 
 
 def timed(function) -> float:

@@ -11,7 +11,7 @@ Baseline, the way such pipelines are usually written (each stage a process of it
   validate   Cerberus validating each record against the same schemas; run on a sample of --sample records
              spread over the tables, and extrapolated to every record (stated in the table)
   heal       SQL UPDATEs (the same fixes) and DELETEs (each field rule, duplicate keys, orphans), table by table
-  transform  the same analytics SQL (pipeline/sql) over what is left
+  transform  the same analytics SQL (pipeline/sql/analytics) over what is left
 
 Medians of --repeat runs of this project (the machine is shared and noisy); the baseline runs --baseline-repeat
 times (slow). Then this project again at --big-scale: how time and peak memory grew.

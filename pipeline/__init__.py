@@ -1,6 +1,6 @@
 """Insurance data pipeline: Parquet -> raw -> clean -> analytics in PostgreSQL, orchestrated by Luigi."""
-from . import console, history, lifeline, markers, scheduler
-from .tasks import Backup, HealTable, LoadTable, PipelineTask, Transform
+from .orchestration import console, history, lifeline, markers, scheduler
+from .orchestration.tasks import Backup, HealTable, LoadTable, PipelineTask, Transform
 
 history.register(PipelineTask)
 markers.run_id()  # fixed in the parent process, so that the workers Luigi forks share it

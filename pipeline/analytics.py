@@ -1,4 +1,4 @@
-"""Builds analytics.* from the numbered SQL files in pipeline/sql, all in one transaction."""
+"""Builds analytics.* from the numbered SQL files in pipeline/sql/analytics, all in one transaction."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from psycopg2 import sql
 
-SQL_DIR = Path(__file__).parent / "sql"
+SQL_DIR = Path(__file__).parent / "sql" / "analytics"
 CREATES = re.compile(r"CREATE\s+(MATERIALIZED\s+VIEW|VIEW)\s+analytics\.(\w+)", re.IGNORECASE)
 
 

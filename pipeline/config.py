@@ -45,6 +45,26 @@ def database_url() -> str:
     return os.environ.get("PIPELINE_DATABASE_URL") or warehouse().url
 
 
+def mask(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and screens."""
+    if not url:
+        return "(embedded)"
+    from sqlalchemy.engine import make_url  # here: sqlalchemy takes a tenth of a second to import
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown without anything after the scheme
+        return url.split("://", 1)[0] + "://***"
+
+
+def describe_warehouse() -> str:
+    """Where the warehouse is, safe to print."""
+    configured = database_url()
+    if configured:
+        return mask(configured)
+    return f"embedded PostgreSQL in {embedded_dir()}"
+
+
 def data_dir() -> Path:
     return project_path(os.environ.get("PIPELINE_DATA_DIR") or sources().data_dir)
 

@@ -11,6 +11,8 @@ import luigi.retcodes
 import psycopg2
 import psycopg2.errors
 
+from . import config
+
 _CONNECTION_CODES = ("08", "57P01", "57P02", "57P03", "53300", "53200")  # connection, shutdown, too many, memory
 _CONFIG_TEXT = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "role ")
 
@@ -20,9 +22,12 @@ class UserError(Exception):
 
 
 class PipelineError(UserError):
-    """An error the user can act on, in one line; `hint` says what to do next and ends the message."""
+    """An error the user can act on, in one line: what happened, then `hint`, what to do next. The stage errors
+    (ingest.SourceError, quality's HealError, ContractError, ProfileError) subclass it and carry their own wording;
+    this module never imports them."""
 
     hint: str = ""
+    run_again: bool = False  # the hint ends ", then run again": the cure is outside the warehouse (a file, a setting)
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -31,7 +36,9 @@ class PipelineError(UserError):
 
     def __str__(self) -> str:
         text = super().__str__()
-        return f"{text}; {self.hint}" if self.hint and self.hint not in text else text
+        if not self.hint or self.hint in text:
+            return text
+        return f"{text}; {self.hint}" + (", then run again" if self.run_again else "")
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:
@@ -78,28 +85,21 @@ def first_line(exc: BaseException) -> str:
 
 def unreachable(exc: BaseException, tries: str = "") -> str:
     """What to say about a warehouse that refused the login or cannot be reached."""
-    from . import warehouse
     first = first_line(exc)
     if any(text in str(exc) for text in _CONFIG_TEXT):
-        return (f"the warehouse {warehouse.describe()} refused the login ({first}); check the user, password "
+        return (f"the warehouse {config.describe_warehouse()} refused the login ({first}); check the user, password "
                 "(~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
-    return (f"cannot reach the warehouse {warehouse.describe()}{tries} ({first}); "
+    return (f"cannot reach the warehouse {config.describe_warehouse()}{tries} ({first}); "
             "check that PostgreSQL is running and the URL is right, then run again")
 
 
 def failure_message(task: luigi.Task, exc: BaseException) -> str:
     """One line saying what failed and what to do about it."""
-    from .ingest import SourceError
-    from .quality.heal import HealError
-    from . import markers
-
-    cause = next((e for e in chain(exc) if isinstance(e, SourceError | HealError | UserError)), None)
-    exc = cause or database_error(exc)
+    cause = next((e for e in chain(exc) if isinstance(e, UserError)), None)
+    if cause is not None:  # the error words itself (PipelineError: the message, then its hint)
+        return f"{task}: {first_line(cause)}"
+    exc = database_error(exc)
     first = first_line(exc)
-    if isinstance(exc, SourceError):
-        return f"{task}: {first}; {exc.hint}, then run again"
-    if isinstance(exc, UserError):
-        return f"{task}: {first}"
     attempts = getattr(task, "_history_attempt", 1)
     tries = f" ({attempts} tries)" if attempts > 1 else ""
     if isinstance(exc, psycopg2.errors.TransactionRollbackError):
@@ -107,11 +107,6 @@ def failure_message(task: luigi.Task, exc: BaseException) -> str:
                 "another session was changing the same tables: run again when it is done")
     if isinstance(exc, psycopg2.OperationalError) or transient(exc):
         return f"{task}: {unreachable(exc, tries)}"
-    if isinstance(exc, HealError) and "threshold" in first:
-        return (f"{task}: {first}; look at the source file, or raise the rule's threshold in luigi.cfg "
-                "[quality_thresholds] if such data is expected, then run again")
-    if isinstance(exc, HealError):
-        return f"{task}: {first}; this is a bug in healing: report it with the run id {markers.run_id()}"
     return f"{task}: {type(exc).__name__}: {first}"
 
 
@@ -140,15 +135,11 @@ def run_exit_code(worker) -> int:
 def command_failed(exc: BaseException, debug: bool = False) -> int:
     """Print one line for an exception that ended a command and return its exit code: task_failed for a
     failure with a known cause, unhandled_exception (and a hint to report it) for anything else."""
-    from .ingest import SourceError
-    from .quality.heal import HealError
-
     if debug:
         traceback.print_exception(exc)
-    known = next((e for e in chain(exc) if isinstance(e, SourceError | HealError | UserError)), None)
-    if known is not None:
-        hint = getattr(known, "hint", None)
-        print(f"error: {first_line(known)}" + (f"; {hint}, then run again" if hint else ""), file=sys.stderr)
+    known = next((e for e in chain(exc) if isinstance(e, UserError)), None)
+    if known is not None:  # the error words itself (PipelineError: the message, then its hint)
+        print(f"error: {first_line(known)}", file=sys.stderr)
         return codes().task_failed
     database = database_error(exc)
     if isinstance(database, psycopg2.OperationalError):

@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
+from .errors import PipelineError
 from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .tables import TableSpec
 from .warehouse import qualified
@@ -34,13 +35,12 @@ MAX_COLUMNS = 1600
 FIRST_DAY, LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31 as days since 1970-01-01
 
 
-class SourceError(Exception):
+class SourceError(PipelineError):
     """A source file that cannot be loaded; the message is one line naming the file and the problem, the hint
     what to do about it."""
 
-    def __init__(self, message: str, hint: str = "fix or replace the file"):
-        super().__init__(message)
-        self.hint = hint
+    hint = "fix or replace the file"
+    run_again = True
 
 
 @dataclass

@@ -11,6 +11,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from . import config, embedded
+from .config import describe_warehouse as describe, mask  # noqa: F401 - callers read them here
 from .embedded import EMBEDDED_SETTINGS, tune_embedded  # noqa: F401 - their home was here
 from .tables import TABLES, TableSpec
 
@@ -139,18 +140,6 @@ BEGIN RETURN value::{pg_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$;
                           ("timestamp", "timestamp"), ("boolean", "boolean")))
 
 
-def mask(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and screens."""
-    if not url:
-        return "(embedded)"
-    from sqlalchemy.engine import make_url  # here: sqlalchemy takes a tenth of a second to import
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown without anything after the scheme
-        return url.split("://", 1)[0] + "://***"
-
-
 def _libpq(url: str) -> str:
     """SQLAlchemy-style URLs (postgresql+psycopg2://) as libpq accepts them."""
     from sqlalchemy.engine import make_url
@@ -165,14 +154,6 @@ def url() -> str:
     if configured:
         return _libpq(configured)
     return embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database)
-
-
-def describe() -> str:
-    """Where the warehouse is, safe to print."""
-    configured = config.database_url()
-    if configured:
-        return mask(configured)
-    return f"embedded PostgreSQL in {config.embedded_dir()}"
 
 
 def connect() -> psycopg2.extensions.connection:
@@ -220,6 +201,41 @@ def _create(conn) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
         cur.execute(BOOTSTRAP_SQL)
+
+
+def ready(conn) -> bool:
+    """The ops and quality tables exist as this code expects (then no bootstrap: its DDL would wait for every
+    open transaction on those tables, e.g. a long heal in another worker)."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
+                                          AND table_name = 'runs' AND column_name = 'tasks_planned')""")
+        return cur.fetchone()[0]
+
+
+# The columns of ops.runs that the history adds to warehouses made before it had them (warehouse.BOOTSTRAP_SQL
+# declares them too once it has them; then this never runs). Here, not in the history: a run's end and its retries
+# use it too.
+HISTORY_COLUMNS = """ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer,
+                                    ADD COLUMN IF NOT EXISTS tasks_planned integer"""
+
+
+def connect_ops(url: str | None = None, name: str = "insurance-pipeline-history"):
+    """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
+    conn = psycopg2.connect(url or url(), application_name=name, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        if not ready(conn):
+            conn.autocommit = False
+            with conn, conn.cursor() as cur:  # in a transaction: the advisory lock lasts until the DDL commits
+                bootstrap(conn)
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
+                cur.execute(HISTORY_COLUMNS)
+            conn.autocommit = True
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def qualified(schema: str, table: str) -> sql.Composed:

@@ -14,8 +14,9 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from pipeline import markers, warehouse
-from pipeline.tasks import Transform
+from pipeline.orchestration import markers
+from pipeline import warehouse
+from pipeline.orchestration.tasks import Transform
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data"

@@ -18,10 +18,12 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from pipeline import backup, backup_bundle, config, warehouse
-from pipeline.backup_manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
+from pipeline import backup, config, warehouse
+from pipeline.backup import bundle as backup_bundle
+from pipeline.cli import backup as backup_cli
+from pipeline.backup.manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
                                       table_checksums, tool_connection, verify_sql, with_database)
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, execute, build, query, scalar
 
@@ -70,7 +72,7 @@ def change_everything(url: str) -> None:
 
 def cli(*args: str) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline")
-    backup.add_cli(parser.add_subparsers(dest="command", required=True))
+    backup_cli.add_cli(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(list(args))
     return parsed.func(parsed)
 
@@ -421,8 +423,8 @@ def test_bundle_from_one_warehouse_imports_into_a_fresh_embedded_one(built, back
     env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_DATABASE_URL", "PGPASSWORD")}
     env.update(PIPELINE_EMBEDDED_DIR=str(machine / "warehouse"), PIPELINE_DATA_DIR=str(machine / "data"),
                PIPELINE_BACKUP_DIR=str(machine / "backups"))
-    command = ("import argparse, sys; from pipeline import backup; p = argparse.ArgumentParser(); "
-               "backup.add_cli(p.add_subparsers(required=True)); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    command = ("import argparse, sys; from pipeline.cli import backup as backup_cli; p = argparse.ArgumentParser(); "
+               "backup_cli.add_cli(p.add_subparsers(required=True)); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
     done = subprocess.run([sys.executable, "-c", command, "bundle", "import", str(bundle), "--yes"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, SAMPLE, build, query, scalar
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import config
 from pipeline.quality import contract
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, build, query, scalar
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import tables
-from pipeline.defects import DEFECTS, EXTRA_KINDS
-from pipeline.generate import default_truth_path, generate, main
+from pipeline.synth.defects import DEFECTS, EXTRA_KINDS
+from pipeline.synth.generate import default_truth_path, generate, main
 from pipeline.synth.common import format_ids
 from pipeline.synth.conventions import Category, Conventions, IdFormat
 from tests.test_generate import BIG, SEED_SAMPLE, Sample, _rule_violations, read_all, valid_email

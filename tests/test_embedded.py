@@ -16,7 +16,7 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import generate
+from pipeline.synth import generate
 from pipeline.tables import TABLES
 
 from .conftest import ROOT, SAMPLE

@@ -8,7 +8,7 @@ import sys
 import pyarrow.parquet as pq
 
 from pipeline.tables import TABLES
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, build, query, scalar
 

@@ -19,7 +19,8 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from pipeline import generate, warehouse
+from pipeline.synth import generate
+from pipeline import warehouse
 from pipeline.tables import TABLES
 
 from .conftest import ROOT, execute, _drop_database, _new_database, query, scalar

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import config, generate
+from pipeline import config
+from pipeline.synth import generate
 from pipeline.quality import score
 from pipeline.synth.conventions import Conventions
 from pipeline.tables import TABLES

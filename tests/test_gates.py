@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.tables import TABLES
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, build, execute, query, scalar
 

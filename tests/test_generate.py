@@ -13,8 +13,8 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from pipeline import tables
-from pipeline.defects import DEFECTS
-from pipeline.generate import default_truth_path, generate, main
+from pipeline.synth.defects import DEFECTS
+from pipeline.synth.generate import default_truth_path, generate, main
 from pipeline.synth.conventions import Conventions
 
 REPO = Path(__file__).resolve().parents[1]

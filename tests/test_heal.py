@@ -10,14 +10,15 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from pipeline import generate, ingest
+from pipeline.synth import generate
+from pipeline import ingest
 from pipeline.ingest import LINEAGE
 from pipeline.quality import heal, score
 from pipeline.quality.compile import compile_schema
 from pipeline.quality.find import Work, find
 from pipeline.quality.rules import CATALOG, field_policy
 from pipeline.tables import TABLES, spec
-from pipeline.tasks import HealTable, Transform
+from pipeline.orchestration.tasks import HealTable, Transform
 
 from .conftest import build, query, scalar
 

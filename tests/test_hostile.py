@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from pipeline import ingest, warehouse
 from pipeline.tables import spec
-from pipeline.tasks import HealTable
+from pipeline.orchestration.tasks import HealTable
 
 from .conftest import ROOT, SAMPLE, _admin, _drop_database, _new_database, build, query, scalar
 

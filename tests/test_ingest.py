@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import config, ingest, markers, warehouse
+from pipeline import config, ingest, warehouse
+from pipeline.orchestration import markers
 from pipeline.tables import spec
-from pipeline.tasks import HealTable, LoadTable
+from pipeline.orchestration.tasks import HealTable, LoadTable
 
 from .conftest import SAMPLE, build, query, scalar
 

@@ -15,8 +15,9 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from pipeline import backup, backup_bundle, warehouse
-from pipeline.backup_manifest import file_sha256, with_database
+from pipeline import backup, warehouse
+from pipeline.backup import bundle as backup_bundle
+from pipeline.backup.manifest import file_sha256, with_database
 
 from .conftest import ROOT, execute, query, scalar
 

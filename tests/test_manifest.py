@@ -11,8 +11,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline import backup, backup_bundle
-from pipeline.backup_manifest import FORMAT, MANIFEST, BackupError, read_manifest, table_checksums
+from pipeline import backup
+from pipeline.backup import bundle as backup_bundle
+from pipeline.backup.manifest import FORMAT, MANIFEST, BackupError, table_checksums
+from pipeline.backup.schema import read_manifest
 
 from .conftest import execute
 from .test_backup import _verify, backups_dir, built, change_everything, cli, contents  # noqa: F401 - fixtures

@@ -15,9 +15,9 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import markers
+from pipeline.orchestration import markers
 from pipeline.tables import TABLES
-from pipeline.tasks import LoadTable, Transform
+from pipeline.orchestration.tasks import LoadTable, Transform
 
 from .conftest import ROOT, build, query, scalar
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from sqlalchemy.engine import make_url
 
-from pipeline import generate
+from pipeline.synth import generate
 
 from .conftest import ROOT, _drop_database, _new_database, query
 from .test_faults import IN_TASK, wait_until_alone

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline.__main__ import main
+from pipeline.cli.main import main
 from pipeline.quality import contract
 from pipeline.quality.compile import regex_to_sql
 from pipeline.quality.profile import edit_distance, profile_table

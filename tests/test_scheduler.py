@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import ops_cli
+from pipeline.cli import ops as ops_cli
 from pipeline.quality.rules import heal_descendants
 from pipeline.tables import TABLES
-from pipeline.tasks import HealTable
+from pipeline.orchestration.tasks import HealTable
 
 from .conftest import ROOT, SAMPLE, _drop_database, _new_database, query, scalar
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import build, query, scalar
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import report
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from .conftest import ROOT, build
 

@@ -36,7 +36,7 @@ def graph_tasks() -> list[str]:
     """The ids of every task a run of Transform schedules (the graph as Luigi walks it, no database needed)."""
     import luigi.task
 
-    from pipeline.tasks import Transform
+    from pipeline.orchestration.tasks import Transform
 
     seen, todo = set(), [Transform()]
     while todo:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.defects import Injector
+from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
     AS_OF, AS_OF_TS, Frame, before, choice, days_between, duplicated, during, missing_ids, money, numbered, put,

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.defects import Injector
+from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
     AS_OF, AS_OF_TS, FIRST_DAY, Frame, before, choice, concat, days_between, duplicated, during, format_ids, money,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.defects import Injector
+from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.claims import APPROVED, PAID, claimable
 from pipeline.synth.common import (

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy.engine import make_url
 
 from pipeline import warehouse
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from ..conftest import SAMPLE, build
 

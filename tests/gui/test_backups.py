@@ -5,7 +5,7 @@ import psycopg2
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from ..conftest import build, scalar
 from ..test_backup import change_everything, contents

@@ -1,7 +1,7 @@
 """The Data quality panel warns when a table's clean share fell against its previous heal."""
 from __future__ import annotations
 
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from ..conftest import build
 from ..test_trend import _spoil_emails_and_states

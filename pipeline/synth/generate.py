@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import tables
-from pipeline.defects import DEFECTS, DefectRates, Injector, is_extra
+from pipeline.synth.defects import DEFECTS, DefectRates, Injector, is_extra
 from pipeline.synth import claims, customers, payments, policies, reference
 from pipeline.synth.common import REFERENCE_IDS, Frame, format_ids, labels, relaxed, to_arrow
 from pipeline.synth.conventions import Conventions

@@ -16,11 +16,12 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from . import analytics, config, warehouse, writelock
-from .history import pid_alive
-from .backup_manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name,
-                              file_sha256, find_tools, major_of, read_manifest, table_checksums, tool_connection,
-                              verify_sql, with_database, write_json)
+from .. import analytics, config, warehouse
+from ..orchestration import writelock
+from ..orchestration.lifeline import pid_alive
+from .manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name, file_sha256,
+                       find_tools, major_of, table_checksums, tool_connection, verify_sql, with_database, write_json)
+from .schema import read_manifest
 
 # Custom format, gzip level 1: one file to hash and ship. Measured at scale 1.0 (bench/backup.py, 2 cores): the
 # default gzip 6 dumps 2.6x slower for ~20% fewer bytes (lz4/zstd: not in the embedded server's build); the
@@ -126,7 +127,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
                     raise
                 if dump.wait() != 0:
                     errors.seek(0)
-                    raise BackupError(f"pg_dump failed: {_first_line(errors.read().decode(errors='replace'))}")
+                    raise BackupError(f"pg_dump failed: {first_line(errors.read().decode(errors='replace'))}")
         conn.rollback()
         size = (partial / ARCHIVE).stat().st_size
         with open(partial / ARCHIVE, "rb+") as f:
@@ -141,7 +142,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
             "total_rows": sum(t.get("rows") or 0 for t in tables), "tables": tables,
         }
         write_json(partial / MANIFEST, manifest)
-        final = _rename_free(partial, folder, f"{database}-{started:%Y%m%dT%H%M%SZ}")
+        final = rename_free(partial, folder, f"{database}-{started:%Y%m%dT%H%M%SZ}")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -151,7 +152,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
     return Backup(final, manifest)
 
 
-def _rename_free(partial: Path, folder: Path, name: str) -> Path:
+def rename_free(partial: Path, folder: Path, name: str) -> Path:
     """Rename the finished backup to its name, or name-2, -3... after the backups of the same second (names never
     go back in time, even when retention removed the first of them)."""
     taken = [int(s[1:] or 1) for p in folder.glob(f"{name}*") if re.fullmatch(r"(-\d+)?", s := p.name[len(name):])]
@@ -207,7 +208,7 @@ def prune(folder: Path, database: str, keep: int) -> list[str]:
     return removed
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         for marker in ("ERROR:", "FATAL:", "error:"):
@@ -230,7 +231,7 @@ def check(backup: Backup) -> Tools:
                        f"the archive was made by pg_dump {backup.manifest['pg_dump_version']}")
     listed = subprocess.run([tools["pg_restore"], "--list", str(archive)], capture_output=True, text=True)
     if listed.returncode != 0:
-        raise BackupError(f"{backup.name}: pg_restore cannot read the archive: {_first_line(listed.stderr)}")
+        raise BackupError(f"{backup.name}: pg_restore cannot read the archive: {first_line(listed.stderr)}")
     if re.search(r"^\d+;.* (BLOBS?|LARGE OBJECTS?|BLOB METADATA) ", listed.stdout, re.MULTILINE):
         # pg_restore's script commits large objects by itself, which would end the one transaction early
         raise BackupError(f"{backup.name}: the archive holds large objects, which a one-transaction restore "
@@ -353,13 +354,13 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
     if psql.returncode != 0:
         raise BackupError(_explain(psql_text) + "; nothing was changed")
     if source.returncode != 0:
-        raise BackupError(f"pg_restore failed: {_first_line(restore_text)}; nothing was changed")
+        raise BackupError(f"pg_restore failed: {first_line(restore_text)}; nothing was changed")
     return [part for line in psql_text.splitlines() if "BACKUP-REBUILT " in line
             for part in line.split("BACKUP-REBUILT ", 1)[1].split("; ")]
 
 
 def _explain(psql_text: str) -> str:
-    message = _first_line(psql_text)
+    message = first_line(psql_text)
     if message.startswith("BACKUP-MISMATCH"):
         return "the restored data differs from the manifest: " + message.split(" ", 1)[1]
     if "lock timeout" in message:
@@ -375,8 +376,3 @@ def _pump(source, target) -> None:
         return
     shutil.copyfileobj(source, target, 1 << 20)
 
-
-def add_cli(subparsers) -> None:
-    """Add `backup [create|list|verify|restore]` and `bundle export|import` to the command line (see backup_cli)."""
-    from . import backup_cli
-    backup_cli.add_cli(subparsers)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import luigi
 
-from . import config, warehouse
+from .. import config, warehouse
 
 _file_digests: dict[tuple[str, int, int], str] = {}
 

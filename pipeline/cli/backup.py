@@ -7,10 +7,11 @@ from pathlib import Path
 import luigi.retcodes
 import psycopg2
 
-from . import config, warehouse, writelock
-from .backup import _first_line, backups, create, find, restore, verify
-from .backup_bundle import export, import_
-from .backup_manifest import BackupError
+from .. import config, warehouse
+from ..orchestration import writelock
+from ..backup.archive import backups, create, find, first_line, restore, verify
+from ..backup.bundle import export, import_
+from ..backup.manifest import BackupError
 
 
 def cli_handler(function):
@@ -25,7 +26,7 @@ def cli_handler(function):
             print(f"error: {exc}", file=sys.stderr)
             return luigi.retcodes.retcode().already_running
         except psycopg2.OperationalError as exc:
-            print(f"error: cannot reach the warehouse {warehouse.describe()}: {_first_line(str(exc))}",
+            print(f"error: cannot reach the warehouse {warehouse.describe()}: {first_line(str(exc))}",
                   file=sys.stderr)
         except Exception as exc:  # noqa: BLE001
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

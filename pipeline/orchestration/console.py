@@ -1,47 +1,26 @@
-"""What a run shows on the terminal: progress lines, one line per failure; Luigi's log and tracebacks go to a file."""
+"""What a run shows on the terminal: one line per failure; Luigi's log and tracebacks go to a file (the progress
+lines: progress)."""
 from __future__ import annotations
 
 import atexit
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 FILE_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s: %(message)s"
 
 
-def progress_enabled() -> bool:
-    """PIPELINE_PROGRESS=1 forces the progress lines, 0 stops them; by default they show on a terminal."""
-    setting = os.environ.get("PIPELINE_PROGRESS", "").strip().lower()
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return sys.stdout.isatty()
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def progress_line(task, status: str, figures: dict, totals: dict) -> str:
-    """[ 7/23] HealTable(table=agents) done in 0.3 s: 500 -> 500 rows | run: 7 done, 0 failed, ..."""
-    planned = totals["planned"] or totals["done"] + totals["failed"]
-    width = len(str(planned))
-    took = time.monotonic() - getattr(task, "_history_started", time.monotonic())
-    rows = ""
-    if status == "done" and figures.get("rows_out") is not None:
-        rows = f": {figures['rows_in']:,} -> " if figures.get("rows_in") is not None else ": "
-        rows += f"{figures['rows_out']:,} rows"
-        if figures.get("rows_quarantined"):
-            rows += f", {figures['rows_quarantined']:,} quarantined"
-    return (f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
-            f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
-            f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed")
+def command_line() -> str:
+    """The command that started the run, as its user typed it (luigi's and our own entry points by name)."""
+    program = sys.argv[0].replace("\\", "/")
+    if program.endswith("luigi/__main__.py"):
+        program = "luigi"
+    elif program.endswith("pipeline/__main__.py"):
+        program = "python -m pipeline"
+    else:
+        program = os.path.basename(program) or "python"
+    return " ".join([program, *sys.argv[1:]])[:500]
 
 
 def debug_requested(argv: list[str]) -> bool:
@@ -51,7 +30,7 @@ def debug_requested(argv: list[str]) -> bool:
 
 def log_path(run_id: str) -> Path:
     """The run's log, beside its report: reports/<run_id>.log."""
-    from .report import report_dir
+    from ..report import report_dir
     return report_dir() / f"{run_id}.log"
 
 
@@ -94,7 +73,7 @@ class _OneLine(logging.Formatter):
         lines = record.getMessage().strip().splitlines() or [""]
         text = lines[0]
         if record.exc_info and record.exc_info[1] is not None:
-            from .errors import first_line
+            from ..errors import first_line
             exc = record.exc_info[1]
             text += f" {type(exc).__name__}: {first_line(exc)} (details in {self.log_file})"
         return f"{record.levelname}: {text}" if record.levelno >= logging.ERROR else text
@@ -149,9 +128,9 @@ def hook_luigi_command() -> None:
     own logging (--log-level, --logging-conf-file, or luigi.cfg's logging settings, which Luigi applies first)."""
     from luigi.setup_logging import InterfaceLogging
 
-    from . import history, markers
+    from . import markers
 
-    if not history.command_line().startswith("luigi ") or "--log-level" in sys.argv:
+    if not command_line().startswith("luigi ") or "--log-level" in sys.argv:
         return
 
     def quiet(cls, opts) -> bool:

@@ -1,10 +1,12 @@
-"""What a backup manifest and a bundle's description may hold: every field read from one is checked before use."""
+"""What a backup manifest and a bundle's description may hold: every field read from one is checked before use
+(read_manifest reads and checks a backup's manifest)."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from .backup_manifest import CHECKSUM_SQL, BackupError
+from .manifest import CHECKSUM_SQL, FORMAT, MANIFEST, BackupError
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 CHECKSUM = re.compile(r"-?[0-9]{1,40}")  # the text of a sum of 64-bit hashes
@@ -126,3 +128,18 @@ def check_bundle(description, path: Path, name: str) -> None:
         _data(description["data"])
     except _Refused as refused:
         raise BackupError(f"{path}: {name}: {refused}") from None
+
+
+def read_manifest(folder: Path, shown: str | None = None) -> dict:
+    """A backup's manifest, checked field by field; `shown` names the file in messages (default: its path)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"{folder.name}: no {MANIFEST} (not a backup, or an unfinished one)") from None
+    except ValueError as exc:
+        raise BackupError(f"{folder.name}: {MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BackupError(f"{folder.name}: unknown manifest format {found!r} (expected {FORMAT})")
+    check_manifest(manifest, shown or str(folder / MANIFEST))
+    return manifest

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import luigi.configuration
 
-from . import config
+from .. import config
 
 LUIGID_DIR = ".luigid"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", "ip6-localhost"}
@@ -60,7 +60,7 @@ def answers(url: str, timeout: float = 3) -> bool:
 
 def pid_of(folder: Path) -> int | None:
     """The luigid started from `folder` (its luigid.pid), if it is still running."""
-    from .history import pid_alive
+    from .lifeline import pid_alive
     try:
         pid = int((folder / "luigid.pid").read_text().strip())
     except (OSError, ValueError):
@@ -99,7 +99,7 @@ def _local(host: str) -> bool:
 def ensure_answering(url: str) -> None:
     """Before a run reports to the scheduler at `url`: a local one that does not answer is started here, in the
     background; a remote one that does not answer ends the command in one line (luigi.cfg [retcode])."""
-    from .errors import codes
+    from ..errors import codes
 
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:

@@ -15,8 +15,8 @@ import luigi
 import psycopg2
 import psycopg2.extras
 
-from . import config, warehouse
-from .tables import TABLES
+from .. import config, warehouse
+from ..tables import TABLES
 
 
 class reports(luigi.Config):  # the class name is the luigi.cfg section
@@ -84,7 +84,7 @@ def collect(conn, run_id: str) -> dict:
         row = cur.fetchone()
         reason["example"] = row["?column?"] if row else None
     cur.close()
-    from .quality.trend import clean_share_drops
+    from ..quality.trend import clean_share_drops
     return {"run": run, "tasks": tasks, "tables": tables, "rules": rules, "reasons": reasons,
             "drops": [d.message for d in clean_share_drops(conn)]}
 

@@ -9,7 +9,8 @@ import re
 
 import psycopg2
 
-from . import markers, warehouse
+from . import markers
+from .. import warehouse
 
 # One advisory lock, hashtext('pipeline.run'), on the warehouse database (advisory locks belong to a database: a
 # restore into another one, --target-db, does not touch it).

@@ -21,11 +21,12 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from . import config, history, report, warehouse
-from .quality import trend
-from .scheduler import (StartFailed, listening, luigid_command, luigid_dir, pid_of, scheduler_port,
-                        start_background)
-from .tables import TABLES
+from .. import config, errors, report, warehouse
+from ..orchestration import history, lifeline, progress
+from ..quality import trend
+from ..orchestration.scheduler import (StartFailed, listening, luigid_command, luigid_dir, pid_of, scheduler_port,
+                                       start_background)
+from ..tables import TABLES
 
 
 # ---------------------------------------------------------------- aligned tables
@@ -53,11 +54,11 @@ def _took(seconds) -> str | None:
     if seconds is None:
         return None
     seconds = float(seconds)
-    return f"{seconds:.1f} s" if seconds < 60 else history.clock(seconds)
+    return f"{seconds:.1f} s" if seconds < 60 else progress.clock(seconds)
 
 
 def _connect():
-    return history.connect(name="insurance-pipeline-cli")
+    return warehouse.connect_ops(name="insurance-pipeline-cli")
 
 
 def handler(function):
@@ -66,10 +67,10 @@ def handler(function):
         try:
             return function(args) or 0
         except psycopg2.OperationalError as exc:
-            print(f"error: cannot reach the warehouse {warehouse.describe()} ({history.first_line(exc)}); "
+            print(f"error: cannot reach the warehouse {warehouse.describe()} ({errors.first_line(exc)}); "
                   "check that PostgreSQL is running and the URL is right, then run again", file=sys.stderr)
         except (LookupError, OSError, psycopg2.Error) as exc:
-            print(f"error: {history.first_line(exc)}", file=sys.stderr)
+            print(f"error: {errors.first_line(exc)}", file=sys.stderr)
         return 1
     return handle
 
@@ -97,7 +98,7 @@ def recent_runs(conn, limit: int = 20) -> list[dict]:
         runs = cur.fetchall()
     here = socket.gethostname()
     for run in runs:
-        if run["status"] == "running" and run["host"] == here and run["pid"] and not history.pid_alive(run["pid"]):
+        if run["status"] == "running" and run["host"] == here and run["pid"] and not lifeline.pid_alive(run["pid"]):
             run["status"] = "interrupted"
     return runs
 
@@ -149,7 +150,7 @@ def graph() -> list:
     """Every task of a run (tasks.main_task and all it requires): loads, heals, Transform, Backup."""
     from luigi.task import flatten
 
-    from .tasks import main_task
+    from ..orchestration.tasks import main_task
     found, todo = {}, [main_task()]
     while todo:
         task = todo.pop()
@@ -180,7 +181,7 @@ def task_states(conn) -> list[dict]:
     for task in graph():
         marker = stored.get(task.marker_id())
         run = last.get((task.task_family, tuple(sorted(history.identity(task).items())))) or {}
-        alive = run.get("host") != here or (run.get("pid") and history.pid_alive(run["pid"]))
+        alive = run.get("host") != here or (run.get("pid") and lifeline.pid_alive(run["pid"]))
         if run.get("status") == "running" and alive:
             state = "running"
         elif marker is not None and marker == task.fingerprint():
@@ -270,7 +271,7 @@ def cmd_scheduler(args) -> int:
             return 0
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
-            if not history.pid_alive(pid):
+            if not lifeline.pid_alive(pid):
                 break
             time.sleep(0.1)
         pidfile.unlink(missing_ok=True)

@@ -10,9 +10,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import backup, config, writelock
-from .backup_manifest import ARCHIVE, MANIFEST, BackupError, file_sha256, read_manifest
-from .backup_schema import check_bundle
+from .. import config
+from ..orchestration import writelock
+from . import archive
+from .manifest import ARCHIVE, MANIFEST, BackupError, file_sha256
+from .schema import check_bundle, read_manifest
 
 BUNDLE_FORMAT = "insurance-pipeline-bundle/1"
 BUNDLE_JSON = "bundle.json"
@@ -21,8 +23,8 @@ BUNDLE_JSON = "bundle.json"
 def export(out: Path | None = None, name: str | None = None, data_dir: Path | None = None,
            folder: Path | None = None) -> Path:
     """Zip a backup (a new one unless `name` is given) with the source Parquet files; the zip's path."""
-    chosen = backup.find(name, folder) if name else backup.create(folder=folder)
-    backup.check(chosen)
+    chosen = archive.find(name, folder) if name else archive.create(folder=folder)
+    archive.check(chosen)
     data_dir = Path(data_dir or config.data_dir())
     sources = sorted(data_dir.glob("*.parquet"))
     if not sources:
@@ -58,7 +60,7 @@ def _extract(z: zipfile.ZipFile, member: str, target: Path) -> None:
 
 
 def import_(file: Path, target_db: str | None = None, data_dir: Path | None = None,
-            folder: Path | None = None) -> backup.Restored:
+            folder: Path | None = None) -> archive.Restored:
     """Restore a bundle: its backup joins the backups folder, the warehouse (or a new database) gets its data, and
     (for the warehouse, or with data_dir) the Parquet files go to the source folder: the next run finds all done."""
     file = Path(file)
@@ -82,7 +84,7 @@ def import_(file: Path, target_db: str | None = None, data_dir: Path | None = No
 
 
 def _import(z: zipfile.ZipFile, file: Path, description: dict, tmp: Path, folder: Path, target_db: str | None,
-            data_dir: Path | None) -> backup.Restored:
+            data_dir: Path | None) -> archive.Restored:
     """Stage the bundle's files in tmp, check them, restore, then install the sources and keep the backup."""
     staged = tmp / description["backup"]
     staged.mkdir()
@@ -97,7 +99,7 @@ def _import(z: zipfile.ZipFile, file: Path, description: dict, tmp: Path, folder
     except KeyError as exc:
         raise BackupError(f"{file}: incomplete bundle ({exc.args[0]})") from None
     read_manifest(staged, shown=f"{file}: backup/{MANIFEST}")
-    restored = backup.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
+    restored = archive.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
     if data_dir or not target_db:  # a new database leaves the warehouse, and so its sources, as they were
         _install_data(staged / "data", Path(data_dir or config.data_dir()))
     shutil.rmtree(staged / "data")
@@ -121,4 +123,4 @@ def _keep_backup(staged: Path, folder: Path) -> None:
         return
     partial = folder / f".{staged.name}.partial-{os.getpid()}-import"
     shutil.move(str(staged), partial)
-    backup._rename_free(partial, folder, staged.name)
+    archive.rename_free(partial, folder, staged.name)

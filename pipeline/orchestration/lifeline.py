@@ -41,3 +41,13 @@ def _die_with(parent: _Parent) -> None:
         return
     if os.getppid() != parent.pid:  # the parent died before prctl took effect: nobody would signal us
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

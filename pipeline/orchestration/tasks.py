@@ -5,11 +5,12 @@ import logging
 
 import luigi
 
-from . import analytics, backup, config, history, ingest, markers, warehouse, writelock
-from . import quality as quality_package
+from .. import analytics, backup, config, errors, ingest, warehouse
+from . import history, markers, retry, writelock
+from .. import quality as quality_package
 from .markers import MarkerTarget, Versioned, combine
-from .quality import contract, heal, rules
-from .tables import TABLES, spec
+from ..quality import contract, heal, rules
+from ..tables import TABLES, spec
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class PipelineTask(Versioned, luigi.Task):
 
     def on_failure(self, exception):
         # The scheduler page and the summary show this one line; the traceback stays in the log.
-        return history.failure_message(self, exception)
+        return errors.failure_message(self, exception)
 
 
 class LoadTable(PipelineTask):
@@ -63,7 +64,7 @@ class LoadTable(PipelineTask):
         content = markers.file_digest(path) if path.exists() else "missing"
         return combine(content, warehouse.spec_hash(spec(self.table)), markers.source_digest(ingest))
 
-    @history.retry_transient
+    @retry.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
             _begin(conn, self.marker_id())
@@ -97,7 +98,7 @@ class HealTable(PipelineTask):
         return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
                        repr(sorted(config.rule_thresholds().items())), contract.load(self.table).digest)
 
-    @history.retry_transient
+    @retry.retry_transient
     def run(self):
         run_id = markers.run_id()
         with warehouse.transaction() as conn:
@@ -129,7 +130,7 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
 
 
 class Transform(PipelineTask):
-    """clean.* -> analytics.*: the views the business reads, built from pipeline/sql."""
+    """clean.* -> analytics.*: the views the business reads, built from pipeline/sql/analytics."""
 
     def requires(self):
         return [HealTable(name) for name in TABLES]
@@ -140,7 +141,7 @@ class Transform(PipelineTask):
     def fingerprint(self) -> str:
         return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
 
-    @history.retry_transient
+    @retry.retry_transient
     def run(self):
         with warehouse.transaction() as conn:
             _begin(conn, self.marker_id())
@@ -161,7 +162,7 @@ class Backup(PipelineTask):
     def fingerprint(self) -> str:
         return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed
 
-    @history.retry_transient
+    @retry.retry_transient
     def run(self):
         made = backup.create()
         with warehouse.transaction() as conn:

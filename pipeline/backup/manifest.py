@@ -246,22 +246,6 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(partial, path)
 
 
-def read_manifest(folder: Path, shown: str | None = None) -> dict:
-    """A backup's manifest, checked field by field; `shown` names the file in messages (default: its path)."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise BackupError(f"{folder.name}: no {MANIFEST} (not a backup, or an unfinished one)") from None
-    except ValueError as exc:
-        raise BackupError(f"{folder.name}: {MANIFEST} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise BackupError(f"{folder.name}: unknown manifest format {found!r} (expected {FORMAT})")
-    from .backup_schema import check_manifest  # it checks against this module's CHECKSUM_SQL
-    check_manifest(manifest, shown or str(folder / MANIFEST))
-    return manifest
-
-
 # --- connections for the client tools: the password goes in the environment, never on a command line ---
 
 def tool_connection(url: str, application: str) -> tuple[str, dict]:

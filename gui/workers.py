@@ -42,22 +42,13 @@ def ensure_pipeline() -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line a user can read: what failed and, where we know it, what to do."""
-    import psycopg2
+    """One line a user can read: what failed and, where we know it, what to do (the command line's own handler,
+    pipeline.errors.explain, in the app's words)."""
+    ensure_pipeline()
+    from pipeline import errors
 
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, psycopg2.OperationalError):
-        from pipeline import warehouse
-        where = warehouse.describe()
-        return (f"Cannot reach the warehouse {where}: {first}. Check that PostgreSQL is running and the "
-                "warehouse URL in Settings is right.")
-    if type(exc).__name__ in ("BackupError", "SourceError"):
-        return first
-    if isinstance(exc, psycopg2.Error):
-        return f"The warehouse refused a query: {first}"
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or first}: {exc.filename}" if getattr(exc, "filename", None) else first
-    return f"{type(exc).__name__}: {first}"
+    line = errors.explain(exc, app=True).line
+    return line[:1].upper() + line[1:]
 
 
 class _Signals(QObject):

@@ -1,4 +1,8 @@
-"""Settings: luigi.cfg sections read through luigi.Config classes, with environment overrides."""
+"""Settings: luigi.cfg sections read through luigi.Config classes, with environment overrides.
+
+Every setting and every PIPELINE_* environment variable is read here, and only here. A command line option
+(`run --data-dir`, `--progress`) is passed with choose(), never by writing os.environ: forked Luigi workers
+inherit the choice with the rest of the process."""
 from __future__ import annotations
 
 import os
@@ -34,6 +38,38 @@ class backups(luigi.Config):  # noqa: N801
     after_run = luigi.BoolParameter(default=False, description="run the Backup task after Transform")
 
 
+class retries(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
+    attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
+    delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
+
+
+class reports(luigi.Config):  # noqa: N801
+    folder = luigi.Parameter(default="reports", description="folder of the run reports (one HTML file per run)")
+    after_run = luigi.BoolParameter(default=True, description="write the report when a run ends")
+
+
+# What this process's command line chose (choose()); it wins over the environment and luigi.cfg.
+_chosen: dict[str, object] = {}
+
+
+def choose(data_dir: str | None = None, progress: bool | None = None) -> None:
+    """Settings given on the command line, for this process and the workers it forks."""
+    if data_dir:
+        _chosen["data_dir"] = data_dir
+    if progress is not None:
+        _chosen["progress"] = progress
+
+
+def _flag(name: str) -> bool | None:
+    """A yes/no environment variable: True, False, or None when unset (or neither)."""
+    setting = os.environ.get(name, "").strip().lower()
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    if setting in ("0", "false", "no", "off"):
+        return False
+    return None
+
+
 def project_path(value: str | os.PathLike) -> Path:
     """A configured path; relative paths are relative to the project root, not the working directory."""
     path = Path(value).expanduser()
@@ -66,7 +102,7 @@ def describe_warehouse() -> str:
 
 
 def data_dir() -> Path:
-    return project_path(os.environ.get("PIPELINE_DATA_DIR") or sources().data_dir)
+    return project_path(_chosen.get("data_dir") or os.environ.get("PIPELINE_DATA_DIR") or sources().data_dir)
 
 
 def embedded_dir() -> Path:
@@ -79,6 +115,37 @@ def contracts_dir() -> Path:
 
 def backup_dir() -> Path:
     return project_path(os.environ.get("PIPELINE_BACKUP_DIR") or backups().folder)
+
+
+def report_dir() -> Path:
+    return project_path(os.environ.get("PIPELINE_REPORT_DIR") or reports().folder)
+
+
+def luigid_dir() -> Path:
+    """Where a luigid started by the pipeline keeps its state and log."""
+    return project_path(os.environ.get("PIPELINE_LUIGID_DIR") or ".luigid")
+
+
+def pg_bin() -> Path | None:
+    """The folder of the PostgreSQL client tools to use first (pg_dump, pg_restore, psql), if set."""
+    folder = os.environ.get("PIPELINE_PG_BIN")
+    return Path(folder) if folder else None
+
+
+def run_id() -> str | None:
+    """The run id set from outside (PIPELINE_RUN_ID), if any."""
+    return os.environ.get("PIPELINE_RUN_ID") or None
+
+
+def progress() -> bool | None:
+    """Progress lines: the command line's --progress, else PIPELINE_PROGRESS; None: decide by the terminal."""
+    chosen = _chosen.get("progress")
+    return chosen if isinstance(chosen, bool) else _flag("PIPELINE_PROGRESS")
+
+
+def debug() -> bool:
+    """PIPELINE_DEBUG: tracebacks and Luigi's log on the terminal too (the `luigi` command has no --debug)."""
+    return bool(_flag("PIPELINE_DEBUG"))
 
 
 def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:

@@ -1,6 +1,11 @@
-"""Failures as users read them: the real cause behind an exception, one line saying what to do, exit codes."""
+"""Failures as users read them: the real cause behind an exception, one line saying what to do, exit codes.
+
+One handler for the command line and the app: explain() words any exception in one line and picks its exit code;
+command() wraps a subcommand with it, command_failed() prints it, and the app's workers show its line."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 import traceback
 from typing import Iterator
@@ -27,6 +32,7 @@ class PipelineError(UserError):
     this module never imports them."""
 
     hint: str = ""
+    retcode: str = "task_failed"  # the luigi.cfg [retcode] a command that ends on this error returns
     run_again: bool = False  # the hint ends ", then run again": the cure is outside the warehouse (a file, a setting)
 
     def __init__(self, message: str, hint: str | None = None):
@@ -83,14 +89,14 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
-def unreachable(exc: BaseException, tries: str = "") -> str:
+def unreachable(exc: BaseException, tries: str = "", setting: str = "the URL") -> str:
     """What to say about a warehouse that refused the login or cannot be reached."""
     first = first_line(exc)
     if any(text in str(exc) for text in _CONFIG_TEXT):
         return (f"the warehouse {config.describe_warehouse()} refused the login ({first}); check the user, password "
                 "(~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
     return (f"cannot reach the warehouse {config.describe_warehouse()}{tries} ({first}); "
-            "check that PostgreSQL is running and the URL is right, then run again")
+            f"check that PostgreSQL is running and {setting} is right, then run again")
 
 
 def failure_message(task: luigi.Task, exc: BaseException) -> str:
@@ -132,23 +138,59 @@ def run_exit_code(worker) -> int:
     return code
 
 
-def command_failed(exc: BaseException, debug: bool = False) -> int:
-    """Print one line for an exception that ended a command and return its exit code: task_failed for a
-    failure with a known cause, unhandled_exception (and a hint to report it) for anything else."""
-    if debug:
-        traceback.print_exception(exc)
+@dataclasses.dataclass(frozen=True)
+class Explained:
+    line: str  # one line, without "error: "
+    retcode: str  # the luigi.cfg [retcode] name: task_failed, already_running, unhandled_exception
+
+
+def explain(exc: BaseException, debug: bool = False, app: bool = False) -> Explained:
+    """The one line a user reads about an exception that ended a command (or an action of the app), and the
+    exit code: task_failed for a failure with a known cause, unhandled_exception (and a hint to report it) for
+    anything else. `app`: the words of the desktop app (its Settings page, no --debug)."""
     known = next((e for e in chain(exc) if isinstance(e, UserError)), None)
     if known is not None:  # the error words itself (PipelineError: the message, then its hint)
-        print(f"error: {first_line(known)}", file=sys.stderr)
-        return codes().task_failed
+        return Explained(first_line(known), getattr(known, "retcode", "task_failed"))
     database = database_error(exc)
     if isinstance(database, psycopg2.OperationalError):
-        print(f"error: {unreachable(database)}", file=sys.stderr)
-        return codes().task_failed
+        return Explained(unreachable(database, setting="the warehouse URL in Settings" if app else "the URL"),
+                         "task_failed")
+    if app and isinstance(exc, psycopg2.Error):
+        return Explained(f"the warehouse refused a query: {first_line(exc)}", "task_failed")
+    if app and isinstance(exc, OSError) and getattr(exc, "filename", None):
+        return Explained(f"{exc.strerror or first_line(exc)}: {exc.filename}", "task_failed")
     if isinstance(exc, LookupError | OSError | ValueError | psycopg2.Error):
-        print(f"error: {first_line(exc)}", file=sys.stderr)
-        return codes().task_failed
-    hint = "" if debug else "; run again with --debug for the traceback"
-    print(f"error: {type(exc).__name__}: {first_line(exc)} (an unexpected error{hint}, and report it)",
-          file=sys.stderr)
-    return codes().unhandled_exception
+        return Explained(first_line(exc), "task_failed")
+    hint = "" if debug or app else "; run again with --debug for the traceback"
+    return Explained(f"{type(exc).__name__}: {first_line(exc)} (an unexpected error{hint}, and report it)",
+                     "unhandled_exception")
+
+
+def command_failed(exc: BaseException, debug: bool = False) -> int:
+    """Print one line for an exception that ended a command and return its exit code (see explain)."""
+    if debug:
+        traceback.print_exception(exc)
+    explained = explain(exc, debug)
+    print(f"error: {explained.line}", file=sys.stderr)
+    return getattr(codes(), explained.retcode)
+
+
+def command(interrupted: str | None = None):
+    """Decorate a subcommand (args) -> exit code: an exception ends it in one line (command_failed), never a
+    traceback; a known failure returns 1, which the entry point reports as [retcode] task_failed. `interrupted`:
+    what to say on Ctrl-C (exit 130) instead of letting it through."""
+    def decorate(function):
+        @functools.wraps(function)
+        def handle(args) -> int:
+            try:
+                return function(args) or 0
+            except KeyboardInterrupt:
+                if interrupted is None:
+                    raise
+                print(f"error: {interrupted}", file=sys.stderr)
+                return 130
+            except Exception as exc:  # noqa: BLE001 - one line, and the documented exit code
+                code = command_failed(exc, getattr(args, "debug", False))
+                return 1 if code == codes().task_failed else code
+        return handle
+    return decorate

@@ -220,9 +220,9 @@ HISTORY_COLUMNS = """ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer,
                                     ADD COLUMN IF NOT EXISTS tasks_planned integer"""
 
 
-def connect_ops(url: str | None = None, name: str = "insurance-pipeline-history"):
+def connect_ops(address: str | None = None, name: str = "insurance-pipeline-history"):
     """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
-    conn = psycopg2.connect(url or url(), application_name=name, connect_timeout=10)
+    conn = psycopg2.connect(address or url(), application_name=name, connect_timeout=10)
     try:
         conn.autocommit = True
         if not ready(conn):

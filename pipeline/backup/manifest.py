@@ -16,6 +16,9 @@ from pathlib import Path
 import psycopg2.extensions
 from psycopg2 import sql
 
+from .. import config
+from ..errors import PipelineError
+
 FORMAT = "insurance-pipeline-backup/1"
 ARCHIVE = "archive.dump"
 MANIFEST = "manifest.json"
@@ -87,7 +90,7 @@ STABLE_SETTINGS = ("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'
                    " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C';")
 
 
-class BackupError(Exception):
+class BackupError(PipelineError):
     """A backup, check or restore that cannot go on; the message says why and what to do."""
 
 
@@ -293,8 +296,8 @@ def major_of(version: str) -> int:
 
 def _candidate_folders() -> list[Path]:
     folders = []
-    if os.environ.get("PIPELINE_PG_BIN"):
-        folders.append(Path(os.environ["PIPELINE_PG_BIN"]))
+    if config.pg_bin():
+        folders.append(config.pg_bin())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -4,35 +4,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import luigi.retcodes
-import psycopg2
 
-from .. import config, warehouse
-from ..orchestration import writelock
-from ..backup.archive import backups, create, find, first_line, restore, verify
+from .. import config, errors, warehouse
+from ..backup.archive import backups, create, find, restore, verify
 from ..backup.bundle import export, import_
 from ..backup.manifest import BackupError
-
-
-def cli_handler(function):
-    """A subcommand handler that returns an exit code and prints one line on error, never a traceback."""
-    def handle(args) -> int:
-        try:
-            return function(args) or 0
-        except KeyboardInterrupt:
-            print("error: interrupted; an unfinished restore changes nothing", file=sys.stderr)
-            return 130
-        except writelock.Busy as exc:  # another process holds the warehouse: luigi.cfg [retcode] already_running
-            print(f"error: {exc}", file=sys.stderr)
-            return luigi.retcodes.retcode().already_running
-        except psycopg2.OperationalError as exc:
-            print(f"error: cannot reach the warehouse {warehouse.describe()}: {first_line(str(exc))}",
-                  file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"error: {text}", file=sys.stderr)
-        return 1
-    return handle
 
 
 def confirm(args, what: str) -> None:
@@ -51,7 +27,7 @@ def _human(size: int) -> str:
     return str(size)
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_create(args) -> int:
     made = create()
     views = sum(t["kind"] != "table" for t in made.manifest["tables"])
@@ -60,7 +36,7 @@ def cmd_create(args) -> int:
     return 0
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_list(args) -> int:
     found = backups()
     if not found:
@@ -73,13 +49,13 @@ def cmd_list(args) -> int:
     return 0
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_verify(args) -> int:
     print(verify(args.name, deep=args.deep))
     return 0
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_restore(args) -> int:
     backup = find(args.name)
     confirm(args, f"This replaces everything in the warehouse ({warehouse.describe()}) with {backup.name}.")
@@ -87,14 +63,14 @@ def cmd_restore(args) -> int:
     return 0
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_export(args) -> int:
     out = export(out=args.out, name=args.backup)
     print(f"bundle {out} ({_human(out.stat().st_size)}): backup, manifest and source Parquet files")
     return 0
 
 
-@cli_handler
+@errors.command(interrupted="interrupted; an unfinished restore changes nothing")
 def cmd_import(args) -> int:
     confirm(args, f"This replaces everything in the warehouse ({warehouse.describe()}) and the source files "
                   f"in {args.data_dir or config.data_dir()} with the bundle's.")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,10 +21,7 @@ def cmd_generate(argv: list[str]) -> int:
 
 
 def cmd_run(args) -> int:
-    if args.data_dir:
-        os.environ["PIPELINE_DATA_DIR"] = args.data_dir
-    if args.progress is not None:
-        os.environ["PIPELINE_PROGRESS"] = "1" if args.progress else "0"
+    config.choose(data_dir=args.data_dir, progress=args.progress)  # a value for this process and its workers
     from ..quality import contract
     try:
         contract.validate_all()

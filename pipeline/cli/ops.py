@@ -61,20 +61,6 @@ def _connect():
     return warehouse.connect_ops(name="insurance-pipeline-cli")
 
 
-def handler(function):
-    """A command that prints one line on error, never a traceback, and says what to do about the warehouse."""
-    def handle(args) -> int:
-        try:
-            return function(args) or 0
-        except psycopg2.OperationalError as exc:
-            print(f"error: cannot reach the warehouse {warehouse.describe()} ({errors.first_line(exc)}); "
-                  "check that PostgreSQL is running and the URL is right, then run again", file=sys.stderr)
-        except (LookupError, OSError, psycopg2.Error) as exc:
-            print(f"error: {errors.first_line(exc)}", file=sys.stderr)
-        return 1
-    return handle
-
-
 # ---------------------------------------------------------------- runs
 
 RUNS_SQL = """
@@ -120,7 +106,7 @@ def run_tasks(conn, run_id: str) -> list[dict]:
         return cur.fetchall()
 
 
-@handler
+@errors.command()
 def cmd_runs(args) -> int:
     with contextlib.closing(_connect()) as conn:
         if args.run_id:
@@ -210,7 +196,7 @@ def table_counts(conn) -> list[tuple]:
     return rows
 
 
-@handler
+@errors.command()
 def cmd_status(args) -> int:
     with contextlib.closing(_connect()) as conn:
         counts = table_counts(conn)
@@ -245,7 +231,7 @@ def cmd_status(args) -> int:
 
 # ---------------------------------------------------------------- report
 
-@handler
+@errors.command()
 def cmd_report(args) -> int:
     path = report.write_report(args.run_id, folder=Path(args.folder) if args.folder else None)
     print(f"report: {path}")
@@ -257,7 +243,7 @@ def cmd_report(args) -> int:
 
 # ---------------------------------------------------------------- scheduler (luigid)
 
-@handler
+@errors.command()
 def cmd_scheduler(args) -> int:
     folder = luigid_dir(args.dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from .. import config
+
 FILE_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s: %(message)s"
 
 
@@ -24,8 +26,7 @@ def command_line() -> str:
 
 
 def debug_requested(argv: list[str]) -> bool:
-    setting = os.environ.get("PIPELINE_DEBUG", "").strip().lower()
-    return "--debug" in argv or setting in ("1", "true", "yes", "on")
+    return "--debug" in argv or config.debug()
 
 
 def log_path(run_id: str) -> Path:

@@ -84,7 +84,7 @@ def run_id() -> str:
     """This run's id: PIPELINE_RUN_ID if set, else made once per process (forked Luigi workers inherit it)."""
     global _run_id
     if _run_id is None:
-        _run_id = os.environ.get("PIPELINE_RUN_ID") or _new_id()
+        _run_id = config.run_id() or _new_id()
     return _run_id
 
 

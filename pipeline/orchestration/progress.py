@@ -1,19 +1,17 @@
 """Progress lines: one per finished task, [7/23] ... rows, elapsed (PIPELINE_PROGRESS, or when on a terminal)."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 
+from .. import config
+
 
 def progress_enabled() -> bool:
-    """PIPELINE_PROGRESS=1 forces the progress lines, 0 stops them; by default they show on a terminal."""
-    setting = os.environ.get("PIPELINE_PROGRESS", "").strip().lower()
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return sys.stdout.isatty()
+    """PIPELINE_PROGRESS=1 (or run --progress) forces the progress lines, 0 stops them; by default they show on a
+    terminal."""
+    chosen = config.progress()
+    return sys.stdout.isatty() if chosen is None else chosen
 
 
 def clock(seconds: float | None) -> str:

@@ -8,16 +8,9 @@ import functools
 import sys
 import time
 
-import luigi
-
-from .. import warehouse
+from .. import config, warehouse
 from ..errors import database_error, first_line, transient
 from .history import open_row, safe
-
-
-class retries(luigi.Config):  # the class name is the luigi.cfg section
-    attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
-    delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
 
 
 def retry_transient(run):
@@ -25,7 +18,7 @@ def retry_transient(run):
     [retries] delay seconds and runs again (reason 'retry'), up to [retries] attempts; other errors pass."""
     @functools.wraps(run)
     def wrapper(task):
-        policy = retries()
+        policy = config.retries()
         task._history_attempt = 1
         while True:
             try:

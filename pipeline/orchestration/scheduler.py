@@ -3,7 +3,6 @@ wants the configured local one and nothing answers there; a remote one that does
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,7 +26,7 @@ def scheduler_port() -> int:
 
 def luigid_dir(folder: str | None = None) -> Path:
     """Where luigid keeps its state and log: --dir, else PIPELINE_LUIGID_DIR, else .luigid in the project."""
-    return config.project_path(folder or os.environ.get("PIPELINE_LUIGID_DIR") or LUIGID_DIR)
+    return config.project_path(folder) if folder else config.luigid_dir()
 
 
 def luigid_command(folder: Path, port: int, address: str | None = None) -> list[str]:

@@ -11,6 +11,7 @@ import psycopg2
 
 from . import markers
 from .. import warehouse
+from ..errors import PipelineError
 
 # One advisory lock, hashtext('pipeline.run'), on the warehouse database (advisory locks belong to a database: a
 # restore into another one, --target-db, does not touch it).
@@ -35,8 +36,10 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND a.pid <> pg_c
 ORDER BY a.application_name NOT LIKE %(app)s, a.backend_start"""
 
 
-class Busy(Exception):
+class Busy(PipelineError):
     """Another process holds the warehouse: the message says which, and what to do."""
+
+    retcode = "already_running"
 
 
 @dataclasses.dataclass

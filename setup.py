@@ -7,7 +7,7 @@ setup(
     description="Insurance data pipeline: Parquet -> PostgreSQL warehouse with Luigi, Cerberus healing and a desktop app",
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "gui", "gui.*"]),
-    package_data={"pipeline": ["sql/analytics/*.sql", "sql/schema/*.sql"], "pipeline.report": ["*.html", "*.css"]},
+    package_data={"pipeline": ["sql/analytics/*.sql", "sql/schema/*.sql", "report/*.html", "report/*.css"]},
     install_requires=[
         "luigi>=3.5,<4",
         "sqlalchemy>=2.0,<3",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from pathlib import Path
 from typing import Iterator
 
 import psycopg2
@@ -19,125 +20,6 @@ log = logging.getLogger(__name__)
 
 SCHEMAS = ("raw", "clean", "quality", "analytics", "ops")
 
-BOOTSTRAP_SQL = """
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS clean;
-CREATE SCHEMA IF NOT EXISTS quality;
-CREATE SCHEMA IF NOT EXISTS analytics;
-CREATE SCHEMA IF NOT EXISTS ops;
-CREATE TABLE IF NOT EXISTS ops.markers (
-    task_id      text PRIMARY KEY,
-    task_family  text NOT NULL,
-    fingerprint  text NOT NULL,
-    run_id       text NOT NULL,
-    completed_at timestamptz NOT NULL DEFAULT now()
-);
--- quarantine and heal_log hold each table's latest heal in a partition of its own, which a heal empties with
--- TRUNCATE (no dead rows; with wal_level = minimal its inserts skip the WAL). Warehouses made before the
--- partitions lose these two derived tables here, and their heals run again.
-DO $$ BEGIN
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('quality.quarantine') AND relkind = 'r') THEN
-        DROP TABLE quality.quarantine, quality.heal_log;
-        UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_family IN ('HealTable', 'Transform', 'Backup');
-    END IF;
-END $$;
-CREATE TABLE IF NOT EXISTS quality.quarantine (
-    table_name   text NOT NULL,
-    source_row   bigint NOT NULL,
-    record_key   text,
-    rule_ids     text[] NOT NULL,
-    messages     jsonb NOT NULL,
-    original     json NOT NULL,
-    survivor_key text,
-    run_id       text NOT NULL,
-    PRIMARY KEY (table_name, source_row)
-) PARTITION BY LIST (table_name);
-CREATE TABLE IF NOT EXISTS quality.heal_log (
-    table_name  text NOT NULL,
-    source_row  bigint NOT NULL,
-    record_key  text,
-    column_name text NOT NULL,
-    rule_id     text NOT NULL,
-    before      text,
-    after       text,
-    run_id      text NOT NULL
-) PARTITION BY LIST (table_name);
--- Checked first: creating a partition or an index locks the parent, which a running heal is writing to.
-DO $$ BEGIN
-    IF to_regclass('quality.heal_log_table') IS NULL THEN
-        CREATE INDEX heal_log_table ON quality.heal_log (table_name, rule_id);
-    END IF;
-""" + "".join(f"""    IF to_regclass('quality."{part}_{name}"') IS NULL THEN
-        CREATE TABLE quality."{part}_{name}" PARTITION OF quality.{part} FOR VALUES IN ('{name}');
-    END IF;
-""" for name in TABLES for part in ("quarantine", "heal_log")) + """END $$;
-CREATE TABLE IF NOT EXISTS quality.rule_results (
-    run_id      text NOT NULL,
-    table_name  text NOT NULL,
-    rule_id     text NOT NULL,
-    description text NOT NULL,
-    severity    text NOT NULL,
-    action      text NOT NULL,
-    rows_checked bigint NOT NULL,
-    violations  bigint NOT NULL,
-    fixed       bigint NOT NULL,
-    quarantined bigint NOT NULL,
-    flagged     bigint NOT NULL,
-    checked_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (run_id, table_name, rule_id)
-);
-CREATE TABLE IF NOT EXISTS quality.table_results (
-    run_id         text NOT NULL,
-    table_name     text NOT NULL,
-    raw_rows       bigint NOT NULL,
-    clean_rows     bigint NOT NULL,
-    quarantined    bigint NOT NULL,
-    valid_before   bigint NOT NULL,
-    fixed_rows     bigint NOT NULL,
-    checked_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (run_id, table_name)
-);
-CREATE TABLE IF NOT EXISTS ops.runs (
-    run_id      text PRIMARY KEY,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    status      text NOT NULL DEFAULT 'running',
-    command     text,
-    host        text,
-    pid         integer,
-    tasks_planned integer
-);
--- Warehouses made before ops.runs had pid and tasks_planned (checked first: no lock when they exist).
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                   WHERE table_schema = 'ops' AND table_name = 'runs' AND column_name = 'tasks_planned') THEN
-        ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer, ADD COLUMN IF NOT EXISTS tasks_planned integer;
-    END IF;
-END $$;
-CREATE TABLE IF NOT EXISTS ops.task_runs (
-    id          bigserial PRIMARY KEY,
-    run_id      text NOT NULL,
-    task_id     text NOT NULL,
-    task_family text NOT NULL,
-    params      jsonb NOT NULL,
-    reason      text,
-    status      text NOT NULL,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    rows_in     bigint,
-    rows_out    bigint,
-    rows_quarantined bigint,
-    details     jsonb,
-    error       text
-);
-CREATE INDEX IF NOT EXISTS task_runs_run ON ops.task_runs (run_id);
-""" + "".join(
-    # Casts that give NULL instead of an error, for source values that arrived as text.
-    f"""CREATE OR REPLACE FUNCTION ops.try_{name}(value text) RETURNS {pg_type}
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN RETURN value::{pg_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$;
-""" for name, pg_type in (("bigint", "bigint"), ("float8", "double precision"), ("date", "date"),
-                          ("timestamp", "timestamp"), ("boolean", "boolean")))
 
 
 def _libpq(url: str) -> str:
@@ -197,10 +79,19 @@ def bootstrap(conn) -> None:
     _bootstrapped.add(key)
 
 
+SCHEMA_SQL_DIR = Path(__file__).parent / "sql" / "schema"
+
+
+def schema_sql() -> str:
+    """The DDL of the schemas and the ops/quality tables: sql/schema/NN_*.sql in order (idempotent)."""
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(SCHEMA_SQL_DIR.glob("[0-9][0-9]_*.sql")))
+
+
 def _create(conn) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
-        cur.execute(BOOTSTRAP_SQL)
+        cur.execute(schema_sql())
+        cur.execute("SELECT quality.add_partitions(%s)", (list(TABLES),))
 
 
 def ready(conn) -> bool:
@@ -213,13 +104,6 @@ def ready(conn) -> bool:
         return cur.fetchone()[0]
 
 
-# The columns of ops.runs that the history adds to warehouses made before it had them (warehouse.BOOTSTRAP_SQL
-# declares them too once it has them; then this never runs). Here, not in the history: a run's end and its retries
-# use it too.
-HISTORY_COLUMNS = """ALTER TABLE ops.runs ADD COLUMN IF NOT EXISTS pid integer,
-                                    ADD COLUMN IF NOT EXISTS tasks_planned integer"""
-
-
 def connect_ops(address: str | None = None, name: str = "insurance-pipeline-history"):
     """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
     conn = psycopg2.connect(address or url(), application_name=name, connect_timeout=10)
@@ -227,10 +111,8 @@ def connect_ops(address: str | None = None, name: str = "insurance-pipeline-hist
         conn.autocommit = True
         if not ready(conn):
             conn.autocommit = False
-            with conn, conn.cursor() as cur:  # in a transaction: the advisory lock lasts until the DDL commits
-                bootstrap(conn)
-                cur.execute("SELECT pg_advisory_xact_lock(hashtext('pipeline.bootstrap'))")
-                cur.execute(HISTORY_COLUMNS)
+            with conn:  # in a transaction: the advisory lock lasts until the DDL commits
+                _create(conn)  # not bootstrap(): this process may have made them before they were dropped
             conn.autocommit = True
     except BaseException:
         conn.close()

@@ -39,14 +39,9 @@ SQL = {
                rows_in, rows_out, rows_quarantined, error, task_id
         FROM ops.task_runs WHERE run_id = %(run_id)s ORDER BY started_at, id""",
     "run_history": """
-        SELECT t.run_id, min(t.started_at) AS started_at, coalesce(r.status, CASE WHEN bool_or(t.status = 'failed')
-                   THEN 'failed' WHEN bool_or(t.status = 'running') THEN 'running' ELSE 'done' END) AS status,
-               count(*) AS tasks, count(*) FILTER (WHERE t.status = 'failed') AS failed,
-               extract(epoch FROM coalesce(max(t.finished_at), now()) - min(t.started_at)) AS seconds,
-               sum(t.rows_in) FILTER (WHERE t.task_family = 'LoadTable') AS rows_loaded,
-               sum(t.rows_quarantined) AS rows_quarantined, max(r.host) AS host
-        FROM ops.task_runs t LEFT JOIN ops.runs r USING (run_id)
-        GROUP BY t.run_id, r.status ORDER BY min(t.started_at) DESC LIMIT 200""",
+        SELECT run_id, started_at, status, attempts AS tasks, failed, seconds, loaded AS rows_loaded,
+               quarantined AS rows_quarantined, host
+        FROM ops.run_summary ORDER BY started_at DESC, run_id DESC LIMIT 200""",
     "task_durations": """
         WITH recent AS (SELECT run_id, min(started_at) AS run_started FROM ops.task_runs
                         GROUP BY run_id ORDER BY 2 DESC LIMIT 60)

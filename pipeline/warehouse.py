@@ -99,6 +99,7 @@ def ready(conn) -> bool:
     open transaction on those tables, e.g. a long heal in another worker)."""
     with conn.cursor() as cur:
         cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL
+                              AND to_regclass('ops.run_summary') IS NOT NULL
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'runs' AND column_name = 'tasks_planned')""")
         return cur.fetchone()[0]

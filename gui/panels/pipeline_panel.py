@@ -33,18 +33,11 @@ TASK_COLUMNS = [
 
 
 def graph_tasks() -> list[str]:
-    """The ids of every task a run of Transform schedules (the graph as Luigi walks it, no database needed)."""
-    import luigi.task
+    """The ids of every task a run schedules (the pipeline's own walk of the graph, Backup included when
+    [backups] after_run is on; no database needed)."""
+    from pipeline.orchestration import graph
 
-    from pipeline.orchestration.tasks import Transform
-
-    seen, todo = set(), [Transform()]
-    while todo:
-        task = todo.pop()
-        if task.task_id not in seen:
-            seen.add(task.task_id)
-            todo.extend(luigi.task.flatten(task.requires()))
-    return sorted(seen)
+    return sorted(t.task_id for t in graph.tasks())
 
 
 def run_state(run_id: str | None, since: float) -> dict:

@@ -21,7 +21,7 @@ FAMILIES = {"HealTable": "Heal, per table", "LoadTable": "Load, per table", "Tra
 
 
 def load() -> dict:
-    if "ops.task_runs" not in queries.existing("ops.task_runs"):
+    if "ops.run_summary" not in queries.existing("ops.run_summary"):
         return {"runs": [], "durations": []}
     return {"runs": queries.select("run_history").dicts(), "durations": queries.select("task_durations").dicts()}
 

@@ -22,6 +22,7 @@ import psycopg2
 import psycopg2.extras
 
 from .. import config, errors, report, warehouse
+from ..orchestration import graph as walk
 from ..orchestration import history, lifeline, progress
 from ..quality import trend
 from ..orchestration.scheduler import (StartFailed, listening, luigid_command, luigid_dir, pid_of, scheduler_port,
@@ -63,18 +64,7 @@ def _connect():
 
 # ---------------------------------------------------------------- runs
 
-RUNS_SQL = """
-SELECT r.run_id, r.started_at, r.finished_at, r.status, r.host, r.pid, r.tasks_planned,
-       extract(epoch FROM coalesce(r.finished_at, clock_timestamp()) - r.started_at) AS seconds,
-       count(DISTINCT t.task_id) FILTER (WHERE t.status = 'done') AS done,
-       count(DISTINCT t.task_id) FILTER (WHERE t.status IN ('failed', 'interrupted')
-           AND NOT EXISTS (SELECT 1 FROM ops.task_runs d WHERE d.run_id = t.run_id AND d.task_id = t.task_id
-                           AND d.status = 'done')) AS failed,
-       sum(t.rows_out) FILTER (WHERE t.task_family = 'LoadTable' AND t.status = 'done') AS loaded,
-       sum(t.rows_out) FILTER (WHERE t.task_family = 'HealTable' AND t.status = 'done') AS clean,
-       sum(t.rows_quarantined) FILTER (WHERE t.status = 'done') AS quarantined
-FROM ops.runs r LEFT JOIN ops.task_runs t USING (run_id)
-GROUP BY r.run_id ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s"""
+RUNS_SQL = """SELECT * FROM ops.run_summary ORDER BY started_at DESC, run_id DESC LIMIT %s"""
 
 
 def recent_runs(conn, limit: int = 20) -> list[dict]:
@@ -134,18 +124,9 @@ def cmd_runs(args) -> int:
 
 def graph() -> list:
     """Every task of a run (tasks.main_task and all it requires): loads, heals, Transform, Backup."""
-    from luigi.task import flatten
-
-    from ..orchestration.tasks import main_task
-    found, todo = {}, [main_task()]
-    while todo:
-        task = todo.pop()
-        if task.task_id not in found:
-            found[task.task_id] = task
-            todo.extend(flatten(task.requires()))
     order = {family: i for i, family in enumerate(report.FAMILY_COLOURS)}
     tables = list(TABLES)
-    return sorted(found.values(), key=lambda t: (order.get(t.task_family, len(order)),
+    return sorted(walk.tasks(), key=lambda t: (order.get(t.task_family, len(order)),
                                                  tables.index(t.table) if hasattr(t, "table") else 0))
 
 

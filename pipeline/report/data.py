@@ -29,7 +29,7 @@ def latest_run(conn) -> str | None:
 def collect(conn, run_id: str) -> dict:
     """Everything the report shows, read from ops.* and quality.* (the state as of the run's end)."""
     cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
-    cur.execute("SELECT *, coalesce(finished_at, clock_timestamp()) AS until FROM ops.runs WHERE run_id = %s",
+    cur.execute("SELECT *, coalesce(finished_at, clock_timestamp()) AS until FROM ops.run_summary WHERE run_id = %s",
                 (run_id,))
     run = cur.fetchone()
     if run is None:

@@ -12,8 +12,6 @@ import os
 import string
 from pathlib import Path
 
-import psycopg2
-
 from .. import warehouse
 from ..tables import TABLES
 from .charts import (ACTION_COLOURS, FAMILY_COLOURS, HELD, MUTED, STATUS_COLOURS, _e, _n, _pct, _secs, _time, gantt,
@@ -27,9 +25,7 @@ STYLE = (HERE / "style.css").read_text(encoding="utf-8")
 
 def write_report(run_id: str | None = None, url: str | None = None, folder: Path | None = None) -> Path:
     """Write the report of a run (default: the latest) and return its path; replaced atomically."""
-    with contextlib.closing(psycopg2.connect(url or warehouse.url(), application_name="insurance-pipeline-report",
-                                             connect_timeout=10)) as conn:
-        conn.autocommit = True
+    with contextlib.closing(warehouse.connect_ops(url, "insurance-pipeline-report")) as conn:
         run_id = run_id or latest_run(conn)
         if run_id is None:
             raise LookupError("no run recorded yet: run the pipeline first (python -m pipeline run)")
@@ -51,11 +47,8 @@ def _tag(text: str, colour: str) -> str:
 
 def _cards(data: dict) -> str:
     run, tasks, tables = data["run"], data["tasks"], data["tables"]
-    latest = {}
-    for t in tasks:
-        latest[t["task_id"]] = t["status"]
-    done = sum(1 for s in latest.values() if s == "done")
-    failed = sum(1 for s in latest.values() if s in ("failed", "interrupted"))
+    latest = {t["task_id"] for t in tasks}
+    done, failed = run["done"], run["failed"]  # ops.run_summary: the one definition
     loaded = sum(t["rows_out"] or 0 for t in tasks if t["task_family"] == "LoadTable" and t["status"] == "done")
     raw = sum(t["raw_rows"] for t in tables)
     clean = sum(t["clean_rows"] for t in tables)

@@ -132,8 +132,9 @@ def url() -> str:
 
 def connect(read_only: bool = True, autocommit: bool = True):
     """A new session on the warehouse, read-only: the app never writes to it."""
-    conn = psycopg2.connect(url(), application_name="insurance-app", connect_timeout=10,
-                            options="-c default_transaction_read_only=on" if read_only else None)
+    from pipeline import warehouse
+    conn = warehouse.connect(address=url(), name="insurance-app", timeout=10,
+                             options="-c default_transaction_read_only=on" if read_only else None)
     conn.autocommit = autocommit
     return conn
 

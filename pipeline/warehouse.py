@@ -38,8 +38,29 @@ def url() -> str:
     return embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database)
 
 
-def connect() -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(url(), application_name="insurance-pipeline")
+def connect(purpose: str = "", address: str | None = None, *, ops: bool = False, timeout: int | None = None,
+            name: str | None = None, **options) -> psycopg2.extensions.connection:
+    """The one way the pipeline opens a session on the warehouse (or on `address`, another database of its server).
+
+    purpose: names the session, application_name insurance-pipeline-<purpose> (pg_stat_activity shows it; the
+    locks and the kill tests find sessions by it); `name` gives the whole application_name instead.
+    ops: an autocommit session for the run history, the ops/quality tables made first if they are missing.
+    timeout: connect_timeout in seconds; options: passed to psycopg2.connect (e.g. options="-c ...")."""
+    application = name if name is not None else f"insurance-pipeline-{purpose}" if purpose else "insurance-pipeline"
+    if timeout is not None:
+        options["connect_timeout"] = timeout
+    conn = psycopg2.connect(address or url(), application_name=application, **options)
+    if ops:
+        try:
+            conn.autocommit = True
+            if not ready(conn):
+                conn.autocommit = False
+                with conn:  # in a transaction: the advisory lock lasts until the DDL commits
+                    _create(conn)  # not bootstrap(): this process may have made them before they were dropped
+                conn.autocommit = True
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
@@ -103,22 +124,6 @@ def ready(conn) -> bool:
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'runs' AND column_name = 'tasks_planned')""")
         return cur.fetchone()[0]
-
-
-def connect_ops(address: str | None = None, name: str = "insurance-pipeline-history"):
-    """An autocommit connection to the warehouse, its ops/quality tables made first if they are missing."""
-    conn = psycopg2.connect(address or url(), application_name=name, connect_timeout=10)
-    try:
-        conn.autocommit = True
-        if not ready(conn):
-            conn.autocommit = False
-            with conn:  # in a transaction: the advisory lock lasts until the DDL commits
-                _create(conn)  # not bootstrap(): this process may have made them before they were dropped
-            conn.autocommit = True
-    except BaseException:
-        conn.close()
-        raise
-    return conn
 
 
 def qualified(schema: str, table: str) -> sql.Composed:

@@ -53,12 +53,11 @@ class Backup:
 
 
 def _pipeline_version() -> str:
+    """The installed package's version (its metadata, as pip installed it), or "unknown" when it is not installed."""
     try:
         return importlib.metadata.version("insurance-pipeline")
     except importlib.metadata.PackageNotFoundError:
-        found = re.search(r'version="([^"]+)"', (config.PROJECT_ROOT / "setup.py").read_text()) \
-            if (config.PROJECT_ROOT / "setup.py").exists() else None
-        return found.group(1) if found else "unknown"
+        return "unknown"
 
 
 def _latest_run(cur) -> str | None:
@@ -103,7 +102,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
     started = datetime.datetime.now(datetime.timezone.utc)
     partial = folder / f".{database}-{started:%Y%m%dT%H%M%SZ}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     partial.mkdir()
-    conn = psycopg2.connect(url, application_name="insurance-pipeline-backup")
+    conn = warehouse.connect("backup", url)
     try:
         # One snapshot for the archive and the manifest: pg_dump imports the one this transaction exports,
         # so the counts and checksums describe exactly the rows in the archive, whatever runs meanwhile.
@@ -282,7 +281,7 @@ def restore(name: str, target_db: str | None = None, folder: Path | None = None,
 
 
 def _admin(url: str):
-    conn = psycopg2.connect(url, application_name="insurance-pipeline-restore")
+    conn = warehouse.connect("restore", url)
     conn.autocommit = True
     return conn
 
@@ -313,7 +312,7 @@ def _restore_new(backup: Backup, database: str, tools: Tools, portable: bool, ke
 def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portable: bool) -> list[str]:
     """Stream pg_restore's script through psql inside one transaction that only commits when every table equals
     the manifest. A failure anywhere (pg_restore, psql, a check, a kill) ends the session without COMMIT."""
-    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+    with contextlib.closing(warehouse.connect(address=url, name="")) as conn, conn.cursor() as cur:
         version, major = _server(cur)
     if major > tools.major:
         tools = find_tools(major, "newest", f"the server is PostgreSQL {version}")

@@ -59,7 +59,7 @@ def _took(seconds) -> str | None:
 
 
 def _connect():
-    return warehouse.connect_ops(name="insurance-pipeline-cli")
+    return warehouse.connect("cli", ops=True, timeout=10)
 
 
 # ---------------------------------------------------------------- runs

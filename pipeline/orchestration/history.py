@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- recording
 
 def _connect(url: str | None = None):
-    return contextlib.closing(warehouse.connect_ops(url, "insurance-pipeline-history"))
+    return contextlib.closing(warehouse.connect("history", url, ops=True, timeout=10))
 
 
 def safe(handler):

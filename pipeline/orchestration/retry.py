@@ -36,7 +36,7 @@ def retry_transient(run):
 
 
 def _reopen(task, note: str) -> None:
-    with contextlib.closing(warehouse.connect_ops(None, "insurance-pipeline-history")) as conn, conn.cursor() as cur:
+    with contextlib.closing(warehouse.connect("history", ops=True, timeout=10)) as conn, conn.cursor() as cur:
         cur.execute("""UPDATE ops.task_runs SET status = 'failed', finished_at = clock_timestamp(), error = %s
                        WHERE id = %s""", (note, getattr(task, "_history_id", None)))
         open_row(cur, task, "retry")

@@ -124,7 +124,7 @@ def finish_run(run: str | None = None, url: str | None = None) -> str | None:
     (then the run's own error says so)."""
     run = run or markers.run_id()
     try:
-        closing = contextlib.closing(warehouse.connect_ops(url, "insurance-pipeline-history"))
+        closing = contextlib.closing(warehouse.connect("history", url, ops=True, timeout=10))
     except psycopg2.OperationalError:
         return None
     with closing as conn:

@@ -54,7 +54,7 @@ _held: dict[str, _Hold] = {}
 
 
 def _session(url: str, what: str, run: str = ""):
-    conn = psycopg2.connect(url, application_name=f"{APP} {what} {os.getpid()} {run}".strip(), connect_timeout=10)
+    conn = warehouse.connect(address=url, name=f"{APP} {what} {os.getpid()} {run}".strip(), timeout=10)
     conn.autocommit = True
     return conn
 

@@ -25,7 +25,7 @@ STYLE = (HERE / "style.css").read_text(encoding="utf-8")
 
 def write_report(run_id: str | None = None, url: str | None = None, folder: Path | None = None) -> Path:
     """Write the report of a run (default: the latest) and return its path; replaced atomically."""
-    with contextlib.closing(warehouse.connect_ops(url, "insurance-pipeline-report")) as conn:
+    with contextlib.closing(warehouse.connect("report", url, ops=True, timeout=10)) as conn:
         run_id = run_id or latest_run(conn)
         if run_id is None:
             raise LookupError("no run recorded yet: run the pipeline first (python -m pipeline run)")

@@ -32,7 +32,7 @@ def views() -> list[tuple[str, str]]:
 
 # How the views are built (also by a restore, which refreshes them): work_mem per sort/hash, so that the payment
 # aggregates stay in memory; parallel plans for the views over a million payments, which at the default costs the
-# planner keeps on one core (measured: loss_ratio 4.3 s -> 2.4 s, policy_financials 4.5 s -> 3.7 s).
+# planner keeps on one core (the figures: docs/measurements.md).
 BUILD_SETTINGS = "SET LOCAL work_mem = '256MB'; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;"
 
 

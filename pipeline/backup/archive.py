@@ -23,9 +23,8 @@ from .manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError,
                        find_tools, major_of, table_checksums, tool_connection, verify_sql, with_database, write_json)
 from .schema import read_manifest
 
-# Custom format, gzip level 1: one file to hash and ship. Measured at scale 1.0 (bench/backup.py, 2 cores): the
-# default gzip 6 dumps 2.6x slower for ~20% fewer bytes (lz4/zstd: not in the embedded server's build); the
-# directory format with 2 jobs dumps only ~7% faster, and a restore in one transaction cannot use parallel jobs.
+# Custom format, gzip level 1: one file to hash and ship; the default gzip 6 dumps much slower for a little less, and
+# a restore in one transaction cannot use the directory format's parallel jobs (figures: docs/measurements.md).
 DUMP_OPTIONS = ("--format=custom", "--compress=1", "--no-unlogged-table-data")  # see TABLES_SQL
 LOCK_TIMEOUT = "60s"  # how long a restore waits for other sessions (a run, the app) to let go of the warehouse
 

@@ -39,8 +39,8 @@ ORDER BY 1, 2"""
 # "columns" hashes each column's binary value with its type's own hash function (json and xml, which have none, as
 # their text; NULL as a constant), seeded by the column's position so that equal values in different columns
 # differ, XORs them and mixes the result through a 64-bit hash, so that values swapped between rows still change
-# the sum. It costs about a third of what pg_dump's own COPY costs the server, and runs beside it, so every cycle
-# counts: it takes about 30% less CPU than "row", which packs the row into a record to hash it. "text" is for
+# the sum. It runs beside pg_dump's own COPY, so every cycle counts: it takes less CPU than "row", which packs the
+# row into a record to hash it (figures: docs/measurements.md). "text" is for
 # column types without a hash function: the row's text form under fixed settings. "row" and "hash" are how older
 # manifests were made; they are still checked.
 CHECKSUM_SQL = {

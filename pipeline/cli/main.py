@@ -1,18 +1,18 @@
-"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | ..."""
+"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | ...
+
+The one entry point: each subcommand is registered by its module (run, ops, quality, backup, quality.profile_cli),
+and every failure ends in errors.command_failed."""
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import luigi
-import psycopg2
-
-from .. import config, errors, report, warehouse
-from ..orchestration import console, markers, progress, runs, writelock
+from .. import errors
+from ..orchestration import console
 from . import backup as backup_cli
 from . import ops as ops_cli
-from ..tables import TABLES
+from . import quality as quality_cli
+from . import run as run_cli
 
 
 def cmd_generate(argv: list[str]) -> int:
@@ -20,124 +20,17 @@ def cmd_generate(argv: list[str]) -> int:
     return generate.main(argv) or 0
 
 
-def cmd_run(args) -> int:
-    config.choose(data_dir=args.data_dir, progress=args.progress)  # a value for this process and its workers
-    from ..quality import contract
-    try:
-        contract.validate_all()
-    except contract.ContractError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return errors.codes().task_failed
-    markers.new_run_id()  # before the locks: their sessions name the run
-    try:
-        guard = warehouse.connect()
-    except (psycopg2.OperationalError, errors.UserError) as exc:
-        # Luigi would fail to check the first task: a scheduling error, as `luigi --module pipeline` says
-        text = errors.first_line(exc) if isinstance(exc, errors.UserError) else errors.unreachable(exc)
-        print(f"error: {text}", file=sys.stderr)
-        return errors.codes().scheduling_error
-    try:
-        _one_run_at_a_time(guard)
-        with writelock.running():  # shared with other runs; a restore waits for it, or it for a restore
-            return _build(args)
-    finally:
-        guard.close()  # ends the session, and with it the queue lock
-
-
-def _one_run_at_a_time(conn) -> None:
-    """Queue this command behind another `python -m pipeline run` (with a local scheduler both would do every task):
-    the second waits for the first, then finds it done. Not the write lock (writelock): runs share that one."""
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(hashtext('pipeline.run.queue'))")
-        if not cur.fetchone()[0]:
-            print("another run is working on the warehouse; waiting for it to finish", flush=True)
-            cur.execute("SELECT pg_advisory_lock(hashtext('pipeline.run.queue'))")
-
-
-def _build(args) -> int:
-    from ..orchestration.tasks import main_task
-
-    run_id = markers.run_id()
-    log_file = console.setup(run_id, debug=args.debug)
-    print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}", flush=True)
-    result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
-                         detailed_summary=True)
-    state = runs.finish_run(run_id)  # closes the run if it stopped early (and writes its report)
-    code = errors.run_exit_code(result.worker)
-    where = [f"report: {report.report_path(run_id)}"] if report.report_path(run_id).exists() else []
-    if code and log_file.exists():
-        where.append(f"full log: {log_file}")
-    if state is None:
-        state = "failed" if code else "had nothing to do: the warehouse is up to date"
-    if code or not progress.progress_enabled():  # with progress lines, the last one said it already
-        print(f"run {run_id} {state}" + "".join(f"; {w}" for w in where), flush=True)
-    return code
-
-
-def cmd_score(args) -> int:
-    from ..quality import score
-    with warehouse.transaction() as conn:
-        scores = score.score(conn, Path(args.truth))
-    print(score.format_scores(scores))
-    worst = min(min(s.recall, s.precision) for s in scores)
-    print(f"lowest recall or precision: {worst:.3f}")
-    return 0
-
-
-def cmd_rules(args) -> int:
-    from ..quality import contract
-    from ..quality.compile import compile_schema
-    from ..quality.find import RuleOutcome
-    from ..quality.heal import thresholds
-    from ..quality.rules import CATALOG, CONVENTION_POLICIES, ROWS_HELD_WARN_IF, field_policy, synonym_rules
-    overrides = config.rule_thresholds()
-    print(f"{'rule':<44}{'kind':<12}{'action':<12}{'warn_if':<9}{'error_if':<10}description")
-    for name, spec in TABLES.items():
-        if args.table and name != args.table:
-            continue
-        rows = [(f"{name}.{c.name}.type", "fact", "quarantine", None, None, f"{c.name} must be of {c.kind} type")
-                for c in spec.columns]
-        rows += [(f"{name}.{c.name}.finite", "fact", "quarantine", None, None, f"{c.name} must be a finite number")
-                 for c in spec.columns if c.kind == "float"]
-        rows += [(c.rule_id, "convention" if c.rule in CONVENTION_POLICIES else "fact", field_policy(c.rule_id).action,
-                  field_policy(c.rule_id).warn_if, field_policy(c.rule_id).error_if,
-                  f"{c.rule} {c.constraint!r}" + ("" if c.compiled else " (email-validator)"))
-                 for c in compile_schema(spec)]
-        rows += [(r.id, "convention", r.action, None, None, r.description) for r in synonym_rules(spec)]
-        rows += [(r.id, "fact", r.action, r.warn_if, r.error_if, r.description) for r in CATALOG[name]]
-        rows.append((f"{name}.rows_held", "fact", "quarantine", ROWS_HELD_WARN_IF, None, "rows held back by any rule"))
-        table_contract = contract.load(name)
-        for rule_id, kind, action, warn_if, error_if, description in rows:
-            warn_if, error_if = thresholds(RuleOutcome(rule_id, description, "", action, warn_if=warn_if,
-                                                       error_if=error_if), table_contract, overrides)
-            shares = [("-" if v is None else f"{v:.0%}") for v in (warn_if, error_if)]
-            print(f"{rule_id:<44}{kind:<12}{action:<12}{shares[0]:<9}{shares[1]:<10}{description[:60]}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="tracebacks and Luigi's log on the terminal too")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)", add_help=False)
-    run = sub.add_parser("run", help="run the whole job (Transform and everything it needs)")
-    run.add_argument("--workers", type=int, default=2)
-    run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
-    run.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="a line per finished task (default: when the output is a terminal)")
-    run.set_defaults(func=cmd_run)
+    run_cli.add_cli(sub)  # run
     ops_cli.add_cli(sub)  # runs, status, scheduler, report
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["generate"]:  # the generator parses its own options
         return cmd_generate(argv[1:])
-    scoring = sub.add_parser("score", help="recall and precision of healing against a ground-truth file")
-    scoring.add_argument("--truth", required=True, help="the generator's ground truth (e.g. data-truth.parquet)")
-    scoring.set_defaults(func=cmd_score)
-    listing = sub.add_parser("rules", help="the data-quality rule catalog: id, action, severity, threshold")
-    listing.add_argument("--table", choices=list(TABLES))
-    listing.set_defaults(func=cmd_rules)
+    quality_cli.add_cli(sub)  # score, rules
     backup_cli.add_cli(sub)  # backup, bundle
     from ..quality import profile_cli
     profile_cli.add_cli(sub)  # profile: propose the contracts' conventions from the source files

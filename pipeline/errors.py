@@ -99,14 +99,13 @@ def unreachable(exc: BaseException, tries: str = "", setting: str = "the URL") -
             f"check that PostgreSQL is running and {setting} is right, then run again")
 
 
-def failure_message(task: luigi.Task, exc: BaseException) -> str:
-    """One line saying what failed and what to do about it."""
+def failure_message(task: luigi.Task, exc: BaseException, attempts: int = 1) -> str:
+    """One line saying what failed and what to do about it (`attempts`: how many tries the task had)."""
     cause = next((e for e in chain(exc) if isinstance(e, UserError)), None)
     if cause is not None:  # the error words itself (PipelineError: the message, then its hint)
         return f"{task}: {first_line(cause)}"
     exc = database_error(exc)
     first = first_line(exc)
-    attempts = getattr(task, "_history_attempt", 1)
     tries = f" ({attempts} tries)" if attempts > 1 else ""
     if isinstance(exc, psycopg2.errors.TransactionRollbackError):
         return (f"{task}: the warehouse aborted the transaction{tries} ({first}); "

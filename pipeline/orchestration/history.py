@@ -21,6 +21,7 @@ database errors in retry; the progress lines in progress.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -37,6 +38,36 @@ from . import console, markers, runs
 from .progress import progress_enabled, progress_line
 
 log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- a task's attempts, in the process that runs it
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """What a task did (PipelineTask.work returns them), written to its ops.task_runs row when it succeeds."""
+    rows_in: int | None = None
+    rows_out: int | None = None
+    rows_quarantined: int | None = None
+    details: dict | None = None
+
+
+@dataclasses.dataclass
+class Attempt:
+    """The task's current attempt, as the history knows it: its ops.task_runs row, when it started, which try it
+    is (retry counts them) and, once its transaction committed, its figures."""
+    row_id: int | None = None
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    number: int = 1
+    figures: Figures = Figures()
+
+
+_attempts: dict[str, Attempt] = {}  # by task id: each task runs once in a process (a forked worker or the scheduler)
+
+
+def attempt(task) -> Attempt:
+    """The task's attempt in this process (a new one if none was opened here: e.g. in the scheduling process, which
+    hears of a worker that died)."""
+    return _attempts.setdefault(task.task_id, Attempt())
 
 
 # ---------------------------------------------------------------- recording
@@ -81,12 +112,12 @@ def open_row(cur, task, reason: str) -> None:
     cur.execute("""INSERT INTO ops.task_runs (run_id, task_id, task_family, params, reason, status)
                    VALUES (%s, %s, %s, %s, %s, 'running') RETURNING id""",
                 (markers.run_id(), task.task_id, task.task_family, json.dumps(task.to_str_params()), reason))
-    task._history_id = cur.fetchone()[0]
-    task._history_started = time.monotonic()
-    task._history_figures = {}
+    current = attempt(task)
+    current.row_id, current.started, current.figures = cur.fetchone()[0], time.monotonic(), Figures()
 
 
 def _started(task) -> None:
+    _attempts[task.task_id] = Attempt()
     run = markers.run_id()
     plan = runs.planned(run)
     if plan is not None and task.task_id not in plan.seen:  # a root task without dependencies
@@ -107,7 +138,7 @@ def _succeeded(task) -> None:
 
 
 def _failed(task, exc) -> None:
-    message = failure_message(task, exc)
+    message = failure_message(task, exc, attempt(task).number)
     print(f"ERROR {message}", file=sys.stderr, flush=True)
     _finish(task, "failed", message)
 
@@ -144,17 +175,17 @@ def _broken(task, exc) -> None:
 
 def _finish(task, status: str, error: str | None) -> None:
     run = markers.run_id()
-    figures = getattr(task, "_history_figures", None) or {}
-    details = figures.get("details")
+    current = attempt(task)
+    figures = current.figures
     with _connect() as conn:
         with conn.cursor() as cur:  # committed at once: a finisher waiting for the lock below sees this row
             cur.execute("""UPDATE ops.task_runs SET status = %s, finished_at = clock_timestamp(), error = %s,
                                   rows_in = %s, rows_out = %s, rows_quarantined = %s, details = %s
                            WHERE id = coalesce(%s, (SELECT max(id) FROM ops.task_runs
                                                     WHERE run_id = %s AND task_id = %s AND status = 'running'))""",
-                        (status, error, figures.get("rows_in"), figures.get("rows_out"),
-                         figures.get("rows_quarantined"), json.dumps(details) if details is not None else None,
-                         getattr(task, "_history_id", None), run, task.task_id))
+                        (status, error, figures.rows_in, figures.rows_out, figures.rows_quarantined,
+                         json.dumps(figures.details) if figures.details is not None else None,
+                         current.row_id, run, task.task_id))
         conn.autocommit = False
         with conn, conn.cursor() as cur:
             # One finisher at a time decides the run's status: the last one sees every task's final row.
@@ -165,7 +196,8 @@ def _finish(task, status: str, error: str | None) -> None:
                            WHERE run_id = %s""", (state, state, run))
             totals = _totals(cur, run)
     if progress_enabled():
-        print(progress_line(task, status, figures, totals), flush=True)
+        print(progress_line(task, status, dataclasses.asdict(figures), totals, time.monotonic() - current.started),
+              flush=True)
     if state != "running":
         runs.write_report(run)
 
@@ -183,10 +215,9 @@ def _totals(cur, run: str) -> dict:
             "planned": planned, "elapsed": float(elapsed or 0)}
 
 
-def record_result(task, rows_in=None, rows_out=None, rows_quarantined=None, details=None) -> None:
+def record_result(task, figures: Figures) -> None:
     """A task's figures, written to its history row when it succeeds."""
-    task._history_figures = {"rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
-                             "details": details}
+    attempt(task).figures = figures
 
 
 # ---------------------------------------------------------------- wiring

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from .. import config
 
@@ -21,11 +20,10 @@ def clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def progress_line(task, status: str, figures: dict, totals: dict) -> str:
+def progress_line(task, status: str, figures: dict, totals: dict, took: float) -> str:
     """[ 7/23] HealTable(table=agents) done in 0.3 s: 500 -> 500 rows | run: 7 done, 0 failed, ..."""
     planned = totals["planned"] or totals["done"] + totals["failed"]
     width = len(str(planned))
-    took = time.monotonic() - getattr(task, "_history_started", time.monotonic())
     rows = ""
     if status == "done" and figures.get("rows_out") is not None:
         rows = f": {figures['rows_in']:,} -> " if figures.get("rows_in") is not None else ": "

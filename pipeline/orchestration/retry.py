@@ -4,39 +4,40 @@ broken rule) fails the task at once with one line saying what to do."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import time
+from typing import Callable, TypeVar
 
 from .. import config, warehouse
 from ..errors import database_error, first_line, transient
-from .history import open_row, safe
+from . import history
+
+T = TypeVar("T")
 
 
-def retry_transient(run):
-    """Decorate a task's run(): a transient database error closes the attempt's history row as failed, waits
-    [retries] delay seconds and runs again (reason 'retry'), up to [retries] attempts; other errors pass."""
-    @functools.wraps(run)
-    def wrapper(task):
-        policy = config.retries()
-        task._history_attempt = 1
-        while True:
-            try:
-                return run(task)
-            except Exception as exc:
-                if not transient(exc) or task._history_attempt >= policy.attempts:
-                    raise
-                note = (f"{task}: transient database error ({first_line(database_error(exc))}); attempt "
-                        f"{task._history_attempt} of {policy.attempts}, trying again in {policy.delay:g} s")
-                print(f"WARNING {note}", file=sys.stderr, flush=True)
-                safe(_reopen)(task, note)
-                time.sleep(policy.delay)
-                task._history_attempt += 1
-    return wrapper
+def transient_retries(task, attempt: Callable[[], T]) -> T:
+    """Call attempt() (one try of the task: its transaction); a transient database error closes the try's history
+    row as failed, waits [retries] delay seconds and tries again (reason 'retry'), up to [retries] attempts in all;
+    other errors pass."""
+    policy = config.retries()
+    current = history.attempt(task)
+    current.number = 1
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if not transient(exc) or current.number >= policy.attempts:
+                raise
+            note = (f"{task}: transient database error ({first_line(database_error(exc))}); attempt "
+                    f"{current.number} of {policy.attempts}, trying again in {policy.delay:g} s")
+            print(f"WARNING {note}", file=sys.stderr, flush=True)
+            history.safe(_reopen)(task, note)
+            time.sleep(policy.delay)
+            current.number += 1
 
 
 def _reopen(task, note: str) -> None:
     with contextlib.closing(warehouse.connect("history", ops=True, timeout=10)) as conn, conn.cursor() as cur:
         cur.execute("""UPDATE ops.task_runs SET status = 'failed', finished_at = clock_timestamp(), error = %s
-                       WHERE id = %s""", (note, getattr(task, "_history_id", None)))
-        open_row(cur, task, "retry")
+                       WHERE id = %s""", (note, history.attempt(task).row_id))
+        history.open_row(cur, task, "retry")

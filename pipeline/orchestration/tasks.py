@@ -1,4 +1,4 @@
-"""Thin Luigi tasks: each run() calls one stage function and writes its marker in the same transaction."""
+"""Thin Luigi tasks: each work() calls one stage function; PipelineTask.run() owns the transaction around it."""
 from __future__ import annotations
 
 import logging
@@ -8,18 +8,12 @@ import luigi
 from .. import analytics, backup, config, errors, ingest, warehouse
 from . import history, markers, retry, writelock
 from .. import quality as quality_package
+from .history import Figures
 from .markers import MarkerTarget, Versioned, combine
 from ..quality import contract, heal, rules
 from ..tables import TABLES, spec
 
 log = logging.getLogger(__name__)
-
-
-def _begin(conn, name: str) -> None:
-    """Start a task's transaction: share the warehouse's write lock, set the warehouse up, lock the task's object."""
-    writelock.in_task(conn)
-    warehouse.bootstrap(conn)
-    _lock(conn, name)
 
 
 def _lock(conn, name: str) -> None:
@@ -29,13 +23,41 @@ def _lock(conn, name: str) -> None:
 
 
 class PipelineTask(Versioned, luigi.Task):
-    """A task whose completion is a marker row holding the fingerprint of its inputs."""
+    """A task whose completion is a marker row holding the fingerprint of its inputs.
+
+    run() is the same for every task, as luigi.contrib.rdbms.CopyToTable.run is: one transaction that shares the
+    warehouse's write lock, sets the warehouse up and locks the task's object (begin), does the task's work, and
+    writes the marker before it commits; a transient database error runs it all again ([retries]); the figures
+    work() returns go to the run history. A task declares its marker and fingerprint and implements work()."""
 
     def marker_id(self) -> str:
         raise NotImplementedError
 
     def fingerprint(self) -> str:
         raise NotImplementedError
+
+    def work(self, conn, run_id: str) -> Figures:
+        """The task's work, in its transaction (conn); what it did, for the run history."""
+        raise NotImplementedError
+
+    def begin(self, conn) -> None:
+        """Start the task's transaction: share the warehouse's write lock, set the warehouse up, lock the task's
+        object."""
+        writelock.in_task(conn)
+        warehouse.bootstrap(conn)
+        _lock(conn, self.marker_id())
+
+    def run(self):
+        run_id = markers.run_id()
+        figures = retry.transient_retries(self, lambda: self._attempt(run_id))
+        history.record_result(self, figures)
+
+    def _attempt(self, run_id: str) -> Figures:
+        with warehouse.transaction() as conn:
+            self.begin(conn)
+            figures = self.work(conn, run_id)
+            self.output().write(conn, run_id)  # in the data's transaction: done and marked, or neither
+        return figures
 
     def output(self) -> MarkerTarget:
         return MarkerTarget(self.marker_id(), self.task_family, self.fingerprint())
@@ -46,12 +68,12 @@ class PipelineTask(Versioned, luigi.Task):
 
     def on_failure(self, exception):
         # The scheduler page and the summary show this one line; the traceback stays in the log.
-        return errors.failure_message(self, exception)
+        return errors.failure_message(self, exception, history.attempt(self).number)
 
 
 class LoadTable(PipelineTask):
     """Parquet file -> raw.<table>, every row kept as it arrived, with lineage."""
-    table = luigi.Parameter()
+    table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def source_path(self):
         return config.data_dir() / f"{self.table}.parquet"
@@ -64,20 +86,15 @@ class LoadTable(PipelineTask):
         content = markers.file_digest(path) if path.exists() else "missing"
         return combine(content, warehouse.spec_hash(spec(self.table)), markers.source_digest(ingest))
 
-    @retry.retry_transient
-    def run(self):
-        with warehouse.transaction() as conn:
-            _begin(conn, self.marker_id())
-            result = ingest.load_table(conn, spec(self.table), self.source_path(), markers.run_id())
-            self.output().write(conn, markers.run_id())
-        history.record_result(self, rows_in=result.rows, rows_out=result.rows,
-                              details={"extra_columns": result.extra_columns,
-                                       "escaped_values": result.escaped_values})
+    def work(self, conn, run_id: str) -> Figures:
+        result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id)
+        return Figures(rows_in=result.rows, rows_out=result.rows,
+                       details={"extra_columns": result.extra_columns, "escaped_values": result.escaped_values})
 
 
 class HealTable(PipelineTask):
     """raw.<table> -> clean.<table> and quality.*, after the tables it refers to."""
-    table = luigi.Parameter()
+    table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def requires(self):
         return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
@@ -98,18 +115,13 @@ class HealTable(PipelineTask):
         return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
                        repr(sorted(config.rule_thresholds().items())), contract.load(self.table).digest)
 
-    @retry.retry_transient
-    def run(self):
-        run_id = markers.run_id()
-        with warehouse.transaction() as conn:
-            _begin(conn, self.marker_id())
-            result = heal.heal_table(conn, spec(self.table), run_id)
-            quality_record(conn, result, run_id)
-            # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
-            # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
-            self.output().write(conn, run_id)
-        history.record_result(self, rows_in=result.raw_rows, rows_out=result.clean_rows,
-                              rows_quarantined=result.quarantined, details={"fixed_rows": result.fixed_rows})
+    def work(self, conn, run_id: str) -> Figures:
+        result = heal.heal_table(conn, spec(self.table), run_id)
+        quality_record(conn, result, run_id)
+        # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
+        # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
+        return Figures(rows_in=result.raw_rows, rows_out=result.clean_rows, rows_quarantined=result.quarantined,
+                       details={"fixed_rows": result.fixed_rows})
 
 
 def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
@@ -141,13 +153,9 @@ class Transform(PipelineTask):
     def fingerprint(self) -> str:
         return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
 
-    @retry.retry_transient
-    def run(self):
-        with warehouse.transaction() as conn:
-            _begin(conn, self.marker_id())
-            counts = analytics.build(conn)
-            self.output().write(conn, markers.run_id())
-        history.record_result(self, rows_out=sum(counts.values()), details={"views": counts})
+    def work(self, conn, run_id: str) -> Figures:
+        counts = analytics.build(conn)
+        return Figures(rows_out=sum(counts.values()), details={"views": counts})
 
 
 class Backup(PipelineTask):
@@ -162,14 +170,13 @@ class Backup(PipelineTask):
     def fingerprint(self) -> str:
         return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed
 
-    @retry.retry_transient
-    def run(self):
+    def begin(self, conn) -> None:
+        writelock.in_task(conn)  # pg_dump reads the warehouse in a snapshot of its own: nothing else to lock
+
+    def work(self, conn, run_id: str) -> Figures:
         made = backup.create()
-        with warehouse.transaction() as conn:
-            writelock.in_task(conn)
-            self.output().write(conn, markers.run_id())
-        history.record_result(self, rows_out=made.total_rows,
-                              details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])})
+        return Figures(rows_out=made.total_rows,
+                       details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])})
 
 
 def main_task() -> PipelineTask:

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,10 @@ def _pipeline_version() -> str:
     try:
         return importlib.metadata.version("insurance-pipeline")
     except importlib.metadata.PackageNotFoundError:
-        found = re.search(r'version="([^"]+)"', (config.PROJECT_ROOT / "setup.py").read_text()) \
-            if (config.PROJECT_ROOT / "setup.py").exists() else None
-        return found.group(1) if found else "unknown"
+        project = config.PROJECT_ROOT / "pyproject.toml"  # a checkout that was never installed
+        if not project.exists():
+            return "unknown"
+        return str(tomllib.loads(project.read_text()).get("project", {}).get("version", "unknown"))
 
 
 def _latest_run(cur) -> str | None:

@@ -40,7 +40,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from pipeline import embedded  # noqa: E402
 from pipeline.tables import TABLES  # noqa: E402
-from tests.test_faults import IN_TASK, checksums  # noqa: E402
+from tests.integration.test_faults import IN_TASK, checksums  # noqa: E402
 
 DATABASE = "warehouse"
 REFERENCE = "killsweep_reference"  # template: a warehouse after one uninterrupted run

@@ -159,6 +159,9 @@ def _libpq(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+libpq_url = _libpq  # the public name, for tools and tests that turn a configured URL into a libpq one
+
+
 def url() -> str:
     """The warehouse URL in libpq form, starting the embedded server when none is configured."""
     configured = config.database_url()

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF
 
 from pipeline import warehouse
 
-from ..conftest import query, scalar
+from tests.support import query, scalar
 
 TABLES = 11
 

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from pipeline import generate
 
-from .conftest import ROOT, _drop_database, _new_database, query
 from .test_faults import IN_TASK, wait_until_alone
+from tests.support import ROOT, query
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,8 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture
-def empty_url(pg_admin_url):
-    name, url = _new_database(pg_admin_url)
-    yield url
-    _drop_database(pg_admin_url, name)
+def empty_url(make_database):
+    return make_database()
 
 
 @pytest.mark.parametrize("command", [["-m", "pipeline", "run", "--workers", "2"],

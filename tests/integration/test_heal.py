@@ -19,7 +19,7 @@ from pipeline.quality.rules import CATALOG, field_policy
 from pipeline.tables import TABLES, spec
 from pipeline.tasks import HealTable, Transform
 
-from .conftest import build, query, scalar
+from tests.support import build, query, scalar
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from pipeline.tasks import Transform
 
-from .conftest import build, query, scalar
+from tests.support import SEED_SAMPLE, build, query, scalar
 
-SEED_SAMPLE = Path(__file__).parent / "data" / "seed-sample"
 REFERENCE = sorted(p.stem for p in SEED_SAMPLE.glob("*.parquet"))
 
 

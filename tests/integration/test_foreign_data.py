@@ -17,7 +17,7 @@ from pipeline.quality import score
 from pipeline.synth.conventions import Conventions
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, query, scalar
+from tests.support import ROOT, new_database, query, scalar
 
 BIG = ("customers", "policies", "claims", "payments")
 
@@ -95,28 +95,19 @@ def test_foreign_data_fails_with_the_default_contract_then_heals_after_profile_w
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 2**32 - 1))
 def test_for_random_conventions_profile_then_heal_keeps_every_golden_row(pg_admin_url, tmp_path_factory, seed):
-    from .conftest import _drop_database, _new_database
-
     folder = tmp_path_factory.mktemp("random")
     conventions = Conventions.random(np.random.default_rng(seed))
     generate.generate(folder / "data", scale=0.01, seed=seed % 1000, conventions=conventions)
     contracts = folder / "contracts"
     contracts.mkdir()
-    name, url = _new_database(pg_admin_url)
-    try:
+    with new_database(pg_admin_url) as url:  # one per hypothesis example: a function fixture would be shared
         env = environment(url, folder / "data", contracts, folder)
         assert cli("profile", "--write", env=env).returncode == 0
         done = cli("run", env=env)
         assert done.returncode == 0, done.stderr[-3000:]
         check_heals_fully(url, folder / "data-truth.parquet")
-    finally:
-        _drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
-def database_url(pg_admin_url, monkeypatch):
-    from .conftest import _drop_database, _new_database
-
-    name, url = _new_database(pg_admin_url)
-    yield url
-    _drop_database(pg_admin_url, name)
+def database_url(make_database):
+    return make_database()

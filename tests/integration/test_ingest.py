@@ -17,7 +17,7 @@ from pipeline import config, ingest, markers, warehouse
 from pipeline.tables import spec
 from pipeline.tasks import HealTable, LoadTable
 
-from .conftest import SAMPLE, build, query, scalar
+from tests.support import SAMPLE, build, query, scalar
 
 AWKWARD = ['say "hi", then leave', "back\\slash \\N \\.", "tab\there", "new\nline\r\nand CR", "emoji 😀🎉",
            "nul\x00inside", "\x00", "", None, "\\0 looks like an escape", "comma,semicolon;pipe|"]

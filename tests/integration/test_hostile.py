@@ -26,7 +26,7 @@ from pipeline import ingest, warehouse
 from pipeline.tables import spec
 from pipeline.tasks import HealTable
 
-from .conftest import ROOT, SAMPLE, _admin, _drop_database, _new_database, build, query, scalar
+from tests.support import ROOT, SAMPLE, admin_connection, build, drop_database, new_database, query, scalar
 
 # ---------------------------------------------------------------- fuzzed Parquet files
 
@@ -148,16 +148,15 @@ def hostile_files(draw):
 @pytest.fixture(scope="module")
 def loaded(pg_admin_url):
     """A warehouse whose raw.payment_methods and raw.claims hold the committed sample (what a failure must keep)."""
-    name, url = _new_database(pg_admin_url)
-    conn = psycopg2.connect(url)
-    warehouse.bootstrap(conn)
-    counts = {}
-    for table in ("payment_methods", "claims"):
-        counts[table] = ingest.load_table(conn, spec(table), SAMPLE / f"{table}.parquet", "sample").rows
-    conn.commit()
-    yield conn, counts
-    conn.close()
-    _drop_database(pg_admin_url, name)
+    with new_database(pg_admin_url) as url:
+        conn = psycopg2.connect(url)
+        warehouse.bootstrap(conn)
+        counts = {}
+        for table in ("payment_methods", "claims"):
+            counts[table] = ingest.load_table(conn, spec(table), SAMPLE / f"{table}.parquet", "sample").rows
+        conn.commit()
+        yield conn, counts
+        conn.close()
 
 
 def load_outcome(conn, table: str, path: Path, rows: int, previous: int) -> str:
@@ -363,16 +362,17 @@ SECRET = "S3cret-pw-42"
 
 
 @pytest.fixture
-def secret_url(pg_admin_url):
+def secret_url(pg_admin_url, make_database):
     """A warehouse database owned by a role with a password; its URL with the password in it."""
     role = f"pipeline_pw_{uuid.uuid4().hex[:8]}"
-    name, url = _new_database(pg_admin_url)
-    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
+    url = make_database()
+    name = make_url(url).database
+    with contextlib.closing(admin_connection(pg_admin_url)) as admin, admin.cursor() as cur:
         cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(SECRET)))
         cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(role)))
     yield make_url(url).set(username=role, password=SECRET).render_as_string(hide_password=False)
-    _drop_database(pg_admin_url, name)
-    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
+    drop_database(pg_admin_url, name)  # before its owner role goes
+    with contextlib.closing(admin_connection(pg_admin_url)) as admin, admin.cursor() as cur:
         cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 

@@ -13,7 +13,7 @@ import pytest
 from pipeline.tables import TABLES
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, build, execute, query, scalar
+from tests.support import ROOT, build, execute, query, scalar
 
 BIG = ("customers", "policies", "claims", "payments")
 

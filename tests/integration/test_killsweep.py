@@ -8,7 +8,7 @@ import pytest
 
 from bench.killsweep import Sweep, kill_points
 
-from .conftest import ROOT
+from tests.support import ROOT
 
 SUBSET = (
     "load:payments COPY (first load)",

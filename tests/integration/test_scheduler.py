@@ -20,7 +20,7 @@ from pipeline.quality.rules import heal_descendants
 from pipeline.tables import TABLES
 from pipeline.tasks import HealTable
 
-from .conftest import ROOT, SAMPLE, _drop_database, _new_database, query, scalar
+from tests.support import ROOT, SAMPLE, query, scalar
 
 ALL_TASKS = 2 * len(TABLES) + 1
 
@@ -164,20 +164,17 @@ def test_a_run_right_after_the_data_changed_runs_what_changed(database_url, data
                   (descriptions[0],)) == 1
 
 
-def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(database_url, pg_admin_url, data_dir,
+def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(database_url, make_database, data_dir,
                                                                                luigid, tmp_path):
-    name, other_url = _new_database(pg_admin_url)
-    try:
-        for url in (database_url, other_url):  # the second pair starts as soon as the first is done
-            pair = [luigi_run(url, data_dir, tmp_path, luigid) for _ in range(2)]
-            outputs = [worker.communicate(timeout=300) for worker in pair]
-            assert all(worker.returncode in (0, 10, 25) for worker in pair), [e[-2000:] for _, e in outputs]
-            ran = query(url, "SELECT task_id, count(*) FROM ops.task_runs WHERE status = 'done' GROUP BY 1")
-            assert len(ran) == ALL_TASKS and all(count == 1 for _, count in ran), ran
-            assert scalar(url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
-            assert scalar(url, "SELECT count(*) FROM analytics.policy_summary") > 0
-    finally:
-        _drop_database(pg_admin_url, name)
+    other_url = make_database()
+    for url in (database_url, other_url):  # the second pair starts as soon as the first is done
+        pair = [luigi_run(url, data_dir, tmp_path, luigid) for _ in range(2)]
+        outputs = [worker.communicate(timeout=300) for worker in pair]
+        assert all(worker.returncode in (0, 10, 25) for worker in pair), [e[-2000:] for _, e in outputs]
+        ran = query(url, "SELECT task_id, count(*) FROM ops.task_runs WHERE status = 'done' GROUP BY 1")
+        assert len(ran) == ALL_TASKS and all(count == 1 for _, count in ran), ran
+        assert scalar(url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
+        assert scalar(url, "SELECT count(*) FROM analytics.policy_summary") > 0
 
 
 # ---------------------------------------------------------------- no luigid answering

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from pipeline import backup, backup_bundle, warehouse
 from pipeline.backup_manifest import file_sha256, with_database
 
-from .conftest import ROOT, execute, query, scalar
+from tests.support import ROOT, execute, query, scalar
 
 ENTRY_POINTS = {
     "python -m pipeline run": ["-m", "pipeline", "run", "--workers", "2"],

@@ -19,8 +19,8 @@ import pytest
 from pipeline import generate
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, SAMPLE
 from .test_faults import IN_TASK
+from tests.support import ROOT, SAMPLE
 
 
 def cli(folder: Path, *args: str, data: Path = SAMPLE) -> subprocess.CompletedProcess:

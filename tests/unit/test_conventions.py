@@ -18,7 +18,8 @@ from pipeline.defects import DEFECTS, EXTRA_KINDS
 from pipeline.generate import default_truth_path, generate, main
 from pipeline.synth.common import format_ids
 from pipeline.synth.conventions import Category, Conventions, IdFormat
-from tests.test_generate import BIG, SEED_SAMPLE, Sample, _rule_violations, read_all, valid_email
+
+from tests.unit.test_generate import BIG, SEED_SAMPLE, Sample, _rule_violations, read_all, valid_email
 
 KEY = {"customers": "customer_id", "policies": "policy_id", "claims": "claim_id", "payments": "payment_id"}
 # Today's conventions, written out here so that a change to conventions.py cannot pass unnoticed.

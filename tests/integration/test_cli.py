@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, SAMPLE, build, query, scalar
+from tests.support import ROOT, SAMPLE, build, query, scalar
 
 RETCODES = configparser.ConfigParser()
 RETCODES.read(ROOT / "luigi.cfg")

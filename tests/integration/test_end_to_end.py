@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from pipeline.tables import TABLES
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, build, query, scalar
+from tests.support import ROOT, build, query, scalar
 
 
 def _counts(url: str) -> dict[str, tuple[int, int, int]]:

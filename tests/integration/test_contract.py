@@ -14,7 +14,7 @@ from pipeline import config
 from pipeline.quality import contract
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, build, query, scalar
+from tests.support import ROOT, build, query, scalar
 
 SHIPPED = config.PROJECT_ROOT / "contracts"
 

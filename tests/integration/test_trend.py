@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from pipeline import report
 from pipeline.tasks import Transform
 
-from .conftest import ROOT, build
+from tests.support import ROOT, build
 
 
 def _spoil_emails_and_states(data_dir) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import uuid
 
 import psycopg2
 import pytest
@@ -12,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg2 import sql
 from psycopg2.extras import execute_values
-from sqlalchemy.engine import make_url
 
-from pipeline import warehouse
 from pipeline.quality import contract
 from pipeline.quality.compile import cerberus_errors, compile_column, compile_schema, regex_to_sql
 from pipeline.tables import TABLES
+
+from tests.support import new_database
 
 # Text as PostgreSQL can hold it (no NUL: ingest escapes it), with the characters regexes trip on.
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
@@ -26,19 +25,11 @@ TRICKY = st.sampled_from(["", " ", "\n", "a\n", "٣", "Ⅻ", "é", "A", "z", "@"
 
 @pytest.fixture(scope="module")
 def conn(pg_admin_url):
-    name = f"compile_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(warehouse._libpq(pg_admin_url))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(warehouse._libpq(pg_admin_url)).set(database=name).render_as_string(hide_password=False)
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    yield connection
-    connection.close()
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+    with new_database(pg_admin_url, prefix="compile") as url:
+        connection = psycopg2.connect(url)
+        connection.autocommit = True
+        yield connection
+        connection.close()
 
 
 def _value(column) -> st.SearchStrategy:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from pipeline import config, report
 
-from .conftest import ROOT
+from tests.support import ROOT
 
 VARIABLE = re.compile(r"(?<!\$)\$\{(\w+)(?::?([-?])([^}]*))?\}")
 

@@ -19,7 +19,7 @@ from pipeline import markers
 from pipeline.tables import TABLES
 from pipeline.tasks import LoadTable, Transform
 
-from .conftest import ROOT, build, query, scalar
+from tests.support import ROOT, build, query, scalar
 
 ALL_TASKS = 2 * len(TABLES) + 1
 

@@ -7,7 +7,7 @@ import psycopg2
 
 from pipeline import warehouse
 
-from .conftest import execute, query, scalar
+from tests.support import execute, query, scalar
 
 
 def test_embedded_server_runs_with_the_bulk_settings(tmp_path):

@@ -17,8 +17,9 @@ from pipeline.defects import DEFECTS
 from pipeline.generate import default_truth_path, generate, main
 from pipeline.synth.conventions import Conventions
 
-REPO = Path(__file__).resolve().parents[1]
-SEED_SAMPLE = REPO / "tests" / "data" / "seed-sample"
+from tests.support import ROOT as REPO
+from tests.support import SEED_SAMPLE
+
 BIG = ("customers", "policies", "claims", "payments")
 AS_OF = pd.Timestamp("2025-10-09")
 SIZES_AT_0_01 = {"customers": 500, "policies": 3_500, "claims": 5_000, "payments": 10_000, "agents": 500,

@@ -19,7 +19,8 @@ from pipeline.quality.compile import regex_to_sql
 from pipeline.quality.profile import edit_distance, profile_table
 from pipeline.tables import TABLES
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 SHIPPED = ROOT / "contracts"
 
 
@@ -187,7 +188,6 @@ def test_a_broken_data_file_is_one_line_naming_the_file(foreign):
 
 def test_typos_are_near_misses_of_common_words_only(tmp_path):
     """Inactive is no typo of Active, SD none of SC; a rare stray with no near value is left out."""
-    n = 10_000
     status = np.array(["Active"] * 9_000 + ["Inactive"] * 980 + ["Actve"] * 8 + ["Inactive "] * 4 + ["Zzz"] * 8,
                       dtype=object)
     states = np.array((["SC"] * 5_000 + ["TX"] * 4_990 + ["SD"] * 10), dtype=object)

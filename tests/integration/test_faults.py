@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 import warnings
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from sqlalchemy.engine import make_url
 from pipeline import generate, warehouse
 from pipeline.tables import TABLES
 
-from .conftest import ROOT, execute, _drop_database, _new_database, query, scalar
-from .conftest import SAMPLE as SAMPLE_DIR
+from tests.support import ROOT, execute, new_database, query, scalar
+from tests.support import SAMPLE as SAMPLE_DIR
 
 SCALE = 0.05  # about 96,000 records: each stage lasts long enough to be killed in its middle
 
@@ -67,20 +66,7 @@ def markers_of(url: str) -> dict[str, str]:
 
 
 def with_database(url: str, name: str) -> str:
-    return make_url(warehouse._libpq(url)).set(database=name).render_as_string(hide_password=False)
-
-
-def copy_database(pg_admin_url: str, template: str) -> tuple[str, str]:
-    """A new database made from another (a file copy: no run needed)."""
-    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(warehouse._libpq(pg_admin_url))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    finally:
-        conn.close()
-    return name, with_database(pg_admin_url, name)
+    return make_url(warehouse.libpq_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
 # ---------------------------------------------------------------- the job as a user runs it
@@ -180,25 +166,19 @@ def big_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reference(pg_admin_url, big_data, tmp_path_factory) -> dict:
     """A run that was never interrupted: its database (a template for the other tests), checksums and markers."""
-    name, url = _new_database(pg_admin_url)
-    run(url, big_data, tmp_path_factory.mktemp("reference"))
-    found = {"name": name, "url": url, "checksums": checksums(url), "markers": markers_of(url)}
-    yield found
-    _drop_database(pg_admin_url, name)
+    with new_database(pg_admin_url) as url:
+        run(url, big_data, tmp_path_factory.mktemp("reference"))
+        yield {"name": make_url(url).database, "url": url, "checksums": checksums(url), "markers": markers_of(url)}
 
 
 @pytest.fixture
-def copy_of_reference(pg_admin_url, reference):
-    name, url = copy_database(pg_admin_url, reference["name"])
-    yield url
-    _drop_database(pg_admin_url, name)
+def copy_of_reference(make_database, reference):
+    return make_database(template=reference["name"])  # a file copy: no run needed
 
 
 @pytest.fixture
-def empty_url(pg_admin_url):
-    name, url = _new_database(pg_admin_url)
-    yield url
-    _drop_database(pg_admin_url, name)
+def empty_url(make_database):
+    return make_database()
 
 
 def test_reference_run_is_complete_and_exact(reference, big_data):

@@ -19,11 +19,19 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from pipeline import backup, backup_bundle, config, warehouse
-from pipeline.backup_manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
-                                      table_checksums, tool_connection, verify_sql, with_database)
-from pipeline.tasks import Transform
+from pipeline.backup_manifest import (
+    CHECKSUM_SQL,
+    BackupError,
+    database_name,
+    file_sha256,
+    find_tools,
+    table_checksums,
+    tool_connection,
+    verify_sql,
+    with_database,
+)
 
-from .conftest import ROOT, execute, build, query, scalar
+from tests.support import ROOT, execute, query, scalar
 
 RESTORE_APP = "insurance-pipeline-restore"
 
@@ -43,21 +51,6 @@ def contents(url: str) -> dict[str, tuple[int, str]]:
             found[f"{schema}.{name}"] = cur.fetchone()
     conn.close()
     return found
-
-
-@pytest.fixture
-def backups_dir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "backups"
-    monkeypatch.setenv("PIPELINE_BACKUP_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def built(database_url, data_dir, backups_dir) -> str:
-    """A warehouse filled by the real pipeline from the committed sample; its URL."""
-    result = build(Transform())
-    assert result.scheduling_succeeded, result.summary_text
-    return database_url
 
 
 def change_everything(url: str) -> None:

@@ -14,8 +14,8 @@ import pytest
 from pipeline import backup, backup_bundle
 from pipeline.backup_manifest import FORMAT, MANIFEST, BackupError, read_manifest, table_checksums
 
-from .conftest import execute
-from .test_backup import _verify, backups_dir, built, change_everything, cli, contents  # noqa: F401 - fixtures
+from .test_backup import _verify, change_everything, cli, contents
+from tests.support import execute
 
 # Closes the VALUES list that the restore's check used to paste the manifest into, commits the restore's
 # transaction halfway (its schemas already dropped and reloaded), and leaves valid SQL behind it.

@@ -13,6 +13,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg2
 from psycopg2 import sql
@@ -111,7 +112,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot()")
-            snapshot = cur.fetchone()[0]
+            (snapshot,) = cur.fetchone() or (None,)
             server_version, server_major = _server(cur)
             tools = find_tools(server_major, "oldest", f"the server is PostgreSQL {server_version}")
             conninfo, env = tool_connection(url, "insurance-pipeline-backup")
@@ -331,19 +332,20 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
         psql = subprocess.Popen(psql_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
         source = subprocess.Popen(restore_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=restore_err, env=env)
+        to_psql, from_restore = _piped(psql.stdin), _piped(source.stdout)
         try:
-            psql.stdin.write(prelude.encode())
-            psql.stdin.flush()
-            _pump(source.stdout, psql.stdin)
+            to_psql.write(prelude.encode())
+            to_psql.flush()
+            _pump(from_restore, to_psql)
             if source.wait() == 0:  # only a whole script is followed by the check and the COMMIT
-                psql.stdin.write(epilogue.encode())
-                psql.stdin.flush()
+                to_psql.write(epilogue.encode())
+                to_psql.flush()
         except BrokenPipeError:
             pass  # psql stopped at an error: reported below
         finally:
             with contextlib.suppress(BrokenPipeError):
-                psql.stdin.close()
-            source.stdout.close()
+                to_psql.close()
+            from_restore.close()
             if source.poll() is None:
                 source.kill()
             source.wait()
@@ -367,6 +369,13 @@ def _explain(psql_text: str) -> str:
     if "lock timeout" in message:
         return f"the warehouse stayed busy for {LOCK_TIMEOUT} (a run or the app holds it): {message}"
     return f"restore failed: {message}"
+
+
+def _piped(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe Popen was asked to make (stdin/stdout=PIPE), as the stream it always is then."""
+    if stream is None:
+        raise RuntimeError("a subprocess pipe was asked for and not made")
+    return stream
 
 
 def _pump(source, target) -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FILE_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s: %(message)s"
@@ -109,7 +110,15 @@ class _Counter(logging.Handler):
         self.errors += 1
 
 
-_installed: dict[str, object] = {}
+@dataclass
+class _Installed:
+    """What setup() added to the root logger, so that a second run in this process replaces it."""
+    handlers: list[logging.Handler] = field(default_factory=list)
+    counter: _Counter | None = None
+    path: Path | None = None
+
+
+_installed = _Installed()
 
 
 def setup(run_id: str, debug: bool = False) -> Path:
@@ -119,7 +128,7 @@ def setup(run_id: str, debug: bool = False) -> Path:
     path = log_path(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
-    for handler in _installed.get("handlers", []):  # a second run in this process logs to its own file
+    for handler in _installed.handlers:  # a second run in this process logs to its own file
         root.removeHandler(handler)
     file = logging.FileHandler(path, encoding="utf-8", delay=True)
     file.setFormatter(logging.Formatter(FILE_FORMAT))
@@ -134,14 +143,14 @@ def setup(run_id: str, debug: bool = False) -> Path:
     for handler in (file, terminal, counter):
         root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    _installed.update(handlers=[file, terminal, counter], counter=counter, path=path)
+    _installed.handlers, _installed.counter, _installed.path = [file, terminal, counter], counter, path
     luigi.setup_logging.InterfaceLogging._configured = True  # Luigi adds no handler of its own
     return path
 
 
 def errors_logged() -> int:
-    counter = _installed.get("counter")
-    return counter.errors if isinstance(counter, _Counter) else 0
+    counter = _installed.counter
+    return counter.errors if counter is not None else 0
 
 
 def hook_luigi_command() -> None:
@@ -158,7 +167,7 @@ def hook_luigi_command() -> None:
         path = setup(markers.run_id(), debug=debug_requested([]))  # PIPELINE_DEBUG=1: luigi has no --debug
         atexit.register(_point_at_log, path)
         return True
-    InterfaceLogging._default = classmethod(quiet)
+    InterfaceLogging._default = classmethod(quiet)  # type: ignore[method-assign,assignment]  # Luigi's, replaced on purpose
 
 
 def _point_at_log(path: Path) -> None:

@@ -130,12 +130,16 @@ def hook_luigi() -> None:
     from luigi import interface
 
     factory = interface._WorkerSchedulerFactory
-    if getattr(factory.create_remote_scheduler, "_pipeline_hook", False):
+    if factory in _hooked:
         return
     original = factory.create_remote_scheduler
 
     def create_remote_scheduler(self, url):
         ensure_answering(url)
         return original(self, url)
-    create_remote_scheduler._pipeline_hook = True
-    factory.create_remote_scheduler = create_remote_scheduler
+    # Luigi's factory method, replaced on purpose (mypy refuses any assignment to a method)
+    factory.create_remote_scheduler = create_remote_scheduler  # type: ignore[method-assign]
+    _hooked.add(factory)
+
+
+_hooked: set[type] = set()  # the factories hook_luigi already changed

@@ -235,7 +235,7 @@ def spec_hash(spec: TableSpec) -> str:
 
 def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
     """CREATE TABLE for clean.<table>: typed columns and lineage (keys apart: see key_ddl)."""
-    parts = [
+    parts: list[sql.Composable] = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.name), sql.SQL(c.pg_type), sql.SQL("" if c.nullable else " NOT NULL"))
         for c in spec.columns

@@ -387,7 +387,8 @@ def heal_parents(table: str) -> list[str]:
 
 def heal_descendants(table: str) -> list[str]:
     """Tables whose healing reads this one's clean rows, directly or through others."""
-    found, frontier = set(), {table}
+    found: set[str] = set()
+    frontier = {table}
     while frontier:
         frontier = {t for t in TABLES if set(heal_parents(t)) & frontier} - found
         found |= frontier

@@ -42,7 +42,7 @@ from .errors import database_error, failure_message, first_line, transient
 log = logging.getLogger(__name__)
 
 
-class retries(luigi.Config):  # the class name is the luigi.cfg section
+class retries(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
     attempts = luigi.IntParameter(default=3, description="tries of a task in all when the database fails transiently")
     delay = luigi.FloatParameter(default=10.0, description="seconds between two tries")
 

@@ -38,7 +38,7 @@ def format_table(headers: list[str], rows: list[list], right: Set[int] = frozens
 
     def line(values):
         return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 

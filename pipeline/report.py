@@ -19,7 +19,7 @@ from . import config, warehouse
 from .tables import TABLES
 
 
-class reports(luigi.Config):  # the class name is the luigi.cfg section
+class reports(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section
     folder = luigi.Parameter(default="reports", description="folder of the run reports (one HTML file per run)")
     after_run = luigi.BoolParameter(default=True, description="write the report when a run ends")
 

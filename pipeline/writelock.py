@@ -34,7 +34,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND a.pid <> pg_c
 ORDER BY a.application_name NOT LIKE %(app)s, a.backend_start"""
 
 
-class Busy(Exception):
+class Busy(Exception):  # noqa: N818 - an expected outcome (the lock is held), not an error
     """Another process holds the warehouse: the message says which, and what to do."""
 
 

@@ -139,8 +139,8 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
         if normalise:
             found = [_finding(b, r) for r in normalise]
             b.layer([sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot))
-                     for r, f in zip(normalise, found)])
-            b.applied([(f, r.fixes) for r, f in zip(normalise, found) if r.action == "fix"])
+                     for r, f in zip(normalise, found, strict=True)])
+            b.applied([(f, r.fixes) for r, f in zip(normalise, found, strict=True) if r.action == "fix"])
 
     # Layer 4: the compiled Cerberus field rules (a failed cast is reported as a type error, not as a null).
     field_found = []

@@ -279,7 +279,7 @@ LOOKS_LIKE_CODE = ["'; DROP TABLE raw.claims; --", "$(rm -rf /)", "`id`", 'a,b\n
 def _replace(path: Path, column: str, rows: list[int], values: list) -> None:
     table = pq.read_table(path)
     column_values = table.column(column).to_pylist()
-    for row, value in zip(rows, values):
+    for row, value in zip(rows, values, strict=True):
         column_values[row] = value
     i = table.schema.get_field_index(column)
     pq.write_table(table.set_column(i, column, pa.array(column_values, table.schema.field(column).type)), path)
@@ -340,7 +340,7 @@ def test_values_that_look_like_code_pass_unchanged_or_are_quarantined_with_a_rea
     # trimming is fixed, with the exact value before in heal_log.
     places = [outcome("customers", "email", row) for row in email_rows]
     assert sum(p[0] == "clean" for p in places) >= n / 2, places
-    for row, value, (where, email, reasons) in zip(email_rows, LOOKS_LIKE_CODE, places):
+    for row, value, (where, email, reasons) in zip(email_rows, LOOKS_LIKE_CODE, places, strict=True):
         if where == "quarantine":  # for another reason: the value is kept as it came
             assert email == value and not [r for r in reasons if "email" in r]
             continue

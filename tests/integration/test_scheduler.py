@@ -77,7 +77,7 @@ def test_two_workers_against_one_luigid_run_every_task_once(database_url, data_d
     outputs = [worker.communicate(timeout=300) for worker in workers]
     # Each ran part of the graph: Luigi ends such a worker with luigi.cfg [retcode] not_run (25), or
     # already_running (10) when the other one was still running its tasks; never with task_failed (30).
-    for worker, (_, errors) in zip(workers, outputs):
+    for worker, (_, errors) in zip(workers, outputs, strict=True):
         assert worker.returncode in (0, 10, 25), errors[-3000:]
         if worker.returncode:
             assert "run permission by the scheduler" in errors or "run by another worker" in errors, errors[-3000:]

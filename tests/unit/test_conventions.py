@@ -273,7 +273,7 @@ def test_random_conventions_make_consistent_data(seed):
         generate(folder, scale=0.004, seed=seed % 1000, conventions=conventions)
         sample = Sample(folder, default_truth_path(folder), {})
         kinds = {(t, k) for t in BIG for k in DEFECTS[t]}
-        assert kinds <= set(zip(sample.truth["table"], sample.truth["defect"]))
+        assert kinds <= set(zip(sample.truth["table"], sample.truth["defect"], strict=True))
         for table in BIG:
             keys = sample.truth.loc[sample.truth["table"] == table, "key"]
             assert keys.str.fullmatch(conventions.ids[KEY[table]].pattern).all(), table

@@ -143,7 +143,7 @@ def test_truth_lies_beside_the_output_folder_not_in_it(small):
 
 def test_every_defect_kind_is_injected_and_recorded(small):
     expected = {(t, k) for t, kinds in DEFECTS.items() for k in kinds if t != "agents"}
-    found = set(zip(small.truth["table"], small.truth["defect"]))
+    found = set(zip(small.truth["table"], small.truth["defect"], strict=True))
     assert expected <= found, sorted(expected - found)
     assert found <= {(t, k) for t, kinds in DEFECTS.items() for k in kinds}
     assert list(small.truth.columns) == ["defect", "table", "key", "column"]

@@ -22,6 +22,8 @@ from pipeline.tables import TABLES
 from .test_faults import IN_TASK
 from tests.support import ROOT, SAMPLE
 
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # kill -9 of the embedded postmaster
+
 
 def cli(folder: Path, *args: str, data: Path = SAMPLE) -> subprocess.CompletedProcess:
     env = {**os.environ, "PIPELINE_DATABASE_URL": "", "PIPELINE_EMBEDDED_DIR": str(folder),

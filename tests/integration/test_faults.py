@@ -24,6 +24,8 @@ from pipeline.tables import TABLES
 from tests.support import ROOT, execute, new_database, query, scalar
 from tests.support import SAMPLE as SAMPLE_DIR
 
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # kills workers, luigid and runs halfway through every stage
+
 SCALE = 0.05  # about 96,000 records: each stage lasts long enough to be killed in its middle
 
 # Columns that hold the run's id or the time of the build, not data: left out of the comparison.

@@ -19,6 +19,8 @@ from pipeline.tables import TABLES
 
 from tests.support import ROOT, new_database, query, scalar
 
+pytestmark = pytest.mark.slow  # whole runs on generated data, three hypothesis examples
+
 BIG = ("customers", "policies", "claims", "payments")
 
 

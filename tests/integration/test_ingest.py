@@ -155,6 +155,7 @@ def test_unreadable_file_fails_in_one_line_and_raw_keeps_its_rows(database_url, 
     assert scalar(database_url, "SELECT count(*) FROM raw.claims") == rows
 
 
+@pytest.mark.faults
 def test_kill_during_a_load_then_rerun_gives_exact_counts(database_url, tmp_path, monkeypatch):
     # A file big enough that COPY is still streaming when the process is killed.
     source = pq.read_table(SAMPLE / "payments.parquet")

@@ -10,6 +10,8 @@ from bench.killsweep import Sweep, kill_points
 
 from tests.support import ROOT
 
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # kill points of bench/killsweep.py
+
 SUBSET = (
     "load:payments COPY (first load)",
     "heal:payments INSERT clean",

@@ -156,6 +156,7 @@ def quick_retries():
     settings.remove_option("retries", "delay")
 
 
+@pytest.mark.faults
 def test_a_dropped_connection_is_retried_and_recorded(database_url, data_dir, reports, quick_retries):
     """A real transient error: the server ends the task's session while it waits for its table lock."""
     blocker = psycopg2.connect(database_url)
@@ -195,6 +196,7 @@ def test_a_dropped_connection_is_retried_and_recorded(database_url, data_dir, re
     assert scalar(database_url, "SELECT status FROM ops.runs WHERE run_id = %s", (markers.run_id(),)) == "done"
 
 
+@pytest.mark.faults
 def test_progress_lines_and_a_killed_run(database_url, data_dir, reports, tmp_path):
     env = {**os.environ, "PIPELINE_PROGRESS": "1", "PIPELINE_RUN_ID": "killed-run"}
     with open(tmp_path / "stderr.txt", "w") as errors:

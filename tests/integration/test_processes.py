@@ -17,6 +17,8 @@ from pipeline import generate
 from .test_faults import IN_TASK, wait_until_alone
 from tests.support import ROOT, query
 
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # kills the parent of a run's workers
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):

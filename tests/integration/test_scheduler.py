@@ -22,6 +22,8 @@ from pipeline.tasks import HealTable
 
 from tests.support import ROOT, SAMPLE, query, scalar
 
+pytestmark = pytest.mark.slow  # runs through a real luigid, pairs of workers
+
 ALL_TASKS = 2 * len(TABLES) + 1
 
 

@@ -137,7 +137,7 @@ ROWS = {
     ],
 }
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 TABLE_RESULTS = [  # run_id, table, raw, clean, quarantined, valid_before, fixed_rows, checked_at
     ("run-1", "customers", 5, 4, 1, 3, 1, dt.datetime(2025, 10, 1, 10, 0, tzinfo=UTC)),
     ("run-1", "payments", 14, 12, 2, 10, 1, dt.datetime(2025, 10, 1, 10, 5, tzinfo=UTC)),

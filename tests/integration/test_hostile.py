@@ -26,7 +26,7 @@ from pipeline import ingest, warehouse
 from pipeline.tables import spec
 from pipeline.tasks import HealTable
 
-from tests.support import ROOT, SAMPLE, admin_connection, build, drop_database, new_database, query, scalar
+from tests.support import ROOT, SAMPLE, admin_connection, build, create_database, drop_database, query, scalar
 
 # ---------------------------------------------------------------- fuzzed Parquet files
 
@@ -148,15 +148,16 @@ def hostile_files(draw):
 @pytest.fixture(scope="module")
 def loaded(pg_admin_url):
     """A warehouse whose raw.payment_methods and raw.claims hold the committed sample (what a failure must keep)."""
-    with new_database(pg_admin_url) as url:
-        conn = psycopg2.connect(url)
-        warehouse.bootstrap(conn)
-        counts = {}
-        for table in ("payment_methods", "claims"):
-            counts[table] = ingest.load_table(conn, spec(table), SAMPLE / f"{table}.parquet", "sample").rows
-        conn.commit()
-        yield conn, counts
-        conn.close()
+    name, url = create_database(pg_admin_url)
+    conn = psycopg2.connect(url)
+    warehouse.bootstrap(conn)
+    counts = {}
+    for table in ("payment_methods", "claims"):
+        counts[table] = ingest.load_table(conn, spec(table), SAMPLE / f"{table}.parquet", "sample").rows
+    conn.commit()
+    yield conn, counts
+    conn.close()
+    drop_database(pg_admin_url, name)
 
 
 def load_outcome(conn, table: str, path: Path, rows: int, previous: int) -> str:

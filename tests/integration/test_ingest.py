@@ -79,7 +79,7 @@ def test_every_arrow_number_and_time_type_arrives_exactly(database_url, tmp_path
     _load(database_url, "payment_methods", path)
     rows = query(database_url, "SET TimeZone = 'UTC'; SELECT small, unsigned, single, day, nanos, zoned, money, "
                                "wide, pg_typeof(wide)::text FROM raw.payment_methods ORDER BY _source_row")
-    utc = datetime.UTC
+    utc = datetime.timezone.utc
     assert rows[0] == (-128, decimal.Decimal(0), 1.5, datetime.date(1970, 1, 1),
                        datetime.datetime(1970, 1, 12, 13, 46, 40, 123456), datetime.datetime(1970, 1, 1, tzinfo=utc),
                        decimal.Decimal("12345678901234567890.125"), "1.50", "text")

@@ -19,17 +19,8 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from pipeline import backup, backup_bundle, config, warehouse
-from pipeline.backup_manifest import (
-    CHECKSUM_SQL,
-    BackupError,
-    database_name,
-    file_sha256,
-    find_tools,
-    table_checksums,
-    tool_connection,
-    verify_sql,
-    with_database,
-)
+from pipeline.backup_manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
+                                      table_checksums, tool_connection, verify_sql, with_database)
 
 from tests.support import ROOT, execute, query, scalar
 

@@ -5,7 +5,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
-COPY setup.py luigi.cfg ./
+COPY pyproject.toml setup.py README.md luigi.cfg ./
 COPY pipeline ./pipeline
 RUN pip install -e . && mkdir -p reports .luigid
 COPY data ./data

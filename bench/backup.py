@@ -128,7 +128,7 @@ def main() -> int:
         restore_ratio = medians["restore: ours"] / medians["restore: bare pg_restore into an empty db"]
         print(f"\nbackup {backup_ratio:.2f}x, restore {restore_ratio:.2f}x of bare (target: within 1.2x)")
         # Each run's own ratio cancels the machine's slow drifts between runs; both statistics are worth reading.
-        paired = [statistics.median(o / b for o, b in zip(times[f"{kind}: ours"], times[base]))
+        paired = [statistics.median(o / b for o, b in zip(times[f"{kind}: ours"], times[base], strict=True))
                   for kind, base in (("backup", "backup: bare pg_dump -Fc -Z1"),
                                      ("restore", "restore: bare pg_restore into an empty db"))]
         print(f"median of each run's own ratio: backup {paired[0]:.2f}x, restore {paired[1]:.2f}x")

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import psycopg2
 import pyarrow.parquet as pq
-from psycopg2 import sql
-
 from common import ensure_data, print_table, scratch_database
+from psycopg2 import sql
 
 from pipeline import ingest, warehouse  # noqa: E402 (common puts the project on sys.path)
 from pipeline.quality import contract, heal

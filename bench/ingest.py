@@ -15,9 +15,10 @@ TABLES = ["coverage_levels", "currency_rates", "policy_types", "payment_methods"
 
 def ours(data: str, url: str) -> None:
     """The ingest stage as LoadTable runs it: one transaction per table, streamed COPY."""
+    import psycopg2
+
     from pipeline import ingest, warehouse
     from pipeline.tables import spec
-    import psycopg2
     for name in TABLES:
         with psycopg2.connect(url) as conn:
             warehouse.bootstrap(conn)
@@ -40,6 +41,7 @@ def prepare_csv(data: Path, url: str) -> Path:
     import psycopg2
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
     from pipeline import ingest
     folder = data.parent / f"{data.name}-csv"
     folder.mkdir(exist_ok=True)

@@ -40,7 +40,8 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from pipeline import embedded  # noqa: E402
 from pipeline.tables import TABLES  # noqa: E402
-from tests.test_faults import IN_TASK, checksums  # noqa: E402
+
+from tests.integration.test_faults import IN_TASK, checksums  # noqa: E402
 
 DATABASE = "warehouse"
 REFERENCE = "killsweep_reference"  # template: a warehouse after one uninterrupted run
@@ -154,7 +155,7 @@ class Sweep:
             pq.write_table(table.slice(0, int(table.num_rows * NEW_DELIVERY)), folder / f"{delivery}.parquet")
         return folder
 
-    def reference_of(self, point: "Point") -> dict:
+    def reference_of(self, point: Point) -> dict:
         """What an uninterrupted run leaves: the reference, or for a new delivery, the reference then that run."""
         if not point.delivery:
             return self.reference_sums

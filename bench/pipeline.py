@@ -173,8 +173,8 @@ def _heal_statements(name: str) -> list[str]:
     for fk in table.foreign_keys:
         if fk.soft:
             continue
-        pairs = " AND ".join(f'p."{r}" = c."{l}"' for l, r in zip(fk.columns, fk.ref_columns))
-        present = " AND ".join(f'c."{l}" IS NOT NULL' for l in fk.columns)
+        pairs = " AND ".join(f'p."{r}" = c."{c}"' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+        present = " AND ".join(f'c."{c}" IS NOT NULL' for c in fk.columns)
         out.append(f'DELETE FROM {t} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM clean."{fk.ref_table}" p '
                    f"WHERE {pairs})")
     if name == "claims":  # a claim outside its policy's period

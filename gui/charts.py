@@ -197,7 +197,7 @@ class TimeChart(Chart):
             if again:
                 self.curves[name].setData(self.xs, ys, connect="finite")
             elif self.stacked:
-                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys)]
+                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys, strict=False)]
                 curve = self.plot.plot(self.xs, ys, pen=pg.mkPen(color, width=1.2), name=name)
                 fill = QColor(color)
                 fill.setAlpha(150)
@@ -261,7 +261,7 @@ class BarChart(Chart):
         positions = list(range(len(categories)))
         base = [0.0] * len(categories)
         width = 0.7 if self.stacked else 0.8 / len(series)
-        for i, (name, values) in enumerate(series.items()):
+        for i, values in enumerate(series.values()):
             heights = [float(v or 0) for v in values]
             offset = 0 if self.stacked else (i - (len(series) - 1) / 2) * width
             centers = [p + offset for p in positions]
@@ -274,7 +274,7 @@ class BarChart(Chart):
                                        brush=brush, pen=pg.mkPen("w", width=0.5))
             self.plot.addItem(item)
             if self.stacked:
-                base = [b + h for b, h in zip(base, heights)]
+                base = [b + h for b, h in zip(base, heights, strict=False)]
         self.set_legend(list(series))
         tops = base if self.stacked else [float(v or 0) for vs in series.values() for v in vs]
         high, low = max(tops + [0]), min(tops + [0])

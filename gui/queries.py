@@ -115,10 +115,10 @@ class Rows:
     rows: list[tuple]
 
     def dicts(self) -> list[dict]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
     def first(self) -> dict | None:
-        return dict(zip(self.columns, self.rows[0])) if self.rows else None
+        return dict(zip(self.columns, self.rows[0], strict=True)) if self.rows else None
 
 
 _local = threading.local()

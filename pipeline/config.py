@@ -153,11 +153,12 @@ def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:
     parser = luigi.configuration.get_config()
     if not parser.has_section("quality_thresholds"):
         return {}
-    found = {}
+    found: dict[str, tuple[float | None, float | None]] = {}
     for rule_id, value in parser.items("quality_thresholds"):
         parts = [p.strip() for p in value.split(",")] + [""]
         try:
-            found[rule_id] = tuple(float(p) if p else None for p in parts[:2])
+            warn_if, error_if = (float(p) if p else None for p in parts[:2])
+            found[rule_id] = (warn_if, error_if)
         except ValueError:
             raise ValueError(f"luigi.cfg [quality_thresholds] {rule_id} = {value!r}: "
                              "expected 'warn_if, error_if' as shares of rows, e.g. '0.05, 0.2'") from None

@@ -45,13 +45,14 @@ def tune_embedded(server) -> None:
                 cur.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                         "AND pid <> pg_backend_pid()")
-            others = cur.fetchone()[0]
+            (others,) = cur.fetchone() or (0,)
     if others:
         log.info("embedded warehouse: %s take effect when the server next starts", ", ".join(differ))
         return
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import create_command_function  # pg_ctl itself is set on the module at import
     from pgserver.utils import PostmasterInfo
 
+    pg_ctl = create_command_function("pg_ctl")
     pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user,
            timeout=60)
     server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so that its cleanup stops this one

@@ -112,7 +112,7 @@ def _check_names(path: Path, names: list[str]) -> None:
     if reserved:
         raise SourceError(f"{path}: column {reserved[0]!r} clashes with a name the warehouse uses itself")
     cut = [n.encode()[:MAX_NAME_BYTES] for n in names]
-    clash = next((n for n, c in zip(names, cut) if cut.count(c) > 1), None)
+    clash = next((n for n, c in zip(names, cut, strict=True) if cut.count(c) > 1), None)
     if clash is not None:
         raise SourceError(f"{path}: columns {clash[:20]!r}... are alike in their first {MAX_NAME_BYTES} bytes, "
                           "where PostgreSQL cuts names")

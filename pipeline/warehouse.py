@@ -30,6 +30,9 @@ def _libpq(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+libpq_url = _libpq  # the public name, for tools and tests that turn a configured URL into a libpq one
+
+
 def url() -> str:
     """The warehouse URL in libpq form, starting the embedded server when none is configured."""
     configured = config.database_url()
@@ -136,7 +139,7 @@ def spec_hash(spec: TableSpec) -> str:
 
 def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
     """CREATE TABLE for clean.<table>: typed columns and lineage (keys apart: see key_ddl)."""
-    parts = [
+    parts: list[sql.Composable] = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.name), sql.SQL(c.pg_type), sql.SQL("" if c.nullable else " NOT NULL"))
         for c in spec.columns

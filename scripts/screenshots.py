@@ -97,7 +97,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="insurance-screenshots-") as temp:
         folder = Path(temp)
-        os.chmod(folder, 0o755)  # the embedded server may run as its own user
+        os.chmod(folder, 0o755)  # noqa: S103 - the embedded server may run as its own user
         url, drop = warehouse_url(folder)
         try:
             shutil.copytree(ROOT / "data", folder / "data")

@@ -1,25 +1,19 @@
-"""Shared fixtures: a real PostgreSQL (embedded by default, or PIPELINE_TEST_DATABASE_URL), fresh databases, data."""
+"""Fixtures shared by every test: a real PostgreSQL (embedded by default, or PIPELINE_TEST_DATABASE_URL), fresh
+databases, the healed warehouse, data. The functions behind them are in tests/support."""
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import uuid
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import luigi
-import psycopg2
 import pytest
-from psycopg2 import sql
-from sqlalchemy.engine import make_url
 
-from pipeline.orchestration import markers
 from pipeline import warehouse
-from pipeline.orchestration.tasks import Transform
+from pipeline.orchestration import markers
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data"
+from tests.support import SAMPLE, create_database, drop_database, healed_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -38,48 +32,37 @@ def pg_admin_url(tmp_path_factory) -> str:
     return server.get_uri("postgres")
 
 
-def _admin(url: str):
-    conn = psycopg2.connect(warehouse._libpq(url))
-    conn.autocommit = True
-    return conn
+@pytest.fixture
+def make_database(pg_admin_url) -> Iterator[Callable[..., str]]:
+    """The database factory: make_database(prefix=..., template=...) gives the URL of a new database on the test
+    server (empty, or a copy of `template`); every database it made is dropped after the test."""
+    made: list[str] = []
 
+    def make(prefix: str = "pipeline_test", template: str | None = None) -> str:
+        name, url = create_database(pg_admin_url, prefix, template)
+        made.append(name)
+        return url
 
-def _new_database(pg_admin_url: str) -> tuple[str, str]:
-    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
-    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name, make_url(warehouse._libpq(pg_admin_url)).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(pg_admin_url: str, name: str) -> None:
-    with contextlib.closing(_admin(pg_admin_url)) as admin, admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    yield make
+    for name in reversed(made):
+        drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
-def database_url(pg_admin_url, monkeypatch) -> str:
+def database_url(make_database, monkeypatch) -> str:
     """A new, empty database that the pipeline uses as its warehouse for one test."""
-    name, url = _new_database(pg_admin_url)
+    url = make_database()
     monkeypatch.setenv("PIPELINE_DATABASE_URL", url)
     markers.new_run_id()
-    yield url
-    _drop_database(pg_admin_url, name)
+    return url
 
 
 @pytest.fixture(scope="module")
-def healed_url(pg_admin_url, tmp_path_factory) -> str:
+def healed_url(pg_admin_url, tmp_path_factory) -> Iterator[str]:
     """A warehouse filled by one real run on the committed sample, shared by a module's read-only tests."""
-    name, url = _new_database(pg_admin_url)
-    folder = tmp_path_factory.mktemp("healed") / "data"
-    shutil.copytree(SAMPLE, folder)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_DATABASE_URL", url)
-        patch.setenv("PIPELINE_DATA_DIR", str(folder))
-        patch.setenv("PIPELINE_REPORT_DIR", str(folder.parent / "reports"))
-        result = build(Transform(), workers=2)
-        assert result.scheduling_succeeded, result.summary_text
+    folder = tmp_path_factory.mktemp("healed")
+    with healed_warehouse(pg_admin_url, folder, PIPELINE_REPORT_DIR=str(folder / "reports")) as url:
         yield url
-    _drop_database(pg_admin_url, name)
 
 
 @pytest.fixture(autouse=True)
@@ -98,30 +81,9 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def build(*tasks, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
-    """Run tasks with the local scheduler as a new run; the detailed result tells what ran."""
-    markers.new_run_id()
-    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True,
-                       log_level="WARNING")
-
-
-def query(url: str, text: str, params=()) -> list[tuple]:
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(text, params)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
-
-
-def execute(url: str, *statements: str) -> None:
-    """Run statements outside a transaction (CREATE DATABASE, DROP, ...)."""
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
-
-
-def scalar(url: str, text: str, params=()):
-    return query(url, text, params)[0][0]
+def pytest_collection_modifyitems(items) -> None:
+    """Each test folder's marker (registered in pyproject.toml): tests/integration -> integration, tests/gui -> gui."""
+    for item in items:
+        folder = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        if folder in ("integration", "gui"):
+            item.add_marker(folder)

@@ -215,7 +215,7 @@ BEGIN
     END IF;
 END
 $backup_verify$;
-"""
+"""  # noqa: S608 - the manifest's values go in through _literal (quote_literal); names are the module's own
 
 
 # Drops every user schema but public (pipeline schemas and any other), so that the warehouse afterwards holds
@@ -303,7 +303,7 @@ def _candidate_folders() -> list[Path]:
             warnings.simplefilter("ignore")
             from pgserver._commands import POSTGRES_BIN_PATH  # the embedded server's own tools
         folders.append(Path(POSTGRES_BIN_PATH))
-    except Exception:  # noqa: BLE001 - pgserver missing or broken: use the other tools
+    except Exception:  # noqa: BLE001, S110 - pgserver missing or broken: use the other tools
         pass
     on_path = shutil.which("pg_dump")
     if on_path:

@@ -13,7 +13,7 @@ CHECKSUM = re.compile(r"-?[0-9]{1,40}")  # the text of a sum of 64-bit hashes
 KINDS = ("table", "materialized view")
 
 
-class _Refused(Exception):
+class _Refused(Exception):  # noqa: N818 - a control-flow signal inside this module, never shown
     def __init__(self, field: str, problem: str):
         super().__init__(f"{field} {problem}")
 

@@ -19,7 +19,7 @@ def confirm(args, what: str) -> None:
     raise BackupError(f"{what} Add --yes to confirm (or use --target-db NEW for a new database)")
 
 
-def _human(size: int) -> str:
+def _human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Set
 from pathlib import Path
 
 import psycopg2
@@ -32,14 +33,14 @@ from ..tables import TABLES
 
 # ---------------------------------------------------------------- aligned tables
 
-def format_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+def format_table(headers: list[str], rows: list[list], right: Set[int] = frozenset()) -> str:
     """Columns as wide as their widest cell; the columns in `right` (numbers) aligned right."""
     cells = [[("-" if c is None else str(c)) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
 
     def line(values):
         return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
@@ -201,7 +202,7 @@ def cmd_status(args) -> int:
              _count(s.get("rows_in")), _count(s.get("rows_out")), _count(s.get("rows_quarantined"))] for s in states]
     print(format_table(["task", "state", "last run", "finished", "duration", "rows in", "rows out", "quarantined"],
                        rows, right={4, 5, 6, 7}))
-    summary = {}
+    summary: dict[str, int] = {}
     for s in states:
         summary[s["state"]] = summary.get(s["state"], 0) + 1
     print()

@@ -4,10 +4,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import luigi
 
 from .. import config, warehouse
+
+if TYPE_CHECKING:
+    _TaskBase = luigi.Task  # a mixin of luigi.Task subclasses: the type checker sees what it mixes into
+else:
+    _TaskBase = object
 
 _file_digests: dict[tuple[str, int, int], str] = {}
 
@@ -102,7 +108,7 @@ def new_run_id() -> str:
     return _run_id
 
 
-class Versioned:
+class Versioned(_TaskBase):
     """A task whose id changes with its inputs: a significant `version` parameter, computed from the task's
     fingerprint and the warehouse it writes when not given (so `luigi --module pipeline Transform` works bare).
 

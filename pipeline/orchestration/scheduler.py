@@ -17,7 +17,7 @@ import luigi.configuration
 from .. import config
 
 LUIGID_DIR = ".luigid"
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", "ip6-localhost"}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", "ip6-localhost"}  # noqa: S104 - names, not binds
 
 
 def scheduler_port() -> int:
@@ -51,7 +51,7 @@ def answers(url: str, timeout: float = 3) -> bool:
     """A luigid answers at `url`: its API gives a task list (a bare TCP connect can reach a proxy, not luigid)."""
     query = urllib.parse.quote(json.dumps({"status": "RUNNING", "upstream_status": "", "search": ""}))
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/api/task_list?data={query}", timeout=timeout) as answer:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/task_list?data={query}", timeout=timeout) as answer:  # noqa: S310 - luigid's http(s) URL from luigi.cfg
             return "response" in json.load(answer)
     except (OSError, ValueError):
         return False
@@ -67,7 +67,7 @@ def pid_of(folder: Path) -> int | None:
     return pid if pid_alive(pid) else None
 
 
-class StartFailed(Exception):
+class StartFailed(Exception):  # noqa: N818 - reads as what happened at its one raise and catch
     """luigid could not be started; the message says why and where its output is."""
 
 
@@ -114,7 +114,7 @@ def ensure_answering(url: str) -> None:
         raise SystemExit(codes().scheduling_error)
     folder = luigid_dir()
     try:
-        pid = start_background(folder, port, host="127.0.0.1" if host in ("localhost", "0.0.0.0", "") else host)
+        pid = start_background(folder, port, host="127.0.0.1" if host in ("localhost", "0.0.0.0", "") else host)  # noqa: S104 - binds 127.0.0.1
     except StartFailed as exc:
         print(f"error: no central scheduler answered on {page} and starting one failed: {exc}", file=sys.stderr,
               flush=True)
@@ -129,12 +129,16 @@ def hook_luigi() -> None:
     from luigi import interface
 
     factory = interface._WorkerSchedulerFactory
-    if getattr(factory.create_remote_scheduler, "_pipeline_hook", False):
+    if factory in _hooked:
         return
     original = factory.create_remote_scheduler
 
     def create_remote_scheduler(self, url):
         ensure_answering(url)
         return original(self, url)
-    create_remote_scheduler._pipeline_hook = True
-    factory.create_remote_scheduler = create_remote_scheduler
+    # Luigi's factory method, replaced on purpose (mypy refuses any assignment to a method)
+    factory.create_remote_scheduler = create_remote_scheduler  # type: ignore[method-assign]
+    _hooked.add(factory)
+
+
+_hooked: set[type] = set()  # the factories hook_luigi already changed

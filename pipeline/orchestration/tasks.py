@@ -100,7 +100,7 @@ class HealTable(PipelineTask):
         return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
 
     @property
-    def priority(self) -> int:
+    def priority(self) -> int:  # type: ignore[override]  # Luigi's class attribute, computed per table here
         # The heals of customers, policies, claims and payments run one after another: with two workers, the
         # tables on that path go first (Luigi gives a task's loads its priority); the big loads of claims and
         # payments fill the other worker meanwhile.

@@ -181,8 +181,12 @@ def _column(spec: TableSpec, name: str, body, where: str) -> ColumnContract:
 
 
 def _first_repeat(values: list[str]) -> str:
-    seen = set()
-    return next(v for v in values if v in seen or seen.add(v))
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    raise ValueError("no value repeats")  # never: called only when there is a repeat
 
 
 def _share(value, where: str, name: str) -> float | None:

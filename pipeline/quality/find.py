@@ -117,6 +117,8 @@ def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, tar
 
 def _take_over(cur, work: Work, rule: Rule) -> None:
     """Orphans whose parent row exists in raw (so it was quarantined) become this rule's findings."""
+    if rule.takes_from is None:  # never: only rules that take over orphans come here
+        return
     orphan_id, raw_parent, key, message = rule.takes_from
     cur.execute(sql.SQL(
         "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
@@ -232,6 +234,7 @@ def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules:
                count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
         FROM {} GROUP BY rule_id""").format(work.found))
     counts = {r[0]: r[1:] for r in cur.fetchall()}
+    catalog: list[tuple[str, str, str, str, float | None, float | None]]
     catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
                 "quarantine", None, None) for c in spec.columns]
     catalog += [(f"{spec.name}.{c.name}.finite", f"{c.name} must be a finite number (not NaN or infinite)", "error",

@@ -273,7 +273,7 @@ def _vocabulary(cp: ColumnProfile, text: pa.ChunkedArray, known: ColumnContract)
     counts = pc.value_counts(text)
     synonym_of = dict(known.synonyms)  # the user's synonyms fold their variants into their values
     groups: dict[str, list[tuple[str, int]]] = {}
-    for value, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+    for value, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
         target = synonym_of.get(fold(value))
         groups.setdefault(fold(target) if target else fold(value), []).append((value, n))
     total = {f: sum(n for _, n in spellings) for f, spellings in groups.items()}

@@ -84,8 +84,9 @@ def proposal_text(spec: TableSpec, profile: TableProfile, raw: dict) -> str:
         body = {"type": column.kind, "nullable": old.get("nullable", column.nullable)}
         pattern = cp.pattern if cp.owns_pattern else old.get("pattern")
         owned = cp.role in OWNED_VALUES or (cp.role in ("text", "id") and column.kind == "text")
-        values = list(cp.counts) if owned else old.get("values")
-        synonyms = _synonyms(cp, old, values) if owned else old.get("synonyms")
+        proposed = list(cp.counts)
+        values = proposed if owned else old.get("values")
+        synonyms = _synonyms(cp, old, proposed) if owned else old.get("synonyms")
         strict = old.get("strict", False if cp.role == "vocabulary" else None)
         email = True if cp.role == "email" else old.get("email")
         observed = cp.observed or old.get("observed")

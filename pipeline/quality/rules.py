@@ -194,7 +194,7 @@ def parent_alias(fk_columns: tuple[str, ...]) -> str:
 def parent_join(spec: TableSpec, fk_columns: tuple[str, ...], required: bool = True) -> Join:
     fk = next(f for f in spec.foreign_keys if f.columns == fk_columns)
     alias = parent_alias(fk.columns)
-    on = " AND ".join(f'{alias}."{r}" = h."{c}"' for c, r in zip(fk.columns, fk.ref_columns))
+    on = " AND ".join(f'{alias}."{r}" = h."{c}"' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
     return Join(alias, f'clean."{fk.ref_table}"', on, fk.ref_columns[0], required)
 
 
@@ -206,8 +206,8 @@ def reference_rules(spec: TableSpec) -> list[Rule]:
             continue
         cols = "_".join(fk.columns)
         present = " AND ".join(f'h."{c}" IS NOT NULL' for c in fk.columns)
-        in_clean = " AND ".join(f'p."{r}" = h."{c}"' for c, r in zip(fk.columns, fk.ref_columns))
-        in_raw = " AND ".join(f'p."{r}"::text = h."{c}"::text' for c, r in zip(fk.columns, fk.ref_columns))
+        in_clean = " AND ".join(f'p."{r}" = h."{c}"' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+        in_raw = " AND ".join(f'p."{r}"::text = h."{c}"::text' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         missing = f'NOT EXISTS (SELECT 1 FROM clean."{fk.ref_table}" p WHERE {in_clean})'
         detects = {"customers": "orphan_customer", "policies": "orphan_policy",
                    "payment_methods": "unknown_payment_method"}.get(fk.ref_table)
@@ -387,7 +387,8 @@ def heal_parents(table: str) -> list[str]:
 
 def heal_descendants(table: str) -> list[str]:
     """Tables whose healing reads this one's clean rows, directly or through others."""
-    found, frontier = set(), {table}
+    found: set[str] = set()
+    frontier = {table}
     while frontier:
         frontier = {t for t in TABLES if set(heal_parents(t)) & frontier} - found
         found |= frontier

@@ -1,6 +1,7 @@
 """The one-scan SQL of healing: a table's casts, normalise fixes, field rules and row rules in one statement."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from psycopg2 import sql
@@ -10,6 +11,7 @@ from ..warehouse import qualified
 from .compile import FieldCheck
 from .rules import Join, Rule, field_policy
 
+NO_JOINS = sql.SQL("")
 TRY_CAST = {"int": "ops.try_bigint", "float": "ops.try_float8", "date": "ops.try_date",
             "timestamp": "ops.try_timestamp", "bool": "ops.try_boolean"}
 
@@ -66,7 +68,7 @@ class _Builder:
         self.slots.append(name)
         return name
 
-    def layer(self, extra: list[sql.Composable], joins: sql.Composable = sql.SQL("")) -> None:
+    def layer(self, extra: Sequence[sql.Composable], joins: sql.Composable = NO_JOINS) -> None:
         """A layer adding columns to everything below."""
         self.query = sql.SQL("SELECT h.*, {} FROM ({}) h {}").format(sql.SQL(", ").join(extra), self.query, joins)
 
@@ -77,7 +79,7 @@ class _Builder:
         """A layer carrying out fixes (each change's before and after kept in slots) and collecting flags."""
         below = list(self.slots)
         by_column: dict[str, list[tuple[Finding, str]]] = {}
-        extra = []
+        extra: list[sql.Composable] = []
         for finding, fixes in fix_rules:
             for column, expr in fixes:
                 by_column.setdefault(column, []).append((finding, expr))
@@ -113,7 +115,8 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
     """The work rows of one table: typed, normalised, checked against every field and row rule, fixed."""
     b = _Builder(spec)
     # Layer 1: the spec's types; a value that does not cast is a type error.
-    typed, cast_slots = [sql.SQL("r._source_row"), sql.SQL("r._escaped")], {}  # _escaped: until the fixes
+    typed: list[sql.Composable] = [sql.SQL("r._source_row"), sql.SQL("r._escaped")]  # _escaped: until the fixes
+    cast_slots: dict[str, str] = {}
     for c in spec.columns:
         expr, failed = _cast(c.name, raw_types.get(c.name), c.kind)
         typed.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(c.name)))
@@ -136,8 +139,8 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
         if normalise:
             found = [_finding(b, r) for r in normalise]
             b.layer([sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot))
-                     for r, f in zip(normalise, found)])
-            b.applied([(f, r.fixes) for r, f in zip(normalise, found) if r.action == "fix"])
+                     for r, f in zip(normalise, found, strict=True)])
+            b.applied([(f, r.fixes) for r, f in zip(normalise, found, strict=True) if r.action == "fix"])
 
     # Layer 4: the compiled Cerberus field rules (a failed cast is reported as a type error, not as a null).
     field_found = []
@@ -145,10 +148,12 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
     if compiled:
         values = []
         for check in compiled:
+            predicate = check.predicate
+            if predicate is None:  # never: compiled means it has one (said for the type checker)
+                continue
             policy = field_policy(check.rule_id)
             finding = Finding(check.rule_id, check.column, policy.action, b.slot("m"))
             field_found.append((finding, policy.fixes))
-            predicate = check.predicate
             if check.rule == "nullable" and check.column in cast_slots:
                 predicate = sql.SQL("{} AND {} IS NULL").format(predicate, sql.Identifier(cast_slots[check.column]))
             values.append(sql.SQL("CASE WHEN {} THEN {} END AS {}").format(

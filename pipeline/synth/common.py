@@ -1,6 +1,8 @@
 """Shared helpers for the synthetic tables: dates, random picks, column frames and Arrow conversion."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -137,7 +139,7 @@ def labels(vocab, codes: np.ndarray) -> pa.Array:
     return pa.array(list(vocab), pa.string()).take(pa.array(codes, pa.int32(), mask=codes < 0))
 
 
-def to_arrow(frame: Frame, schema: pa.Schema, vocab: dict[str, list[str]],
+def to_arrow(frame: Frame, schema: pa.Schema, vocab: Mapping[str, Sequence[str]],
              ids: dict[str, tuple[str, int]] = REFERENCE_IDS, int_flags: bool = False) -> pa.Table:
     """Build the Arrow table: categories via vocab, key columns via ids, nulls as NaN/NaT/-1.
 

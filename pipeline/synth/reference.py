@@ -133,7 +133,7 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
     stems = list(dict.fromkeys(vocab.LAST_NAMES + vocab.MALE_NAMES + vocab.FEMALE_NAMES))
     parts = (vocab.TOWN_PREFIXES, stems, vocab.TOWN_SUFFIXES)
     picks = np.unravel_index(rng.choice(np.prod([len(p) for p in parts]), n, replace=False), [len(p) for p in parts])
-    town = pc.binary_join_element_wise(*(pa.array(p).take(pa.array(i)) for p, i in zip(parts, picks)), "")
+    town = pc.binary_join_element_wise(*(pa.array(p).take(pa.array(i)) for p, i in zip(parts, picks, strict=True)), "")
     # The branch's manager: one of its own agents, a Manager where it has one.
     order = np.lexsort((rng.random(N_AGENTS), -role, branch))
     _, first = np.unique(branch[order], return_index=True)

@@ -5,49 +5,21 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
 
-import shutil
-import uuid
-
-import psycopg2
 import pytest
-from psycopg2 import sql
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
-from sqlalchemy.engine import make_url
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
-from pipeline import warehouse
-from pipeline.orchestration.tasks import Transform
-
-from ..conftest import SAMPLE, build
-
-
-def _admin(url: str):
-    conn = psycopg2.connect(warehouse._libpq(url))
-    conn.autocommit = True
-    return conn
+from tests.support import healed_warehouse
 
 
 @pytest.fixture(scope="module")
 def filled_url(pg_admin_url, tmp_path_factory) -> str:
     """A warehouse filled by a real run of Transform on the committed sample, shared by a module's read-only tests;
     PIPELINE_DATABASE_URL, PIPELINE_DATA_DIR and PIPELINE_BACKUP_DIR point at it for the module."""
-    name = f"gui_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin(pg_admin_url)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(warehouse._libpq(pg_admin_url)).set(database=name).render_as_string(hide_password=False)
     folder = tmp_path_factory.mktemp("gui-data")
-    shutil.copytree(SAMPLE, folder / "data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_DATABASE_URL", url)
-        patch.setenv("PIPELINE_DATA_DIR", str(folder / "data"))
-        patch.setenv("PIPELINE_BACKUP_DIR", str(folder / "backups"))
-        result = build(Transform(), workers=2)
-        assert result.scheduling_succeeded, result.summary_text
+    with healed_warehouse(pg_admin_url, folder, prefix="gui_test", PIPELINE_BACKUP_DIR=str(folder / "backups"),
+                          PIPELINE_REPORT_DIR=str(folder / "reports")) as url:
         yield url
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
 
 
 @pytest.fixture
@@ -69,19 +41,3 @@ def window(qtbot, tmp_path):
         pipeline.stop(wait=True)
     assert workers.wait_all(120000), "worker threads still busy after the test"
     qtbot.wait(50)  # let the last results arrive while the window still exists
-
-
-def answer_next_dialog(button=QMessageBox.StandardButton.Yes) -> list[str]:
-    """Click a button of the next modal message box, as a user would; its text lands in the returned list."""
-    seen: list[str] = []
-
-    def click():
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QMessageBox):
-            seen.append(box.text())
-            box.button(button).click()
-        else:
-            QTimer.singleShot(20, click)
-
-    QTimer.singleShot(20, click)
-    return seen

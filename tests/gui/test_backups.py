@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from pipeline.orchestration.tasks import Transform
 
-from ..conftest import build, scalar
-from ..test_backup import change_everything, contents
-from .conftest import answer_next_dialog
+from tests.integration.test_backup import change_everything, contents
+from tests.support import build, scalar
+from tests.support.qt import answer_next_dialog
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import scalar
+from tests.support import scalar
 
 
 def test_empty_warehouse_shows_the_run_button_and_no_errors(database_url, window, qtbot, tmp_path, monkeypatch):

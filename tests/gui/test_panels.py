@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF
 
 from pipeline import warehouse
 
-from ..conftest import query, scalar
+from tests.support import query, scalar
 
 TABLES = 11
 
@@ -50,7 +50,7 @@ def test_overview_cards_and_charts_show_the_warehouse_figures(filled_url, window
     ratios = dict(query(filled_url, """SELECT policy_type, sum(claims_paid_usd) / nullif(sum(premium_usd), 0)
                                        FROM analytics.loss_ratio WHERE region = 'All' AND policy_type <> 'All'
                                        GROUP BY 1"""))
-    assert dict(zip(overview.loss_chart.categories, overview.loss_chart.series["Loss ratio"])) == ratios
+    assert dict(zip(overview.loss_chart.categories, overview.loss_chart.series["Loss ratio"], strict=True)) == ratios
     premium_months = query(filled_url, "SELECT month, sum(collected_usd) FROM analytics.premium_written_vs_collected "
                                        "GROUP BY 1 ORDER BY 1")
     assert overview.premium_chart.dates == [m for m, _ in premium_months]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pipeline.orchestration.tasks import Transform
 
-from ..conftest import build
-from ..test_trend import _spoil_emails_and_states
+from tests.integration.test_trend import _spoil_emails_and_states
+from tests.support import build
 
 
 def test_the_quality_panel_names_a_table_whose_clean_share_fell(database_url, data_dir, window, qtbot):

@@ -8,7 +8,7 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from ..conftest import query, scalar
+from tests.support import query, scalar
 
 TASKS = 23  # 11 LoadTable + 11 HealTable + 1 Transform
 

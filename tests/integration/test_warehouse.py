@@ -1,0 +1,47 @@
+"""The warehouse itself: the embedded server's settings, and warehouses made by older versions brought up to date."""
+from __future__ import annotations
+
+import warnings
+
+import psycopg2
+
+from pipeline import warehouse
+
+from tests.support import execute, query, scalar
+
+
+def test_embedded_server_runs_with_the_bulk_settings(tmp_path):
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
+
+    server = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop")
+    try:
+        warehouse.tune_embedded(server)
+        warehouse.tune_embedded(server)  # already in effect: nothing to do, no second restart
+        with psycopg2.connect(server.get_uri("postgres")) as conn, conn.cursor() as cur:
+            for name, value in warehouse.EMBEDDED_SETTINGS.items():
+                cur.execute("SELECT current_setting(%s)", (name,))
+                assert cur.fetchone()[0] == value, name
+        conn.close()
+    finally:
+        server.cleanup()
+
+
+def test_an_unpartitioned_quarantine_is_replaced_and_its_heals_run_again(database_url):
+    execute(database_url,
+            "CREATE SCHEMA ops", "CREATE SCHEMA quality",
+            "CREATE TABLE ops.markers (task_id text PRIMARY KEY, task_family text NOT NULL, fingerprint text NOT NULL,"
+            " run_id text NOT NULL, completed_at timestamptz NOT NULL DEFAULT now())",
+            "INSERT INTO ops.markers VALUES ('heal:claims', 'HealTable', 'f1', 'r'), ('load:claims', 'LoadTable', "
+            "'f2', 'r')",
+            "CREATE TABLE quality.quarantine (table_name text, source_row bigint, original jsonb)",
+            "CREATE TABLE quality.heal_log (table_name text, source_row bigint)")
+    with psycopg2.connect(database_url) as conn:
+        warehouse.bootstrap(conn)
+    conn.close()
+    assert scalar(database_url, "SELECT relkind FROM pg_class WHERE oid = 'quality.quarantine'::regclass") == "p"
+    assert scalar(database_url, "SELECT relkind FROM pg_class WHERE oid = 'quality.heal_log'::regclass") == "p"
+    assert dict(query(database_url, "SELECT task_id, fingerprint FROM ops.markers")) == {
+        "heal:claims": "invalidated", "load:claims": "f2"}
+    assert scalar(database_url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'quality.quarantine'::regclass") \
+        == 11

@@ -49,7 +49,8 @@ class PipelineTask(Versioned, luigi.Task):
 
 
 class LoadTable(PipelineTask):
-    """Parquet file -> raw.<table>, every row kept as it arrived, with lineage."""
+    """Parquet file -> incoming.<table>, every row kept as it arrived, with lineage; published to raw.<table> by
+    the table's heal, with clean and the quarantine, so that a kill between the two changes nothing users read."""
     table = luigi.Parameter()
 
     def source_path(self):
@@ -75,8 +76,17 @@ class LoadTable(PipelineTask):
 
 
 class HealTable(PipelineTask):
-    """raw.<table> -> clean.<table> and quality.*, after the tables it refers to."""
+    """raw.<table> -> clean.<table> and quality.*, after the tables it refers to; a delivery its load staged is
+    published to raw.<table> in the same transaction."""
     table = luigi.Parameter()
+
+    def complete(self) -> bool:
+        # A staged delivery is a heal still to do, whatever the marker says (a file put back as it was after a
+        # delivery failed its gates; a backup restored with a staged delivery in it).
+        if not super().complete():
+            return False
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            return not ingest.staged(cur, self.table)
 
     def requires(self):
         return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}

@@ -152,7 +152,9 @@ def test_a_delivery_that_fails_its_gate_stays_staged_beside_the_published_tables
     assert ran_last(database_url) == {("HealTable", "policies")}  # the same file is not loaded again
     assert scalar(database_url, "SELECT count(*) FROM incoming.policies") == rows
 
-    path.write_bytes(original)  # the heal's inputs are those of its marker again: the staged delivery still is due
+    # The file as it was: the heal's and Transform's markers match it again, but the staged delivery is still there
+    # (and is not this file): it is loaded again, healed and published.
+    path.write_bytes(original)
     assert run_cli(database_url, data_dir, tmp_path).returncode == 0
     assert ("LoadTable", "policies") in ran_last(database_url) and ("HealTable", "policies") in ran_last(database_url)
     assert counts(database_url) == healed

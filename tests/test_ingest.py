@@ -95,6 +95,9 @@ def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url,
     pq.write_table(table.set_column(2, "min_amount", amounts), data_dir / "coverage_levels.parquet")
     assert not build(HealTable("coverage_levels")).scheduling_succeeded  # 3 of 5 rows: above the default 50%
     assert scalar(database_url, "SELECT to_regclass('clean.coverage_levels') IS NULL")
+    # The delivery waits, loaded and not published, for a heal that passes its gates.
+    assert scalar(database_url, "SELECT to_regclass('raw.coverage_levels') IS NULL")
+    assert scalar(database_url, "SELECT count(*) FROM incoming.coverage_levels") == 5
 
     contracts = tmp_path / "contracts"  # the user says such a share is expected for this table
     shutil.copytree(config.PROJECT_ROOT / "contracts", contracts)
@@ -104,7 +107,8 @@ def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url,
         (contracts / "coverage_levels.yaml").read_text().replace("rules: {}", "rules:"))
     monkeypatch.setenv("PIPELINE_CONTRACTS_DIR", str(contracts))
     assert build(HealTable("coverage_levels")).scheduling_succeeded
-    assert query(database_url, "SELECT min_amount FROM incoming.coverage_levels ORDER BY _source_row") == [
+    assert scalar(database_url, "SELECT to_regclass('incoming.coverage_levels') IS NULL")  # published
+    assert query(database_url, "SELECT min_amount FROM raw.coverage_levels ORDER BY _source_row") == [
         ("10000",), ("lots",), ("100001",), ("5e5",), (None,)]
     held = dict(query(database_url, "SELECT record_key, rule_ids FROM quality.quarantine"))
     assert held == {"CL02": ["coverage_levels.min_amount.type"], "CL04": ["coverage_levels.min_amount.type"],
@@ -119,7 +123,7 @@ def test_impossible_date_as_text_is_kept_raw_and_quarantined(database_url, data_
     pq.write_table(table.set_column(table.schema.get_field_index("hire_date"), "hire_date", dates),
                    data_dir / "agents.parquet")
     assert build(HealTable("agents")).scheduling_succeeded
-    assert scalar(database_url, "SELECT hire_date FROM incoming.agents WHERE _source_row = 1") == "2021-02-30"
+    assert scalar(database_url, "SELECT hire_date FROM raw.agents WHERE _source_row = 1") == "2021-02-30"
     assert query(database_url, "SELECT rule_ids, messages FROM quality.quarantine") == [
         (["agents.hire_date.type"], {"agents.hire_date.type": "must be of date type"})]
 

@@ -52,6 +52,7 @@ HEAL_CHAIN = ("customers", "policies", "claims", "payments")
 class Point:
     """A kill point. state: 'empty' or 'reference' (optionally with markers invalidated); command: run, backup,
     restore; trigger: ('lock', marker_id, statement_like) | ('statement', application_name, like) |
+    ('marker', marker_id: the moment its marker changes, i.e. its task committed) |
     ('delay', share of the reference run's duration, or seconds for backup/restore); target: 'group' or
     'postmaster'."""
     name: str
@@ -68,10 +69,10 @@ def kill_points() -> list[Point]:
     points = []
     for t in HEAL_CHAIN:  # load: a first load, and a reload over a warehouse that holds a good run
         points.append(Point(f"load:{t} COPY (first load)", "load", "empty",
-                            ("lock", f"load:{t}", f'COPY "raw"."{t}__load"%')))
+                            ("lock", f"load:{t}", f'COPY "incoming"."{t}"%')))
     for t in HEAL_CHAIN:  # (Luigi looks below a complete task for nothing: its heal and transform are due too)
         points.append(Point(f"load:{t} COPY (reload)", "load", "reference",
-                            ("lock", f"load:{t}", f'COPY "raw"."{t}__load"%'), invalidate=(f"load:{t}", f"heal:{t}", "transform")))
+                            ("lock", f"load:{t}", f'COPY "incoming"."{t}"%'), invalidate=(f"load:{t}", f"heal:{t}", "transform")))
     for t in HEAL_CHAIN:  # heal due again (as after a change of its rules) over the previous heal
         for label, trigger in (("rules (work tables)", ("query", f'%"heal_{t}_%')),
                                ("INSERT clean", ("lock", f"heal:{t}", '%INSERT INTO "clean".%')),
@@ -91,7 +92,7 @@ def kill_points() -> list[Point]:
         points.append(Point(f"random {share:.0%} of a run", "random", "empty", ("delay", share)))
     # the embedded postmaster killed mid-run
     points.append(Point("postmaster during load:payments COPY", "postmaster", "empty",
-                        ("lock", "load:payments", 'COPY "raw"."payments__load"%'), target="postmaster"))
+                        ("lock", "load:payments", 'COPY "incoming"."payments"%'), target="postmaster"))
     points.append(Point("postmaster during heal:customers rules", "postmaster", "reference",
                         ("query", '%"heal_customers_%'), target="postmaster",
                         invalidate=("heal:customers", "transform")))
@@ -123,10 +124,15 @@ def kill_points() -> list[Point]:
     points.append(Point("restore at 2.0s (over reference)", "restore", "reference", ("delay", 2.0), command="restore"))
     # A new delivery over a warehouse that holds a good run: the table's file holds its first 90% of rows, so a
     # load that commits before its heal changes raw's counts (with the same files, a reload changes nothing).
-    for t, (label, trigger) in (("payments", ("load:payments COPY", ("lock", "load:payments", 'COPY "raw"."payments__load"%'))),
+    for t, (label, trigger) in (("payments", ("load:payments COPY", ("lock", "load:payments", 'COPY "incoming"."payments"%'))),
                                 ("payments", ("heal:payments rules", ("query", '%"heal_payments_%'))),
                                 ("payments", ("heal:payments INSERT clean", ("lock", "heal:payments", '%INSERT INTO "clean".%'))),
                                 ("payments", ("transform", ("lock", "transform", "%CREATE MATERIALIZED VIEW%"))),
+                                # the load committed, its heal not: raw, clean and quarantine still the previous run's
+                                ("payments", ("between load and heal", ("marker", "load:payments"))),
+                                # inside the heal's last transaction, which publishes raw with clean and quarantine
+                                ("payments", ("heal:payments INSERT quarantine (publishing)",
+                                              ("lock", "heal:payments", "%INSERT INTO%quarantine%"))),
                                 ("policies", ("heal:claims INSERT clean", ("lock", "heal:claims", '%INSERT INTO "clean".%')))):
         points.append(Point(f"new {t} delivery: {label}", "new data", "reference", trigger, delivery=t))
     return points
@@ -345,8 +351,17 @@ class Sweep:
             conn.autocommit = True
             with conn.cursor() as cur:
                 deadline = time.monotonic() + 300
+                first = None
+                if kind == "marker":
+                    cur.execute("SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s",
+                                point.trigger[1:])
+                    first = cur.fetchone()
                 while time.monotonic() < deadline:
-                    if kind == "lock":
+                    if kind == "marker":
+                        cur.execute("SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s "
+                                    "AND (fingerprint, completed_at) IS DISTINCT FROM (%s, %s)",
+                                    (point.trigger[1], *(first or (None, None))))
+                    elif kind == "lock":
                         cur.execute(IN_TASK, (DATABASE, point.trigger[1], point.trigger[2]))
                     elif kind == "query":  # any session of the warehouse running it (a heal's rules)
                         cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "

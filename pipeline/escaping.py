@@ -33,10 +33,11 @@ def escape_nul(batch: pa.RecordBatch, names: list[str]) -> tuple[list[pa.Array],
 ESCAPED_NOTE = "NUL-escaped values: "  # the comment of raw.<table>._escaped: healing skips its unescape step at 0
 
 
-def escaped_values(cur, table: str) -> int | None:
-    """How many values of raw.<table> were stored NUL-escaped (None: not known, a table loaded before the count)."""
+def escaped_values(cur, table: str, schema: str = "raw") -> int | None:
+    """How many values of <schema>.<table> (raw, or incoming: a delivery not yet published) were stored NUL-escaped
+    (None: not known, a table loaded before the count)."""
     cur.execute("SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
-                "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'", (f'raw."{table}"',))
+                "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'", (f'{schema}."{table}"',))
     row = cur.fetchone()
     note = row[0] if row else None
     if not note or not note.startswith(ESCAPED_NOTE):

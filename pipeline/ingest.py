@@ -1,4 +1,5 @@
-"""Parquet -> raw.<table>: record batches streamed as binary COPY, with lineage, atomically replacing the table."""
+"""Parquet -> incoming.<table>: record batches streamed as binary COPY, with lineage, staged beside the published
+raw.<table> until the table's heal publishes raw, clean and the quarantine together (quality/heal.py)."""
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ from psycopg2 import sql
 from .errors import PipelineError
 from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .tables import TableSpec
-from .warehouse import qualified
+from .warehouse import STAGE, qualified
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ MAX_NAME_BYTES = 63
 MAX_COLUMNS = 1600
 # Dates and times outside these years have no faithful text form between Arrow and PostgreSQL.
 FIRST_DAY, LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31 as days since 1970-01-01
+
+
+def staged(cur, table: str) -> bool:
+    """Whether a delivery of the table is loaded and not yet published (incoming.<table> exists)."""
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'{STAGE}."{table}"',))
+    return cur.fetchone()[0]
 
 
 class SourceError(PipelineError):
@@ -308,12 +315,13 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
 
 
 def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
-    """Replace raw.<table> with the file's rows, inside the caller's transaction (nothing commits here)."""
+    """Stage the file's rows as incoming.<table> (replacing a delivery staged before and never published), inside
+    the caller's transaction (nothing commits here). raw.<table> is left as it is: the heal publishes the delivery."""
     source = open_source(path, spec)
     names, extras = raw_columns(source, spec)
     arrow_schema = source.schema_arrow
     result = LoadResult(spec.name, 0, extras)
-    staging = f"{spec.name}__load"
+    staging = qualified(STAGE, spec.name)
     columns = [
         sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(arrow_schema.field(n).type))) for n in names
     ]
@@ -325,11 +333,9 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
     ]
     copy_columns = sql.SQL(", ").join(map(sql.Identifier, [*names, "_source_row", "_escaped"]))
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", staging)))
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(qualified("raw", staging),
-                                                            sql.SQL(", ").join(columns + lineage)))
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE true)").format(
-            qualified("raw", staging), copy_columns)
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(staging, sql.SQL(", ").join(columns + lineage)))
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE true)").format(staging, copy_columns)
         reader = _ChunkReader(_prefetched(_binary_chunks(source, names, path, result)))
         try:
             cur.copy_expert(copy.as_string(conn), reader, size=1 << 20)
@@ -341,12 +347,9 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                 raise SourceError(f"{path}: PostgreSQL cannot store a value of this file ({first})") from None
             raise
         cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
-                    .format(qualified("raw", staging)))
+                    .format(staging))
         cur.execute(sql.SQL("COMMENT ON COLUMN {}._escaped IS {}").format(
-            qualified("raw", staging), sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")))
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified("raw", spec.name)))
-        cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified("raw", staging),
-                                                                   sql.Identifier(spec.name)))
+            staging, sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")))
     if extras:
         log.warning("%s: kept extra column(s) not in the %s spec: %s", path, spec.name, ", ".join(extras))
     return result

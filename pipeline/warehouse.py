@@ -18,7 +18,12 @@ from .tables import TABLES, TableSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMAS = ("raw", "clean", "quality", "analytics", "ops")
+SCHEMAS = ("raw", "incoming", "clean", "quality", "analytics", "ops")
+# A loaded delivery waits in incoming.<table>, beside the published raw.<table>, until its heal commits: that heal
+# moves it into raw in the transaction that replaces clean, quarantine and heal_log, so what users read changes only
+# as a whole (a kill between the load and the heal leaves raw = clean + quarantine). At most one delivery per table:
+# a new load replaces one that was never published.
+STAGE = "incoming"
 
 
 

@@ -172,9 +172,9 @@ def table_counts(conn) -> list[tuple]:
         healed = {task_id.split(":", 1)[1]: run for task_id, run in cur.fetchall()}
     rows = []
     for name in TABLES:
-        raw, clean = (warehouse.row_count(conn, schema, name) if warehouse.table_exists(conn, schema, name) else None
-                      for schema in ("raw", "clean"))
-        rows.append((name, raw, clean, held.get(name, 0), healed.get(name, "")))
+        raw, clean, staged = (warehouse.row_count(conn, schema, name) if warehouse.table_exists(conn, schema, name)
+                              else None for schema in ("raw", "clean", warehouse.STAGE))
+        rows.append((name, raw, clean, held.get(name, 0), healed.get(name, ""), staged))
     return rows
 
 
@@ -191,7 +191,11 @@ def cmd_status(args) -> int:
     print(f"sources: {config.data_dir()}")
     print()
     print(format_table(["table", "raw", "clean", "quarantined", "healed in run"],
-                       [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run in counts], right={1, 2, 3}))
+                       [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run, _ in counts], right={1, 2, 3}))
+    for name, *_, staged in counts:
+        if staged is not None:  # loaded, its heal not committed: users still read the previous delivery
+            print(f"{name}: a new delivery of {staged:,} rows is loaded ({warehouse.STAGE}.{name}) but not yet published; "
+                  "raw, clean and the quarantine still hold the previous one until its heal commits (run again)")
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:

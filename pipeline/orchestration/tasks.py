@@ -22,6 +22,13 @@ def _lock(conn, name: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
 
+def staged_tables() -> set[str]:
+    """The tables with a delivery loaded and not yet published by its heal (incoming.<table>)."""
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (warehouse.STAGE,))
+        return {name for (name,) in cur.fetchall() if name in TABLES}
+
+
 class PipelineTask(Versioned, luigi.Task):
     """A task whose completion is a marker row holding the fingerprint of its inputs.
 
@@ -72,7 +79,8 @@ class PipelineTask(Versioned, luigi.Task):
 
 
 class LoadTable(PipelineTask):
-    """Parquet file -> raw.<table>, every row kept as it arrived, with lineage."""
+    """Parquet file -> incoming.<table>, every row kept as it arrived, with lineage; published to raw.<table> by
+    the table's heal, with clean and the quarantine, so that a kill between the two changes nothing users read."""
     table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def source_path(self):
@@ -93,8 +101,14 @@ class LoadTable(PipelineTask):
 
 
 class HealTable(PipelineTask):
-    """raw.<table> -> clean.<table> and quality.*, after the tables it refers to."""
+    """raw.<table> -> clean.<table> and quality.*, after the tables it refers to; a delivery its load staged is
+    published to raw.<table> in the same transaction."""
     table = luigi.ChoiceParameter(choices=list(TABLES))
+
+    def complete(self) -> bool:
+        # A staged delivery is a heal still to do, whatever the marker says (a file put back as it was after a
+        # delivery failed its gates; a backup restored with a staged delivery in it).
+        return super().complete() and self.table not in staged_tables()
 
     def requires(self):
         return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
@@ -150,6 +164,11 @@ class Transform(PipelineTask):
     def marker_id(self) -> str:
         return "transform"
 
+    def complete(self) -> bool:
+        # Luigi looks below a complete task for nothing: a staged delivery (its heal refused it, then its file was
+        # put back as the marker knew it) would wait there for ever, reported as not yet published.
+        return super().complete() and not staged_tables()
+
     def fingerprint(self) -> str:
         return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
 
@@ -166,6 +185,9 @@ class Backup(PipelineTask):
 
     def marker_id(self) -> str:
         return "backup"
+
+    def complete(self) -> bool:
+        return super().complete() and not staged_tables()  # as Transform's
 
     def fingerprint(self) -> str:
         return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed

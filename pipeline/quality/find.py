@@ -1,4 +1,5 @@
-"""The rules' half of a heal: raw.<table> scanned, fixed and checked into work tables, in SQL."""
+"""The rules' half of a heal: the table's rows (a staged delivery, else raw.<table>) scanned, fixed and checked into
+work tables, in SQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,11 +36,11 @@ class RuleOutcome:
     error_if: float | None = None
 
 
-def _raw_types(cur, table: str) -> dict[str, str]:
-    """raw.<table>'s column types, named as in tables.KINDS."""
+def _raw_types(cur, work: Work) -> dict[str, str]:
+    """The column types of the rows being healed, named as in tables.KINDS."""
     cur.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
                 "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                (f'raw."{table}"',))
+                (work.source.as_string(cur),))
     short = {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}
     return {name: short.get(t, t) for name, t in cur.fetchall()}
 
@@ -47,17 +48,25 @@ def _raw_types(cur, table: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Work:
     """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back, and
-    the heal_log and quarantine rows staged for the final transaction."""
+    the heal_log and quarantine rows staged for the final transaction; and where the heal reads the table's source
+    rows: a delivery staged by its load (incoming, published to raw by the heal's last transaction), else raw."""
     rows: sql.Composable
     found: sql.Composable
     held: sql.Composable
     log: sql.Composable
     quarantine: sql.Composable
+    source_schema: str = "raw"
+    table: str = ""
 
     @classmethod
-    def of(cls, spec: TableSpec) -> Work:
+    def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
         return cls(*(qualified(SCRATCH, f"heal_{spec.name}_{part}")
-                     for part in ("rows", "found", "held", "log", "quarantine")))
+                     for part in ("rows", "found", "held", "log", "quarantine")), source_schema, spec.name)
+
+    @property
+    def source(self) -> sql.Composable:
+        """The table the heal reads: incoming.<table> (a delivery to publish) or raw.<table>."""
+        return qualified(self.source_schema, self.table)
 
     def drop(self, cur) -> None:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(
@@ -181,7 +190,8 @@ def _hold(cur, work: Work, rule_id: str) -> None:
 
 def _run_rule(cur, rule: Rule, spec: TableSpec, work: Work, run_id: str) -> None:
     """A rule run on its own (survivors; rules a scan cannot hold): its findings, then its fixes or flags."""
-    query = rule.sql.format(rows=work.rows.as_string(cur), held=work.held.as_string(cur))
+    query = rule.sql.format(rows=work.rows.as_string(cur), held=work.held.as_string(cur),
+                            raw=work.source.as_string(cur))
     column = rule.fixes[0][0] if rule.fixes else None
     cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
                         "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
@@ -216,10 +226,9 @@ def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
         sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
 
 
-def raw_file(cur, spec: TableSpec) -> int:
-    """The file number of raw.<table>: a new one after each load."""
-    return scalar(cur, sql.SQL("SELECT pg_relation_filenode({})").format(
-        sql.Literal(qualified("raw", spec.name).as_string(cur))))
+def raw_file(cur, work: Work) -> int:
+    """The file number of the table the heal reads: a new one after each load."""
+    return scalar(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(work.source.as_string(cur))))
 
 
 def scalar(cur, query: sql.Composable) -> int:
@@ -257,7 +266,7 @@ class Findings:
     """What the rules found in one table, before anything user-visible is written."""
     raw_types: dict[str, str]
     plan: ScanPlan
-    raw_node: int  # raw.<table>'s file: a reload between finding and writing changes it
+    raw_node: int  # the source table's file: a reload between finding and writing changes it
     raw_rows: int
     quarantined: int
     fixed_rows: int
@@ -267,13 +276,13 @@ class Findings:
 
 def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
-    raw = qualified("raw", spec.name)
-    raw_types = _raw_types(cur, spec.name)
+    raw = work.source
+    raw_types = _raw_types(cur, work)
     # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
-    escaped = escaped_values(cur, spec.name)
+    escaped = escaped_values(cur, spec.name, work.source_schema)
     if escaped is None:
         escaped = scalar(cur, sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _escaped IS NOT NULL)").format(raw))
-    plan = plan_scan(spec, raw_types, checks, [r for r in rules if r.phase != "unescape" or escaped])
+    plan = plan_scan(spec, raw_types, checks, [r for r in rules if r.phase != "unescape" or escaped], raw)
     _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)
@@ -289,7 +298,7 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     cur.execute("SET LOCAL default_statistics_target = 10")
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
     return Findings(
-        raw_types, plan, raw_file(cur, spec),
+        raw_types, plan, raw_file(cur, work),
         scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
         scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
         scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),

@@ -1,4 +1,7 @@
-"""raw.<table> -> clean.<table>: cast, fix, check; failing rows to quality.quarantine, all in SQL."""
+"""raw.<table> -> clean.<table>: cast, fix, check; failing rows to quality.quarantine, all in SQL.
+
+A delivery that its load staged in incoming.<table> is healed from there and published by the heal's last
+transaction: raw, clean, the quarantine and heal_log of the table change together, or not at all."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +14,7 @@ from psycopg2 import sql
 
 from .. import config, warehouse
 from ..errors import PipelineError
-from ..ingest import LINEAGE
+from ..ingest import LINEAGE, STAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
 from .compile import compile_schema
@@ -83,7 +86,7 @@ def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
         JOIN {raw} r ON r._source_row = f.source_row {original}""").format(
         target=work.quarantine, table=sql.Literal(spec.name), key=key_expr(spec, "r"),
         original=_original_row(file_columns), run=sql.Literal(run_id),
-        found=work.found, held=work.held, raw=qualified("raw", spec.name)))
+        found=work.found, held=work.held, raw=work.source))
 
 
 def _no_autovacuum(cur, *tables: sql.Composable) -> None:
@@ -194,7 +197,7 @@ def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
             "rule_id = {rid} OR {rid} = {held} ORDER BY source_row LIMIT 3) p "
             "JOIN {raw} r ON r._source_row = p.source_row ORDER BY p.source_row").format(
             found=work.found, rid=sql.Literal(rule_id), held=sql.Literal(f"{spec.name}.rows_held"),
-            raw=qualified("raw", spec.name)))
+            raw=work.source))
         return [v if v is None or len(v) <= 40 else v[:37] + "..." for (v,) in cur.fetchall()]
 
 
@@ -217,11 +220,20 @@ def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> N
 
 
 def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, staging: Future) -> int:
-    """In the caller's transaction: clean and the table's quarantine and heal_log partitions replaced; clean rows."""
-    raw = qualified("raw", spec.name)
-    cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(raw))
-    if raw_file(cur, spec) != found.raw_node:
-        raise HealError(f"raw.{spec.name} was loaded again while it was being healed; nothing was written, run again")
+    """In the caller's transaction: clean and the table's quarantine and heal_log partitions replaced, and a staged
+    delivery published as raw.<table> with them; clean rows."""
+    raw, source = qualified("raw", spec.name), work.source
+    # No load of the table commits while this transaction writes (a load holds its task's lock until it commits):
+    # a delivery staged after the rules ran would otherwise be left for a heal that its marker says is done.
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"load:{spec.name}",))
+    published = work.source_schema == STAGE
+    if published and warehouse.table_exists(cur.connection, "raw", spec.name):
+        # Readers of raw wait for this transaction, as readers of clean do: they see the old table or the new.
+        cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(raw))
+    cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
+    if raw_file(cur, work) != found.raw_node or (not published and staged(cur, spec.name)):
+        raise HealError(f"{source.as_string(cur).replace(chr(34), '')} was loaded again while it was being healed; "
+                        "nothing was written, run again")
     # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
     quarantine, heal_log = _partition("quarantine", spec), _partition("heal_log", spec)
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
@@ -238,12 +250,16 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     if found.raw_rows != clean_rows + found.quarantined:
         raise HealError(f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
                         "quarantined; nothing was written")
+    if published:  # the delivery becomes raw.<table>: a rename, whatever its size
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(raw))
+        cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA raw").format(source))
     work.drop(cur)
     return clean_rows
 
 
 def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
-    """Heal one table; clean and quarantine are replaced together in the caller's transaction.
+    """Heal one table; clean and quarantine are replaced together in the caller's transaction, with raw when the
+    rows come from a delivery staged by the load (incoming.<table>), which that transaction publishes.
 
     The rules run first on a connection of their own, committing only work tables. Then two connections write
     at once, so the second core is used: the caller's replaces clean while another builds the quarantine rows
@@ -253,13 +269,13 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     contract = load(spec.name)
     checks = compile_schema(spec)
     rules = synonym_rules(spec) + CATALOG[spec.name]
-    work = Work.of(spec)
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
             # The caller waits on this connection with its own transaction open: were a lock it holds ever
             # needed here, the wait would never end. A bound turns that into an error.
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
+            work = Work.of(spec, STAGE if staged(cur, spec.name) else "raw")
             found = find(cur, spec, work, checks, rules, run_id)
         # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
         # real delivery holds many rows back, so it warns from 30%.

@@ -260,7 +260,7 @@ def nul_removed(spec: TableSpec) -> list[Rule]:
     return [Rule(id=f"{spec.name}.nul_removed", table=spec.name, action="fix", phase="unescape", severity="info",
                  description="text held NUL characters, which PostgreSQL cannot store; they are removed",
                  sql=f"""SELECT h._source_row, 'NUL in ' || array_to_string(r._escaped, ', '), NULL FROM {{rows}} h
-                         JOIN raw."{spec.name}" r ON r._source_row = h._source_row WHERE {unfixed}""",
+                         JOIN {{raw}} r ON r._source_row = h._source_row WHERE {unfixed}""",
                  where=f"h._escaped && ARRAY[{listed}]",
                  message=f"'NUL removed from ' || array_to_string({escaped}, ', ')", fixes=fixes)]
 

@@ -111,8 +111,10 @@ def _rule_value(rule: Rule) -> sql.Composable:
         sql.SQL(" AND ".join(guard)), sql.SQL(rule.message or "NULL"), sql.Literal(rule.id))
 
 
-def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldCheck], rules: list[Rule]) -> ScanPlan:
-    """The work rows of one table: typed, normalised, checked against every field and row rule, fixed."""
+def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldCheck], rules: list[Rule],
+              source: sql.Composable | None = None) -> ScanPlan:
+    """The work rows of one table (read from `source`, raw.<table> unless given): typed, normalised, checked
+    against every field and row rule, fixed."""
     b = _Builder(spec)
     # Layer 1: the spec's types; a value that does not cast is a type error.
     typed: list[sql.Composable] = [sql.SQL("r._source_row"), sql.SQL("r._escaped")]  # _escaped: until the fixes
@@ -131,7 +133,7 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
             b.findings.append(finding)
             typed.append(sql.SQL("CASE WHEN {} IN ('NaN', 'Infinity', '-Infinity') THEN {} END AS {}").format(
                 expr, sql.Literal("must be a finite number"), sql.Identifier(finding.slot)))
-    b.query = sql.SQL("SELECT {} FROM {} r").format(sql.SQL(", ").join(typed), qualified("raw", spec.name))
+    b.query = sql.SQL("SELECT {} FROM {} r").format(sql.SQL(", ").join(typed), source or qualified("raw", spec.name))
 
     # Layers 2-3: NUL given back, then the normalising fixes, which the field and row rules then see.
     for phase in ("unescape", "normalise"):

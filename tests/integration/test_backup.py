@@ -23,7 +23,7 @@ from pipeline.backup import bundle as backup_bundle
 from pipeline.cli import backup as backup_cli
 from pipeline.backup.manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
                                       table_checksums, tool_connection, verify_sql, with_database)
-from pipeline.orchestration.tasks import Transform
+from pipeline.orchestration.tasks import LoadTable, Transform
 
 from tests.support import ROOT, execute, query, scalar
 
@@ -87,6 +87,32 @@ def test_backup_change_restore_gives_back_every_table(built, backups_dir, capsys
     assert "every count and checksum equals the manifest" in out
     assert contents(built) == before
     assert scalar(built, "SELECT to_regclass('ops.stray')") is None
+
+
+def test_a_delivery_loaded_and_not_yet_published_is_backed_up_and_published_after_the_restore(built, backups_dir,
+                                                                                               data_dir):
+    """A backup holds the published tables and the staged delivery with the markers that say it was loaded: the
+    restore gives back both, and the next run heals and publishes the delivery (the same file is not loaded again)."""
+    import pyarrow.parquet as pq
+    table = pq.read_table(data_dir / "payments.parquet")
+    pq.write_table(table.slice(0, table.num_rows - 10), data_dir / "payments.parquet")
+    assert build(LoadTable("payments")).scheduling_succeeded
+    before = contents(built)
+    assert before["incoming.payments"][0] == table.num_rows - 10 == before["raw.payments"][0] - 10
+    assert cli("backup") == 0
+    made = backup.backups()[0]
+    assert "incoming.payments" in {f"{t['schema']}.{t['table']}" for t in made.manifest["tables"]}
+
+    change_everything(built)
+    execute(built, "DROP TABLE incoming.payments")
+    assert cli("backup", "restore", made.name, "--yes") == 0
+    assert contents(built) == before
+    assert build(Transform()).scheduling_succeeded
+    ran = query(built, """SELECT task_family, params->>'table' FROM ops.task_runs
+                          WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1) ORDER BY 1""")
+    assert ran == [("HealTable", "payments"), ("Transform", None)]
+    assert scalar(built, "SELECT count(*) FROM raw.payments") == table.num_rows - 10
+    assert scalar(built, "SELECT to_regclass('incoming.payments')") is None
 
 
 def _verify(url: str, tables: list[dict]) -> str | None:

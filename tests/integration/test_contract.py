@@ -83,7 +83,8 @@ def test_a_run_with_a_broken_contract_fails_in_one_line_before_any_work(database
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "claims.yaml: claims.region: values lists 'North' twice" in done.stderr
-    assert scalar(database_url, "SELECT to_regclass('raw.claims') IS NULL")  # nothing was loaded
+    assert scalar(database_url, "SELECT to_regclass('raw.claims') IS NULL "  # nothing was loaded
+                                "AND to_regclass('incoming.claims') IS NULL")
 
 
 def _set_regions(data_dir, values: list[str]) -> None:

@@ -118,3 +118,46 @@ def test_an_invalidated_parent_marker_reheals_the_parent_and_keeps_its_children(
     assert_accounting(database_url)
     status = query(database_url, "SELECT status FROM ops.runs ORDER BY started_at DESC LIMIT 1")[0][0]
     assert status == "done"
+
+
+def run_status(database_url: str, data_dir: Path) -> str:
+    env = {**__import__("os").environ, "PIPELINE_DATABASE_URL": database_url, "PIPELINE_DATA_DIR": str(data_dir)}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def ran_last(url: str) -> set[tuple[str, str]]:
+    return set(query(url, """SELECT task_family, coalesce(params->>'table', '') FROM ops.task_runs
+                             WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1)"""))
+
+
+def test_a_delivery_that_fails_its_gate_stays_staged_beside_the_published_tables(database_url, data_dir, healed,
+                                                                                tmp_path):
+    """The load stages the delivery in incoming.<table>: raw is published by the heal with clean and the quarantine,
+    so a delivery its heal refuses changes nothing users read, raw included. It waits there: the next run does not
+    load the same file again but heals it again; the file put back as it was is loaded and published."""
+    path = data_dir / "policies.parquet"
+    original = path.read_bytes()
+    rows = pq.read_metadata(path).num_rows
+    replace_column(path, "premium_amount", pa.array(["abc"] * rows, pa.string()))
+    assert run_cli(database_url, data_dir, tmp_path).returncode != 0
+    assert counts(database_url) == healed  # raw, clean and quarantine: all the previous run's
+    assert scalar(database_url, "SELECT count(*) FROM incoming.policies WHERE premium_amount = 'abc'") == rows
+    assert f"policies: a new delivery of {rows:,} rows is loaded (incoming.policies) but not yet published" \
+        in run_status(database_url, data_dir)
+
+    assert run_cli(database_url, data_dir, tmp_path).returncode != 0
+    assert ran_last(database_url) == {("HealTable", "policies")}  # the same file is not loaded again
+    assert scalar(database_url, "SELECT count(*) FROM incoming.policies") == rows
+
+    # The file as it was: the heal's and Transform's markers match it again, but the staged delivery is still there
+    # (and is not this file): it is loaded again, healed and published.
+    path.write_bytes(original)
+    assert run_cli(database_url, data_dir, tmp_path).returncode == 0
+    assert ("LoadTable", "policies") in ran_last(database_url) and ("HealTable", "policies") in ran_last(database_url)
+    assert counts(database_url) == healed
+    assert scalar(database_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'incoming'") == 0
+    assert "not yet published" not in run_status(database_url, data_dir)
+    assert_accounting(database_url)

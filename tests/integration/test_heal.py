@@ -40,7 +40,8 @@ def test_clean_satisfies_every_quarantine_and_fix_rule(healed):
             for rule in CATALOG[name]:
                 if rule.action == "flag" or rule.phase == "survivors" and "duplicate" not in rule.id:
                     continue
-                text = rule.sql.format(rows=f'clean."{name}"', held="(SELECT NULL::bigint AS source_row)")
+                text = rule.sql.format(rows=f'clean."{name}"', held="(SELECT NULL::bigint AS source_row)",
+                                       raw=f'raw."{name}"')
                 cur.execute(f"SELECT count(*) FROM ({text}) v")
                 assert cur.fetchone()[0] == 0, rule.id
     conn.close()

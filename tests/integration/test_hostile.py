@@ -147,7 +147,8 @@ def hostile_files(draw):
 
 @pytest.fixture(scope="module")
 def loaded(pg_admin_url):
-    """A warehouse whose raw.payment_methods and raw.claims hold the committed sample (what a failure must keep)."""
+    """A warehouse whose incoming.payment_methods and incoming.claims hold the committed sample, loaded and not yet
+    published (what a failed load must keep)."""
     name, url = create_database(pg_admin_url)
     conn = psycopg2.connect(url)
     warehouse.bootstrap(conn)
@@ -162,7 +163,7 @@ def loaded(pg_admin_url):
 
 def load_outcome(conn, table: str, path: Path, rows: int, previous: int) -> str:
     """Load a file in a transaction: a clean load of every row, or SourceError in one line naming the file; never
-    another exception, and after a failure raw keeps its previous rows. Rolled back either way."""
+    another exception, and after a failure the staged table keeps its previous rows. Rolled back either way."""
     try:
         result = ingest.load_table(conn, spec(table), path, "fuzz")
     except ingest.SourceError as exc:
@@ -177,12 +178,12 @@ def load_outcome(conn, table: str, path: Path, rows: int, previous: int) -> str:
         assert result.rows == rows
         with conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT count(*), count(DISTINCT _source_row) FROM {}").format(
-                sql.Identifier("raw", table)))
+                sql.Identifier("incoming", table)))
             assert cur.fetchone() == (rows, rows)
         conn.rollback()
         outcome = "loaded"
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("raw", table)))
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("incoming", table)))
         assert cur.fetchone()[0] == previous
     conn.rollback()
     return outcome
@@ -261,7 +262,7 @@ def test_awkward_but_storable_types_load_whole(loaded, tmp_path):
         assert result.rows == n
         with conn.cursor() as cur:
             cur.execute('SELECT description, u64::text, dec::text, d64::text, blob, "Ünïcødé name", "quo""te", '
-                        "f64::text, f16::text FROM raw.payment_methods ORDER BY _source_row")
+                        "f64::text, f16::text FROM incoming.payment_methods ORDER BY _source_row")
             got = cur.fetchall()
         assert got[0] == ("Ünïcødé ✓", str(2 ** 64 - 1), "1" + "0" * 70, "0001-01-01", "plain", 1, 1, "NaN", "1.5")
         assert got[1][3] == "9999-12-31" and got[1][7] == "-0" and got[1][8] == "Infinity"

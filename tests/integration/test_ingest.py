@@ -47,7 +47,7 @@ def test_awkward_text_arrives_exactly_with_lineage(database_url, tmp_path):
     assert result.rows == len(AWKWARD) and result.escaped_values == 2
 
     rows = query(database_url, "SELECT description, _escaped, _source_file, _source_row, _batch_id "
-                               "FROM raw.payment_methods ORDER BY _source_row")
+                               "FROM incoming.payment_methods ORDER BY _source_row")
     restored = [ingest.unescape(d) if esc and "description" in esc else d for d, esc, *_ in rows]
     assert restored == AWKWARD
     assert [r[3] for r in rows] == list(range(1, len(AWKWARD) + 1))
@@ -79,7 +79,7 @@ def test_every_arrow_number_and_time_type_arrives_exactly(database_url, tmp_path
     pq.write_table(table, path)
     _load(database_url, "payment_methods", path)
     rows = query(database_url, "SET TimeZone = 'UTC'; SELECT small, unsigned, single, day, nanos, zoned, money, "
-                               "wide, pg_typeof(wide)::text FROM raw.payment_methods ORDER BY _source_row")
+                               "wide, pg_typeof(wide)::text FROM incoming.payment_methods ORDER BY _source_row")
     utc = datetime.timezone.utc
     assert rows[0] == (-128, decimal.Decimal(0), 1.5, datetime.date(1970, 1, 1),
                        datetime.datetime(1970, 1, 12, 13, 46, 40, 123456), datetime.datetime(1970, 1, 1, tzinfo=utc),
@@ -96,6 +96,9 @@ def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url,
     pq.write_table(table.set_column(2, "min_amount", amounts), data_dir / "coverage_levels.parquet")
     assert not build(HealTable("coverage_levels")).scheduling_succeeded  # 3 of 5 rows: above the default 50%
     assert scalar(database_url, "SELECT to_regclass('clean.coverage_levels') IS NULL")
+    # The delivery waits, loaded and not published, for a heal that passes its gates.
+    assert scalar(database_url, "SELECT to_regclass('raw.coverage_levels') IS NULL")
+    assert scalar(database_url, "SELECT count(*) FROM incoming.coverage_levels") == 5
 
     contracts = tmp_path / "contracts"  # the user says such a share is expected for this table
     shutil.copytree(config.PROJECT_ROOT / "contracts", contracts)
@@ -105,6 +108,7 @@ def test_text_in_an_amount_column_loads_and_healing_quarantines_it(database_url,
         (contracts / "coverage_levels.yaml").read_text().replace("rules: {}", "rules:"))
     monkeypatch.setenv("PIPELINE_CONTRACTS_DIR", str(contracts))
     assert build(HealTable("coverage_levels")).scheduling_succeeded
+    assert scalar(database_url, "SELECT to_regclass('incoming.coverage_levels') IS NULL")  # published
     assert query(database_url, "SELECT min_amount FROM raw.coverage_levels ORDER BY _source_row") == [
         ("10000",), ("lots",), ("100001",), ("5e5",), (None,)]
     held = dict(query(database_url, "SELECT record_key, rule_ids FROM quality.quarantine"))
@@ -130,7 +134,7 @@ def test_extra_columns_are_kept_and_reported(database_url, data_dir):
     pq.write_table(table.append_column("region_code", pa.array(["X"] * table.num_rows)),
                    data_dir / "branches.parquet")
     assert build(LoadTable("branches")).scheduling_succeeded
-    assert scalar(database_url, "SELECT count(region_code) FROM raw.branches") == table.num_rows
+    assert scalar(database_url, "SELECT count(region_code) FROM incoming.branches") == table.num_rows
     details = scalar(database_url, "SELECT details FROM ops.task_runs WHERE task_family = 'LoadTable'")
     assert details["extra_columns"] == ["region_code"]
 
@@ -153,7 +157,7 @@ def test_unreadable_file_fails_in_one_line_and_raw_keeps_its_rows(database_url, 
         _load(database_url, "claims", path)
     text = str(failure.value)
     assert "\n" not in text and str(path) in text and message in text
-    assert scalar(database_url, "SELECT count(*) FROM raw.claims") == rows
+    assert scalar(database_url, "SELECT count(*) FROM incoming.claims") == rows
 
 
 @pytest.mark.faults
@@ -166,7 +170,7 @@ def test_kill_during_a_load_then_rerun_gives_exact_counts(database_url, tmp_path
     pq.write_table(big, folder / "payments.parquet")
     monkeypatch.setenv("PIPELINE_DATA_DIR", str(folder))
     _load(database_url, "payments", SAMPLE / "payments.parquet")
-    before = scalar(database_url, "SELECT count(*) FROM raw.payments")
+    before = scalar(database_url, "SELECT count(*) FROM incoming.payments")
 
     child = subprocess.Popen([sys.executable, "-m", "luigi", "--module", "pipeline", "LoadTable", "--table",
                               "payments", "--local-scheduler"], env=os.environ.copy(),
@@ -184,10 +188,10 @@ def test_kill_during_a_load_then_rerun_gives_exact_counts(database_url, tmp_path
     child.send_signal(signal.SIGKILL)
     child.wait()
     time.sleep(0.5)  # the server notices the dropped connection and rolls back
-    assert scalar(database_url, "SELECT count(*) FROM raw.payments") == before
+    assert scalar(database_url, "SELECT count(*) FROM incoming.payments") == before
     assert scalar(database_url, "SELECT count(*) FROM ops.markers WHERE task_id = 'load:payments'") == 0
 
     markers.new_run_id()
     assert build(LoadTable("payments")).scheduling_succeeded
-    assert scalar(database_url, "SELECT count(*) FROM raw.payments") == big.num_rows
-    assert scalar(database_url, "SELECT count(DISTINCT _source_row) FROM raw.payments") == big.num_rows
+    assert scalar(database_url, "SELECT count(*) FROM incoming.payments") == big.num_rows
+    assert scalar(database_url, "SELECT count(DISTINCT _source_row) FROM incoming.payments") == big.num_rows

@@ -191,7 +191,7 @@ def test_a_dropped_connection_is_retried_and_recorded(database_url, data_dir, re
     assert [t[:2] for t in tries] == [("new", "failed"), ("retry", "done")]
     assert "transient database error" in tries[0][2] and "connection" in tries[0][2]
     assert "attempt 1 of 3, trying again in 0.5 s" in tries[0][2]
-    assert scalar(database_url, "SELECT count(*) FROM raw.customers") == pq.ParquetFile(
+    assert scalar(database_url, "SELECT count(*) FROM incoming.customers") == pq.ParquetFile(
         data_dir / "customers.parquet").metadata.num_rows
     assert scalar(database_url, "SELECT status FROM ops.runs WHERE run_id = %s", (markers.run_id(),)) == "done"
 

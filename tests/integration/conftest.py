@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from tests.support import build
 

@@ -10,7 +10,7 @@ import luigi
 import pytest
 
 from pipeline import markers
-from pipeline.tasks import Transform
+from pipeline.orchestration.tasks import Transform
 
 from tests.support.database import new_database
 from tests.support.paths import SAMPLE

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from psycopg2 import sql
+from psycopg2.extras import execute_values
 
 HORIZON = 6  # months forecast
 BACKTEST = 12  # months held out to measure the error
@@ -119,3 +121,44 @@ def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFram
 
 COLUMNS = ["claim_type", "month", "claims", "claims_low", "claims_high", "amount", "amount_low", "amount_high",
            "claims_mape", "claims_naive_mape", "amount_mape", "amount_naive_mape", "history_months", "note"]
+
+
+TABLE_DDL = """
+DROP TABLE IF EXISTS analytics.claims_forecast;
+CREATE TABLE analytics.claims_forecast (
+    claim_type        text NOT NULL,
+    month             date,
+    claims            float8,
+    claims_low        float8,
+    claims_high       float8,
+    amount            float8,
+    amount_low        float8,
+    amount_high       float8,
+    claims_mape       float8,
+    claims_naive_mape float8,
+    amount_mape       float8,
+    amount_naive_mape float8,
+    history_months    integer,
+    note              text
+);
+COMMENT ON TABLE analytics.claims_forecast IS
+    'Next months of claims per claim type (Holt-Winters, 80% interval); *_mape: 12-month backtest error, '
+    '*_naive_mape: the same for seasonal naive; note: why a type has no forecast';
+"""
+
+
+def store(conn) -> int:
+    """Rebuild analytics.claims_forecast from analytics.claims_trends inside the caller's transaction; rows."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT month, claim_type, claims, total_amount FROM analytics.claims_trends")
+        trends = pd.DataFrame(cur.fetchall(), columns=["month", "claim_type", "claims", "total_amount"])
+        cur.execute("SELECT max(claim_date) FROM clean.claims")
+        last_day = cur.fetchone()[0]
+        rows = forecast(trends, pd.Timestamp(last_day) if last_day else None)
+        cur.execute(TABLE_DDL)
+        values = [tuple(None if pd.isna(v) else v.date() if isinstance(v, pd.Timestamp) else v for v in row)
+                  for row in rows[COLUMNS].astype(object).itertuples(index=False)]
+        insert = sql.SQL("INSERT INTO analytics.claims_forecast ({}) VALUES %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+        execute_values(cur, insert.as_string(cur), values)
+    return len(values)

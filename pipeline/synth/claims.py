@@ -27,13 +27,30 @@ def claimable(policies: Frame) -> np.ndarray:
     return np.flatnonzero((policies["_defect"] == -1) & (policies["status"] != PENDING))
 
 
-def claims(rng: np.random.Generator, inj: Injector, policies: Frame) -> Frame:
+def seasonal(rng: np.random.Generator, day: np.ndarray, lo: np.ndarray, hi: np.ndarray, amplitude: float) -> np.ndarray:
+    """Days redrawn (inside the same bounds) so that claims follow a yearly cycle peaking in January.
+
+    A month's weight is 1 + amplitude * cos(2 pi month / 12); rejection sampling, a few rounds, in bulk.
+    """
+    if amplitude <= 0:
+        return day
+    day = day.copy()
+    for _ in range(10):
+        month = day.astype("datetime64[M]").astype(np.int64) % 12
+        redo = np.flatnonzero(rng.random(len(day)) * (1 + amplitude) > 1 + amplitude * np.cos(2 * np.pi * month / 12))
+        if not len(redo):
+            break
+        day[redo] = days_between(rng, lo[redo], hi[redo])
+    return day
+
+
+def claims(rng: np.random.Generator, inj: Injector, policies: Frame, seasonality: float = 0.0) -> Frame:
     m = inj.originals
     rows = claimable(policies)
     start, last_day = policies["start_date"], np.minimum(policies["end_date"], AS_OF - 1)
     p = rows[choice(rng, m, (last_day[rows] - start[rows]).astype(np.int64) + 1)]  # longer-running, more claims
     start, last_day, cover = start[p], last_day[p], policies["coverage_amount"][p]
-    day = days_between(rng, start, last_day)
+    day = seasonal(rng, days_between(rng, start, last_day), start, last_day, seasonality)
     status = choice(rng, m, [0.3, 0.3, 0.15, 0.1, 0.15])
     # Claims filed months ago are nearly all decided by now.
     decided = choice(rng, m, [0, 0, 0.25, 0.2, 0.55])

@@ -37,11 +37,12 @@ def default_truth_path(out_dir: Path) -> Path:
 
 
 def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None, rates: DefectRates | None = None,
-             conventions: Conventions | str | Path | None = None) -> dict[str, int]:
+             conventions: Conventions | str | Path | None = None, seasonality: float = 0.0) -> dict[str, int]:
     """Write the eleven source tables to out_dir and the injected defects to truth_path; return rows per table.
 
     `conventions` (default: our own) says how the source system writes ids, categories, e-mails and flags:
-    a Conventions, 'default', 'foreign' or the path of a YAML file.
+    a Conventions, 'default', 'foreign' or the path of a YAML file. `seasonality` (0 to 1) makes claims follow a
+    yearly cycle: 0.5 files half again as many claims in January as on average and half as many in July.
     """
     out_dir = Path(out_dir)
     truth_path = Path(truth_path) if truth_path is not None else default_truth_path(out_dir)
@@ -63,7 +64,7 @@ def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None, rate
     frames: dict[str, Frame] = {}
     frames["customers"] = customers.customers(*rng_and_injector("customers"), conventions)
     frames["policies"] = policies.policies(*rng_and_injector("policies"), frames["customers"], agent_branch)
-    frames["claims"] = claims.claims(*rng_and_injector("claims"), frames["policies"])
+    frames["claims"] = claims.claims(*rng_and_injector("claims"), frames["policies"], seasonality)
     frames["payments"] = payments.payments(*rng_and_injector("payments"), frames["policies"], frames["claims"])
     for name, frame in frames.items():
         out[name] = _written(name, frame, conventions, seed)
@@ -157,12 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth", type=Path, help="ground-truth file (default: <out>-truth.parquet beside <out>)")
     parser.add_argument("--conventions", default="default", metavar="default|foreign|PATH.yaml",
                         help="how the source system writes ids, categories, e-mails and flags (default: default)")
+    parser.add_argument("--seasonality", type=float, default=0.0, metavar="0..1",
+                        help="claims follow a yearly cycle of this amplitude (default 0: none)")
     args = parser.parse_args(argv)
+    if not 0 <= args.seasonality <= 1:
+        parser.error(f"--seasonality must be between 0 and 1, got {args.seasonality}")
     try:
         conventions = Conventions.named(args.conventions)
     except (OSError, ValueError) as e:
         parser.error(f"--conventions: {e}")
-    counts = generate(args.out, scale=args.scale, seed=args.seed, truth_path=args.truth, conventions=conventions)
+    counts = generate(args.out, scale=args.scale, seed=args.seed, truth_path=args.truth, conventions=conventions,
+                      seasonality=args.seasonality)
     for name, n in counts.items():
         print(f"{name:<16}{n:>12,}")
     print(f"{'total':<16}{sum(counts.values()):>12,}")

@@ -5,7 +5,7 @@ import logging
 
 import luigi
 
-from .. import analytics, backup, config, errors, ingest, warehouse
+from .. import analytics, backup, config, errors, forecast, ingest, warehouse
 from . import history, markers, retry, writelock
 from .. import quality as quality_package
 from .history import Figures
@@ -156,7 +156,8 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
 
 
 class Transform(PipelineTask):
-    """clean.* -> analytics.*: the views the business reads, built from pipeline/sql/analytics."""
+    """clean.* -> analytics.*: the views the business reads, built from pipeline/sql/analytics, and the claims
+    forecast made from them (pipeline/forecast.py), in one transaction."""
 
     def requires(self):
         return [HealTable(name) for name in TABLES]
@@ -170,10 +171,12 @@ class Transform(PipelineTask):
         return super().complete() and not staged_tables()
 
     def fingerprint(self) -> str:
-        return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint())
+        return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint(),
+                       markers.source_digest(forecast))
 
     def work(self, conn, run_id: str) -> Figures:
         counts = analytics.build(conn)
+        counts["claims_forecast"] = forecast.store(conn)
         return Figures(rows_out=sum(counts.values()), details={"views": counts})
 
 

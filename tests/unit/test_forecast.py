@@ -58,3 +58,13 @@ def test_months_without_claims_count_as_zero_and_mape_skips_them():
     assert series.loc["2022-03-01", "claims"] == 0 and len(series) == 40
     assert forecast.mape(np.array([0.0, 100.0]), np.array([5.0, 110.0])) == 0.1
     assert forecast.mape(np.array([0.0]), np.array([5.0])) is None
+
+
+def test_the_generator_can_make_claims_seasonal(tmp_path):
+    from pipeline.synth.generate import generate
+
+    generate(tmp_path / "data", scale=0.02, seasonality=0.6)
+    days = pd.to_datetime(pd.read_parquet(tmp_path / "data" / "claims.parquet", columns=["claim_date"])["claim_date"],
+                          errors="coerce")
+    by_month = days.dt.month.value_counts()
+    assert by_month[1] > 2 * by_month[7]  # (1 + 0.6) / (1 - 0.6) = 4x in expectation, before defects

@@ -1,0 +1,44 @@
+"""analytics.claims_forecast as a real run builds it: six months per claim type after the last whole month."""
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg2
+
+from pipeline import forecast
+from tests.support import query, scalar
+
+
+def test_a_run_forecasts_each_claim_type_after_the_last_whole_month(healed_url):
+    types = {t for (t,) in query(healed_url, "SELECT DISTINCT claim_type FROM clean.claims")}
+    last_day = scalar(healed_url, "SELECT max(claim_date) FROM clean.claims")
+    rows = query(healed_url, """SELECT claim_type, month, claims_low, claims, claims_high, amount, claims_mape,
+                                       claims_naive_mape, amount_mape, history_months, note
+                                FROM analytics.claims_forecast ORDER BY claim_type, month""")
+    assert {r[0] for r in rows} == types and len(rows) == forecast.HORIZON * len(types)
+    whole = last_day.replace(day=1) if last_day.month == (last_day + dt.timedelta(days=1)).month else None
+    first = whole or (last_day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    for claim_type in types:
+        months = [r[1] for r in rows if r[0] == claim_type]
+        assert months[0] == first  # a partial last month is forecast, not learnt from
+        assert len(set(months)) == forecast.HORIZON
+    for _, _, low, mid, high, amount, mape, naive, amount_mape, history, note in rows:
+        assert 0 <= low <= mid <= high and amount >= 0
+        assert mape is not None and naive is not None and amount_mape is not None  # the backtest ran
+        assert history >= forecast.MIN_MONTHS + forecast.BACKTEST and note is None
+
+
+def test_a_short_history_is_stored_as_a_note_not_a_line(healed_url):
+    """The same warehouse with only the last 18 months of claims kept: every type says why it has no forecast."""
+    with psycopg2.connect(healed_url) as conn, conn.cursor() as cur:
+        cur.execute("ALTER MATERIALIZED VIEW analytics.claims_trends RENAME TO claims_trends_all")
+        cur.execute("""CREATE TABLE analytics.claims_trends AS SELECT * FROM analytics.claims_trends_all
+                       WHERE month >= (SELECT date_trunc('month', max(claim_date)) - interval '17 months'
+                                       FROM clean.claims)""")
+        stored = forecast.store(conn)
+        cur.execute("SELECT count(*), count(month), min(note) FROM analytics.claims_forecast")
+        total, with_month, note = cur.fetchone()
+        conn.rollback()  # the shared warehouse stays as the run left it
+    conn.close()
+    assert stored == total and with_month == 0
+    assert note.startswith("history too short: 18 whole months") or note.startswith("history too short: 17 whole")

@@ -48,6 +48,13 @@ class reports(luigi.Config):  # noqa: N801
     after_run = luigi.BoolParameter(default=True, description="write the report when a run ends")
 
 
+class alerts(luigi.Config):  # noqa: N801
+    email_to = luigi.Parameter(default="", description="addresses (comma-separated) to e-mail when a run needs a look; "
+                                                       "sent with Luigi's [email] sender and [smtp] settings")
+    webhook_url = luigi.Parameter(default="", description="URL to POST a JSON message to when a run needs a look")
+    timeout = luigi.FloatParameter(default=10.0, description="seconds to wait for the webhook or SMTP server")
+
+
 # What this process's command line chose (choose()); it wins over the environment and luigi.cfg.
 _chosen: dict[str, object] = {}
 

@@ -199,7 +199,7 @@ def _finish(task, status: str, error: str | None) -> None:
         print(progress_line(task, status, dataclasses.asdict(figures), totals, time.monotonic() - current.started),
               flush=True)
     if state != "running":
-        runs.write_report(run)
+        runs.ended(run)
 
 
 def _totals(cur, run: str) -> dict:

@@ -138,7 +138,7 @@ def finish_run(run: str | None = None, url: str | None = None) -> str | None:
             if state == "running":
                 state = _close(cur, run, "the run stopped before the task finished; run again")
     if row[0] == "running":
-        write_report(run, url)
+        ended(run, url)
     return state
 
 
@@ -152,6 +152,17 @@ def _close_planned_runs() -> None:
             finish_run(run, plan.url)
         except Exception as exc:  # noqa: BLE001 - the warehouse may be gone (a test's database)
             log.debug("could not close run %s: %s", run, exc)
+
+
+def ended(run: str, url: str | None = None) -> None:
+    """What follows a run's end, in the process that closed it: its report, then its alerts ([alerts])."""
+    write_report(run, url)
+    from .. import alerts
+    try:
+        with contextlib.closing(warehouse.connect("alerts", url, ops=True, timeout=10)) as conn:
+            alerts.send(conn, run)
+    except Exception as exc:  # noqa: BLE001 - an alert must never fail a run
+        log.warning("could not send the alerts of run %s: %s", run, first_line(exc))
 
 
 def write_report(run: str, url: str | None = None) -> None:

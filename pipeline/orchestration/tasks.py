@@ -135,7 +135,7 @@ class HealTable(PipelineTask):
         # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
         # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
         return Figures(rows_in=result.raw_rows, rows_out=result.clean_rows, rows_quarantined=result.quarantined,
-                       details={"fixed_rows": result.fixed_rows})
+                       details={"fixed_rows": result.fixed_rows, "warnings": result.warnings})
 
 
 def quality_record(conn, result: heal.HealResult, run_id: str) -> None:

@@ -48,6 +48,7 @@ class HealResult:
     fixed_rows: int
     valid_before: int
     rules: list[RuleOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # rules above their warn share, in words
 
 
 def _partition(table: str, spec: TableSpec) -> sql.Composable:
@@ -171,10 +172,11 @@ def thresholds(outcome: RuleOutcome, contract: TableContract, overrides: dict) -
 
 
 def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableContract | None = None,
-                     examples: Callable[[str], list[str]] | None = None) -> None:
-    """Warn above a rule's warn_if share of rows; fail the heal above its error_if share."""
+                     examples: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Warn above a rule's warn_if share of rows (the warnings, in words); fail the heal above its error_if share."""
     overrides = config.rule_thresholds()
     contract = contract or TableContract("")
+    warnings = []
     for o in outcomes:
         o.warn_if, o.error_if = thresholds(o, contract, overrides)
         share = o.violations / rows if rows else 0.0
@@ -185,8 +187,10 @@ def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableCont
                 f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "")
                 + "; clean was left as it was")
         if o.warn_if is not None and share > o.warn_if:
-            log.warning("rule %s: %s of %s rows (%.1f%%) break it, above its warning threshold of %.1f%%",
-                        o.rule_id, o.violations, rows, 100 * share, 100 * o.warn_if)
+            warnings.append(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
+                            f"warning threshold of {o.warn_if:.1%}")
+            log.warning("%s", warnings[-1])
+    return warnings
 
 
 def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
@@ -282,8 +286,8 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         held = RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error", "quarantine",
                            found.quarantined, quarantined=found.quarantined, warn_if=ROWS_HELD_WARN_IF)
         try:
-            check_thresholds([*found.outcomes, held], found.raw_rows, contract,
-                             lambda rule: _examples(side, spec, work, rule))
+            warnings = check_thresholds([*found.outcomes, held], found.raw_rows, contract,
+                                        lambda rule: _examples(side, spec, work, rule))
         except HealError:
             with side, side.cursor() as cur:
                 work.drop(cur)
@@ -297,4 +301,4 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
                 side.cancel()
                 raise
     return HealResult(spec.name, found.raw_rows, clean_rows, found.quarantined, found.fixed_rows,
-                      found.raw_rows - found.flawed, found.outcomes)
+                      found.raw_rows - found.flawed, found.outcomes, warnings)

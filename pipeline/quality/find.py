@@ -274,6 +274,24 @@ class Findings:
     outcomes: list[RuleOutcome]
 
 
+def _idle(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Rule]) -> set[str]:
+    """The probed rules (synonyms) that fire on no source row (the staged delivery, or raw): asked of it in one
+    parallel pass for all of them.
+
+    Left in the scan they would cost more than this pass: PostgreSQL flattens the scan's layers, so a fixed
+    column's CASE is copied into every rule above that reads the column (measured at scale 1.0: one synonym rule
+    of payments made its scan 20% slower). A table with escaped NUL values is not probed (raw is not yet what
+    the rules see); the caller then keeps every rule.
+    """
+    probed = [r for r in rules if r.probed and raw_types.get(r.fixes[0][0]) == "text"]
+    if not probed:
+        return set()
+    cur.execute(sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
+        sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(r.where)) for r in probed),
+        source))
+    return {r.id for r, fires in zip(probed, cur.fetchone()[0]) if not fires}
+
+
 def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
     raw = work.source
@@ -282,7 +300,9 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     escaped = escaped_values(cur, spec.name, work.source_schema)
     if escaped is None:
         escaped = scalar(cur, sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _escaped IS NOT NULL)").format(raw))
-    plan = plan_scan(spec, raw_types, checks, [r for r in rules if r.phase != "unescape" or escaped], raw)
+    scanned = [r for r in rules if r.phase != "unescape" or escaped]
+    idle = set() if escaped else _idle(cur, raw, raw_types, scanned)
+    plan = plan_scan(spec, raw_types, checks, [r for r in scanned if r.id not in idle], raw)
     _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)

@@ -55,12 +55,16 @@ class Rule:
     joins: tuple[Join, ...] = ()
     detail: str | None = None  # SQL over h kept with each finding (the key a takes_from rule looks up)
     takes_from: tuple[str, str, str, str] | None = None
+    # A normalise rule whose `where` reads only its own column, a text column of raw: a heal asks raw first, in
+    # one pass for all such rules of a table, and leaves a rule out of the scan when it fires on no row.
+    probed: bool = False
 
     def __post_init__(self):
         assert self.action in ACTIONS and self.phase in PHASES, self.id
         assert (self.action == "fix") == bool(self.fixes), self.id
         assert self.where is None or self.phase != "survivors", self.id
         assert not (self.joins and self.phase in ("unescape", "normalise")), self.id
+        assert not self.probed or (self.phase == "normalise" and self.where and len(self.fixes) == 1), self.id
 
     @property
     def fused(self) -> bool:
@@ -140,7 +144,7 @@ def synonym_rules(spec: TableSpec) -> list[Rule]:
             spec.name, f"{column.name}.synonym", f"{column.name} is a variant or synonym of a value of its vocabulary; "
             "it is set to that value", "fix", f"h.\"{column.name}\" <> ALL(ARRAY[{known}]) AND {lookup} IS NOT NULL",
             f"'{column.name} ' || h.\"{column.name}\" || ' is ' || {lookup}", phase="normalise", severity="info",
-            fixes=((column.name, lookup),)))
+            fixes=((column.name, lookup),), probed=True))
     return rules
 
 

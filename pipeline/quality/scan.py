@@ -97,9 +97,12 @@ class _Builder:
                     self.fired(finding), sql.SQL(expr), sql.SQL(c.pg_type), value)
             columns.append(sql.SQL("{} AS {}").format(value, sql.Identifier(c.name)))
         if flags is not None:
+            # The array is built only on a row with a flag (a few in a hundred), not built and emptied on every row;
+            # the result is the same (null where no flag fired).
             items = [sql.SQL("CASE WHEN {} THEN {} END").format(self.fired(f), sql.Literal(f.rule_id)) for f in flags]
-            extra.append(sql.SQL("NULLIF(array_remove(ARRAY[{}]::text[], NULL), '{{}}') AS _flags").format(
-                sql.SQL(", ").join(items)) if items else sql.SQL("NULL::text[] AS _flags"))
+            extra.append(sql.SQL("CASE WHEN {} THEN array_remove(ARRAY[{}]::text[], NULL) END AS _flags").format(
+                sql.SQL(" OR ").join(self.fired(f) for f in flags), sql.SQL(", ").join(items))
+                if items else sql.SQL("NULL::text[] AS _flags"))
         carried = [sql.SQL("h.{}").format(sql.Identifier(s)) for s in below]
         self.query = sql.SQL("SELECT h._source_row, {} FROM ({}) h").format(
             sql.SQL(", ").join(columns + carried + extra), self.query)

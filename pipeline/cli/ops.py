@@ -194,8 +194,9 @@ def cmd_status(args) -> int:
                        [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run, _ in counts], right={1, 2, 3}))
     for name, *_, staged in counts:
         if staged is not None:  # loaded, its heal not committed: users still read the previous delivery
-            print(f"{name}: a new delivery of {staged:,} rows is loaded ({warehouse.STAGE}.{name}) but not yet published; "
-                  "raw, clean and the quarantine still hold the previous one until its heal commits (run again)")
+            print(f"{name}: a new delivery of {staged:,} rows is loaded ({warehouse.STAGE}.{name}) but not yet "
+                  "published; raw, clean and the quarantine still hold the previous one until its heal commits "
+                  "(run again)")
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:

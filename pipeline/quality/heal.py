@@ -14,7 +14,7 @@ from psycopg2 import sql
 
 from .. import config, warehouse
 from ..errors import PipelineError
-from ..ingest import LINEAGE, STAGE, staged
+from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
 from .compile import compile_schema
@@ -230,7 +230,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     # No load of the table commits while this transaction writes (a load holds its task's lock until it commits):
     # a delivery staged after the rules ran would otherwise be left for a heal that its marker says is done.
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"load:{spec.name}",))
-    published = work.source_schema == STAGE
+    published = work.source_schema == warehouse.STAGE
     if published and warehouse.table_exists(cur.connection, "raw", spec.name):
         # Readers of raw wait for this transaction, as readers of clean do: they see the old table or the new.
         cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(raw))
@@ -279,7 +279,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             # needed here, the wait would never end. A bound turns that into an error.
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
-            work = Work.of(spec, STAGE if staged(cur, spec.name) else "raw")
+            work = Work.of(spec, warehouse.STAGE if staged(cur, spec.name) else "raw")
             found = find(cur, spec, work, checks, rules, run_id)
         # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
         # real delivery holds many rows back, so it warns from 30%.

@@ -106,7 +106,9 @@ def test_a_delivery_loaded_and_not_yet_published_is_backed_up_and_published_afte
     change_everything(built)
     execute(built, "DROP TABLE incoming.payments")
     assert cli("backup", "restore", made.name, "--yes") == 0
-    assert contents(built) == before
+    after = contents(built)
+    after.pop("analytics.kpis"), before.pop("analytics.kpis")  # its latest run: the load's, after the restore
+    assert after == before
     assert build(Transform()).scheduling_succeeded
     ran = query(built, """SELECT task_family, params->>'table' FROM ops.task_runs
                           WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1) ORDER BY 1""")

@@ -109,7 +109,8 @@ def describe_warehouse() -> str:
 
 
 def data_dir() -> Path:
-    return project_path(_chosen.get("data_dir") or os.environ.get("PIPELINE_DATA_DIR") or sources().data_dir)
+    chosen = _chosen.get("data_dir")
+    return project_path(str(chosen) if chosen else os.environ.get("PIPELINE_DATA_DIR") or sources().data_dir)
 
 
 def embedded_dir() -> Path:

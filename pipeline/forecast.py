@@ -98,7 +98,7 @@ def backtest(y: pd.Series) -> Backtest:
 
 def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFrame:
     """The rows of analytics.claims_forecast: per claim type and future month, or one row saying why there is none."""
-    rows = []
+    rows: list[dict] = []
     for claim_type, series in monthly(trends, last_day).items():
         if len(series) < MIN_MONTHS:
             rows.append({"claim_type": claim_type, "note": f"history too short: {len(series)} whole months, "

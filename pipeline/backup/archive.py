@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+import typing
+from typing import IO
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +110,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot()")
-            snapshot = cur.fetchone()[0]
+            snapshot = (cur.fetchone() or (None,))[0]
             server_version, server_major = _server(cur)
             tools = find_tools(server_major, "oldest", f"the server is PostgreSQL {server_version}")
             conninfo, env = tool_connection(url, "insurance-pipeline-backup")
@@ -328,19 +330,20 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
         psql = subprocess.Popen(psql_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
         source = subprocess.Popen(restore_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=restore_err, env=env)
+        to_psql, from_restore = typing.cast(IO[bytes], psql.stdin), typing.cast(IO[bytes], source.stdout)  # PIPEs
         try:
-            psql.stdin.write(prelude.encode())
-            psql.stdin.flush()
-            _pump(source.stdout, psql.stdin)
+            to_psql.write(prelude.encode())
+            to_psql.flush()
+            _pump(from_restore, to_psql)
             if source.wait() == 0:  # only a whole script is followed by the check and the COMMIT
-                psql.stdin.write(epilogue.encode())
-                psql.stdin.flush()
+                to_psql.write(epilogue.encode())
+                to_psql.flush()
         except BrokenPipeError:
             pass  # psql stopped at an error: reported below
         finally:
             with contextlib.suppress(BrokenPipeError):
-                psql.stdin.close()
-            source.stdout.close()
+                to_psql.close()
+            from_restore.close()
             if source.poll() is None:
                 source.kill()
             source.wait()

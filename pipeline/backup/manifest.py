@@ -311,7 +311,7 @@ def _candidate_folders() -> list[Path]:
     for pattern in ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
                     "/opt/homebrew/opt/postgresql@*/bin", "/Applications/Postgres.app/Contents/Versions/*/bin"):
         folders += sorted(Path("/").glob(pattern.lstrip("/")))
-    return list(dict.fromkeys(folders))
+    return list(dict.fromkeys(f for f in folders if f is not None))
 
 
 @functools.lru_cache(maxsize=None)

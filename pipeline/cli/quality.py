@@ -28,7 +28,7 @@ def cmd_rules(args) -> int:
     for name, spec in TABLES.items():
         if args.table and name != args.table:
             continue
-        rows = [(f"{name}.{c.name}.type", "fact", "quarantine", None, None, f"{c.name} must be of {c.kind} type")
+        rows: list[tuple[str, str, str, float | None, float | None, str]] = [(f"{name}.{c.name}.type", "fact", "quarantine", None, None, f"{c.name} must be of {c.kind} type")
                 for c in spec.columns]
         rows += [(f"{name}.{c.name}.finite", "fact", "quarantine", None, None, f"{c.name} must be a finite number")
                  for c in spec.columns if c.kind == "float"]

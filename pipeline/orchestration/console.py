@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .. import config
 
@@ -89,7 +90,7 @@ class _Counter(logging.Handler):
         self.errors += 1
 
 
-_installed: dict[str, object] = {}
+_installed: dict[str, Any] = {}
 
 
 def setup(run_id: str, debug: bool = False) -> Path:
@@ -138,7 +139,7 @@ def hook_luigi_command() -> None:
         path = setup(markers.run_id(), debug=debug_requested([]))  # PIPELINE_DEBUG=1: luigi has no --debug
         atexit.register(_point_at_log, path)
         return True
-    InterfaceLogging._default = classmethod(quiet)
+    InterfaceLogging._default = classmethod(quiet)  # type: ignore[method-assign,assignment]  # on purpose
 
 
 def _point_at_log(path: Path) -> None:

@@ -60,8 +60,9 @@ class Work:
 
     @classmethod
     def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
-        return cls(*(qualified(SCRATCH, f"heal_{spec.name}_{part}")
-                     for part in ("rows", "found", "held", "log", "quarantine")), source_schema, spec.name)
+        rows, found, held, log, quarantine = (qualified(SCRATCH, f"heal_{spec.name}_{part}")
+                                              for part in ("rows", "found", "held", "log", "quarantine"))
+        return cls(rows, found, held, log, quarantine, source_schema, spec.name)
 
     @property
     def source(self) -> sql.Composable:
@@ -283,11 +284,11 @@ def _idle(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Ru
     of payments made its scan 20% slower). A table with escaped NUL values is not probed (raw is not yet what
     the rules see); the caller then keeps every rule.
     """
-    probed = [r for r in rules if r.probed and raw_types.get(r.fixes[0][0]) == "text"]
+    probed = [r for r in rules if r.probed and r.where is not None and raw_types.get(r.fixes[0][0]) == "text"]
     if not probed:
         return set()
     cur.execute(sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
-        sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(r.where)) for r in probed),
+        sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
         source))
     return {r.id for r, fires in zip(probed, cur.fetchone()[0]) if not fires}
 

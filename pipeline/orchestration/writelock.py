@@ -36,7 +36,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND a.pid <> pg_c
 ORDER BY a.application_name NOT LIKE %(app)s, a.backend_start"""
 
 
-class Busy(PipelineError):
+class Busy(PipelineError):  # noqa: N818 - the state the user is told about, not a failure of ours
     """Another process holds the warehouse: the message says which, and what to do."""
 
     retcode = "already_running"

@@ -290,7 +290,7 @@ def _idle(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Ru
     cur.execute(sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
         sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
         source))
-    return {r.id for r, fires in zip(probed, cur.fetchone()[0]) if not fires}
+    return {r.id for r, fires in zip(probed, cur.fetchone()[0], strict=True) if not fires}
 
 
 def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:

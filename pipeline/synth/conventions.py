@@ -294,7 +294,7 @@ def _labels(rng: np.random.Generator, n: int, fixed: dict[int, str], taken: set[
     # Every word used at least once, the rest of the codes spread over them.
     picks = np.concatenate([np.arange(len(words)), rng.integers(0, len(words), len(free) - len(words))])
     out = dict(fixed)
-    out.update(zip(free, (words[i] for i in rng.permutation(picks))))
+    out.update(zip(free, (words[i] for i in rng.permutation(picks)), strict=True))
     return tuple(out[i] for i in range(n))
 
 

@@ -25,7 +25,7 @@ from pipeline.backup.manifest import (CHECKSUM_SQL, BackupError, database_name, 
                                       table_checksums, tool_connection, verify_sql, with_database)
 from pipeline.orchestration.tasks import LoadTable, Transform
 
-from tests.support import ROOT, execute, query, scalar
+from tests.support import ROOT, build, execute, query, scalar
 
 RESTORE_APP = "insurance-pipeline-restore"
 

@@ -1,4 +1,4 @@
-"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | ...
+"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | export | ...
 
 The one entry point: each subcommand is registered by its module (run, ops, quality, backup, quality.profile_cli),
 and every failure ends in errors.command_failed."""
@@ -10,6 +10,7 @@ import sys
 from .. import errors
 from ..orchestration import console
 from . import backup as backup_cli
+from . import explore as explore_cli
 from . import ops as ops_cli
 from . import quality as quality_cli
 from . import run as run_cli
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_generate(argv[1:])
     quality_cli.add_cli(sub)  # score, rules
     backup_cli.add_cli(sub)  # backup, bundle
+    explore_cli.add_cli(sub)  # export
     from ..quality import profile_cli
     profile_cli.add_cli(sub)  # profile: propose the contracts' conventions from the source files
     debug = console.debug_requested(argv)

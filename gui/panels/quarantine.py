@@ -65,7 +65,7 @@ class QuarantineBrowser(QWidget):
         self.rule.activated.connect(lambda: self._filters_changed(False))
         self.count = QLabel(objectName="muted")
         self.export_button = button("Export CSV…")
-        self.export_button.clicked.connect(self.export)
+        self.export_button.clicked.connect(lambda: self.export())  # clicked(bool) is not a path
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Table"))
         filters.addWidget(self.table)

@@ -41,6 +41,10 @@ def ensure_pipeline() -> None:
             _imported = True
 
 
+class Refused(Exception):
+    """A failure whose message is already written for the user (shown as it is)."""
+
+
 def describe_error(exc: BaseException) -> str:
     """One line a user can read: what failed and, where we know it, what to do."""
     import psycopg2
@@ -51,7 +55,7 @@ def describe_error(exc: BaseException) -> str:
         where = warehouse.describe()
         return (f"Cannot reach the warehouse {where}: {first}. Check that PostgreSQL is running and the "
                 "warehouse URL in Settings is right.")
-    if type(exc).__name__ in ("BackupError", "SourceError"):
+    if isinstance(exc, Refused) or type(exc).__name__ in ("BackupError", "SourceError", "Busy"):
         return first
     if isinstance(exc, psycopg2.Error):
         return f"The warehouse refused a query: {first}"

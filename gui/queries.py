@@ -12,6 +12,10 @@ SQL = {
     "relations": """
         SELECT name, to_regclass(name) IS NOT NULL FROM unnest(%(names)s::text[]) AS name""",
 
+    "user_tables": """
+        SELECT table_schema, table_name FROM information_schema.tables
+        WHERE table_schema IN ('raw', 'clean') AND table_type = 'BASE TABLE' ORDER BY 1, 2""",
+
     # -- overview
     "kpis": """
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,

@@ -40,3 +40,106 @@ def test_test_connection_tries_the_url_typed_in_the_field_not_the_saved_one(envi
     panel.test_button.click()
     qtbot.waitUntil(lambda: panel.url_status.text().startswith("Connected to"), timeout=30000)
     assert panel.url_status.objectName() == "ok"
+
+
+# ---------------------------------------------------------------- backups and restores
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from pipeline.tasks import Transform  # noqa: E402
+
+from ..conftest import build, scalar  # noqa: E402
+from ..test_backup import contents  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from .conftest import answer_next_dialog  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+HOLD = """
+import sys, time
+from pipeline import writelock
+with writelock.running(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def built(database_url, data_dir, tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("PIPELINE_BACKUP_DIR", str(tmp_path / "backups"))
+    result = build(Transform())
+    assert result.scheduling_succeeded, result.summary_text
+    return database_url
+
+
+def hold_the_warehouse(url: str) -> subprocess.Popen:
+    """Another process holding the write lock as a run does (python -m pipeline run), until its stdin closes."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, url], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_restore_is_refused_while_a_run_holds_the_warehouse_and_offers_a_backup_first(built, window, qtbot):
+    from pipeline import backup
+    made = backup.create()
+    panel = window.show_panel("Backups")
+    qtbot.waitUntil(lambda: panel.backups.rowCount() == 1, timeout=30000)
+    runs = scalar(built, "SELECT count(*) FROM ops.runs")
+    holder = hold_the_warehouse(built)
+    try:
+        panel.restore_button.click()
+        qtbot.waitUntil(lambda: panel.last_result is not None, timeout=30000)
+        qtbot.wait(200)
+        assert QApplication.activeModalWidget() is None and not hasattr(panel, "last_confirmation")  # not offered
+        assert panel.last_result[0] is False
+        message = panel.error.text()
+        assert panel.error.isVisible() and message.startswith("Restore refused: a run (pid ")
+        assert f"pid {holder.pid}," in message and "is writing the warehouse" in message
+        assert "Busy" not in message and "Traceback" not in message
+        assert not panel.job_name and panel.restore_button.isEnabled()
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert scalar(built, "SELECT count(*) FROM ops.runs") == runs
+
+    # the run has ended: the restore is offered, with "back up the current state first" on by default
+    panel.last_result = None
+    seen = answer_next_dialog()
+    panel.restore_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=30000)
+    assert panel.last_confirmation == ("Back up the current state first", True)
+    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=180000)
+    assert panel.last_result[0], panel.last_result[1]
+    assert "backed up as" in panel.last_result[1]
+    qtbot.waitUntil(lambda: panel.backups.rowCount() == 2, timeout=30000)
+    assert made.name in [b["name"] for b in panel.backups.rows]
+
+
+def test_back_up_now_on_an_empty_warehouse_refuses_in_words(database_url, window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_BACKUP_DIR", str(tmp_path / "backups"))
+    panel = window.show_panel("Backups")
+    qtbot.waitUntil(lambda: panel.loads >= 1, timeout=30000)
+    panel.backup_button.click()
+    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60000)
+    assert panel.last_result[0] is False
+    assert panel.error.isVisible() and "the warehouse is empty" in panel.error.text()
+    assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").iterdir())
+
+
+def test_a_backup_can_be_deleted_from_the_app(built, window, qtbot, tmp_path):
+    from pipeline import backup
+    first, second = backup.create(keep=0), backup.create(keep=0)
+    panel = window.show_panel("Backups")
+    qtbot.waitUntil(lambda: panel.backups.rowCount() == 2, timeout=30000)
+    panel.view.selectRow([b["name"] for b in panel.backups.rows].index(first.name))
+    seen = answer_next_dialog()
+    panel.delete_button.click()
+    assert seen and first.name in seen[0] and "cannot be undone" in seen[0]
+    qtbot.waitUntil(lambda: panel.last_result is not None and panel.backups.rowCount() == 1, timeout=30000)
+    assert panel.last_result[0], panel.last_result
+    assert [b["name"] for b in panel.backups.rows] == [second.name]
+    assert not first.folder.exists() and second.folder.exists()

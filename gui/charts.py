@@ -64,6 +64,9 @@ class Chart(QFrame):
         self.setObjectName("panelBox")
         self.kind = kind
         self.title = QLabel(title, objectName="chartTitle")
+        self.title.setWordWrap(True)  # a narrow chart wraps its title rather than widening the page
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(120)
         self.legend = QLabel(objectName="muted")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)

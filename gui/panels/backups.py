@@ -129,9 +129,11 @@ class BackupsPanel(Panel):
         actions.addSpacing(16)
         actions.addWidget(self.restore_button)
         actions.addWidget(self.delete_button)
-        actions.addSpacing(16)
-        actions.addWidget(self.progress, 1)
+        actions.addStretch(1)
         layout.addLayout(actions)
+        progress = QHBoxLayout()  # the bar under the buttons: the row of buttons stays narrow enough for 1024 px
+        progress.addWidget(self.progress, 1)
+        layout.addLayout(progress)
         layout.addWidget(self.status)
         self.error = QLabel(objectName="error")
         self.error.setWordWrap(True)

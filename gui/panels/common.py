@@ -128,12 +128,14 @@ class Card(QFrame):
         layout.addWidget(self.note)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(96)
+        self.setMinimumWidth(132)
 
     def set(self, value: str, note: str | None = None) -> None:
         self.value.setText(value)
         if note is not None:
             self.note.setText(note)
+        self.setMinimumWidth(max(132, self.layout().sizeHint().width()))  # never narrower than its figure
+        self.updateGeometry()
 
 
 class Box(QFrame):

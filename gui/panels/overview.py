@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from .. import formats, queries, workers
 from ..charts import BarChart, TimeChart
+from ..flow import FlowLayout
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]
@@ -37,7 +38,7 @@ class OverviewPanel(Panel):
     def _build_content(self) -> QWidget:
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never cut off: scroll instead
         page = QWidget(objectName="page")
         layout = page_layout(page)
         self.subtitle = QLabel()
@@ -54,11 +55,11 @@ class OverviewPanel(Panel):
             "loss_ratio": Card("Loss ratio", "paid ÷ collected"),
             "data_quality_score": Card("Data quality", "raw rows kept"),
         }
-        row = QHBoxLayout()
-        row.setSpacing(10)
+        self.card_row = QWidget()
+        row = FlowLayout(self.card_row, spacing=10)  # cards wrap to a second row on a narrow window
         for card in self.cards.values():
             row.addWidget(card)
-        layout.addLayout(row)
+        layout.addWidget(self.card_row)
 
         self.claims_chart = TimeChart("Claims per month by type", "count", stacked=True)
         self.premium_chart = TimeChart("Premium per month (USD)", "money")

@@ -44,3 +44,34 @@ def test_export_csv_button_asks_where_and_writes_the_file(filled_url, window, qt
     total = scalar(filled_url, "SELECT count(*) FROM quality.quarantine")
     with open(target, newline="") as f:
         assert len(list(csv.DictReader(f))) == total == browser.last_export[1]
+
+
+def all_panels_made(window) -> bool:
+    return len(window.panels) == len(window.factories) and all(p.building is None for p in window.panels.values())
+
+
+def test_at_1024x700_cards_wrap_figures_are_whole_and_the_page_scrolls(filled_url, window, qtbot):
+    from PySide6.QtGui import QFontMetrics
+    window.resize(1024, 700)
+    overview = window.show_panel("Overview")
+    qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.content, timeout=60000)
+    qtbot.waitUntil(lambda: all_panels_made(window), timeout=60000)
+    qtbot.wait(100)
+    assert window.width() == 1024  # no panel asks for more room than the window has
+    scroll = overview.content
+    page = scroll.widget()
+    assert page.width() <= scroll.viewport().width()  # nothing cut off at the right
+    assert scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+    row = overview.card_row
+    tops = set()
+    for key, card in overview.cards.items():
+        text = card.value.text()
+        assert text not in ("", "–"), key
+        need = QFontMetrics(card.value.font()).horizontalAdvance(text)
+        assert card.value.width() >= need, (key, text, card.value.width(), need)
+        assert card.geometry().right() <= row.width() and card.geometry().left() >= 0, key
+        tops.add(card.geometry().top())
+    assert len(tops) > 1  # the cards wrapped to a second row
+    for chart in (overview.claims_chart, overview.premium_chart, overview.policies_chart, overview.loss_chart):
+        assert chart.mapTo(page, chart.rect().topRight()).x() <= page.width(), chart.title.text()
+        assert chart.plot.height() >= chart.plot.minimumHeight()

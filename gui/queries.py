@@ -16,6 +16,14 @@ SQL = {
         SELECT table_schema, table_name FROM information_schema.tables
         WHERE table_schema IN ('raw', 'clean') AND table_type = 'BASE TABLE' ORDER BY 1, 2""",
 
+    "warehouse_state": """
+        SELECT (SELECT to_jsonb(r) FROM (SELECT run_id, status, started_at, finished_at, host, pid, command
+                                         FROM ops.runs ORDER BY started_at DESC LIMIT 1) r) AS last_run,
+               (SELECT to_jsonb(m) FROM (SELECT run_id, completed_at FROM ops.markers WHERE task_family = 'Transform'
+                                         ORDER BY completed_at DESC LIMIT 1) m) AS analytics,
+               (SELECT to_jsonb(m) FROM (SELECT run_id, completed_at FROM ops.markers WHERE task_family = 'HealTable'
+                                         ORDER BY completed_at DESC LIMIT 1) m) AS clean""",
+
     # -- overview
     "kpis": """
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,

@@ -35,6 +35,8 @@ import time
 import luigi
 import psycopg2
 
+from pipeline import events  # absolute: stays right wherever this module lives
+
 from . import markers, warehouse
 from .console import clock, progress_enabled, progress_line  # noqa: F401 - history.clock etc. for callers
 from .errors import database_error, failure_message, first_line, transient
@@ -183,6 +185,7 @@ def _started(task) -> None:
         if cur.fetchone()[0]:  # a new run: close the runs of this host whose process is gone
             close_dead_runs(cur)
         _open_row(cur, task, _reason(cur, task))
+        events.announce(cur, "task_started", run, task.task_id, "running")
 
 
 def command_line() -> str:
@@ -258,6 +261,7 @@ def _finish(task, status: str, error: str | None) -> None:
             cur.execute("""UPDATE ops.runs SET status = %s,
                                   finished_at = CASE WHEN %s = 'running' THEN NULL ELSE clock_timestamp() END
                            WHERE run_id = %s""", (state, state, run))
+            events.announce(cur, "task_finished" if state == "running" else "run_finished", run, task.task_id, status)
             totals = _totals(cur, run)
     if progress_enabled():
         print(progress_line(task, status, figures, totals), flush=True)
@@ -370,6 +374,7 @@ def _close(cur, run: str, why: str, state: str | None = None) -> str:
     cur.execute("""UPDATE ops.runs SET status = %s, finished_at = coalesce(
                           (SELECT max(finished_at) FROM ops.task_runs WHERE run_id = %s), clock_timestamp())
                    WHERE run_id = %s""", (state, run, run))
+    events.announce(cur, "run_finished", run, None, state)
     return state
 
 

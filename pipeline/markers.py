@@ -7,6 +7,8 @@ from pathlib import Path
 
 import luigi
 
+from pipeline import events  # absolute: stays right wherever this module lives
+
 from . import config, warehouse
 
 _file_digests: dict[tuple[str, int, int], str] = {}
@@ -75,6 +77,7 @@ class MarkerTarget(luigi.Target):
                 ON CONFLICT (task_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id,
                                                     completed_at = clock_timestamp()""",
                         (self.marker_id, self.family, self.fingerprint, run_id))
+            events.announce(cur, "data_committed", run_id, self.marker_id, self.family)
 
 
 _run_id: str | None = None

@@ -63,6 +63,17 @@ def run_state(run_id: str | None, since: float) -> dict:
             "run": (run or {}).get("run") or {}}
 
 
+def read_run_log(run_id: str) -> str:
+    """The run's log as the pipeline wrote it (reports/<run_id>.log), or a line saying why there is none."""
+    from pipeline.console import log_path
+    path = log_path(run_id)
+    if not path.exists():
+        return (f"No log of run {run_id} in {path.parent}: it ran on another machine or before logs were kept. "
+                "Its tasks are listed on the left.")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()[-2_000_000:]
+
+
 class PipelinePanel(Panel):
     title = "Pipeline"
     run_finished = Signal(bool)  # True when the run ended with exit code 0
@@ -78,6 +89,8 @@ class PipelinePanel(Panel):
         self.last_exit: int | None = None
         self.stopping = False
         self.asked = self.answered = 0
+        self.shown_run: str | None = None  # the run whose tasks (and log) are shown
+        self.log_run: str | None = None
         self.config_dir = tempfile.TemporaryDirectory(prefix="insurance-app-")
         self.poll_timer = QTimer(self, interval=1000)
         self.poll_timer.timeout.connect(self.poll)
@@ -137,17 +150,47 @@ class PipelinePanel(Panel):
         self.total = len(task_ids)
 
     def _history_loaded(self, runs: list[dict]) -> None:
-        if not self.running() and runs and self.run_id is None:
-            self.show_run(runs[0]["run_id"])
-        elif not self.running() and self.run_id:
-            self.show_run(self.run_id)
+        if not self.running() and runs:
+            known = {r["run_id"] for r in runs}
+            self.show_run(self.shown_run if self.shown_run in known else runs[0]["run_id"])
+        elif not self.running():  # a warehouse without runs (maybe another one than before): nothing of the old
+            self.shown_run = self.log_run = None
+            self.tasks.set_rows([])
+            self.tasks_box.heading.setText("Tasks")
+            self.log.clear()
+            self.log.heading.setText("Log")
+            self.status.setText("No run recorded in this warehouse yet.")
         self.finish_load()
 
+    def follow(self, run_id: str) -> None:
+        """A run announced itself (from here, the command line or another machine): show it at the next refresh."""
+        if not self.running():
+            self.shown_run = run_id
+
     def show_run(self, run_id: str) -> None:
+        """The tasks and the log of one run, the same run for both."""
         if self.running():
             return
         self.tasks_box.heading.setText(f"Tasks of run {run_id}")
+        if run_id != self.shown_run or run_id != self.log_run:
+            self.shown_run = run_id
+            self._show_log_of(run_id)
         self._ask(run_id, 0.0)
+
+    def _show_log_of(self, run_id: str) -> None:
+        self.log_run = run_id
+        if run_id == self.run_id and self.log.lines:  # the run started here: its output is in the log already
+            self.log.heading.setText(f"Log of run {run_id}")
+            return
+        self.log.clear()
+        self.log.heading.setText(f"Log of run {run_id}")
+        workers.submit(self, read_run_log, run_id, done=lambda text: self._log_read(run_id, text))
+
+    def _log_read(self, run_id: str, text: str) -> None:
+        if run_id != self.log_run or self.running():
+            return
+        self.log.clear()
+        self.log.add(text if text.endswith("\n") else text + "\n")
 
     # -- a run
     def running(self) -> bool:
@@ -190,6 +233,7 @@ class PipelinePanel(Panel):
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self.process, self.run_id, self.started, self.last_exit = process, None, time.time(), None
+        self.shown_run = self.log_run = None
         self.stopping = False
         self.tasks.set_rows([])
         self.tasks_box.heading.setText("Tasks of the new run")
@@ -206,8 +250,9 @@ class PipelinePanel(Panel):
     def _read(self) -> None:
         text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
         if self.run_id is None and (found := RUN_LINE.search(text)):
-            self.run_id = found.group(1)
+            self.run_id = self.shown_run = self.log_run = found.group(1)
             self.tasks_box.heading.setText(f"Tasks of run {self.run_id}")
+            self.log.heading.setText(f"Log of run {self.run_id}")
         self.log.add(text)
 
     def poll(self) -> None:
@@ -233,9 +278,25 @@ class PipelinePanel(Panel):
             return
         self.answered = asked
         if self.running() and state["run_id"] and self.run_id is None:
-            self.run_id = state["run_id"]
+            self.run_id = self.shown_run = self.log_run = state["run_id"]
         self.tasks.set_rows(state["tasks"])
         fit_columns(self.task_view, 260)
+        run = state["run"]
+        if not self.running() and run.get("status") == "running":  # a run started elsewhere, followed live
+            planned = run.get("tasks_planned") or self.total
+            done = sum(1 for t in state["tasks"] if t["status"] == "done")
+            self.progress.setMaximum(max(planned, done, 1))
+            self.progress.setValue(done)
+            self.status.setText(f"Run {run['run_id']} is running ({run.get('command') or 'pipeline'} on "
+                                f"{run.get('host') or '?'}): {done} of {planned or '?'} tasks done")
+            self.watched = run["run_id"]
+        elif not self.running() and run.get("run_id") and run.get("run_id") == getattr(self, "watched", None):
+            self.watched = None
+            self.progress.setMaximum(1)
+            self.progress.setValue(1 if run.get("status") == "done" else 0)
+            self.status.setText(f"Run {run['run_id']} ({run.get('command') or 'pipeline'}) ended: {run.get('status')}.")
+            if self.log_run == run["run_id"]:
+                self._show_log_of(run["run_id"])  # read again: the whole log now
         if self.running():
             # planned: the tasks this run found incomplete (ops.runs.tasks_planned, where the pipeline records
             # it), else every task of the graph

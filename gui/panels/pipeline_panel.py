@@ -324,6 +324,10 @@ class PipelinePanel(Panel):
             self.status.setText(f"Run finished in {took}: the warehouse is up to date.")
         elif crashed or self.stopping:
             self.status.setText(f"Run stopped after {took}. Work of unfinished tasks was rolled back.")
+            hidden = self.log.hidden_tracebacks
+            self.log.add(f"Stopped from the app after {took}: each unfinished task's transaction was rolled back"
+                         + (f" (the stack dumps the interrupt made {hidden} process{'es' if hidden > 1 else ''} "
+                            "print are not shown)" if hidden else "") + ". Run again to finish the work.\n")
         else:
             self.status.setText(f"Run failed after {took} (exit code {exit_code}): see the failed tasks and the log.")
         self._ask(self.run_id, self.started)  # the tasks' final state
@@ -344,6 +348,7 @@ class PipelinePanel(Panel):
             return
         self.status.setText("Stopping…")
         self.stopping = True
+        self.log.interrupting = True
         self._signal(signal.SIGINT)
         self.kill_timer.start()
         if wait and not self.process.waitForFinished(5000):

@@ -143,3 +143,29 @@ def test_a_backup_can_be_deleted_from_the_app(built, window, qtbot, tmp_path):
     assert panel.last_result[0], panel.last_result
     assert [b["name"] for b in panel.backups.rows] == [second.name]
     assert not first.folder.exists() and second.folder.exists()
+
+
+# ---------------------------------------------------------------- a stopped run
+
+def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(database_url, data_dir, window, qtbot,
+                                                                         tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
+    pipeline = window.show_panel("Pipeline")
+    qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
+    pipeline.run_button.click()
+    qtbot.waitUntil(lambda: pipeline.running(), timeout=60000)
+    # stopped once some heal has committed: clean has moved on, the analytics have not been built
+    def healed() -> bool:
+        try:
+            return scalar(database_url, "SELECT EXISTS (SELECT 1 FROM ops.markers WHERE task_family = 'HealTable')")
+        except Exception:  # noqa: BLE001 - ops.markers not made yet
+            return False
+    qtbot.waitUntil(healed, timeout=120000)
+    pipeline.stop_button.click()
+    qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
+    log = pipeline.log.toPlainText()
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-3000:]
+    assert "stopped" in log.splitlines()[-1].lower(), log[-500:]
+    qtbot.waitUntil(lambda: window.banner.kind == "failed", timeout=5000)
+    assert "was stopped before it finished" in window.banner.text.text()
+    assert window.banner.isVisible()

@@ -75,3 +75,50 @@ def test_at_1024x700_cards_wrap_figures_are_whole_and_the_page_scrolls(filled_ur
     for chart in (overview.claims_chart, overview.premium_chart, overview.policies_chart, overview.loss_chart):
         assert chart.mapTo(page, chart.rect().topRight()).x() <= page.width(), chart.title.text()
         assert chart.plot.height() >= chart.plot.minimumHeight()
+
+
+def test_switching_to_another_warehouse_refreshes_every_panel(filled_url, pg_admin_url, window, qtbot, monkeypatch):
+    import uuid
+
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", filled_url)  # put back after the test, whatever Settings set
+    pipeline = window.show_panel("Pipeline")
+    qtbot.waitUntil(lambda: pipeline.tasks.rowCount() > 0, timeout=60000)
+    quality = window.show_panel("Data quality")
+    qtbot.waitUntil(lambda: quality.tables.rowCount() > 0, timeout=60000)
+
+    name = f"gui_empty_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(pg_admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        other = make_url(filled_url).set(database=name).render_as_string(hide_password=False)
+        settings = window.show_panel("Settings")
+        qtbot.waitUntil(lambda: settings.loads >= 1, timeout=30000)
+        settings.url.setText(other)
+        settings.save_button.click()
+        qtbot.waitUntil(lambda: settings.url_status.text().startswith("Connected"), timeout=30000)
+
+        loads = pipeline.loads
+        window.show_panel("Pipeline")
+        qtbot.waitUntil(lambda: pipeline.loads > loads, timeout=30000)
+        assert pipeline.tasks.rowCount() == 0 and pipeline.history.runs.rowCount() == 0
+        assert pipeline.log.toPlainText() == "" and pipeline.shown_run is None
+        window.show_panel("Data quality")
+        qtbot.waitUntil(lambda: quality.pages.currentWidget() is quality.empty, timeout=30000)
+        overview = window.show_panel("Overview")
+        qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.empty, timeout=30000)
+        assert name in window.where.text().replace("\u200b", "")
+        qtbot.waitUntil(lambda: window.live.url is not None and name in window.live.url, timeout=30000)
+    finally:
+        settings.url.setText("")
+        settings.save_button.click()
+        from gui import workers
+        workers.wait_all()
+        window.live.stop()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

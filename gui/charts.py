@@ -113,7 +113,7 @@ class Chart(QFrame):
     def set_legend(self, names: list[str]) -> None:
         self.legend.setVisible(len(names) > 1)
         self.legend.setText(" &nbsp; ".join(
-            f"<span style='color:{style.SERIES[i % len(style.SERIES)]}'>&#9632;</span>&nbsp;"
+            f"<span style='color:{style.colour(n)}'>&#9632;</span>&nbsp;"
             f"{html.escape(n).replace(' ', '&nbsp;')}"
             for i, n in enumerate(names)) if len(names) > 1 else "")
 
@@ -153,7 +153,7 @@ class Chart(QFrame):
         raise NotImplementedError
 
     def _swatch(self, index: int, name: str, value) -> str:
-        color = style.SERIES[index % len(style.SERIES)]
+        color = style.colour(name)
         return (f"<span style='color:{color}'>&#9632;</span> {html.escape(name)}: "
                 f"<b>{formats.axis(self.kind)(value) if value is not None else formats.DASH}</b>")
 
@@ -195,7 +195,7 @@ class TimeChart(Chart):
         base = [0.0] * len(dates)
         previous = None
         for i, (name, values) in enumerate(series.items()):
-            color = QColor(style.SERIES[i % len(style.SERIES)])
+            color = QColor(style.colour(name))
             ys = [float(v) if v is not None else float("nan") for v in values]
             if again:
                 self.curves[name].setData(self.xs, ys, connect="finite")
@@ -268,7 +268,7 @@ class BarChart(Chart):
             heights = [float(v or 0) for v in values]
             offset = 0 if self.stacked else (i - (len(series) - 1) / 2) * width
             centers = [p + offset for p in positions]
-            brush = pg.mkBrush(style.SERIES[i % len(style.SERIES)])
+            brush = pg.mkBrush(style.colour(name))
             if self.horizontal:
                 item = pg.BarGraphItem(x0=base if self.stacked else 0, y=centers, width=heights, height=width,
                                        brush=brush, pen=pg.mkPen("w", width=0.5))

@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         if name not in self.panels:
             index = [n for n, _ in self.factories].index(name)
             made = self.factories[index][1]()
+            made.settings_requested.connect(lambda: self.show_panel("Settings"))
             self.panels[name] = made
             self.stack.removeWidget(self.placeholders[index])
             self.stack.insertWidget(index, made)

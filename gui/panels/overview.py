@@ -29,8 +29,9 @@ class OverviewPanel(Panel):
                              "The warehouse has no analytics yet. Run the pipeline to load the source files, heal "
                              "them and build the figures shown here.", "Run pipeline")
         self.empty.action.clicked.connect(self.run_requested)
-        self.failure = Message("Cannot read the warehouse", "", "Try again")
+        self.failure = Message("Cannot read the warehouse", "", "Try again", secondary="Open Settings")
         self.failure.action.clicked.connect(self.refresh)
+        self.failure.secondary.clicked.connect(self.settings_requested)
         self.content = self._build_content()
         for page in (self.loading, self.content, self.empty, self.failure):
             self.pages.addWidget(page)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSpinBox, QSplitter
 
 from .. import formats, queries, workers
 from ..models import Column, RowsModel
@@ -28,7 +28,7 @@ TASK_COLUMNS = [
     Column("Why", "reason"), Column("Started", "started_at", formats.clock),
     Column("Duration", "seconds", formats.seconds), Column("Rows in", "rows_in", formats.count),
     Column("Rows out", "rows_out", formats.count), Column("Quarantined", "rows_quarantined", formats.count),
-    Column("Error", "error"),
+    Column("Error", "error", cell_tip="error"),
 ]
 
 
@@ -113,9 +113,11 @@ class PipelinePanel(Panel):
         self.progress = QProgressBar(textVisible=False, maximum=1, value=0)
         self.progress.setFixedHeight(10)
         self.status = QLabel("No run started from here yet.", objectName="muted")
+        self.status.setWordWrap(True)  # a long state wraps instead of being cut
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status_row = QHBoxLayout()
         status_row.addWidget(self.progress, 1)
-        status_row.addWidget(self.status)
+        status_row.addWidget(self.status, 2)
         layout.addLayout(status_row)
 
         self.tasks = RowsModel(TASK_COLUMNS, self)

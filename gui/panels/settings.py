@@ -189,5 +189,6 @@ class SettingsPanel(Panel):
         label.show()
         label.setObjectName("ok" if ok else "error")
         label.setText(text)
+        label.setToolTip(text)
         label.style().unpolish(label)
         label.style().polish(label)

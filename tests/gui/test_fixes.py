@@ -169,3 +169,61 @@ def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(databa
     qtbot.waitUntil(lambda: window.banner.kind == "failed", timeout=5000)
     assert "was stopped before it finished" in window.banner.text.text()
     assert window.banner.isVisible()
+
+
+# ---------------------------------------------------------------- messages, colours, disabled buttons
+
+def test_the_error_page_shows_the_whole_message_and_a_button_to_settings(monkeypatch, window, qtbot):
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere")
+    window.resize(1024, 700)
+    overview = window.panels["Overview"]
+    overview.refresh()
+    qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.failure, timeout=30000)
+    label = overview.failure.text
+    qtbot.wait(50)
+    assert label.wordWrap() and label.height() >= label.heightForWidth(label.width())  # every line shown
+    assert label.toolTip() == label.text() and "Settings" in label.text()
+    assert overview.failure.secondary.text() == "Open Settings"
+    overview.failure.secondary.click()
+    assert window.stack.currentWidget() is window.panels["Settings"]
+
+
+def test_series_keep_their_colour_and_a_high_risk_is_red(qtbot):
+    from PySide6.QtGui import QColor
+
+    from gui import style
+    from gui.charts import BarChart
+    chart = BarChart("Customers by segment and risk band", "count", stacked=True, horizontal=True)
+    qtbot.addWidget(chart)
+    chart.set_bars(["Corporate", "Premium"], {"Low": [1, 2], "Medium": [3, 4], "High": [5, 6]})
+    first = chart.legend.text()
+    high = QColor(style.colour("High"))
+    assert high.hsvHue() < 20 or high.hsvHue() > 340, high.name()  # red, not green
+    assert QColor(style.colour("Low")).hsvHue() in range(90, 170)
+    chart.set_bars(["Corporate"], {"High": [5], "Low": [1]})  # fewer series, another order
+    assert f"color:{style.colour('High')}" in chart.legend.text() and f"color:{style.colour('High')}" in first
+    a, b = style.colour("Liability"), style.colour("Theft")
+    assert style.colour("Theft") == b and style.colour("Liability") == a and a != b
+
+
+def test_disabled_buttons_look_disabled(database_url, window, qtbot):
+    from PySide6.QtGui import QColor
+
+    def darkest(widget) -> int:
+        image = widget.grab().toImage()
+        return min(QColor(image.pixel(x, y)).lightness() for x in range(2, image.width() - 2, 2)
+                   for y in range(2, image.height() - 2, 2))
+
+    backups = window.show_panel("Backups")
+    qtbot.waitUntil(lambda: backups.loads >= 1, timeout=30000)
+    pipeline = window.show_panel("Pipeline")
+    qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
+    checked = []
+    for button in (backups.restore_button, backups.delete_button, pipeline.stop_button, backups.verify_button):
+        assert not button.isEnabled(), button.text()
+        button.setEnabled(True)
+        enabled = darkest(button)
+        button.setEnabled(False)
+        disabled = darkest(button)
+        checked.append((button.text(), enabled, disabled))
+        assert disabled >= 160 and disabled - enabled >= 40, checked

@@ -5,6 +5,7 @@ import gc
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from . import banner, style, workers
@@ -28,7 +29,7 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget(objectName="nav")
         self.nav.addItems([name for name, _ in self.factories])
-        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable by Tab; arrows then switch panels
         self.nav.setStyleSheet(style.NAV_STYLE_SHEET)
         self.where = QLabel(objectName="where")
         self.where.setWordWrap(True)
@@ -70,6 +71,17 @@ class MainWindow(QMainWindow):
         self.settle = QTimer(self, singleShot=True, interval=200)
         self.settle.timeout.connect(self.warehouse_changed)
         self.live.start()
+        self._update_banner()
+
+        # Keyboard: F5 refreshes the panel shown, Ctrl+1..5 switch panels.
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.refresh_current)
+        for number, (name, _) in enumerate(self.factories, start=1):
+            QShortcut(QKeySequence(f"Ctrl+{number}"), self, lambda chosen=name: self.show_panel(chosen))
+
+    def refresh_current(self) -> None:
+        current = self.stack.currentWidget()
+        if isinstance(current, Panel):
+            current.refresh()
         self._update_banner()
 
     def _first_loaded(self) -> None:

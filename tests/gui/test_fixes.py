@@ -227,3 +227,30 @@ def test_disabled_buttons_look_disabled(database_url, window, qtbot):
         disabled = darkest(button)
         checked.append((button.text(), enabled, disabled))
         assert disabled >= 160 and disabled - enabled >= 40, checked
+
+
+# ---------------------------------------------------------------- keyboard
+
+def test_f5_refreshes_ctrl_numbers_switch_panels_and_tab_reaches_the_sidebar(database_url, window, qtbot):
+    from PySide6.QtCore import Qt
+    overview = window.panels["Overview"]
+    qtbot.waitUntil(lambda: overview.loads >= 1, timeout=30000)
+    window.activateWindow()
+    window.setFocus()
+    loads = overview.loads
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: overview.loads > loads, timeout=30000)
+    for number, name in enumerate(["Overview", "Pipeline", "Data quality", "Backups", "Settings"], start=1):
+        qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)
+        assert window.stack.currentWidget() is window.panels[name], name
+        assert window.nav.currentRow() == number - 1
+    assert window.nav.focusPolicy() & Qt.FocusPolicy.TabFocus
+    settings = window.panels["Settings"]
+    settings.url.setFocus()
+    for _ in range(30):  # Tab through the page until the sidebar has the focus
+        if window.nav.hasFocus():
+            break
+        qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Tab)
+    assert window.nav.hasFocus()
+    qtbot.keyClick(window.nav, Qt.Key.Key_Up)
+    assert window.stack.currentWidget() is window.panels["Backups"]

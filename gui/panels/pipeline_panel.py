@@ -110,6 +110,12 @@ class PipelinePanel(Panel):
         layout.addLayout(header("Pipeline", self.subtitle, self.workers_box, self.open_button, self.stop_button,
                                 self.run_button))
 
+        self.scheduler_state = QLabel("Scheduler: asking…", objectName="muted")  # which one runs use, checked often
+        self.scheduler_state.setWordWrap(True)
+        layout.addWidget(self.scheduler_state)
+        self.scheduler_timer = QTimer(self, interval=5000)
+        self.scheduler_timer.timeout.connect(self._check_scheduler)
+
         self.progress = QProgressBar(textVisible=False, maximum=1, value=0)
         self.progress.setFixedHeight(10)
         self.status = QLabel("No run started from here yet.", objectName="muted")
@@ -127,7 +133,10 @@ class PipelinePanel(Panel):
 
     def _build_body(self):
         self.task_view = table_view(self.tasks)
-        self.tasks_box = Box("Tasks", self.task_view)
+        self.report_button = button("Open run report", tooltip="The HTML report of the run shown (written if missing)")
+        self.report_button.clicked.connect(self.open_report)
+        self.report_button.setEnabled(False)
+        self.tasks_box = Box("Tasks", self.task_view, self.report_button)
         self.log = RunLog()
         top = QSplitter()
         top.addWidget(self.tasks_box)
@@ -146,7 +155,36 @@ class PipelinePanel(Panel):
         if not self.total:
             workers.submit(self, graph_tasks, done=self._graph)
         self.history.refresh(self._history_loaded)
-        workers.submit(self, _scheduler_text, self.settings, done=self.open_button.setToolTip)
+        self._check_scheduler()
+        self.scheduler_timer.start()
+
+    def _check_scheduler(self) -> None:
+        if not self.isVisible() and self.loads:
+            return
+        workers.submit(self, scheduler_state, self.settings, done=self._scheduler_checked)
+
+    def _scheduler_checked(self, found: tuple[bool, str]) -> None:
+        answers, address = found
+        self.scheduler_answers = answers
+        self.scheduler_state.setText(f"Scheduler: luigid at {address} answers, runs started here use it" if answers
+                                     else f"Scheduler: local (no luigid answers at {address}), runs started here "
+                                          "use a local scheduler")
+        self.open_button.setEnabled(answers)
+        self.open_button.setToolTip(f"Open luigid's page at http://{address}/" if answers
+                                    else f"No luigid answers at {address}")
+
+    def open_report(self) -> None:
+        run = self.shown_run or self.run_id
+        if not run:
+            return
+        self.report_button.setEnabled(False)
+        workers.submit(self, run_report, run, done=self._report_ready,
+                       failed=lambda message: (self.report_button.setEnabled(True), self.status.setText(message)))
+
+    def _report_ready(self, path: str) -> None:
+        self.report_button.setEnabled(True)
+        self.last_report = path
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def _graph(self, task_ids: list[str]) -> None:
         self.total = len(task_ids)
@@ -174,6 +212,7 @@ class PipelinePanel(Panel):
         if self.running():
             return
         self.tasks_box.heading.setText(f"Tasks of run {run_id}")
+        self.report_button.setEnabled(True)
         if run_id != self.shown_run or run_id != self.log_run:
             self.shown_run = run_id
             self._show_log_of(run_id)
@@ -368,8 +407,16 @@ class PipelinePanel(Panel):
         QDesktopServices.openUrl(QUrl(self.settings.scheduler().url))
 
 
-def _scheduler_text(settings: AppSettings) -> str:
+def scheduler_state(settings: AppSettings) -> tuple[bool, str]:
+    """Whether a luigid answers at the address runs started here would use (so they use it), and that address."""
     chosen = settings.scheduler()
-    answers = scheduler_answers(chosen)
-    return (f"Open luigid's page at {chosen.url}" if answers else
-            f"No luigid answers at {chosen}: runs use a local scheduler (start one with luigid)")
+    return scheduler_answers(chosen), str(chosen)
+
+
+def run_report(run_id: str) -> str:
+    """The run's HTML report, written now if it is missing (a run of another machine, or reports were off)."""
+    from pipeline import report
+    path = report.report_path(run_id)
+    if not path.exists():
+        path = report.write_report(run_id)
+    return str(path)

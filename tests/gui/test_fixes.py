@@ -254,3 +254,26 @@ def test_f5_refreshes_ctrl_numbers_switch_panels_and_tab_reaches_the_sidebar(dat
     assert window.nav.hasFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Up)
     assert window.stack.currentWidget() is window.panels["Backups"]
+
+
+def test_the_scheduler_indicator_says_what_runs_use_and_follows_luigid(database_url, window, qtbot, tmp_path):
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    window.settings.set("scheduler", f"127.0.0.1:{port}")
+    panel = window.show_panel("Pipeline")
+    qtbot.waitUntil(lambda: panel.scheduler_state.text().startswith("Scheduler: local"), timeout=30000)
+    assert f"127.0.0.1:{port}" in panel.scheduler_state.text() and not panel.open_button.isEnabled()
+    luigid = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
+                               "127.0.0.1", "--state-path", str(tmp_path / "state.pickle"), "--logdir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        qtbot.waitUntil(lambda: "answers, runs started here use it" in panel.scheduler_state.text(), timeout=20000)
+        assert panel.scheduler_state.text() == (f"Scheduler: luigid at 127.0.0.1:{port} answers, runs started here "
+                                                "use it")
+        assert panel.open_button.isEnabled()
+    finally:
+        luigid.terminate()
+        luigid.wait(10)
+    qtbot.waitUntil(lambda: panel.scheduler_state.text().startswith("Scheduler: local"), timeout=20000)

@@ -122,3 +122,35 @@ def test_switching_to_another_warehouse_refreshes_every_panel(filled_url, pg_adm
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def test_open_run_report_works_for_any_run_of_the_history(filled_url, window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QObject, Slot
+    from PySide6.QtGui import QDesktopServices
+
+    monkeypatch.setenv("PIPELINE_REPORT_DIR", str(tmp_path / "reports"))  # no report there yet: written on demand
+
+    class Opened(QObject):
+        def __init__(self):
+            super().__init__()
+            self.urls = []
+
+        @Slot("QUrl")
+        def open(self, url):
+            self.urls.append(url.toLocalFile())
+
+    opened = Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")
+    try:
+        panel = window.show_panel("Pipeline")
+        qtbot.waitUntil(lambda: panel.history.runs.rowCount() >= 1 and panel.report_button.isEnabled(),
+                        timeout=60000)
+        run = panel.history.runs.rows[0]["run_id"]
+        panel.history.view.clicked.emit(panel.history.runs.index(0, 0))
+        assert panel.shown_run == run
+        panel.report_button.click()
+        qtbot.waitUntil(lambda: bool(opened.urls), timeout=60000)
+        assert opened.urls == [str(tmp_path / "reports" / f"{run}.html")]
+        assert run in (tmp_path / "reports" / f"{run}.html").read_text()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")

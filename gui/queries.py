@@ -29,6 +29,9 @@ SQL = {
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,
                data_quality_score, built_at, latest_run_id, last_healed_at
         FROM analytics.kpis""",
+    "data_through": """
+        SELECT (SELECT max(transaction_date)::date FROM clean.payments) AS payments,
+               (SELECT max(claim_date)::date FROM clean.claims) AS claims""",
     "claims_by_month": """
         SELECT month, claim_type, claims FROM analytics.claims_trends ORDER BY month, claim_type""",
     "premium_by_month": """
@@ -222,7 +225,8 @@ def overview() -> dict:
 
     aside = threading.Thread(target=policies, name="overview-policies")
     aside.start()
-    found.update({"empty": False, "where": where, "kpis": select("kpis").first()})
+    found.update({"empty": False, "where": where, "kpis": select("kpis").first(),
+                  "data_through": select("data_through").first()})
     for name in OVERVIEW_CHARTS:
         found[name] = select(name).dicts()
     aside.join()

@@ -17,7 +17,7 @@ SERIES = ["#2f6fed", "#f08c2e", "#23a26d", "#d94f5c", "#8a63d2", "#1fa3b8", "#c9
 FIXED_COLOURS = {
     "Low": "#23a26d", "Medium": "#f0a92e", "High": "#d94f5c",
     "Active": "#2f6fed", "Expired": "#7a8190", "Cancelled": "#d94f5c", "Lapsed": "#f08c2e", "Pending": "#8a63d2",
-    "Before healing": "#f08c2e", "After healing": "#23a26d", "Written": "#2f6fed", "Collected": "#23a26d",
+    "Before healing": "#f08c2e", "After healing": "#23a26d", "Written": "#2f6fed", "Collected": "#23a26d", "Loss ratio": "#2f6fed",
 }
 _given: dict[str, str] = {}
 

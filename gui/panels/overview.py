@@ -12,6 +12,18 @@ from .common import Card, Message, Panel, button, header, page_layout, pivot
 RISK_BANDS = ["Low", "Medium", "High"]
 
 
+def partial(months: list, through) -> str:
+    """'data to <day>' when the last month's data stops before that month ends, else ''."""
+    import calendar
+    import datetime
+    if not months or through is None:
+        return ""
+    last = months[-1]
+    last = last.date() if isinstance(last, datetime.datetime) else last
+    end = last.replace(day=calendar.monthrange(last.year, last.month)[1])
+    return f"data to {through:%Y-%m-%d}" if last.replace(day=1) <= through < end else ""
+
+
 class OverviewPanel(Panel):
     title = "Overview"
     run_requested = Signal()  # the empty state's "Run pipeline"
@@ -119,11 +131,17 @@ class OverviewPanel(Panel):
         for key in ("premium_collected_usd", "claims_paid_usd"):
             self.cards[key].setToolTip(formats.money_exact(k.get(key)))
 
+        through = data.get("data_through") or {}
         months, claims = pivot(data["claims_by_month"], "month", "claim_type", "claims")
-        self.claims_chart.set_series(months, claims)
+        self.claims_chart.set_series(months, claims, partial_last=partial(months, through.get("claims")))
         premium = data["premium_by_month"]
-        self.premium_chart.set_series([r["month"] for r in premium], {
-            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]})
+        if through.get("payments") is not None:  # months after the last payment have no collections yet: not zeros
+            last = through["payments"].replace(day=1)
+            premium = [r for r in premium if (r["month"].date() if hasattr(r["month"], "date") else r["month"]) <= last]
+        premium_months = [r["month"] for r in premium]
+        self.premium_chart.set_series(premium_months, {
+            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]},
+            right=("Collected",), partial_last=partial(premium_months, through.get("payments")))
         types, statuses = pivot(data["policies_by_type_status"], "policy_type", "status", "policies")
         self.policies_chart.set_bars(types, statuses)
         segments, bands = pivot(data["customer_segments"], "segment", "risk_band", "customers", RISK_BANDS)

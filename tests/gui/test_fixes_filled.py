@@ -154,3 +154,22 @@ def test_open_run_report_works_for_any_run_of_the_history(filled_url, window, qt
         assert run in (tmp_path / "reports" / f"{run}.html").read_text()
     finally:
         QDesktopServices.unsetUrlHandler("file")
+
+
+def test_premium_collected_has_its_own_axis_and_partial_last_months_are_marked(filled_url, window, qtbot):
+    from ..conftest import query
+    overview = window.panels["Overview"]
+    qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.content, timeout=60000)
+    premium = overview.premium_chart
+    assert premium.curves["Collected"].getViewBox() is premium.right_view  # not squashed flat under Written
+    assert premium.curves["Written"].getViewBox() is premium.plot.getPlotItem().vb
+    assert premium.right_axis.isVisible() and "Collected&nbsp;(right&nbsp;axis)" in premium.legend.text()
+    (payments_through, claims_through), = query(filled_url, "SELECT max(transaction_date)::date, "
+                                                            "max(claim_date)::date FROM clean.payments, clean.claims")
+    # the sample's last month is partial: its point is reached by a dashed step, not part of the solid line
+    assert premium.partial_note == f"last month partial (data to {payments_through:%Y-%m-%d}): dashed"
+    assert len(premium.curves["Written"].xData) == len(premium.dates) - 1
+    assert premium.dates[-1].strftime("%Y-%m") == payments_through.strftime("%Y-%m")  # no empty months after it
+    claims = overview.claims_chart
+    assert claims.partial_note == f"last month partial (data to {claims_through:%Y-%m-%d}): not drawn"
+    assert "not drawn" in claims.legend.text()

@@ -40,12 +40,32 @@ class CategoryAxis(pg.AxisItem):
         self.labels: list[str] = []
         self.setStyle(hideOverlappingLabels=False)
 
-    def set_labels(self, labels: list[str]) -> None:
-        self.labels = labels
+    def set_labels(self, labels: list[str], thin: bool = False) -> None:
+        """thin: a bottom axis shows only as many labels as fit its width without overlapping (every k-th)."""
+        self.labels, self.thin = labels, thin
+        if thin:
+            self._thin()
+            return
         self.setTicks([[(i, label) for i, label in enumerate(labels)], []])
         if self.orientation == "left":  # pyqtgraph drops a label wider than the axis: make room for the longest
             metrics = QFontMetrics(self.style["tickFont"] or QFont())
             self.setWidth(max((metrics.horizontalAdvance(label) for label in labels), default=40) + 18)
+
+
+    def shown_labels(self) -> list[str]:
+        return [label for _, label in (self._tickLevels or [[]])[0] if label]
+
+    def _thin(self) -> None:
+        metrics = QFontMetrics(self.style["tickFont"] or QFont())
+        widest = max((metrics.horizontalAdvance(label) for label in self.labels), default=40) + 16
+        room = max(1, int(self.geometry().width() // widest)) if self.geometry().width() > 0 else 6
+        step = max(1, -(-len(self.labels) // room))
+        self.setTicks([[(i, label) for i, label in enumerate(self.labels) if i % step == 0], []])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if getattr(self, "thin", False):
+            self._thin()
 
 
 class _Plot(pg.PlotWidget):
@@ -217,9 +237,8 @@ class TimeChart(Chart):
             self.curves = {}
         self.dates, self.series = list(dates), series
         self.xs = [float(i) for i in range(len(dates))] if self.per_run else [epoch(d) for d in dates]
-        if self.run_axis is not None:
-            step = max(1, -(-len(dates) // 6))  # at most six labels
-            self.run_axis.set_labels([self._label(d) if i % step == 0 else "" for i, d in enumerate(dates)])
+        if self.run_axis is not None:  # as many labels as fit the axis's width, never overlapping
+            self.run_axis.set_labels([self._label(d) for d in dates], thin=True)
         if not again:
             self.plot.addItem(self.cursor, ignoreBounds=True)
         base = [0.0] * len(dates)

@@ -277,3 +277,27 @@ def test_the_scheduler_indicator_says_what_runs_use_and_follows_luigid(database_
         luigid.terminate()
         luigid.wait(10)
     qtbot.waitUntil(lambda: panel.scheduler_state.text().startswith("Scheduler: local"), timeout=20000)
+
+
+def test_run_axis_labels_never_overlap_at_any_width(qtbot):
+    import datetime
+
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from gui.charts import TimeChart
+    chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
+    qtbot.addWidget(chart)
+    start = datetime.datetime(2026, 12, 1, 8, tzinfo=datetime.UTC)
+    runs = [start + datetime.timedelta(hours=3 * i) for i in range(40)]
+    chart.set_series(runs, {"After healing": [0.9 + i / 1000 for i in range(40)]})
+    axis = chart.run_axis
+    metrics = QFontMetrics(axis.style["tickFont"] or QFont())
+    for width in (300, 520, 900):
+        chart.resize(width, 260)
+        chart.show()
+        qtbot.wait(30)
+        shown = axis.shown_labels()
+        assert shown, width
+        used = sum(metrics.horizontalAdvance(label) for label in shown)
+        assert used <= axis.geometry().width(), (width, len(shown), used, axis.geometry().width())
+    assert len(axis.shown_labels()) > 6  # wide: more than the old fixed six

@@ -147,6 +147,9 @@ class Box(QFrame):
         super().__init__(parent)
         self.setObjectName("panelBox")
         self.heading = QLabel(title, objectName="chartTitle")
+        self.heading.setWordWrap(True)  # a long heading (a folder, a run id) wraps, never widens the page
+        self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.heading.setMinimumWidth(100)
         top = QHBoxLayout()
         top.addWidget(self.heading, 1)
         for extra in extras:

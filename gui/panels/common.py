@@ -140,13 +140,22 @@ class Card(QFrame):
         self.updateGeometry()
 
 
+class Heading(QLabel):
+    """A section title that wraps, and whose whole text is its tooltip (a run id or a folder cannot wrap)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setToolTip(text)
+
+
 class Box(QFrame):
     """A white box with a section title over its content."""
 
     def __init__(self, title: str, content: QWidget | None = None, *extras: QWidget, parent=None):
         super().__init__(parent)
         self.setObjectName("panelBox")
-        self.heading = QLabel(title, objectName="chartTitle")
+        self.heading = Heading(objectName="chartTitle")
+        self.heading.setText(title)
         self.heading.setWordWrap(True)  # a long heading (a folder, a run id) wraps, never widens the page
         self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.heading.setMinimumWidth(100)

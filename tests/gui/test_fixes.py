@@ -301,3 +301,14 @@ def test_run_axis_labels_never_overlap_at_any_width(qtbot):
         used = sum(metrics.horizontalAdvance(label) for label in shown)
         assert used <= axis.geometry().width(), (width, len(shown), used, axis.geometry().width())
     assert len(axis.shown_labels()) > 6  # wide: more than the old fixed six
+
+
+def test_a_long_box_heading_wraps_and_keeps_its_whole_text_as_tooltip(qtbot):
+    from gui.panels.common import Box
+    box = Box("Tasks")
+    qtbot.addWidget(box)
+    long = "Log of run 20261204T170726Z-7732b8 started from the command line on a host with a long name"
+    box.heading.setText(long)
+    box.resize(200, 100)
+    assert box.heading.toolTip() == long and box.heading.wordWrap()
+    assert box.minimumSizeHint().width() < 300  # never widens the page

@@ -8,6 +8,12 @@ from PySide6.QtWidgets import QApplication
 
 def create(argv: list[str] | None = None):
     """The application and its shown main window (not yet running its event loop)."""
+    if QApplication.instance() is None:
+        from .platform_check import problem
+        found = problem()
+        if found:  # Qt would abort with "Could not load the Qt platform plugin": say what to install instead
+            print(found, file=sys.stderr, flush=True)
+            raise SystemExit(1)
     app = QApplication.instance() or QApplication(sys.argv if argv is None else [sys.argv[0], *argv])
     app.setOrganizationName("insurance-pipeline")
     app.setApplicationName("Insurance pipeline")

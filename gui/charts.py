@@ -40,12 +40,32 @@ class CategoryAxis(pg.AxisItem):
         self.labels: list[str] = []
         self.setStyle(hideOverlappingLabels=False)
 
-    def set_labels(self, labels: list[str]) -> None:
-        self.labels = labels
+    def set_labels(self, labels: list[str], thin: bool = False) -> None:
+        """thin: a bottom axis shows only as many labels as fit its width without overlapping (every k-th)."""
+        self.labels, self.thin = labels, thin
+        if thin:
+            self._thin()
+            return
         self.setTicks([[(i, label) for i, label in enumerate(labels)], []])
         if self.orientation == "left":  # pyqtgraph drops a label wider than the axis: make room for the longest
             metrics = QFontMetrics(self.style["tickFont"] or QFont())
             self.setWidth(max((metrics.horizontalAdvance(label) for label in labels), default=40) + 18)
+
+
+    def shown_labels(self) -> list[str]:
+        return [label for _, label in (self._tickLevels or [[]])[0] if label]
+
+    def _thin(self) -> None:
+        metrics = QFontMetrics(self.style["tickFont"] or QFont())
+        widest = max((metrics.horizontalAdvance(label) for label in self.labels), default=40) + 16
+        room = max(1, int(self.geometry().width() // widest)) if self.geometry().width() > 0 else 6
+        step = max(1, -(-len(self.labels) // room))
+        self.setTicks([[(i, label) for i, label in enumerate(self.labels) if i % step == 0], []])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if getattr(self, "thin", False):
+            self._thin()
 
 
 class _Plot(pg.PlotWidget):
@@ -64,6 +84,9 @@ class Chart(QFrame):
         self.setObjectName("panelBox")
         self.kind = kind
         self.title = QLabel(title, objectName="chartTitle")
+        self.title.setWordWrap(True)  # a narrow chart wraps its title rather than widening the page
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(120)
         self.legend = QLabel(objectName="muted")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -110,7 +133,7 @@ class Chart(QFrame):
     def set_legend(self, names: list[str]) -> None:
         self.legend.setVisible(len(names) > 1)
         self.legend.setText(" &nbsp; ".join(
-            f"<span style='color:{style.SERIES[i % len(style.SERIES)]}'>&#9632;</span>&nbsp;"
+            f"<span style='color:{style.colour(n)}'>&#9632;</span>&nbsp;"
             f"{html.escape(n).replace(' ', '&nbsp;')}"
             for i, n in enumerate(names)) if len(names) > 1 else "")
 
@@ -150,7 +173,7 @@ class Chart(QFrame):
         raise NotImplementedError
 
     def _swatch(self, index: int, name: str, value) -> str:
-        color = style.SERIES[index % len(style.SERIES)]
+        color = style.colour(name)
         return (f"<span style='color:{color}'>&#9632;</span> {html.escape(name)}: "
                 f"<b>{formats.axis(self.kind)(value) if value is not None else formats.DASH}</b>")
 
@@ -172,10 +195,40 @@ class TimeChart(Chart):
         self.dates: list = []
         self.curves: dict[str, pg.PlotDataItem] = {}
 
-    def set_series(self, dates: list, series: dict[str, list]) -> None:
-        """dates: the x values (dates); series: name -> values per date (None for no value)."""
+    def _right_box(self) -> pg.ViewBox:
+        """A second value axis on the right, for a series of another magnitude (its own ViewBox, same x)."""
+        if getattr(self, "right_view", None) is None:
+            item = self.plot.getPlotItem()
+            self.right_view = pg.ViewBox()
+            self.right_view.setMouseEnabled(x=False, y=False)
+            axis = ValueAxis(self.kind, "right")
+            axis.setTextPen(style.MUTED)
+            axis.setPen(style.BORDER)
+            axis.setWidth(58)
+            item.layout.addItem(axis, 2, 3)
+            item.scene().addItem(self.right_view)
+            axis.linkToView(self.right_view)
+            self.right_view.setXLink(item)
+            self.right_axis = axis
+
+            def follow() -> None:
+                self.right_view.setGeometry(item.vb.sceneBoundingRect())
+                self.right_view.linkedViewChanged(item.vb, self.right_view.XAxis)
+            item.vb.sigResized.connect(follow)
+            follow()
+        return self.right_view
+
+    def set_series(self, dates: list, series: dict[str, list], right: tuple[str, ...] = (),
+                   partial_last: str = "") -> None:
+        """dates: the x values (dates); series: name -> values per date (None for no value). right: series drawn
+        against an axis of their own on the right. partial_last: the last date holds part of its period only (the
+        text says how much): lines reach it dashed, stacked areas leave it out; it is said under the chart."""
         if not dates or not series:
             self.show_message("No data yet")
+            return
+        if right or partial_last or getattr(self, "special", False):
+            self.special = bool(right or partial_last)
+            self._set_special(dates, series, right, partial_last)
             return
         # Lines of the same series are given their new points in place (cheaper than making them again).
         again = not self.stacked and list(series) == list(self.curves) and self.message.scene() is None
@@ -184,15 +237,14 @@ class TimeChart(Chart):
             self.curves = {}
         self.dates, self.series = list(dates), series
         self.xs = [float(i) for i in range(len(dates))] if self.per_run else [epoch(d) for d in dates]
-        if self.run_axis is not None:
-            step = max(1, -(-len(dates) // 6))  # at most six labels
-            self.run_axis.set_labels([self._label(d) if i % step == 0 else "" for i, d in enumerate(dates)])
+        if self.run_axis is not None:  # as many labels as fit the axis's width, never overlapping
+            self.run_axis.set_labels([self._label(d) for d in dates], thin=True)
         if not again:
             self.plot.addItem(self.cursor, ignoreBounds=True)
         base = [0.0] * len(dates)
         previous = None
         for i, (name, values) in enumerate(series.items()):
-            color = QColor(style.SERIES[i % len(style.SERIES)])
+            color = QColor(style.colour(name))
             ys = [float(v) if v is not None else float("nan") for v in values]
             if again:
                 self.curves[name].setData(self.xs, ys, connect="finite")
@@ -218,6 +270,60 @@ class TimeChart(Chart):
         shown = base if self.stacked else [float(v) for vs in series.values() for v in vs if v is not None]
         shown = [v for v in shown if v == v]
         self.plot.setYRange(min(shown + [0]), max(shown + [0]) * 1.08 or 1, padding=0)
+
+    def _set_special(self, dates: list, series: dict[str, list], right: tuple[str, ...], partial_last: str) -> None:
+        self._reset()
+        self.curves = {}
+        self.partial_note = ""
+        if getattr(self, "right_view", None) is not None:
+            self.right_view.clear()
+        self.dates, self.series = list(dates), series
+        self.xs = [epoch(d) for d in dates]
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        whole = len(dates) - 1 if partial_last and len(dates) > 1 else len(dates)
+        base = [0.0] * whole
+        previous = None
+        left_values, right_values = [], []
+        for name, values in series.items():
+            color = QColor(style.colour(name))
+            ys = [float(v) if v is not None else float("nan") for v in values]
+            target = self._right_box() if name in right else self.plot.getPlotItem()
+            (right_values if name in right else left_values).extend(y for y in ys if y == y)
+            if self.stacked:
+                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys[:whole])]
+                curve = self.plot.plot(self.xs[:whole], ys, pen=pg.mkPen(color, width=1.2), name=name)
+                fill = QColor(color)
+                fill.setAlpha(150)
+                lower = previous or self.plot.plot(self.xs[:whole], base, pen=None)
+                self.plot.addItem(pg.FillBetweenItem(curve, lower, brush=fill))
+                previous, base = curve, ys
+                continue
+            line = pg.PlotDataItem(self.xs[:whole], ys[:whole], pen=pg.mkPen(color, width=2), connect="finite")
+            target.addItem(line)
+            self.curves[name] = line
+            if whole < len(dates):  # the partial period: a dashed step to a hollow point
+                tail = pg.PlotDataItem(self.xs[whole - 1:], ys[whole - 1:],
+                                       pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
+                                       symbol="o", symbolSize=6, symbolBrush="w", symbolPen=pg.mkPen(color),
+                                       symbolSkip=1)
+                target.addItem(tail)
+        names = [f"{n} (right axis)" if n in right else n for n in series]
+        self.set_legend(list(series))
+        if right:
+            self.legend.setText(self.legend.text().replace(
+                *[(html.escape(n).replace(' ', '&nbsp;'), html.escape(f"{n} (right axis)").replace(' ', '&nbsp;'))
+                  for n in right][0]))
+        if partial_last:
+            self.partial_note = (f"last month partial ({partial_last}): dashed" if not self.stacked else
+                                 f"last month partial ({partial_last}): not drawn")
+            self.legend.setText(self.legend.text() + f" &nbsp; <i>{html.escape(self.partial_note)}</i>")
+            self.legend.show()
+        del names
+        self.plot.setXRange(self.xs[0], self.xs[whole - 1 if self.stacked else -1], padding=0.02)
+        shown = base if self.stacked else left_values
+        self.plot.setYRange(min(shown + [0]), max(shown + [0]) * 1.08 or 1, padding=0)
+        if right:
+            self.right_view.setYRange(min(right_values + [0]), max(right_values + [0]) * 1.08 or 1, padding=0)
 
     def _label(self, day) -> str:
         if isinstance(day, datetime.datetime) and day.tzinfo:
@@ -265,7 +371,7 @@ class BarChart(Chart):
             heights = [float(v or 0) for v in values]
             offset = 0 if self.stacked else (i - (len(series) - 1) / 2) * width
             centers = [p + offset for p in positions]
-            brush = pg.mkBrush(style.SERIES[i % len(style.SERIES)])
+            brush = pg.mkBrush(style.colour(name))
             if self.horizontal:
                 item = pg.BarGraphItem(x0=base if self.stacked else 0, y=centers, width=heights, height=width,
                                        brush=brush, pen=pg.mkPen("w", width=0.5))

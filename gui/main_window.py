@@ -5,9 +5,12 @@ import gc
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
-from . import style, workers
+from . import banner, style, workers
+from .banner import Banner
+from .live import Listener
 from .panels.common import Panel
 from .preferences import AppSettings
 
@@ -26,7 +29,7 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget(objectName="nav")
         self.nav.addItems([name for name, _ in self.factories])
-        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # reachable by Tab; arrows then switch panels
         self.nav.setStyleSheet(style.NAV_STYLE_SHEET)
         self.where = QLabel(objectName="where")
         self.where.setWordWrap(True)
@@ -43,16 +46,43 @@ class MainWindow(QMainWindow):
         self.placeholders = [QWidget(objectName="page") for _ in self.factories]
         for placeholder in self.placeholders:
             self.stack.addWidget(placeholder)
+        self.banner = Banner()
+        self.banner.show_pipeline.connect(lambda: self.show_panel("Pipeline"))
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.stack, 1)
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(sidebar)
-        row.addWidget(self.stack, 1)
+        row.addWidget(content, 1)
         self.setCentralWidget(central)
         self.nav.currentRowChanged.connect(self._show)
         self.nav.setCurrentRow(0)
         self.panels[self.factories[0][0]].loaded.connect(self._first_loaded)
+
+        # Live: the pipeline's NOTIFY (any run, from anywhere) refreshes the panels, at most every 200 ms.
+        self.live = Listener(self)
+        self.live.event.connect(self._heard)
+        self.settle = QTimer(self, singleShot=True, interval=200)
+        self.settle.timeout.connect(self.warehouse_changed)
+        self.live.start()
+        self._update_banner()
+
+        # Keyboard: F5 refreshes the panel shown, Ctrl+1..5 switch panels.
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.refresh_current)
+        for number, (name, _) in enumerate(self.factories, start=1):
+            QShortcut(QKeySequence(f"Ctrl+{number}"), self, lambda chosen=name: self.show_panel(chosen))
+
+    def refresh_current(self) -> None:
+        current = self.stack.currentWidget()
+        if isinstance(current, Panel):
+            current.refresh()
+        self._update_banner()
 
     def _first_loaded(self) -> None:
         self.panels[self.factories[0][0]].loaded.disconnect(self._first_loaded)
@@ -77,6 +107,7 @@ class MainWindow(QMainWindow):
         if name not in self.panels:
             index = [n for n, _ in self.factories].index(name)
             made = self.factories[index][1]()
+            made.settings_requested.connect(lambda: self.show_panel("Settings"))
             self.panels[name] = made
             self.stack.removeWidget(self.placeholders[index])
             self.stack.insertWidget(index, made)
@@ -95,11 +126,30 @@ class MainWindow(QMainWindow):
     def _update_where(self) -> None:
         workers.submit(self, _describe, done=self.where.setText)
 
+    def _update_banner(self) -> None:
+        self.banner_asked = getattr(self, "banner_asked", 0) + 1
+        asked = self.banner_asked
+        workers.submit(self, banner.load, done=lambda state: asked == self.banner_asked and self.banner.set_state(state))
+
+    def _heard(self, event: dict) -> None:
+        """An announcement of the pipeline: follow its run in the Pipeline panel, refresh the panels shortly."""
+        pipeline = self.panels.get("Pipeline")
+        if pipeline is not None and event.get("run"):
+            pipeline.follow(event["run"])
+        if not self.settle.isActive():
+            self.settle.start()
+
     def warehouse_changed(self) -> None:
         """A run, a restore or new settings changed what the panels show."""
         for made in self.panels.values():
             made.mark_stale()
         self._update_where()
+        self._update_banner()
+
+    def settings_changed(self) -> None:
+        """Another warehouse, maybe: listen to it instead, and show its state in every panel."""
+        self.live.start()
+        self.warehouse_changed()
 
     def _overview(self) -> Panel:
         from .panels.overview import OverviewPanel
@@ -126,7 +176,7 @@ class MainWindow(QMainWindow):
     def _settings(self) -> Panel:
         from .panels.settings import SettingsPanel
         made = SettingsPanel(self.settings)
-        made.changed.connect(self.warehouse_changed)
+        made.changed.connect(self.settings_changed)
         return made
 
     def run_pipeline(self) -> None:
@@ -136,6 +186,7 @@ class MainWindow(QMainWindow):
         pipeline = self.panels.get("Pipeline")
         if pipeline is not None:
             pipeline.stop(wait=True)
+        self.live.stop()
         super().closeEvent(event)
 
 

@@ -12,11 +12,26 @@ SQL = {
     "relations": """
         SELECT name, to_regclass(name) IS NOT NULL FROM unnest(%(names)s::text[]) AS name""",
 
+    "user_tables": """
+        SELECT table_schema, table_name FROM information_schema.tables
+        WHERE table_schema IN ('raw', 'clean') AND table_type = 'BASE TABLE' ORDER BY 1, 2""",
+
+    "warehouse_state": """
+        SELECT (SELECT to_jsonb(r) FROM (SELECT run_id, status, started_at, finished_at, host, pid, command
+                                         FROM ops.runs ORDER BY started_at DESC LIMIT 1) r) AS last_run,
+               (SELECT to_jsonb(m) FROM (SELECT run_id, completed_at FROM ops.markers WHERE task_family = 'Transform'
+                                         ORDER BY completed_at DESC LIMIT 1) m) AS analytics,
+               (SELECT to_jsonb(m) FROM (SELECT run_id, completed_at FROM ops.markers WHERE task_family = 'HealTable'
+                                         ORDER BY completed_at DESC LIMIT 1) m) AS clean""",
+
     # -- overview
     "kpis": """
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,
                data_quality_score, built_at, latest_run_id, last_healed_at
         FROM analytics.kpis""",
+    "data_through": """
+        SELECT (SELECT max(transaction_date)::date FROM clean.payments) AS payments,
+               (SELECT max(claim_date)::date FROM clean.claims) AS claims""",
     "claims_by_month": """
         SELECT month, claim_type, claims FROM analytics.claims_trends ORDER BY month, claim_type""",
     "premium_by_month": """
@@ -206,7 +221,8 @@ def overview() -> dict:
 
     aside = threading.Thread(target=policies, name="overview-policies")
     aside.start()
-    found.update({"empty": False, "where": where, "kpis": select("kpis").first()})
+    found.update({"empty": False, "where": where, "kpis": select("kpis").first(),
+                  "data_through": select("data_through").first()})
     for name in OVERVIEW_CHARTS:
         found[name] = select(name).dicts()
     aside.join()

@@ -12,6 +12,27 @@ BACKGROUND = "#f4f5f7"
 SERIES = ["#2f6fed", "#f08c2e", "#23a26d", "#d94f5c", "#8a63d2", "#1fa3b8", "#c9a227", "#7a8190", "#e377c2",
           "#8c564b", "#17becf", "#393b79"]
 
+# Colours that mean something keep it (a high risk is red, never green); other series keep the colour they were
+# first given for as long as the app runs, so a refresh never repaints a series in another colour.
+FIXED_COLOURS = {
+    "Low": "#23a26d", "Medium": "#f0a92e", "High": "#d94f5c",
+    "Active": "#2f6fed", "Expired": "#7a8190", "Cancelled": "#d94f5c", "Lapsed": "#f08c2e", "Pending": "#8a63d2",
+    "Before healing": "#f08c2e", "After healing": "#23a26d", "Written": "#2f6fed", "Collected": "#23a26d", "Loss ratio": "#2f6fed",
+}
+_given: dict[str, str] = {}
+
+
+def colour(name: str) -> str:
+    """The colour of a series, the same at every refresh (and in every chart) while the app runs."""
+    if name in FIXED_COLOURS:
+        return FIXED_COLOURS[name]
+    if name not in _given:
+        used = set(_given.values())
+        free = [c for c in SERIES if c not in used]
+        _given[name] = free[0] if free else SERIES[len(_given) % len(SERIES)]
+    return _given[name]
+
+
 # Type and #id selectors only: descendant selectors and a rule for every QWidget double the time Qt takes to
 # polish each new widget (the text colour and size come from the palette and the font instead).
 STYLE_SHEET = f"""
@@ -39,6 +60,9 @@ QPushButton#primary {{ background: {ACCENT}; color: white; border: 1px solid {AC
 QPushButton#primary:hover {{ background: #2559c9; }}
 QPushButton#primary:disabled {{ background: #9db7f5; border-color: #9db7f5; color: #eef2fb; }}
 QPushButton#danger {{ color: #b42318; }}
+QPushButton#danger:hover {{ background: #fef3f2; }}
+QPushButton#danger:disabled {{ color: #c4c8cf; background: #f4f5f7; border-color: #e2e5ea; }}
+QCheckBox:disabled, QLabel:disabled {{ color: #a0a6b1; }}
 QLineEdit {{ background: white; border: 1px solid #cfd4dc; border-radius: 6px; padding: 5px 8px; min-height: 18px; }}
 QLineEdit:focus {{ border-color: {ACCENT}; }}
 QComboBox, QSpinBox {{ min-height: 22px; }}

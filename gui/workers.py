@@ -41,12 +41,18 @@ def ensure_pipeline() -> None:
             _imported = True
 
 
+class Refused(Exception):
+    """A failure whose message is already written for the user (shown as it is)."""
+
+
 def describe_error(exc: BaseException) -> str:
     """One line a user can read: what failed and, where we know it, what to do (the command line's own handler,
     pipeline.errors.explain, in the app's words)."""
     ensure_pipeline()
     from pipeline import errors
 
+    if isinstance(exc, Refused):  # already in the user's words
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     line = errors.explain(exc, app=True).line
     return line[:1].upper() + line[1:]
 

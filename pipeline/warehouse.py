@@ -27,7 +27,7 @@ STAGE = "incoming"
 
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     """SQLAlchemy-style URLs (postgresql+psycopg2://) as libpq accepts them."""
     from sqlalchemy.engine import make_url
 
@@ -35,14 +35,13 @@ def _libpq(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-libpq_url = _libpq  # the public name, for tools and tests that turn a configured URL into a libpq one
 
 
 def url() -> str:
     """The warehouse URL in libpq form, starting the embedded server when none is configured."""
     configured = config.database_url()
     if configured:
-        return _libpq(configured)
+        return libpq_url(configured)
     return embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database)
 
 

@@ -1,4 +1,5 @@
-"""Screenshots of every panel of the app on a warehouse filled by real runs: docs/screenshots/<panel>.png (1280x800).
+"""Screenshots of every panel of the app on a warehouse filled by real runs: docs/screenshots/<panel>.png (1600x1000)
+and docs/screenshots/<panel>-1024x700.png (the smallest size the layout is made for).
 
     python scripts/screenshots.py [--out docs/screenshots]
 
@@ -123,7 +124,7 @@ def shoot(out: Path, folder: Path) -> None:
 
     style.apply(app)
     window = MainWindow(AppSettings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)))
-    window.resize(1280, 800)
+    window.resize(1600, 1000)
     window.show()
 
     def save(name: str) -> None:
@@ -158,6 +159,21 @@ def shoot(out: Path, folder: Path) -> None:
     settings = window.show_panel("Settings")
     wait(app, lambda: settings.loads >= 1)
     save("settings")
+
+    window.resize(1024, 700)
+    if os.environ.get("SHOW_WIDTHS"):
+        print({n: p.minimumSizeHint().width() for n, p in window.panels.items()})
+    settle(app, 1.0)
+    for name, panel in (("overview", "Overview"), ("pipeline", "Pipeline"), ("quality", "Data quality"),
+                        ("backups", "Backups"), ("settings", "Settings")):
+        shown = window.show_panel(panel)
+        if panel == "Data quality":
+            shown.tabs.setCurrentIndex(0)
+        settle(app, 1.0)
+        save(f"{name}-1024x700")
+    window.show_panel("Data quality").open_quarantine()
+    settle(app, 1.0)
+    save("quarantine-1024x700")
     window.close()
 
 

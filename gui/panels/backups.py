@@ -33,11 +33,46 @@ def list_backups() -> dict:
     return {"folder": str(config.backup_dir()), "where": warehouse.describe(), "backups": found}
 
 
-def make_backup() -> str:
+def writer_now() -> str | None:
+    """Who is writing the warehouse now (a run, a restore), in words; None when nobody is."""
+    from pipeline.orchestration import writelock
+    return writelock.current_holder()
+
+
+def warehouse_is_empty() -> bool:
+    """No row in any raw or clean table (a new database, or one no run has loaded yet)."""
+    from .. import queries
+    tables = queries.select("user_tables").rows
+    for schema, table in tables:
+        conn = queries._connection()
+        with conn.cursor() as cur:
+            cur.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}"."{table}")')  # noqa: S608 - names from the catalog
+            if cur.fetchone()[0]:
+                return False
+    return True
+
+
+def make_backup(keep: int | None = None) -> str:
+    """Back up the warehouse; refused in words while a run writes it, or when it holds no data at all."""
     from pipeline import backup
-    made = backup.create()
+    busy = writer_now()
+    if busy:
+        raise workers.Refused(f"Not backed up: {busy}. Back up when it has finished.")
+    if warehouse_is_empty():
+        raise workers.Refused("Not backed up: the warehouse is empty (no run has loaded it yet), so a backup would "
+                              "hold nothing and only push a useful one out of retention.")
+    made = backup.create(keep=keep)
     return (f"Backed up: {made.name}, {formats.size(made.size)}, {len(made.manifest['tables'])} tables, "
             f"{formats.count(made.total_rows)} rows.")
+
+
+def delete_backup(name: str) -> str:
+    import shutil
+
+    from pipeline import backup
+    found = backup.find(name)
+    shutil.rmtree(found.folder)
+    return f"Deleted {name}."
 
 
 def verify_backup(name: str, deep: bool) -> str:
@@ -45,9 +80,18 @@ def verify_backup(name: str, deep: bool) -> str:
     return backup.verify(name, deep=deep)
 
 
-def restore_backup(name: str) -> str:
+def restore_backup(name: str, back_up_first: bool = False) -> str:
+    """Restore a backup into the warehouse, after backing up what it holds now if asked (retention is not applied to
+    that backup: it must never delete the one being restored)."""
     from pipeline import backup
-    return str(backup.restore(name))
+    busy = writer_now()
+    if busy:
+        raise workers.Refused(f"Restore refused: {busy}. Wait for it to finish or stop it, then restore.")
+    before = ""
+    if back_up_first and not warehouse_is_empty():
+        made = backup.create(keep=0)
+        before = f"The state before it is backed up as {made.name}. "
+    return before + str(backup.restore(name))
 
 
 class BackupsPanel(Panel):
@@ -69,6 +113,8 @@ class BackupsPanel(Panel):
         self.deep = QCheckBox("Deep (restore aside and compare)")
         self.restore_button = button("Restore selected…", "danger")
         self.restore_button.clicked.connect(self.restore)
+        self.delete_button = button("Delete selected…", "danger")
+        self.delete_button.clicked.connect(self.delete)
         refresh = button("Refresh")
         refresh.clicked.connect(self.refresh)
         layout.addLayout(header("Backups", self.subtitle, refresh, self.backup_button))
@@ -82,9 +128,12 @@ class BackupsPanel(Panel):
         actions.addWidget(self.deep)
         actions.addSpacing(16)
         actions.addWidget(self.restore_button)
-        actions.addSpacing(16)
-        actions.addWidget(self.progress, 1)
+        actions.addWidget(self.delete_button)
+        actions.addStretch(1)
         layout.addLayout(actions)
+        progress = QHBoxLayout()  # the bar under the buttons: the row of buttons stays narrow enough for 1024 px
+        progress.addWidget(self.progress, 1)
+        layout.addLayout(progress)
         layout.addWidget(self.status)
         self.error = QLabel(objectName="error")
         self.error.setWordWrap(True)
@@ -146,6 +195,7 @@ class BackupsPanel(Panel):
         self.backup_button.setEnabled(idle)
         self.verify_button.setEnabled(idle and self.selected() is not None)
         self.restore_button.setEnabled(idle and self.selected() is not None)
+        self.delete_button.setEnabled(idle and self.selected() is not None)
 
     # -- jobs: one at a time, each with a busy bar and the seconds it has taken
     def _start(self, name: str, function, *args, done=None) -> None:
@@ -206,13 +256,50 @@ class BackupsPanel(Panel):
                 "backup. It happens in one transaction: if anything fails, nothing changes.")
 
     def restore(self) -> None:
+        """Ask who is writing the warehouse first: while a run holds it, say so and do not offer the restore."""
         chosen = self.selected()
-        if not chosen:
+        if not chosen or self.job_name:
             return
-        answer = QMessageBox.warning(self, "Restore the warehouse", self.confirmation(chosen),
-                                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                     QMessageBox.StandardButton.Cancel)
+        self.error.hide()
+        self.status.setText("Checking that no run is writing the warehouse…")
+        self.restore_button.setEnabled(False)
+        workers.submit(self, writer_now, done=lambda busy: self._confirm_restore(chosen, busy),
+                       failed=lambda message: (self._enable(), self._fail("Cannot restore", message)))
+
+    def _confirm_restore(self, chosen: dict, busy: str | None) -> None:
+        self._enable()
+        if busy:
+            self.last_result = (False, f"Restore refused: {busy}. Wait for it to finish or stop it, then restore.")
+            self._fail("Restore refused", self.last_result[1])
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Restore the warehouse", self.confirmation(chosen),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        first = QCheckBox("Back up the current state first")
+        first.setChecked(True)
+        box.setCheckBox(first)
+        self.last_confirmation = (first.text(), first.isChecked())  # as offered (tests read it)
+        answer = box.exec()
+        back_up_first = first.isChecked()
+        box.deleteLater()
         if answer != QMessageBox.StandardButton.Yes:
             self.status.setText("Restore cancelled: nothing changed.")
             return
-        self._start(f"Restoring {chosen['name']}", restore_backup, chosen["name"], done=self.restored.emit)
+        self._start(f"Restoring {chosen['name']}" + (" (backing up the current state first)" if back_up_first
+                                                     else ""),
+                    restore_backup, chosen["name"], back_up_first, done=self.restored.emit)
+
+    def delete(self) -> None:
+        chosen = self.selected()
+        if not chosen or self.job_name:
+            return
+        answer = QMessageBox.question(self, "Delete a backup",
+                                      f"Delete {chosen['name']} (made {formats.when(chosen['created_at'])}, "
+                                      f"{formats.size(chosen['size'])})? Its archive and manifest are removed "
+                                      "from the backup folder; this cannot be undone.",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.status.setText("Nothing deleted.")
+            return
+        self._start(f"Deleting {chosen['name']}", delete_backup, chosen["name"])

@@ -27,6 +27,7 @@ class Panel(QWidget):
     title = ""
     loaded = Signal()  # the panel shows the data of its latest refresh
     load_failed = Signal(str)
+    settings_requested = Signal()  # an error page's "Open Settings"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -86,6 +87,7 @@ def header(title: str, subtitle: QLabel | None = None, *widgets: QWidget) -> QHB
     if subtitle is not None:
         subtitle.setObjectName("subtitle")
         subtitle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the page
+        subtitle.setWordWrap(True)  # wraps instead of losing its end
         subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         texts.addWidget(subtitle)
     row.addLayout(texts, 1)
@@ -128,12 +130,22 @@ class Card(QFrame):
         layout.addWidget(self.note)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(96)
+        self.setMinimumWidth(132)
 
     def set(self, value: str, note: str | None = None) -> None:
         self.value.setText(value)
         if note is not None:
             self.note.setText(note)
+        self.setMinimumWidth(max(132, self.layout().sizeHint().width()))  # never narrower than its figure
+        self.updateGeometry()
+
+
+class Heading(QLabel):
+    """A section title that wraps, and whose whole text is its tooltip (a run id or a folder cannot wrap)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setToolTip(text)
 
 
 class Box(QFrame):
@@ -142,7 +154,11 @@ class Box(QFrame):
     def __init__(self, title: str, content: QWidget | None = None, *extras: QWidget, parent=None):
         super().__init__(parent)
         self.setObjectName("panelBox")
-        self.heading = QLabel(title, objectName="chartTitle")
+        self.heading = Heading(objectName="chartTitle")
+        self.heading.setText(title)
+        self.heading.setWordWrap(True)  # a long heading (a folder, a run id) wraps, never widens the page
+        self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.heading.setMinimumWidth(100)
         top = QHBoxLayout()
         top.addWidget(self.heading, 1)
         for extra in extras:
@@ -158,27 +174,41 @@ class Box(QFrame):
 class Message(QWidget):
     """A centred state (empty warehouse, unreachable warehouse) with an optional action button."""
 
-    def __init__(self, title: str, text: str = "", action: str = "", parent=None):
+    def __init__(self, title: str, text: str = "", action: str = "", parent=None, secondary: str = ""):
         super().__init__(parent)
         self.heading = QLabel(title, objectName="emptyTitle")
+        self.heading.setWordWrap(True)
         self.text = QLabel(text, objectName="muted")
-        self.text.setWordWrap(True)
+        self.text.setWordWrap(True)  # every word of a message is shown, on as many lines as it needs
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setMaximumWidth(560)
+        self.text.setMaximumWidth(640)
         self.action = button(action, "primary") if action else None
+        self.secondary = button(secondary) if secondary else None
         layout = QVBoxLayout(self)
         layout.addStretch(2)
         for widget in (self.heading, self.text):
             widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
-        if self.action:
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+            row = QHBoxLayout()  # as wide as the page allows (up to its maximum), as tall as its lines need
+            row.addStretch(1)
+            row.addWidget(widget, 100)
+            row.addStretch(1)
+            layout.addLayout(row)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for found in (self.action, self.secondary):
+            if found:
+                buttons.addWidget(found)
+        buttons.addStretch(1)
+        if self.action or self.secondary:
             layout.addSpacing(8)
-            layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignHCenter)
+            layout.addLayout(buttons)
         layout.addStretch(3)
 
     def show_text(self, title: str, text: str) -> None:
         self.heading.setText(title)
         self.text.setText(text)
+        self.text.setToolTip(text)
 
 
 def table_view(model: models.RowsModel, sortable: bool = False, stretch_last: bool = True) -> QTableView:

@@ -2,13 +2,26 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from .. import formats, queries, workers
 from ..charts import BarChart, TimeChart
+from ..flow import FlowLayout
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]
+
+
+def partial(months: list, through) -> str:
+    """'data to <day>' when the last month's data stops before that month ends, else ''."""
+    import calendar
+    import datetime
+    if not months or through is None:
+        return ""
+    last = months[-1]
+    last = last.date() if isinstance(last, datetime.datetime) else last
+    end = last.replace(day=calendar.monthrange(last.year, last.month)[1])
+    return f"data to {through:%Y-%m-%d}" if last.replace(day=1) <= through < end else ""
 
 
 class OverviewPanel(Panel):
@@ -28,8 +41,9 @@ class OverviewPanel(Panel):
                              "The warehouse has no analytics yet. Run the pipeline to load the source files, heal "
                              "them and build the figures shown here.", "Run pipeline")
         self.empty.action.clicked.connect(self.run_requested)
-        self.failure = Message("Cannot read the warehouse", "", "Try again")
+        self.failure = Message("Cannot read the warehouse", "", "Try again", secondary="Open Settings")
         self.failure.action.clicked.connect(self.refresh)
+        self.failure.secondary.clicked.connect(self.settings_requested)
         self.content = self._build_content()
         for page in (self.loading, self.content, self.empty, self.failure):
             self.pages.addWidget(page)
@@ -37,7 +51,7 @@ class OverviewPanel(Panel):
     def _build_content(self) -> QWidget:
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never cut off: scroll instead
         page = QWidget(objectName="page")
         layout = page_layout(page)
         self.subtitle = QLabel()
@@ -54,11 +68,11 @@ class OverviewPanel(Panel):
             "loss_ratio": Card("Loss ratio", "paid ÷ collected"),
             "data_quality_score": Card("Data quality", "raw rows kept"),
         }
-        row = QHBoxLayout()
-        row.setSpacing(10)
+        self.card_row = QWidget()
+        row = FlowLayout(self.card_row, spacing=10)  # cards wrap to a second row on a narrow window
         for card in self.cards.values():
             row.addWidget(card)
-        layout.addLayout(row)
+        layout.addWidget(self.card_row)
 
         self.claims_chart = TimeChart("Claims per month by type", "count", stacked=True)
         self.premium_chart = TimeChart("Premium per month (USD)", "money")
@@ -117,11 +131,17 @@ class OverviewPanel(Panel):
         for key in ("premium_collected_usd", "claims_paid_usd"):
             self.cards[key].setToolTip(formats.money_exact(k.get(key)))
 
+        through = data.get("data_through") or {}
         months, claims = pivot(data["claims_by_month"], "month", "claim_type", "claims")
-        self.claims_chart.set_series(months, claims)
+        self.claims_chart.set_series(months, claims, partial_last=partial(months, through.get("claims")))
         premium = data["premium_by_month"]
-        self.premium_chart.set_series([r["month"] for r in premium], {
-            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]})
+        if through.get("payments") is not None:  # months after the last payment have no collections yet: not zeros
+            last = through["payments"].replace(day=1)
+            premium = [r for r in premium if (r["month"].date() if hasattr(r["month"], "date") else r["month"]) <= last]
+        premium_months = [r["month"] for r in premium]
+        self.premium_chart.set_series(premium_months, {
+            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]},
+            right=("Collected",), partial_last=partial(premium_months, through.get("payments")))
         types, statuses = pivot(data["policies_by_type_status"], "policy_type", "status", "policies")
         self.policies_chart.set_bars(types, statuses)
         segments, bands = pivot(data["customer_segments"], "segment", "risk_band", "customers", RISK_BANDS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSpinBox, QSplitter
 
 from .. import formats, queries, workers
 from ..models import Column, RowsModel
@@ -28,7 +28,7 @@ TASK_COLUMNS = [
     Column("Why", "reason"), Column("Started", "started_at", formats.clock),
     Column("Duration", "seconds", formats.seconds), Column("Rows in", "rows_in", formats.count),
     Column("Rows out", "rows_out", formats.count), Column("Quarantined", "rows_quarantined", formats.count),
-    Column("Error", "error"),
+    Column("Error", "error", cell_tip="error"),
 ]
 
 
@@ -56,6 +56,17 @@ def run_state(run_id: str | None, since: float) -> dict:
             "run": (run or {}).get("run") or {}}
 
 
+def read_run_log(run_id: str) -> str:
+    """The run's log as the pipeline wrote it (reports/<run_id>.log), or a line saying why there is none."""
+    from pipeline.orchestration.console import log_path
+    path = log_path(run_id)
+    if not path.exists():
+        return (f"No log of run {run_id} in {path.parent}: it ran on another machine or before logs were kept. "
+                "Its tasks are listed on the left.")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()[-2_000_000:]
+
+
 class PipelinePanel(Panel):
     title = "Pipeline"
     run_finished = Signal(bool)  # True when the run ended with exit code 0
@@ -71,6 +82,8 @@ class PipelinePanel(Panel):
         self.last_exit: int | None = None
         self.stopping = False
         self.asked = self.answered = 0
+        self.shown_run: str | None = None  # the run whose tasks (and log) are shown
+        self.log_run: str | None = None
         self.config_dir = tempfile.TemporaryDirectory(prefix="insurance-app-")
         self.poll_timer = QTimer(self, interval=1000)
         self.poll_timer.timeout.connect(self.poll)
@@ -90,12 +103,20 @@ class PipelinePanel(Panel):
         layout.addLayout(header("Pipeline", self.subtitle, self.workers_box, self.open_button, self.stop_button,
                                 self.run_button))
 
+        self.scheduler_state = QLabel("Scheduler: asking…", objectName="muted")  # which one runs use, checked often
+        self.scheduler_state.setWordWrap(True)
+        layout.addWidget(self.scheduler_state)
+        self.scheduler_timer = QTimer(self, interval=5000)
+        self.scheduler_timer.timeout.connect(self._check_scheduler)
+
         self.progress = QProgressBar(textVisible=False, maximum=1, value=0)
         self.progress.setFixedHeight(10)
         self.status = QLabel("No run started from here yet.", objectName="muted")
+        self.status.setWordWrap(True)  # a long state wraps instead of being cut
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status_row = QHBoxLayout()
         status_row.addWidget(self.progress, 1)
-        status_row.addWidget(self.status)
+        status_row.addWidget(self.status, 2)
         layout.addLayout(status_row)
 
         self.tasks = RowsModel(TASK_COLUMNS, self)
@@ -105,7 +126,10 @@ class PipelinePanel(Panel):
 
     def _build_body(self):
         self.task_view = table_view(self.tasks)
-        self.tasks_box = Box("Tasks", self.task_view)
+        self.report_button = button("Open run report", tooltip="The HTML report of the run shown (written if missing)")
+        self.report_button.clicked.connect(self.open_report)
+        self.report_button.setEnabled(False)
+        self.tasks_box = Box("Tasks", self.task_view, self.report_button)
         self.log = RunLog()
         top = QSplitter()
         top.addWidget(self.tasks_box)
@@ -124,23 +148,83 @@ class PipelinePanel(Panel):
         if not self.total:
             workers.submit(self, graph_tasks, done=self._graph)
         self.history.refresh(self._history_loaded)
-        workers.submit(self, _scheduler_text, self.settings, done=self.open_button.setToolTip)
+        self._check_scheduler()
+        self.scheduler_timer.start()
+
+    def _check_scheduler(self) -> None:
+        if not self.isVisible() and self.loads:
+            return
+        workers.submit(self, scheduler_state, self.settings, done=self._scheduler_checked)
+
+    def _scheduler_checked(self, found: tuple[bool, str]) -> None:
+        answers, address = found
+        self.scheduler_answers = answers
+        self.scheduler_state.setText(f"Scheduler: luigid at {address} answers, runs started here use it" if answers
+                                     else f"Scheduler: local (no luigid answers at {address}), runs started here "
+                                          "use a local scheduler")
+        self.open_button.setEnabled(answers)
+        self.open_button.setToolTip(f"Open luigid's page at http://{address}/" if answers
+                                    else f"No luigid answers at {address}")
+
+    def open_report(self) -> None:
+        run = self.shown_run or self.run_id
+        if not run:
+            return
+        self.report_button.setEnabled(False)
+        workers.submit(self, run_report, run, done=self._report_ready,
+                       failed=lambda message: (self.report_button.setEnabled(True), self.status.setText(message)))
+
+    def _report_ready(self, path: str) -> None:
+        self.report_button.setEnabled(True)
+        self.last_report = path
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def _graph(self, task_ids: list[str]) -> None:
         self.total = len(task_ids)
 
     def _history_loaded(self, runs: list[dict]) -> None:
-        if not self.running() and runs and self.run_id is None:
-            self.show_run(runs[0]["run_id"])
-        elif not self.running() and self.run_id:
-            self.show_run(self.run_id)
+        if not self.running() and runs:
+            known = {r["run_id"] for r in runs}
+            self.show_run(self.shown_run if self.shown_run in known else runs[0]["run_id"])
+        elif not self.running():  # a warehouse without runs (maybe another one than before): nothing of the old
+            self.shown_run = self.log_run = None
+            self.tasks.set_rows([])
+            self.tasks_box.heading.setText("Tasks")
+            self.log.clear()
+            self.log.heading.setText("Log")
+            self.status.setText("No run recorded in this warehouse yet.")
         self.finish_load()
 
+    def follow(self, run_id: str) -> None:
+        """A run announced itself (from here, the command line or another machine): show it at the next refresh."""
+        if not self.running():
+            self.shown_run = run_id
+
     def show_run(self, run_id: str) -> None:
+        """The tasks and the log of one run, the same run for both."""
         if self.running():
             return
         self.tasks_box.heading.setText(f"Tasks of run {run_id}")
+        self.report_button.setEnabled(True)
+        if run_id != self.shown_run or run_id != self.log_run:
+            self.shown_run = run_id
+            self._show_log_of(run_id)
         self._ask(run_id, 0.0)
+
+    def _show_log_of(self, run_id: str) -> None:
+        self.log_run = run_id
+        if run_id == self.run_id and self.log.lines:  # the run started here: its output is in the log already
+            self.log.heading.setText(f"Log of run {run_id}")
+            return
+        self.log.clear()
+        self.log.heading.setText(f"Log of run {run_id}")
+        workers.submit(self, read_run_log, run_id, done=lambda text: self._log_read(run_id, text))
+
+    def _log_read(self, run_id: str, text: str) -> None:
+        if run_id != self.log_run or self.running():
+            return
+        self.log.clear()
+        self.log.add(text if text.endswith("\n") else text + "\n")
 
     # -- a run
     def running(self) -> bool:
@@ -183,6 +267,7 @@ class PipelinePanel(Panel):
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self.process, self.run_id, self.started, self.last_exit = process, None, time.time(), None
+        self.shown_run = self.log_run = None
         self.stopping = False
         self.tasks.set_rows([])
         self.tasks_box.heading.setText("Tasks of the new run")
@@ -199,8 +284,9 @@ class PipelinePanel(Panel):
     def _read(self) -> None:
         text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
         if self.run_id is None and (found := RUN_LINE.search(text)):
-            self.run_id = found.group(1)
+            self.run_id = self.shown_run = self.log_run = found.group(1)
             self.tasks_box.heading.setText(f"Tasks of run {self.run_id}")
+            self.log.heading.setText(f"Log of run {self.run_id}")
         self.log.add(text)
 
     def poll(self) -> None:
@@ -226,9 +312,25 @@ class PipelinePanel(Panel):
             return
         self.answered = asked
         if self.running() and state["run_id"] and self.run_id is None:
-            self.run_id = state["run_id"]
+            self.run_id = self.shown_run = self.log_run = state["run_id"]
         self.tasks.set_rows(state["tasks"])
         fit_columns(self.task_view, 260)
+        run = state["run"]
+        if not self.running() and run.get("status") == "running":  # a run started elsewhere, followed live
+            planned = run.get("tasks_planned") or self.total
+            done = sum(1 for t in state["tasks"] if t["status"] == "done")
+            self.progress.setMaximum(max(planned, done, 1))
+            self.progress.setValue(done)
+            self.status.setText(f"Run {run['run_id']} is running ({run.get('command') or 'pipeline'} on "
+                                f"{run.get('host') or '?'}): {done} of {planned or '?'} tasks done")
+            self.watched = run["run_id"]
+        elif not self.running() and run.get("run_id") and run.get("run_id") == getattr(self, "watched", None):
+            self.watched = None
+            self.progress.setMaximum(1)
+            self.progress.setValue(1 if run.get("status") == "done" else 0)
+            self.status.setText(f"Run {run['run_id']} ({run.get('command') or 'pipeline'}) ended: {run.get('status')}.")
+            if self.log_run == run["run_id"]:
+                self._show_log_of(run["run_id"])  # read again: the whole log now
         if self.running():
             # planned: the tasks this run found incomplete (ops.runs.tasks_planned, where the pipeline records
             # it), else every task of the graph
@@ -256,6 +358,10 @@ class PipelinePanel(Panel):
             self.status.setText(f"Run finished in {took}: the warehouse is up to date.")
         elif crashed or self.stopping:
             self.status.setText(f"Run stopped after {took}. Work of unfinished tasks was rolled back.")
+            hidden = self.log.hidden_tracebacks
+            self.log.add(f"Stopped from the app after {took}: each unfinished task's transaction was rolled back"
+                         + (f" (the stack dumps the interrupt made {hidden} process{'es' if hidden > 1 else ''} "
+                            "print are not shown)" if hidden else "") + ". Run again to finish the work.\n")
         else:
             self.status.setText(f"Run failed after {took} (exit code {exit_code}): see the failed tasks and the log.")
         self._ask(self.run_id, self.started)  # the tasks' final state
@@ -276,6 +382,7 @@ class PipelinePanel(Panel):
             return
         self.status.setText("Stopping…")
         self.stopping = True
+        self.log.interrupting = True
         self._signal(signal.SIGINT)
         self.kill_timer.start()
         if wait and not self.process.waitForFinished(5000):
@@ -293,8 +400,16 @@ class PipelinePanel(Panel):
         QDesktopServices.openUrl(QUrl(self.settings.scheduler().url))
 
 
-def _scheduler_text(settings: AppSettings) -> str:
+def scheduler_state(settings: AppSettings) -> tuple[bool, str]:
+    """Whether a luigid answers at the address runs started here would use (so they use it), and that address."""
     chosen = settings.scheduler()
-    answers = scheduler_answers(chosen)
-    return (f"Open luigid's page at {chosen.url}" if answers else
-            f"No luigid answers at {chosen}: runs use a local scheduler (start one with luigid)")
+    return scheduler_answers(chosen), str(chosen)
+
+
+def run_report(run_id: str) -> str:
+    """The run's HTML report, written now if it is missing (a run of another machine, or reports were off)."""
+    from pipeline import report
+    path = report.report_path(run_id)
+    if not path.exists():
+        path = report.write_report(run_id)
+    return str(path)

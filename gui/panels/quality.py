@@ -74,9 +74,13 @@ class QualityPanel(Panel):
         self.pages = QStackedWidget()
         self.empty = Message("No quality results yet", "Run the pipeline: healing records here what it checked, "
                                                        "fixed and held back, table by table and rule by rule.")
+        self.failure = Message("Cannot read the quality results", "", "Try again", secondary="Open Settings")
+        self.failure.action.clicked.connect(self.refresh)
+        self.failure.secondary.clicked.connect(self.settings_requested)
         self.summary = QWidget()
         self.pages.addWidget(self.summary)
         self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.failure)
         self.tabs.addTab(self.pages, "Summary")
         self.quarantine_tab = QStackedWidget()  # the browser is made when its tab is first opened
         self.quarantine: QuarantineBrowser | None = None
@@ -128,8 +132,8 @@ class QualityPanel(Panel):
             self.quarantine.refresh()
 
     def _fail(self, message: str) -> None:
-        self.empty.show_text("Cannot read the quality results", message)
-        self.pages.setCurrentWidget(self.empty)
+        self.failure.show_text("Cannot read the quality results", message)
+        self.pages.setCurrentWidget(self.failure)
         self.load_failed.emit(message)
 
     def _show(self, data: dict) -> None:

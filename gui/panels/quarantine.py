@@ -59,13 +59,16 @@ class QuarantineBrowser(QWidget):
         self.loads = 0  # pages shown so far (tests wait for it)
         self.last_export: tuple[str, int] | None = None
 
-        self.table = QComboBox(minimumWidth=200)
-        self.rule = QComboBox(minimumWidth=300)
+        self.table = QComboBox(minimumWidth=160)
+        self.rule = QComboBox(minimumWidth=220)
+        for choice in (self.table, self.rule):  # long rule names must not widen the page: the list shows them whole
+            choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            choice.setMinimumContentsLength(18)
         self.table.activated.connect(lambda: self._filters_changed(True))
         self.rule.activated.connect(lambda: self._filters_changed(False))
         self.count = QLabel(objectName="muted")
         self.export_button = button("Export CSV…")
-        self.export_button.clicked.connect(self.export)
+        self.export_button.clicked.connect(lambda: self.export())  # clicked(bool) is not a path
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Table"))
         filters.addWidget(self.table)

@@ -35,14 +35,27 @@ def unmasked(text: str, stored: str) -> str:
     return text
 
 
-def _check_warehouse() -> str:
-    from pipeline import warehouse
+def _check_warehouse(typed: str = "", default: str | None = None) -> str:
+    """Connect to the URL typed in the field (not the saved one); an empty field means what the app would use
+    without the setting: `default` (the environment the app started with, or luigi.cfg), else the embedded server."""
+    import psycopg2
 
-    from .. import queries
-    conn = queries.connect()
+    from pipeline import config, warehouse
+    target = typed or default or config.warehouse().url
+    where = warehouse.mask(target) if target else f"embedded PostgreSQL in {config.embedded_dir()}"
+    try:
+        if target:
+            conn = warehouse.connect(address=warehouse.libpq_url(target), name="insurance-app", timeout=5)
+        else:
+            from pipeline import embedded
+            conn = psycopg2.connect(embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database),
+                                    application_name="insurance-app", connect_timeout=5)
+    except (psycopg2.Error, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise workers.Refused(f"Cannot connect to {where}: {reason}") from None
     version = conn.server_version
     conn.close()
-    return f"Connected to {warehouse.describe()} (PostgreSQL {version // 10000}.{version % 100})"
+    return f"Connected to {where} (PostgreSQL {version // 10000}.{version % 100})"
 
 
 class SettingsPanel(Panel):
@@ -75,9 +88,9 @@ class SettingsPanel(Panel):
         form.setHorizontalSpacing(18)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         form.setVerticalSpacing(10)
-        test_url = button("Test connection")
-        test_url.clicked.connect(self.test_warehouse)
-        form.addRow("Warehouse URL", self._row(self.url, test_url))
+        self.test_button = button("Test connection", tooltip="Connect to the URL typed here (saves nothing)")
+        self.test_button.clicked.connect(self.test_warehouse)
+        form.addRow("Warehouse URL", self._row(self.url, self.test_button))
         form.addRow("", self.url_status)
         form.addRow("Source folder", self._row(self.data_dir, self._browse(self.data_dir)))
         form.addRow("Backup folder", self._row(self.backup_dir, self._browse(self.backup_dir)))
@@ -155,7 +168,9 @@ class SettingsPanel(Panel):
 
     def test_warehouse(self) -> None:
         self._status(self.url_status, "Connecting…", True)
-        workers.submit(self, _check_warehouse, done=lambda text: self._status(self.url_status, text, True),
+        typed = unmasked(self.url.text(), self.settings.value("warehouse_url"))
+        default = self.settings.started_with.get("PIPELINE_DATABASE_URL")
+        workers.submit(self, _check_warehouse, typed, default, done=lambda text: self._status(self.url_status, text, True),
                        failed=lambda text: self._status(self.url_status, text, False))
 
     def test_scheduler(self) -> None:
@@ -174,5 +189,6 @@ class SettingsPanel(Panel):
         label.show()
         label.setObjectName("ok" if ok else "error")
         label.setText(text)
+        label.setToolTip(text)
         label.style().unpolish(label)
         label.style().polish(label)

@@ -32,7 +32,7 @@ import time
 
 import luigi
 
-from .. import warehouse
+from .. import events, warehouse
 from ..errors import failure_message, first_line
 from . import console, markers, runs
 from .progress import progress_enabled, progress_line
@@ -131,6 +131,7 @@ def _started(task) -> None:
         if cur.fetchone()[0]:  # a new run: close the runs of this host whose process is gone
             runs.close_dead_runs(cur)
         open_row(cur, task, _reason(cur, task))
+        events.announce(cur, "task_started", run, task.task_id, "running")
 
 
 def _succeeded(task) -> None:
@@ -194,6 +195,7 @@ def _finish(task, status: str, error: str | None) -> None:
             cur.execute("""UPDATE ops.runs SET status = %s,
                                   finished_at = CASE WHEN %s = 'running' THEN NULL ELSE clock_timestamp() END
                            WHERE run_id = %s""", (state, state, run))
+            events.announce(cur, "task_finished" if state == "running" else "run_finished", run, task.task_id, status)
             totals = _totals(cur, run)
     if progress_enabled():
         print(progress_line(task, status, dataclasses.asdict(figures), totals, time.monotonic() - current.started),

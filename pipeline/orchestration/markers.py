@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import luigi
 
-from .. import config, warehouse
+from .. import config, events, warehouse
 
 if TYPE_CHECKING:
     _TaskBase = luigi.Task  # a mixin of luigi.Task subclasses: the type checker sees what it mixes into
@@ -81,6 +81,7 @@ class MarkerTarget(luigi.Target):
                 ON CONFLICT (task_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id,
                                                     completed_at = clock_timestamp()""",
                         (self.marker_id, self.family, self.fingerprint, run_id))
+            events.announce(cur, "data_committed", run_id, self.marker_id, self.family)
 
 
 _run_id: str | None = None

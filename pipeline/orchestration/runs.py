@@ -19,7 +19,7 @@ import socket
 import luigi
 import psycopg2
 
-from .. import warehouse
+from .. import events, warehouse
 from ..errors import first_line
 from . import markers
 from .lifeline import pid_alive
@@ -115,6 +115,7 @@ def _close(cur, run: str, why: str, state: str | None = None) -> str:
     cur.execute("""UPDATE ops.runs SET status = %s, finished_at = coalesce(
                           (SELECT max(finished_at) FROM ops.task_runs WHERE run_id = %s), clock_timestamp())
                    WHERE run_id = %s""", (state, run, run))
+    events.announce(cur, "run_finished", run, None, state)
     return state
 
 

@@ -72,6 +72,27 @@ def holder(cur) -> str:
     return "another process is using the warehouse"
 
 
+def current_holder(url: str | None = None) -> str | None:
+    """Who holds the lock now, in words ('a run (pid N, run R) is writing the warehouse'), or None: for asking
+    before a restore or a backup is even offered (the restore itself still takes the lock with a try). A hold left by
+    a Luigi run this process scheduled earlier does not count: that run has ended (replacing() releases it)."""
+    url = url or warehouse.url()
+    mine = _mine(url)
+    own = mine.conn.get_backend_pid() if mine and mine.until_exit and not mine.conn.closed else None
+    conn = psycopg2.connect(url, application_name=f"{APP}-probe", connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(HOLDERS_SQL, {"key": KEY, "app": f"{APP} %"})
+            if not [backend for _, backend in cur.fetchall() if backend != own]:
+                return None
+            if own is None:
+                return holder(cur)
+            _release(url)  # replacing() would release it too
+            return current_holder(url)
+    finally:
+        conn.close()
+
+
 def _share(url: str) -> psycopg2.extensions.connection:
     """A session holding the lock shared for this process's run; waits (saying so) while a restore holds it."""
     conn = _session(url, "run", markers.run_id())

@@ -47,6 +47,7 @@ def test_backup_verify_restore_round_trip(built, window, qtbot):
 
     seen = answer_next_dialog()
     panel.restore_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=30000)  # asked once no run holds the warehouse
     assert seen and "replaces everything in the warehouse" in seen[0] and made["name"] in seen[0]
     qtbot.waitUntil(lambda: panel.last_result is not None, timeout=180000)
     assert panel.last_result[0], panel.last_result[1]
@@ -74,6 +75,7 @@ def test_cancelled_restore_changes_nothing_and_errors_are_words(built, window, q
 
     seen = answer_next_dialog(QMessageBox.StandardButton.Cancel)
     panel.restore_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=30000)
     assert seen and "Restore cancelled" in panel.status.text()
     assert contents(built) == changed != before
 

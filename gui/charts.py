@@ -243,7 +243,7 @@ class TimeChart(Chart):
             self.plot.addItem(self.cursor, ignoreBounds=True)
         base = [0.0] * len(dates)
         previous = None
-        for i, (name, values) in enumerate(series.items()):
+        for name, values in series.items():
             color = QColor(style.colour(name))
             ys = [float(v) if v is not None else float("nan") for v in values]
             if again:
@@ -290,7 +290,7 @@ class TimeChart(Chart):
             target = self._right_box() if name in right else self.plot.getPlotItem()
             (right_values if name in right else left_values).extend(y for y in ys if y == y)
             if self.stacked:
-                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys[:whole])]
+                ys = [b + (0.0 if y != y else y) for b, y in zip(base, ys[:whole], strict=False)]
                 curve = self.plot.plot(self.xs[:whole], ys, pen=pg.mkPen(color, width=1.2), name=name)
                 fill = QColor(color)
                 fill.setAlpha(150)
@@ -367,7 +367,7 @@ class BarChart(Chart):
         positions = list(range(len(categories)))
         base = [0.0] * len(categories)
         width = 0.7 if self.stacked else 0.8 / len(series)
-        for i, values in enumerate(series.values()):
+        for i, (name, values) in enumerate(series.items()):
             heights = [float(v or 0) for v in values]
             offset = 0 if self.stacked else (i - (len(series) - 1) / 2) * width
             centers = [p + offset for p in positions]

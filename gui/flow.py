@@ -76,10 +76,10 @@ class FlowLayout(QLayout):
             if self.stretch and spare > 0:
                 extra = [spare // len(row)] * len(row)
                 extra[-1] += spare - sum(extra)
-                widths = [w + e for w, e in zip(widths, extra)]
+                widths = [w + e for w, e in zip(widths, extra, strict=True)]
             height = max(i.sizeHint().height() for i in row)
             x = area.x()
-            for item, width in zip(row, widths):
+            for item, width in zip(row, widths, strict=True):
                 if move:
                     item.setGeometry(QRect(QPoint(x, y), QSize(width, height)))
                 x += width + self.gap

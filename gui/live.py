@@ -5,6 +5,7 @@ QSocketNotifier on its socket wakes the GUI thread only when the server sent som
 arrived without blocking. A lost connection is made again (after 2 s, then up to every 30 s)."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
@@ -62,10 +63,8 @@ class Listener(QObject):
             self.notifier.deleteLater()
             self.notifier = None
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a dead connection
                 self.conn.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection
-                pass
             self.conn = None
 
     def _opened(self, found, generation: int) -> None:

@@ -39,7 +39,7 @@ def timed_pages(cur, selection: explore.Selection, start: explore.Page | None, p
 
 def offset_pages(cur, selection: explore.Selection, offset: int, pages: int) -> list[float]:
     """The usual way, for comparison: ORDER BY ... LIMIT n OFFSET k."""
-    order = f'"{selection.sort}" DESC NULLS LAST, _source_row DESC' if selection.sort else "_source_row"
+    order = f'"{selection.sort}" DESC NULLS LAST, ctid DESC' if selection.sort else "ctid"
     times = []
     for i in range(pages):
         t = time.perf_counter()
@@ -58,8 +58,8 @@ def deep_start(cur, selection: explore.Selection, share: float) -> explore.Page:
     page = explore.page(cur, selection, None, 1, 0)
     if page.after is None:
         return page
-    cur.execute('SELECT amount, _source_row FROM raw.payments WHERE currency = %s '
-                'ORDER BY amount DESC NULLS LAST, _source_row DESC LIMIT 1 OFFSET %s', ("EUR", skip))
+    cur.execute('SELECT amount, ctid FROM raw.payments WHERE currency = %s '
+                'ORDER BY amount DESC NULLS LAST, ctid DESC LIMIT 1 OFFSET %s', ("EUR", skip))
     return explore.Page(page.columns, [], tuple(cur.fetchone()), skip)
 
 

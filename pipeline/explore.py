@@ -108,11 +108,18 @@ def describe(cur, selection: Selection) -> Table:
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                    WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indpred IS NULL
                    GROUP BY i.indexrelid
-                   HAVING bool_and(a.attnotnull) OR bool_and(a.attname = '_source_row')
+                   HAVING bool_and(a.attnotnull)
                        OR (SELECT relkind = 'm' FROM pg_class WHERE oid = i.indrelid)
                    ORDER BY count(*) LIMIT 1""", (sql.Identifier(selection.schema, selection.table).as_string(cur),))
     row = cur.fetchone()
-    key = tuple(row[0]) if row else (("_source_row",) if "_source_row" in columns else ())
+    if row:
+        return Table(columns, tuple(row[0]))
+    # A table without a unique key (raw.*, the quarantine) is paged by its rows' physical position: a TID range
+    # scan reads just the page asked for, with no index and no sort (the order is the table's own, stable until
+    # a run replaces it, which the app hears of).
+    cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                (sql.Identifier(selection.schema, selection.table).as_string(cur),))
+    key = ("ctid",) if cur.fetchone()[0] in ("r", "p", "m") else ()
     return Table(columns, key)
 
 
@@ -142,6 +149,8 @@ def page(cur, selection: Selection, after: tuple | None = None, rows: int = PAGE
     before ended. A table with no unique key (a plain view) is paged by OFFSET instead (Page.offset).
     """
     table = describe(cur, selection)
+    if table.key == ("ctid",) and not selection.sort and not selection.descending:
+        return _physical_page(cur, selection, table, after, rows)
     where, params = _where(selection, table)
     key = [k for k in table.key if k != selection.sort]
     direction = sql.SQL("DESC" if selection.descending else "ASC")
@@ -166,11 +175,40 @@ def page(cur, selection: Selection, after: tuple | None = None, rows: int = PAGE
                 offset + len(found))
 
 
+def _physical_page(cur, selection: Selection, table: Table, after: tuple | None, rows: int) -> Page:
+    """A page in the table's physical order, read by TID range scans over growing runs of blocks.
+
+    ORDER BY ctid over the whole rest of the table would read and sort it all for every page (0.4 s on a million
+    rows); a bounded TID range reads only the blocks asked for, and a sparse filter just asks for more of them.
+    """
+    where, params = _where(selection, table)
+    cur.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+                (selection.relation.as_string(cur),))
+    blocks = cur.fetchone()[0]
+    start = after[0] if after else "(0,0)"
+    block = int(start.strip("()").split(",")[0])
+    names = list(table.columns)
+    query = sql.SQL("SELECT {}, ctid FROM {} WHERE {} AND ctid > %s::tid AND ctid < %s::tid ORDER BY ctid LIMIT %s"
+                    ).format(sql.SQL(", ").join(map(sql.Identifier, names)), selection.relation, where)
+    found: list[tuple] = []
+    step = 32
+    while len(found) < rows and block <= blocks:
+        block += step
+        _execute(cur, selection, query, [*params, start, f"({block},0)", rows - len(found)])
+        more = cur.fetchall()
+        found += more
+        start = more[-1][-1] if more else f"({block},0)"
+        step = min(step * 2, 1 << 14)
+    if not found:
+        return Page(names, [], None, 0)
+    return Page(names, [r[:-1] for r in found], (found[-1][-1],), 0)
+
+
 def _after(selection: Selection, key: list[str], after: tuple) -> tuple[sql.Composable, list[Any]]:
     """Rows after `after` in the page order: (sort nulls last, key...), ascending or descending."""
     compare = sql.SQL("<" if selection.descending else ">")
     keys = sql.SQL(", ").join(map(sql.Identifier, key))
-    marks = sql.SQL(", ").join(sql.Placeholder() * len(key))
+    marks = sql.SQL(", ").join(sql.SQL("%s::tid") if k == "ctid" else sql.Placeholder() for k in key)
     if not selection.sort:
         return sql.SQL("({}) {} ({})").format(keys, compare, marks), list(after)
     column, last, last_key = sql.Identifier(selection.sort), after[0], list(after[1:])

@@ -7,6 +7,7 @@ start: settings, style, main window, the overview's queries in a worker thread),
 set. The child prints when each stage ended; the figure is the time from the parent's Popen to the first paint
 of the overview showing the warehouse's data (the KPI cards and charts). Target: under 2 s at scale 1.0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,7 @@ def child() -> None:
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     from gui import app as gui_app
+
     stamps["imports"] = time.time()
     application, window = gui_app.create([])
     stamps["window shown"] = time.time()
@@ -44,8 +46,10 @@ def child() -> None:
         stamps["data shown"] = time.time()
         if overview.pages.currentWidget() is not overview.content:
             page = overview.pages.currentWidget()
-            print(json.dumps({"error": f"the overview shows no data: {page.heading.text()}: {page.text.text()}"}),
-                  flush=True)
+            print(
+                json.dumps({"error": f"the overview shows no data: {page.heading.text()}: {page.text.text()}"}),
+                flush=True,
+            )
             application.exit(1)
 
     watcher = FirstPaint()
@@ -53,8 +57,17 @@ def child() -> None:
     overview.loaded.connect(loaded)
     QTimer.singleShot(60000, lambda: application.exit(2))
     code = application.exec()
-    print(json.dumps({"stamps": stamps, "code": code, "cards": {k: c.value.text() for k, c in overview.cards.items()},
-                      "where": overview.subtitle.text()}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stamps": stamps,
+                "code": code,
+                "cards": {k: c.value.text() for k, c in overview.cards.items()},
+                "where": overview.subtitle.text(),
+            }
+        ),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -71,8 +84,9 @@ def main() -> None:
     totals = []
     for run in range(args.runs):
         started = time.time()
-        out = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True,
-                             cwd=ROOT, timeout=120)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         if not lines:
             sys.exit(f"the app did not start: {out.stderr.strip()[-2000:]}")
@@ -82,15 +96,19 @@ def main() -> None:
         stamps = result["stamps"]
         total = stamps["painted"] - started
         totals.append(total)
-        stages = "  ".join(f"{name} {stamps[name] - started:.2f}" for name in
-                           ("start", "imports", "window shown", "data shown", "painted"))
+        stages = "  ".join(
+            f"{name} {stamps[name] - started:.2f}"
+            for name in ("start", "imports", "window shown", "data shown", "painted")
+        )
         print(f"run {run + 1}: {total:.2f} s to the first paint with data ({stages})")
         if run == 0:
             print(f"  {result['where']}\n  cards: {result['cards']}")
     median = statistics.median(totals)
-    print(f"app open to overview with data: median {median:.2f} s, best {min(totals):.2f} s, worst {max(totals):.2f} s "
-          f"over {len(totals)} runs; target < {TARGET:.1f} s: {'met' if median < TARGET else 'NOT met'} "
-          f"({median / TARGET:.2f}x of the target)")
+    print(
+        f"app open to overview with data: median {median:.2f} s, best {min(totals):.2f} s, worst {max(totals):.2f} s "
+        f"over {len(totals)} runs; target < {TARGET:.1f} s: {'met' if median < TARGET else 'NOT met'} "
+        f"({median / TARGET:.2f}x of the target)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared helpers of the benchmarks: a scratch database, timing child processes, medians, tables."""
+
 from __future__ import annotations
 
 import json
@@ -35,18 +36,40 @@ def ensure_data(scale: float, seed: int = 42) -> Path:
     folder = Path(f"/tmp/insurance-bench/scale-{scale}")
     if not (folder / "payments.parquet").exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pipeline", "generate", "--scale", str(scale), "--seed", str(seed),
-                        "--out", str(folder)], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "generate",
+                "--scale",
+                str(scale),
+                "--seed",
+                str(seed),
+                "--out",
+                str(folder),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
     return folder
 
 
 def measure(args: list[str], env: dict | None = None) -> tuple[float, float]:
     """Seconds and peak MiB of one command, measured in a fresh parent so peaks do not leak between runs."""
-    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
-             "subprocess.run(sys.argv[1:],check=True);"
-             "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
-    out = subprocess.run([sys.executable, "-c", probe, *args], check=True, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, cwd=ROOT)
+    probe = (
+        "import resource,subprocess,sys,time,json;t=time.perf_counter();"
+        "subprocess.run(sys.argv[1:],check=True);"
+        "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
     seconds, peak = json.loads(out.stdout.strip().splitlines()[-1])
     return seconds, peak
 
@@ -60,16 +83,26 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        print(
+            "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        )
 
 
 def measure_output(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """As measure(), and also what the command printed on stdout (before the measurement's own last line)."""
-    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
-             "subprocess.run(sys.argv[1:],check=True);"
-             "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
-    out = subprocess.run([sys.executable, "-c", probe, *args], check=True, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, cwd=ROOT)
+    probe = (
+        "import resource,subprocess,sys,time,json;t=time.perf_counter();"
+        "subprocess.run(sys.argv[1:],check=True);"
+        "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
     lines = out.stdout.strip().splitlines()
     seconds, peak = json.loads(lines[-1])
     return seconds, peak, "\n".join(lines[:-1])

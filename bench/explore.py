@@ -1,4 +1,5 @@
 """Benchmark: explorer pages of raw.payments (keyset vs OFFSET, at the start and deep in), and a filtered export."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,6 @@ import time
 from pathlib import Path
 
 import psycopg2
-
 from common import ROOT, ensure_data, print_table, scratch_database
 
 from pipeline import explore  # noqa: E402 (common puts the project on sys.path)
@@ -20,8 +20,12 @@ def filled(scale: float) -> str:
     """A scratch warehouse holding a whole run at the scale."""
     url = scratch_database(f"bench_explore_{str(scale).replace('.', '_')}")
     data = ensure_data(scale)
-    subprocess.run([sys.executable, "-m", "pipeline", "run", "--data-dir", str(data)], check=True, cwd=ROOT,
-                   env={**__import__("os").environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_PROGRESS": "0"})
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--data-dir", str(data)],
+        check=True,
+        cwd=ROOT,
+        env={**__import__("os").environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_PROGRESS": "0"},
+    )
     return url
 
 
@@ -43,8 +47,10 @@ def offset_pages(cur, selection: explore.Selection, offset: int, pages: int) -> 
     times = []
     for i in range(pages):
         t = time.perf_counter()
-        cur.execute(f"SELECT * FROM raw.payments WHERE currency = 'EUR' ORDER BY {order} LIMIT %s OFFSET %s",  # noqa: S608 - constants
-                    (explore.PAGE_ROWS, offset + i * explore.PAGE_ROWS))
+        cur.execute(
+            f"SELECT * FROM raw.payments WHERE currency = 'EUR' ORDER BY {order} LIMIT %s OFFSET %s",  # noqa: S608 - constants
+            (explore.PAGE_ROWS, offset + i * explore.PAGE_ROWS),
+        )
         cur.fetchall()
         times.append(1000 * (time.perf_counter() - t))
     return times
@@ -58,8 +64,11 @@ def deep_start(cur, selection: explore.Selection, share: float) -> explore.Page:
     page = explore.page(cur, selection, None, 1, 0)
     if page.after is None:
         return page
-    cur.execute('SELECT amount, ctid FROM raw.payments WHERE currency = %s '
-                'ORDER BY amount DESC NULLS LAST, ctid DESC LIMIT 1 OFFSET %s', ("EUR", skip))
+    cur.execute(
+        "SELECT amount, ctid FROM raw.payments WHERE currency = %s "
+        "ORDER BY amount DESC NULLS LAST, ctid DESC LIMIT 1 OFFSET %s",
+        ("EUR", skip),
+    )
     return explore.Page(page.columns, [], tuple(cur.fetchone()), skip)
 
 
@@ -80,14 +89,23 @@ def main() -> int:
         for label, start in (("first pages", None), ("from 90% through", deep_start(cur, selection, 0.9))):
             keyset = timed_pages(cur, selection, start, args.pages)
             usual = offset_pages(cur, selection, start.offset if start else 0, args.pages)
-            rows.append([label, f"{statistics.median(keyset):.1f}", f"{max(keyset):.1f}",
-                         f"{statistics.median(usual):.1f}", f"{max(usual):.1f}",
-                         f"{statistics.median(usual) / statistics.median(keyset):.1f}x"])
+            rows.append(
+                [
+                    label,
+                    f"{statistics.median(keyset):.1f}",
+                    f"{max(keyset):.1f}",
+                    f"{statistics.median(usual):.1f}",
+                    f"{max(usual):.1f}",
+                    f"{statistics.median(usual) / statistics.median(keyset):.1f}x",
+                ]
+            )
         plain = explore.Selection.parse("raw.payments")
         keyset = timed_pages(cur, plain, None, args.pages)
         rows.append(["unfiltered, key order", f"{statistics.median(keyset):.1f}", f"{max(keyset):.1f}", "-", "-", "-"])
-    print_table(["200-row pages of raw.payments", "keyset median ms", "max ms", "OFFSET median ms", "max ms",
-                 "OFFSET/keyset"], rows)
+    print_table(
+        ["200-row pages of raw.payments", "keyset median ms", "max ms", "OFFSET median ms", "max ms", "OFFSET/keyset"],
+        rows,
+    )
 
     exports = []
     with tempfile.TemporaryDirectory() as folder, conn.cursor() as cur:

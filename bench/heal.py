@@ -1,4 +1,5 @@
 """Benchmark: healing all tables at a scale, and compiled SQL field checks vs row-by-row Cerberus (same verdicts)."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,16 +52,20 @@ def compiled_check_seconds(url: str, name: str) -> tuple[float, int]:
     """Time the compiled Cerberus checks alone: one scan of clean-typed rows of the whole table."""
     checks = [c for c in compile_schema(spec(name)) if c.compiled]
     predicate = sql.SQL(" OR ").join(sql.SQL("({})").format(c.predicate) for c in checks)
-    values = sql.SQL(", ").join(sql.SQL("(CASE WHEN {} THEN {} END, {})").format(
-        c.predicate, sql.Literal(c.rule_id), c.message) for c in checks)
+    values = sql.SQL(", ").join(
+        sql.SQL("(CASE WHEN {} THEN {} END, {})").format(c.predicate, sql.Literal(c.rule_id), c.message) for c in checks
+    )
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SET jit = off")
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(warehouse.qualified("raw", name)))
         rows = cur.fetchone()[0]
         start = time.perf_counter()
-        cur.execute(sql.SQL("SELECT count(*) FROM {} h CROSS JOIN LATERAL (VALUES {}) AS x(rule_id, message) "
-                            "WHERE ({}) AND x.rule_id IS NOT NULL").format(
-            warehouse.qualified("raw", name), values, predicate))
+        cur.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {} h CROSS JOIN LATERAL (VALUES {}) AS x(rule_id, message) "
+                "WHERE ({}) AND x.rule_id IS NOT NULL"
+            ).format(warehouse.qualified("raw", name), values, predicate)
+        )
         cur.fetchone()
         seconds = time.perf_counter() - start
     conn.close()
@@ -86,8 +91,11 @@ def sql_sample_verdicts(url: str, name: str, sample: int) -> list[bool]:
     checks = [c for c in compile_schema(spec(name)) if c.compiled]
     predicate = sql.SQL(" OR ").join(sql.SQL("coalesce(({}), false)").format(c.predicate) for c in checks)
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT {} FROM {} h WHERE _source_row <= {} ORDER BY _source_row").format(
-            predicate, warehouse.qualified("raw", name), sql.Literal(sample)))
+        cur.execute(
+            sql.SQL("SELECT {} FROM {} h WHERE _source_row <= {} ORDER BY _source_row").format(
+                predicate, warehouse.qualified("raw", name), sql.Literal(sample)
+            )
+        )
         verdicts = [r[0] for r in cur.fetchall()]
     conn.close()
     return verdicts
@@ -115,12 +123,22 @@ def main() -> None:
     print(f"\ncompiled field checks vs row-by-row Cerberus ({args.sample:,} records per table for Cerberus)")
     table = []
     for name in BIG:
-        sql_s, sql_rows = statistics.median(compiled_check_seconds(url, name)[0] for _ in range(args.repeat)), rows[name]
+        sql_s, sql_rows = (
+            statistics.median(compiled_check_seconds(url, name)[0] for _ in range(args.repeat)),
+            rows[name],
+        )
         cer_s, cer_rows, cer_verdicts = cerberus_sample(data, name, args.sample)
         same = [bool(v) for v in cer_verdicts] == sql_sample_verdicts(url, name, cer_rows)
         sql_rate, cer_rate = sql_rows / sql_s, cer_rows / cer_s
-        table.append([name, f"{sql_rate:,.0f}", f"{cer_rate:,.0f}", f"{sql_rate / cer_rate:,.0f}x",
-                      "identical" if same else "DIFFERENT"])
+        table.append(
+            [
+                name,
+                f"{sql_rate:,.0f}",
+                f"{cer_rate:,.0f}",
+                f"{sql_rate / cer_rate:,.0f}x",
+                "identical" if same else "DIFFERENT",
+            ]
+        )
     print_table(["table", "compiled rows/s", "Cerberus rows/s", "ratio", "verdicts"], table)
 
 

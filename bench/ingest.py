@@ -1,4 +1,5 @@
 """Benchmark: this project's ingest of the eleven files vs psql \\copy of the same rows vs DataFrame.to_sql."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,8 +10,19 @@ from pathlib import Path
 
 from common import ROOT, ensure_data, measure, median_of, print_table, scratch_database
 
-TABLES = ["coverage_levels", "currency_rates", "policy_types", "payment_methods", "snapshots", "branches",
-          "agents", "customers", "policies", "claims", "payments"]
+TABLES = [
+    "coverage_levels",
+    "currency_rates",
+    "policy_types",
+    "payment_methods",
+    "snapshots",
+    "branches",
+    "agents",
+    "customers",
+    "policies",
+    "claims",
+    "payments",
+]
 
 
 def ours(data: str, url: str) -> None:
@@ -19,6 +31,7 @@ def ours(data: str, url: str) -> None:
 
     from pipeline import ingest, warehouse
     from pipeline.tables import spec
+
     for name in TABLES:
         with psycopg2.connect(url) as conn:
             warehouse.bootstrap(conn)
@@ -30,10 +43,12 @@ def to_sql(data: str, url: str) -> None:
     """The usual pandas way: read each file, DataFrame.to_sql into a table."""
     import pandas as pd
     from sqlalchemy import create_engine
+
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     for name in TABLES:
-        pd.read_parquet(Path(data) / f"{name}.parquet").to_sql(name, engine, schema="public", if_exists="replace",
-                                                                index=False)
+        pd.read_parquet(Path(data) / f"{name}.parquet").to_sql(
+            name, engine, schema="public", if_exists="replace", index=False
+        )
 
 
 def prepare_csv(data: Path, url: str) -> Path:
@@ -43,6 +58,7 @@ def prepare_csv(data: Path, url: str) -> Path:
     import pyarrow.parquet as pq
 
     from pipeline import ingest
+
     folder = data.parent / f"{data.name}-csv"
     folder.mkdir(exist_ok=True)
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -62,12 +78,26 @@ def psql_copy(folder: str, url: str) -> None:
     for name in TABLES:
         # One transaction per table, as ours: where the server skips the WAL for a table emptied in the same
         # transaction (wal_level = minimal), psql gets that too.
-        subprocess.run([psql, url, "-q", "-1", "-v", "ON_ERROR_STOP=1", "-c", f"TRUNCATE copybench.{name}", "-c",
-                        f"\\copy copybench.{name} FROM '{folder}/{name}.csv' WITH (FORMAT csv)"], check=True)
+        subprocess.run(
+            [
+                psql,
+                url,
+                "-q",
+                "-1",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f"TRUNCATE copybench.{name}",
+                "-c",
+                f"\\copy copybench.{name} FROM '{folder}/{name}.csv' WITH (FORMAT csv)",
+            ],
+            check=True,
+        )
 
 
 def rows_in(data: Path) -> int:
     import pyarrow.parquet as pq
+
     return sum(pq.ParquetFile(data / f"{n}.parquet").metadata.num_rows for n in TABLES)
 
 
@@ -93,21 +123,24 @@ def main() -> None:
     results = {
         "this project (COPY stream)": median_of(ours_runs),
         "psql \\copy from CSV": median_of(psql_runs),
-        "DataFrame.to_sql": median_of([measure(me + ["_to_sql", str(data), url])
-                                       for _ in range(args.baseline_repeat)]),
+        "DataFrame.to_sql": median_of([measure(me + ["_to_sql", str(data), url]) for _ in range(args.baseline_repeat)]),
     }
     base = results["psql \\copy from CSV"][0]
     ours_s = results["this project (COPY stream)"][0]
-    table = [[name, f"{s:.2f}", f"{rows / s:,.0f}", f"{mib:.0f}", f"{s / base:.2f}x", f"{s / ours_s:.1f}x"]
-             for name, (s, mib) in results.items()]
+    table = [
+        [name, f"{s:.2f}", f"{rows / s:,.0f}", f"{mib:.0f}", f"{s / base:.2f}x", f"{s / ours_s:.1f}x"]
+        for name, (s, mib) in results.items()
+    ]
     print_table(["ingest", "seconds", "rows/s", "peak MiB", "vs psql", "vs ours"], table)
 
     if args.memory_scale:
         big = ensure_data(args.memory_scale)
         big_s, big_mib = median_of([measure(me + ["_ours", str(big), url]) for _ in range(max(1, args.repeat - 1))])
         small_mib = results["this project (COPY stream)"][1]
-        print(f"\nscale {args.memory_scale}: {rows_in(big):,} rows in {big_s:.2f} s, peak {big_mib:.0f} MiB "
-              f"= {big_mib / small_mib:.2f}x the peak at scale {args.scale}")
+        print(
+            f"\nscale {args.memory_scale}: {rows_in(big):,} rows in {big_s:.2f} s, peak {big_mib:.0f} MiB "
+            f"= {big_mib / small_mib:.2f}x the peak at scale {args.scale}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ At rest, after each kill (a "violation" is any of these):
 Then the command is run again to the end (the run, the backup, the restore) and the warehouse's checksums (tests/
 test_faults.checksums: every row of raw, clean, analytics, quarantine and heal_log) must equal the reference run's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ class Point:
     ('marker', marker_id: the moment its marker changes, i.e. its task committed) |
     ('delay', share of the reference run's duration, or seconds for backup/restore); target: 'group' or
     'postmaster'."""
+
     name: str
     stage: str
     state: str
@@ -68,78 +70,171 @@ class Point:
 def kill_points() -> list[Point]:
     points = []
     for t in HEAL_CHAIN:  # load: a first load, and a reload over a warehouse that holds a good run
-        points.append(Point(f"load:{t} COPY (first load)", "load", "empty",
-                            ("lock", f"load:{t}", f'COPY "incoming"."{t}"%')))
+        points.append(
+            Point(f"load:{t} COPY (first load)", "load", "empty", ("lock", f"load:{t}", f'COPY "incoming"."{t}"%'))
+        )
     for t in HEAL_CHAIN:  # (Luigi looks below a complete task for nothing: its heal and transform are due too)
-        points.append(Point(f"load:{t} COPY (reload)", "load", "reference",
-                            ("lock", f"load:{t}", f'COPY "incoming"."{t}"%'), invalidate=(f"load:{t}", f"heal:{t}", "transform")))
+        points.append(
+            Point(
+                f"load:{t} COPY (reload)",
+                "load",
+                "reference",
+                ("lock", f"load:{t}", f'COPY "incoming"."{t}"%'),
+                invalidate=(f"load:{t}", f"heal:{t}", "transform"),
+            )
+        )
     for t in HEAL_CHAIN:  # heal due again (as after a change of its rules) over the previous heal
-        for label, trigger in (("rules (work tables)", ("query", f'%"heal_{t}_%')),
-                               ("INSERT clean", ("lock", f"heal:{t}", '%INSERT INTO "clean".%')),
-                               ("INSERT quarantine", ("lock", f"heal:{t}", "%INSERT INTO%quarantine%"))):
-            points.append(Point(f"heal:{t} {label}", "heal", "reference", trigger,
-                                invalidate=(f"heal:{t}", "transform")))
+        for label, trigger in (
+            ("rules (work tables)", ("query", f'%"heal_{t}_%')),
+            ("INSERT clean", ("lock", f"heal:{t}", '%INSERT INTO "clean".%')),
+            ("INSERT quarantine", ("lock", f"heal:{t}", "%INSERT INTO%quarantine%")),
+        ):
+            points.append(
+                Point(f"heal:{t} {label}", "heal", "reference", trigger, invalidate=(f"heal:{t}", "transform"))
+            )
     points.append(Point("heal:payments any (first heal)", "heal", "empty", ("lock", "heal:payments", "%")))
-    points.append(Point("heal:claims INSERT clean (all heals due)", "heal", "reference",
-                        ("lock", "heal:claims", '%INSERT INTO "clean".%'),
-                        invalidate=tuple(f"heal:{t}" for t in TABLES) + ("transform",)))
-    for label, like in (("CREATE MATERIALIZED VIEW", "%CREATE MATERIALIZED VIEW%"), ("CREATE VIEW", "%CREATE VIEW%"),
-                        ("count of a view", "SELECT count(*) FROM analytics.%"), ("any", "%")):
-        points.append(Point(f"transform {label}", "transform", "reference", ("lock", "transform", like),
-                            invalidate=("transform",)))
+    points.append(
+        Point(
+            "heal:claims INSERT clean (all heals due)",
+            "heal",
+            "reference",
+            ("lock", "heal:claims", '%INSERT INTO "clean".%'),
+            invalidate=tuple(f"heal:{t}" for t in TABLES) + ("transform",),
+        )
+    )
+    for label, like in (
+        ("CREATE MATERIALIZED VIEW", "%CREATE MATERIALIZED VIEW%"),
+        ("CREATE VIEW", "%CREATE VIEW%"),
+        ("count of a view", "SELECT count(*) FROM analytics.%"),
+        ("any", "%"),
+    ):
+        points.append(
+            Point(
+                f"transform {label}", "transform", "reference", ("lock", "transform", like), invalidate=("transform",)
+            )
+        )
     points.append(Point("transform any (first run)", "transform", "empty", ("lock", "transform", "%")))
     for share in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85):
         points.append(Point(f"random {share:.0%} of a run", "random", "empty", ("delay", share)))
     # the embedded postmaster killed mid-run
-    points.append(Point("postmaster during load:payments COPY", "postmaster", "empty",
-                        ("lock", "load:payments", 'COPY "incoming"."payments"%'), target="postmaster"))
-    points.append(Point("postmaster during heal:customers rules", "postmaster", "reference",
-                        ("query", '%"heal_customers_%'), target="postmaster",
-                        invalidate=("heal:customers", "transform")))
-    points.append(Point("postmaster during heal:payments INSERT clean", "postmaster", "reference",
-                        ("lock", "heal:payments", '%INSERT INTO "clean".%'), target="postmaster",
-                        invalidate=("heal:payments", "transform")))
-    points.append(Point("postmaster during transform", "postmaster", "reference",
-                        ("lock", "transform", "%CREATE MATERIALIZED VIEW%"), target="postmaster",
-                        invalidate=("transform",)))
+    points.append(
+        Point(
+            "postmaster during load:payments COPY",
+            "postmaster",
+            "empty",
+            ("lock", "load:payments", 'COPY "incoming"."payments"%'),
+            target="postmaster",
+        )
+    )
+    points.append(
+        Point(
+            "postmaster during heal:customers rules",
+            "postmaster",
+            "reference",
+            ("query", '%"heal_customers_%'),
+            target="postmaster",
+            invalidate=("heal:customers", "transform"),
+        )
+    )
+    points.append(
+        Point(
+            "postmaster during heal:payments INSERT clean",
+            "postmaster",
+            "reference",
+            ("lock", "heal:payments", '%INSERT INTO "clean".%'),
+            target="postmaster",
+            invalidate=("heal:payments", "transform"),
+        )
+    )
+    points.append(
+        Point(
+            "postmaster during transform",
+            "postmaster",
+            "reference",
+            ("lock", "transform", "%CREATE MATERIALIZED VIEW%"),
+            target="postmaster",
+            invalidate=("transform",),
+        )
+    )
     for share in (0.3, 0.6):
-        points.append(Point(f"postmaster at {share:.0%} of a run", "postmaster", "empty", ("delay", share),
-                            target="postmaster"))
+        points.append(
+            Point(f"postmaster at {share:.0%} of a run", "postmaster", "empty", ("delay", share), target="postmaster")
+        )
     # python -m pipeline backup
-    points.append(Point("backup: pg_dump COPY", "backup", "reference",
-                        ("statement", "insurance-pipeline-backup", "COPY %"), command="backup"))
-    points.append(Point("backup: checksums beside pg_dump", "backup", "reference",
-                        ("statement", "insurance-pipeline-backup", "%sum(pg_catalog.hash%"), command="backup"))
+    points.append(
+        Point(
+            "backup: pg_dump COPY",
+            "backup",
+            "reference",
+            ("statement", "insurance-pipeline-backup", "COPY %"),
+            command="backup",
+        )
+    )
+    points.append(
+        Point(
+            "backup: checksums beside pg_dump",
+            "backup",
+            "reference",
+            ("statement", "insurance-pipeline-backup", "%sum(pg_catalog.hash%"),
+            command="backup",
+        )
+    )
     for seconds in (0.3, 0.8, 1.5):
         points.append(Point(f"backup at {seconds}s", "backup", "reference", ("delay", seconds), command="backup"))
     # python -m pipeline backup restore --yes: over the same state, and into an empty warehouse
     for state in ("reference", "empty"):
-        points.append(Point(f"restore COPY (over {state})", "restore", state,
-                            ("statement", "insurance-pipeline-restore", "COPY %"), command="restore"))
-        points.append(Point(f"restore CREATE INDEX (over {state})", "restore", state,
-                            ("statement", "insurance-pipeline-restore", "%CREATE INDEX%"), command="restore"))
+        points.append(
+            Point(
+                f"restore COPY (over {state})",
+                "restore",
+                state,
+                ("statement", "insurance-pipeline-restore", "COPY %"),
+                command="restore",
+            )
+        )
+        points.append(
+            Point(
+                f"restore CREATE INDEX (over {state})",
+                "restore",
+                state,
+                ("statement", "insurance-pipeline-restore", "%CREATE INDEX%"),
+                command="restore",
+            )
+        )
         points.append(Point(f"restore at 1.0s (over {state})", "restore", state, ("delay", 1.0), command="restore"))
-    points.append(Point("restore: checks before COMMIT (over reference)", "restore", "reference",
-                        ("statement", "insurance-pipeline-restore", "%sum(pg_catalog.hash%"), command="restore"))
+    points.append(
+        Point(
+            "restore: checks before COMMIT (over reference)",
+            "restore",
+            "reference",
+            ("statement", "insurance-pipeline-restore", "%sum(pg_catalog.hash%"),
+            command="restore",
+        )
+    )
     points.append(Point("restore at 2.0s (over reference)", "restore", "reference", ("delay", 2.0), command="restore"))
     # A new delivery over a warehouse that holds a good run: the table's file holds its first 90% of rows, so a
     # load that commits before its heal changes raw's counts (with the same files, a reload changes nothing).
-    for t, (label, trigger) in (("payments", ("load:payments COPY", ("lock", "load:payments", 'COPY "incoming"."payments"%'))),
-                                ("payments", ("heal:payments rules", ("query", '%"heal_payments_%'))),
-                                ("payments", ("heal:payments INSERT clean", ("lock", "heal:payments", '%INSERT INTO "clean".%'))),
-                                ("payments", ("transform", ("lock", "transform", "%CREATE MATERIALIZED VIEW%"))),
-                                # the load committed, its heal not: raw, clean and quarantine still the previous run's
-                                ("payments", ("between load and heal", ("marker", "load:payments"))),
-                                # inside the heal's last transaction, which publishes raw with clean and quarantine
-                                ("payments", ("heal:payments INSERT quarantine (publishing)",
-                                              ("lock", "heal:payments", "%INSERT INTO%quarantine%"))),
-                                ("policies", ("heal:claims INSERT clean", ("lock", "heal:claims", '%INSERT INTO "clean".%')))):
+    for t, (label, trigger) in (
+        ("payments", ("load:payments COPY", ("lock", "load:payments", 'COPY "incoming"."payments"%'))),
+        ("payments", ("heal:payments rules", ("query", '%"heal_payments_%'))),
+        ("payments", ("heal:payments INSERT clean", ("lock", "heal:payments", '%INSERT INTO "clean".%'))),
+        ("payments", ("transform", ("lock", "transform", "%CREATE MATERIALIZED VIEW%"))),
+        # the load committed, its heal not: raw, clean and quarantine still the previous run's
+        ("payments", ("between load and heal", ("marker", "load:payments"))),
+        # inside the heal's last transaction, which publishes raw with clean and quarantine
+        (
+            "payments",
+            ("heal:payments INSERT quarantine (publishing)", ("lock", "heal:payments", "%INSERT INTO%quarantine%")),
+        ),
+        ("policies", ("heal:claims INSERT clean", ("lock", "heal:claims", '%INSERT INTO "clean".%'))),
+    ):
         points.append(Point(f"new {t} delivery: {label}", "new data", "reference", trigger, delivery=t))
     return points
 
 
 NEW_DELIVERY = 0.9  # share of a table's rows in a new delivery
 # ---------------------------------------------------------------- the warehouse
+
 
 class Sweep:
     def __init__(self, folder: Path, data: Path):
@@ -156,6 +251,7 @@ class Sweep:
         folder = self.folder / f"new-{delivery}"
         if not folder.exists():
             import pyarrow.parquet as pq
+
             shutil.copytree(self.data, folder)
             table = pq.read_table(self.data / f"{delivery}.parquet")
             pq.write_table(table.slice(0, int(table.num_rows * NEW_DELIVERY)), folder / f"{delivery}.parquet")
@@ -181,10 +277,15 @@ class Sweep:
 
     def env(self, delivery: str = "", **extra) -> dict:
         env = {k: v for k, v in os.environ.items() if k != "PIPELINE_DATABASE_URL"}
-        return {**env, "PIPELINE_EMBEDDED_DIR": str(self.pgdata.parent),
-                "PIPELINE_DATA_DIR": str(self.data_for(delivery)),
-                "PIPELINE_REPORT_DIR": str(self.folder / "reports"), "PIPELINE_PROGRESS": "0",
-                "PIPELINE_BACKUP_DIR": str(self.folder / "backups"), **extra}
+        return {
+            **env,
+            "PIPELINE_EMBEDDED_DIR": str(self.pgdata.parent),
+            "PIPELINE_DATA_DIR": str(self.data_for(delivery)),
+            "PIPELINE_REPORT_DIR": str(self.folder / "reports"),
+            "PIPELINE_PROGRESS": "0",
+            "PIPELINE_BACKUP_DIR": str(self.folder / "backups"),
+            **extra,
+        }
 
     def admin(self, *statements) -> None:
         with contextlib.closing(psycopg2.connect(self.admin_url())) as conn:
@@ -199,21 +300,33 @@ class Sweep:
         if state == "empty":
             self.admin(drop, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         else:
-            self.admin(drop, sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(DATABASE),
-                                                                             sql.Identifier(REFERENCE)))
+            self.admin(
+                drop,
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(DATABASE), sql.Identifier(REFERENCE)),
+            )
         if invalidate:
             with contextlib.closing(psycopg2.connect(self.url())) as conn, conn, conn.cursor() as cur:
-                cur.execute("UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id = ANY(%s)",
-                            (list(invalidate),))
+                cur.execute(
+                    "UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id = ANY(%s)", (list(invalidate),)
+                )
 
     def command(self, command: str, name: str, delivery: str = "") -> subprocess.Popen:
-        args = {"run": ["run", "--workers", "2"], "backup": ["backup"],
-                "restore": ["backup", "restore", str(self.restore_backup), "--yes"]}[command]
+        args = {
+            "run": ["run", "--workers", "2"],
+            "backup": ["backup"],
+            "restore": ["backup", "restore", str(self.restore_backup), "--yes"],
+        }[command]
         logs = self.folder / "logs"
         logs.mkdir(exist_ok=True)
         with open(logs / f"{name}.out", "w") as out, open(logs / f"{name}.err", "w") as err:
-            child = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=self.env(delivery),
-                                     stdout=out, stderr=err, start_new_session=True)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "pipeline", *args],
+                cwd=ROOT,
+                env=self.env(delivery),
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         child.err_path = logs / f"{name}.err"
         return child
 
@@ -235,9 +348,10 @@ class Sweep:
             raise SystemExit(f"the reference run failed ({code}): {err[-3000:]}")
         self.run_seconds = time.monotonic() - started
         self.reference_sums = checksums(self.url())
-        self.admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(REFERENCE)),
-                   sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(REFERENCE),
-                                                                   sql.Identifier(DATABASE)))
+        self.admin(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(REFERENCE)),
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(REFERENCE), sql.Identifier(DATABASE)),
+        )
         code, err = self.complete("backup", "reference-backup")
         if code != 0:
             raise SystemExit(f"the reference backup failed ({code}): {err[-3000:]}")
@@ -249,6 +363,7 @@ class Sweep:
     def stop(self) -> None:
         from pgserver._commands import pg_ctl
         from pgserver.postgres_server import PostgresServer
+
         server = PostgresServer._instances.get(self.pgdata.resolve())
         if server is not None and embedded.running(self.pgdata.resolve()):
             pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pgdata, user=server.system_user)
@@ -353,23 +468,31 @@ class Sweep:
                 deadline = time.monotonic() + 300
                 first = None
                 if kind == "marker":
-                    cur.execute("SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s",
-                                point.trigger[1:])
+                    cur.execute(
+                        "SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s", point.trigger[1:]
+                    )
                     first = cur.fetchone()
                 while time.monotonic() < deadline:
                     if kind == "marker":
-                        cur.execute("SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s "
-                                    "AND (fingerprint, completed_at) IS DISTINCT FROM (%s, %s)",
-                                    (point.trigger[1], *(first or (None, None))))
+                        cur.execute(
+                            "SELECT fingerprint, completed_at FROM ops.markers WHERE task_id = %s "
+                            "AND (fingerprint, completed_at) IS DISTINCT FROM (%s, %s)",
+                            (point.trigger[1], *(first or (None, None))),
+                        )
                     elif kind == "lock":
                         cur.execute(IN_TASK, (DATABASE, point.trigger[1], point.trigger[2]))
                     elif kind == "query":  # any session of the warehouse running it (a heal's rules)
-                        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE %s",
-                                    point.trigger[1:])
+                        cur.execute(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE %s",
+                            point.trigger[1:],
+                        )
                     else:
-                        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND application_name = %s AND query LIKE %s", point.trigger[1:])
+                        cur.execute(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND application_name = %s AND query LIKE %s",
+                            point.trigger[1:],
+                        )
                     if cur.fetchone():
                         return ""
                     if child.poll() is not None:
@@ -395,8 +518,10 @@ class Sweep:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.closing(psycopg2.connect(self.url())) as conn, conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
                 if not cur.fetchone()[0]:
                     return
             time.sleep(0.05)
@@ -421,8 +546,16 @@ class Sweep:
         if code == 0 and point.command == "backup":
             code, err = self.complete("run", f"{index:02d}-rerun-run")
         equal = code == 0 and checksums(self.url()) == expected
-        return {"point": point, "killed": not missed, "missed": missed, "problems": problems, "lost": lost,
-                "rerun_code": code, "equal": equal, "rerun_err": err if code else ""}
+        return {
+            "point": point,
+            "killed": not missed,
+            "missed": missed,
+            "problems": problems,
+            "lost": lost,
+            "rerun_code": code,
+            "equal": equal,
+            "rerun_err": err if code else "",
+        }
 
 
 def report(rows: list[dict]) -> str:
@@ -441,18 +574,24 @@ def report(rows: list[dict]) -> str:
         if r["rerun_err"]:
             print("      - rerun: " + " | ".join(r["rerun_err"].strip().splitlines()[-2:]))
     killed = [r for r in rows if r["killed"]]
-    summary = (f"{len(killed)} kill points, {sum(len(r['problems']) for r in rows)} violations, "
-               f"{sum(r['lost'] for r in rows)} rows lost, {sum(r['equal'] for r in rows)} reruns equal"
-               + (f" ({len(rows) - len(killed)} points not reached)" if len(killed) < len(rows) else ""))
+    summary = (
+        f"{len(killed)} kill points, {sum(len(r['problems']) for r in rows)} violations, "
+        f"{sum(r['lost'] for r in rows)} rows lost, {sum(r['equal'] for r in rows)} reruns equal"
+        + (f" ({len(rows) - len(killed)} points not reached)" if len(killed) < len(rows) else "")
+    )
     print(summary)
     return summary
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.05,
-                        help="generated source files at this scale (default 0.05: each stage lasts long enough to be "
-                             "killed in its middle); 0.01 = the committed data/")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.05,
+        help="generated source files at this scale (default 0.05: each stage lasts long enough to be "
+        "killed in its middle); 0.01 = the committed data/",
+    )
     parser.add_argument("--data", type=Path, help="source files to use instead")
     parser.add_argument("--only", help="run the kill points whose name contains this")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, server)")
@@ -464,6 +603,7 @@ def main() -> int:
         data = ROOT / "data"
     else:
         from bench.common import ensure_data
+
         data = ensure_data(args.scale)
     sweep = Sweep(folder, data.resolve())
     started = time.monotonic()
@@ -476,8 +616,11 @@ def main() -> int:
                 continue
             rows.append(sweep.sweep_one(i, point))
             r = rows[-1]
-            print(f"  [{i}] {point.name}: {'killed' if r['killed'] else r['missed']}, "
-                  f"{len(r['problems'])} violations, {r['lost']} lost, rerun equal {r['equal']}", flush=True)
+            print(
+                f"  [{i}] {point.name}: {'killed' if r['killed'] else r['missed']}, "
+                f"{len(r['problems'])} violations, {r['lost']} lost, rerun equal {r['equal']}",
+                flush=True,
+            )
         print(f"\n{time.monotonic() - started:.0f}s")
         report(rows)
         return 0 if all(not r["problems"] and r["equal"] and r["killed"] for r in rows) else 1

@@ -16,6 +16,7 @@ Baseline, the way such pipelines are usually written (each stage a process of it
 Medians of --repeat runs of this project (the machine is shared and noisy); the baseline runs --baseline-repeat
 times (slow). Then this project again at --big-scale: how time and peak memory grew.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,34 +30,54 @@ from pathlib import Path
 
 from common import ROOT, ensure_data, measure, measure_output, print_table, scratch_database
 
-TABLES = ["coverage_levels", "currency_rates", "policy_types", "payment_methods", "snapshots", "branches",
-          "agents", "customers", "policies", "claims", "payments"]
+TABLES = [
+    "coverage_levels",
+    "currency_rates",
+    "policy_types",
+    "payment_methods",
+    "snapshots",
+    "branches",
+    "agents",
+    "customers",
+    "policies",
+    "claims",
+    "payments",
+]
 
 GOALS = {"total_s": 30.0, "speedup": 30.0, "growth": 3.3, "peak_mib": 1.5 * 1024}
 
 
 def rows_in(data: Path) -> int:
     import pyarrow.parquet as pq
+
     return sum(pq.ParquetFile(data / f"{n}.parquet").metadata.num_rows for n in TABLES)
 
 
 # ---------------------------------------------------------------- this project
 
 # `python -m pipeline run --workers 2`, with Luigi's log lines on stdout and stamped with the time.
-RUN = ("import logging, sys; logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(created).3f %(message)s');"
-       "from pipeline.__main__ import main; sys.exit(main(['run', '--workers', '2']))")
+RUN = (
+    "import logging, sys; logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(created).3f %(message)s');"
+    "from pipeline.__main__ import main; sys.exit(main(['run', '--workers', '2']))"
+)
 DONE = re.compile(r"^(\d+\.\d+) .*Worker\(.*\) done +(LoadTable|HealTable|Transform)\(")
 
 
 def ours_once(data: Path, name: str) -> dict:
     """One end-to-end run on a fresh database: seconds, peak MiB and the stage segments."""
     import psycopg2
+
     url = scratch_database(name)
     with tempfile.TemporaryDirectory() as folder:
         settings = Path(folder) / "luigi.cfg"
         settings.write_text("[core]\nno_configure_logging = true\n")  # keep the stamped format above
-        env = {"PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data), "PIPELINE_REPORT_DIR": folder,
-               "PIPELINE_PROGRESS": "0", "LUIGI_CONFIG_PATH": str(settings)}
+        env = {
+            "PIPELINE_DATABASE_URL": url,
+            "PIPELINE_DATA_DIR": str(data),
+            "PIPELINE_REPORT_DIR": folder,
+            "PIPELINE_PROGRESS": "0",
+            "LUIGI_CONFIG_PATH": str(settings),
+        }
         started = time.time()
         seconds, peak, out = measure_output([sys.executable, "-c", RUN], env=env)
     done: dict[str, list[float]] = {}
@@ -67,8 +88,11 @@ def ours_once(data: Path, name: str) -> dict:
         cur.execute("SELECT count(*) FROM ops.markers")
         markers = cur.fetchone()[0]
     conn.close()
-    if markers != 2 * len(TABLES) + 1 or [len(done.get(f, [])) for f in ("LoadTable", "HealTable", "Transform")] \
-            != [len(TABLES), len(TABLES), 1]:
+    if markers != 2 * len(TABLES) + 1 or [len(done.get(f, [])) for f in ("LoadTable", "HealTable", "Transform")] != [
+        len(TABLES),
+        len(TABLES),
+        1,
+    ]:
         raise SystemExit(f"the run did not finish: {markers} markers, tasks done {done}")
     load = max(done["LoadTable"]) - started
     heal = max(done["HealTable"]) - max(done["LoadTable"])
@@ -86,19 +110,23 @@ def ours(data: Path, repeat: int, name: str) -> dict:
 
 # ---------------------------------------------------------------- the baseline, one stage per process
 
+
 def _engine(url: str):
     from sqlalchemy import create_engine
+
     return create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
 
 
 def baseline_load(data: str, url: str) -> None:
     import pandas as pd
+
     engine = _engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA IF EXISTS clean CASCADE; CREATE SCHEMA clean")
     for name in TABLES:
-        pd.read_parquet(Path(data) / f"{name}.parquet").to_sql(name, engine, schema="clean", if_exists="replace",
-                                                               index=False)
+        pd.read_parquet(Path(data) / f"{name}.parquet").to_sql(
+            name, engine, schema="clean", if_exists="replace", index=False
+        )
     engine.dispose()
 
 
@@ -134,6 +162,7 @@ def _heal_statements(name: str) -> list[str]:
     duplicate keys and orphans."""
     from pipeline.quality.rules import FIELD_POLICIES
     from pipeline.tables import spec
+
     table = spec(name)
     t = f'clean."{name}"'
     out = []
@@ -141,8 +170,11 @@ def _heal_statements(name: str) -> list[str]:
         if rule_id.startswith(f"{name}.") and policy.action == "fix":
             column, expr = policy.fixes[0]
             rule = rule_id.rsplit(".", 1)[1]
-            condition = (f'"{column}" IS NULL' if rule == "nullable" else
-                         f'"{column}" {"<" if rule == "min" else ">"} {table.column(column).rules[rule]}')
+            condition = (
+                f'"{column}" IS NULL'
+                if rule == "nullable"
+                else f'"{column}" {"<" if rule == "min" else ">"} {table.column(column).rules[rule]}'
+            )
             out.append(f'UPDATE {t} SET "{column}" = {expr.replace("h.", "")} WHERE {condition}')
     if name == "customers":
         out.append(f"UPDATE {t} SET email = lower(btrim(email)) WHERE email <> lower(btrim(email))")
@@ -168,18 +200,23 @@ def _heal_statements(name: str) -> list[str]:
             elif rule == "minlength":
                 out.append(f"DELETE FROM {t} WHERE length({col}) < {value}")
     key = ", ".join(f'"{k}"' for k in table.primary_key)
-    out.append(f"DELETE FROM {t} a USING (SELECT ctid, row_number() OVER (PARTITION BY {key} ORDER BY ctid) AS n "
-               f"FROM {t}) d WHERE a.ctid = d.ctid AND d.n > 1")
+    out.append(
+        f"DELETE FROM {t} a USING (SELECT ctid, row_number() OVER (PARTITION BY {key} ORDER BY ctid) AS n "
+        f"FROM {t}) d WHERE a.ctid = d.ctid AND d.n > 1"
+    )
     for fk in table.foreign_keys:
         if fk.soft:
             continue
         pairs = " AND ".join(f'p."{r}" = c."{c}"' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         present = " AND ".join(f'c."{c}" IS NOT NULL' for c in fk.columns)
-        out.append(f'DELETE FROM {t} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM clean."{fk.ref_table}" p '
-                   f"WHERE {pairs})")
+        out.append(
+            f'DELETE FROM {t} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM clean."{fk.ref_table}" p WHERE {pairs})'
+        )
     if name == "claims":  # a claim outside its policy's period
-        out.append(f"DELETE FROM {t} c USING clean.policies p WHERE p.policy_id = c.policy_id "
-                   "AND (c.claim_date < p.start_date OR c.claim_date > p.end_date)")
+        out.append(
+            f"DELETE FROM {t} c USING clean.policies p WHERE p.policy_id = c.policy_id "
+            "AND (c.claim_date < p.start_date OR c.claim_date > p.end_date)"
+        )
     return out
 
 
@@ -187,6 +224,7 @@ def baseline_heal(url: str) -> None:
     import psycopg2
 
     from pipeline.quality.rules import heal_parents
+
     order: list[str] = []
     while len(order) < len(TABLES):  # parents first, so that orphans are found against healed parents
         order += [t for t in TABLES if t not in order and set(heal_parents(t)) <= set(order)]
@@ -203,6 +241,7 @@ def baseline_transform(url: str) -> None:
     import psycopg2
 
     from pipeline import analytics, warehouse
+
     with psycopg2.connect(url) as conn:
         warehouse.bootstrap(conn)  # quality.* and ops.* that the overview view reads
         analytics.build(conn)
@@ -225,6 +264,7 @@ def baseline(data: Path, sample: int) -> dict:
 
 # ---------------------------------------------------------------- the report
 
+
 def fmt_s(s: float) -> str:
     return f"{s:,.1f}"
 
@@ -240,13 +280,18 @@ def main() -> None:
 
     data = ensure_data(args.scale)
     rows = rows_in(data)
-    print(f"scale {args.scale}: {rows:,} records in 11 files ({data}); this project x{args.repeat}, "
-          f"baseline x{args.baseline_repeat}", flush=True)
+    print(
+        f"scale {args.scale}: {rows:,} records in 11 files ({data}); this project x{args.repeat}, "
+        f"baseline x{args.baseline_repeat}",
+        flush=True,
+    )
     me = ours(data, args.repeat, "bench_pipeline")
     print(f"this project: {me['runs']} s", flush=True)
     base_runs = [baseline(data, args.sample) for _ in range(args.baseline_repeat)]
-    base = {stage: (statistics.median(b[stage][0] for b in base_runs), max(b[stage][1] for b in base_runs))
-            for stage in ("load", "validate", "heal", "transform")}
+    base = {
+        stage: (statistics.median(b[stage][0] for b in base_runs), max(b[stage][1] for b in base_runs))
+        for stage in ("load", "validate", "heal", "transform")
+    }
     base_total = sum(s for s, _ in base.values())
     base_peak = max(p for _, p in base.values())
     note = base_runs[0]["validate_note"]
@@ -259,25 +304,44 @@ def main() -> None:
         row("this project: heal (raw -> clean, quality)", me["heal"], None),
         row("this project: transform (analytics)", me["transform"], None),
         row("this project: end to end", me["total"], me["peak"], "1.0x"),
-        row("baseline: load (DataFrame.to_sql)", base["load"][0], base["load"][1],
-            f"{base['load'][0] / me['load']:.1f}x"),
-        row(f"baseline: validate (Cerberus, {note['checked']:,} checked, extrapolated)", base["validate"][0],
-            base["validate"][1]),
+        row(
+            "baseline: load (DataFrame.to_sql)",
+            base["load"][0],
+            base["load"][1],
+            f"{base['load'][0] / me['load']:.1f}x",
+        ),
+        row(
+            f"baseline: validate (Cerberus, {note['checked']:,} checked, extrapolated)",
+            base["validate"][0],
+            base["validate"][1],
+        ),
         row("baseline: heal (SQL UPDATE/DELETE)", base["heal"][0], base["heal"][1]),
-        row("baseline: validate + heal", base["validate"][0] + base["heal"][0], None,
-            f"{(base['validate'][0] + base['heal'][0]) / me['heal']:.1f}x"),
-        row("baseline: transform (same analytics SQL)", base["transform"][0], base["transform"][1],
-            f"{base['transform'][0] / me['transform']:.1f}x"),
+        row(
+            "baseline: validate + heal",
+            base["validate"][0] + base["heal"][0],
+            None,
+            f"{(base['validate'][0] + base['heal'][0]) / me['heal']:.1f}x",
+        ),
+        row(
+            "baseline: transform (same analytics SQL)",
+            base["transform"][0],
+            base["transform"][1],
+            f"{base['transform'][0] / me['transform']:.1f}x",
+        ),
         row("baseline: end to end", base_total, base_peak, f"{base_total / me['total']:.1f}x"),
     ]
     print()
     print_table(["stage", "seconds", "rows/s", "peak MiB", "baseline / this project"], table)
     speedup = base_total / me["total"]
     print()
-    print(f"goal: scale {args.scale} end to end in at most {GOALS['total_s']:.0f} s: {fmt_s(me['total'])} s "
-          f"({'met' if me['total'] <= GOALS['total_s'] else 'NOT met'})")
-    print(f"goal: at least {GOALS['speedup']:.0f}x the baseline: {speedup:.1f}x "
-          f"({'met' if speedup >= GOALS['speedup'] else 'NOT met'})")
+    print(
+        f"goal: scale {args.scale} end to end in at most {GOALS['total_s']:.0f} s: {fmt_s(me['total'])} s "
+        f"({'met' if me['total'] <= GOALS['total_s'] else 'NOT met'})"
+    )
+    print(
+        f"goal: at least {GOALS['speedup']:.0f}x the baseline: {speedup:.1f}x "
+        f"({'met' if speedup >= GOALS['speedup'] else 'NOT met'})"
+    )
     peak_line = f"goal: peak memory under {GOALS['peak_mib']:,.0f} MiB: {me['peak']:,.0f} MiB at scale {args.scale}"
 
     if args.big_scale:
@@ -285,13 +349,19 @@ def main() -> None:
         big_rows = rows_in(big)
         grown = ours(big, args.repeat, "bench_pipeline")
         growth = grown["total"] / me["total"]
-        print(f"\nscale {args.big_scale}: {big_rows:,} records ({big_rows / rows:.2f}x), end to end {fmt_s(grown['total'])} s "
-              f"(runs {grown['runs']}) = {growth:.2f}x the time at scale {args.scale}; peak {grown['peak']:,.0f} MiB "
-              f"= {grown['peak'] / me['peak']:.2f}x")
-        print(f"   stages: load {fmt_s(grown['load'])} s, heal {fmt_s(grown['heal'])} s, "
-              f"transform {fmt_s(grown['transform'])} s")
-        print(f"goal: time at scale {args.big_scale} at most {GOALS['growth']}x scale {args.scale}: {growth:.2f}x "
-              f"({'met' if growth <= GOALS['growth'] else 'NOT met'})")
+        print(
+            f"\nscale {args.big_scale}: {big_rows:,} records ({big_rows / rows:.2f}x), end to end {fmt_s(grown['total'])} s "
+            f"(runs {grown['runs']}) = {growth:.2f}x the time at scale {args.scale}; peak {grown['peak']:,.0f} MiB "
+            f"= {grown['peak'] / me['peak']:.2f}x"
+        )
+        print(
+            f"   stages: load {fmt_s(grown['load'])} s, heal {fmt_s(grown['heal'])} s, "
+            f"transform {fmt_s(grown['transform'])} s"
+        )
+        print(
+            f"goal: time at scale {args.big_scale} at most {GOALS['growth']}x scale {args.scale}: {growth:.2f}x "
+            f"({'met' if growth <= GOALS['growth'] else 'NOT met'})"
+        )
         peak_line += f", {grown['peak']:,.0f} MiB at scale {args.big_scale}"
         peak = max(me["peak"], grown["peak"])
     else:
@@ -302,8 +372,12 @@ def main() -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
-        stage = {"_load": baseline_load, "_validate": baseline_validate, "_heal": baseline_heal,
-                 "_transform": baseline_transform}[sys.argv[1]]
+        stage = {
+            "_load": baseline_load,
+            "_validate": baseline_validate,
+            "_heal": baseline_heal,
+            "_transform": baseline_transform,
+        }[sys.argv[1]]
         stage(*sys.argv[2:])
     else:
         main()

@@ -1,4 +1,5 @@
 """python -m gui: start the desktop app."""
+
 import sys
 
 from gui.app import main

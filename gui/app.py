@@ -1,4 +1,5 @@
 """Starts the desktop app: stored settings into the environment, the style, the main window."""
+
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,7 @@ def create(argv: list[str] | None = None):
     """The application and its shown main window (not yet running its event loop)."""
     if QApplication.instance() is None:
         from .platform_check import problem
+
         found = problem()
         if found:  # Qt would abort with "Could not load the Qt platform plugin": say what to install instead
             print(found, file=sys.stderr, flush=True)
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     app, _window = create(argv)  # the window lives as long as the event loop
     code = app.exec()
     from . import workers
+
     workers.wait_all()
     return code
 

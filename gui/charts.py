@@ -1,4 +1,5 @@
 """Chart widgets on pyqtgraph: time series with date axes and bar charts, with hover labels and formatted axes."""
+
 from __future__ import annotations
 
 import bisect
@@ -51,7 +52,6 @@ class CategoryAxis(pg.AxisItem):
             metrics = QFontMetrics(self.style["tickFont"] or QFont())
             self.setWidth(max((metrics.horizontalAdvance(label) for label in labels), default=40) + 18)
 
-
     def shown_labels(self) -> list[str]:
         return [label for _, label in (self._tickLevels or [[]])[0] if label]
 
@@ -78,8 +78,14 @@ class _Plot(pg.PlotWidget):
 class Chart(QFrame):
     """A titled white box with a plot, a legend line and a label that follows the mouse with the values."""
 
-    def __init__(self, title: str, kind: str = "count", bottom: pg.AxisItem | None = None,
-                 left: pg.AxisItem | None = None, parent=None):
+    def __init__(
+        self,
+        title: str,
+        kind: str = "count",
+        bottom: pg.AxisItem | None = None,
+        left: pg.AxisItem | None = None,
+        parent=None,
+    ):
         super().__init__(parent)
         self.setObjectName("panelBox")
         self.kind = kind
@@ -92,8 +98,9 @@ class Chart(QFrame):
         self.legend.setWordWrap(True)
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend.hide()
-        self.plot = _Plot(axisItems={"bottom": bottom or pg.AxisItem("bottom"),
-                                             "left": left or ValueAxis(kind, "left")})
+        self.plot = _Plot(
+            axisItems={"bottom": bottom or pg.AxisItem("bottom"), "left": left or ValueAxis(kind, "left")}
+        )
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
@@ -132,10 +139,14 @@ class Chart(QFrame):
 
     def set_legend(self, names: list[str]) -> None:
         self.legend.setVisible(len(names) > 1)
-        self.legend.setText(" &nbsp; ".join(
-            f"<span style='color:{style.colour(n)}'>&#9632;</span>&nbsp;"
-            f"{html.escape(n).replace(' ', '&nbsp;')}"
-            for i, n in enumerate(names)) if len(names) > 1 else "")
+        self.legend.setText(
+            " &nbsp; ".join(
+                f"<span style='color:{style.colour(n)}'>&#9632;</span>&nbsp;{html.escape(n).replace(' ', '&nbsp;')}"
+                for i, n in enumerate(names)
+            )
+            if len(names) > 1
+            else ""
+        )
 
     def show_message(self, text: str) -> None:
         """No data: say so in the middle of the plot instead of drawing empty axes."""
@@ -174,8 +185,10 @@ class Chart(QFrame):
 
     def _swatch(self, index: int, name: str, value) -> str:
         color = style.colour(name)
-        return (f"<span style='color:{color}'>&#9632;</span> {html.escape(name)}: "
-                f"<b>{formats.axis(self.kind)(value) if value is not None else formats.DASH}</b>")
+        return (
+            f"<span style='color:{color}'>&#9632;</span> {html.escape(name)}: "
+            f"<b>{formats.axis(self.kind)(value) if value is not None else formats.DASH}</b>"
+        )
 
 
 class TimeChart(Chart):
@@ -184,8 +197,15 @@ class TimeChart(Chart):
     Months are calendar dates on a date axis (in UTC, as stored). Runs (per_run) are instants that may be seconds
     or weeks apart: they stand evenly spaced, labelled with their local start time."""
 
-    def __init__(self, title: str, kind: str = "count", stacked: bool = False, date_format: str = "%b %Y",
-                 per_run: bool = False, parent=None):
+    def __init__(
+        self,
+        title: str,
+        kind: str = "count",
+        stacked: bool = False,
+        date_format: str = "%b %Y",
+        per_run: bool = False,
+        parent=None,
+    ):
         self.per_run = per_run
         axis = CategoryAxis("bottom") if per_run else pg.DateAxisItem("bottom", utcOffset=0)
         super().__init__(title, kind, bottom=axis, parent=parent)
@@ -214,12 +234,14 @@ class TimeChart(Chart):
             def follow() -> None:
                 self.right_view.setGeometry(item.vb.sceneBoundingRect())
                 self.right_view.linkedViewChanged(item.vb, self.right_view.XAxis)
+
             item.vb.sigResized.connect(follow)
             follow()
         return self.right_view
 
-    def set_series(self, dates: list, series: dict[str, list], right: tuple[str, ...] = (),
-                   partial_last: str = "") -> None:
+    def set_series(
+        self, dates: list, series: dict[str, list], right: tuple[str, ...] = (), partial_last: str = ""
+    ) -> None:
         """dates: the x values (dates); series: name -> values per date (None for no value). right: series drawn
         against an axis of their own on the right. partial_last: the last date holds part of its period only (the
         text says how much): lines reach it dashed, stacked areas leave it out; it is said under the chart."""
@@ -258,8 +280,16 @@ class TimeChart(Chart):
                 previous, base = curve, ys
             else:
                 self.curves[name] = self.plot.plot(
-                    self.xs, ys, pen=pg.mkPen(color, width=2), name=name, connect="finite",
-                    symbol="o" if self.markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+                    self.xs,
+                    ys,
+                    pen=pg.mkPen(color, width=2),
+                    name=name,
+                    connect="finite",
+                    symbol="o" if self.markers else None,
+                    symbolSize=5,
+                    symbolBrush=color,
+                    symbolPen=None,
+                )
         self.set_legend(list(series))
         if self.per_run:
             self.plot.setXRange(-0.5, len(self.xs) - 0.5, padding=0)
@@ -302,20 +332,34 @@ class TimeChart(Chart):
             target.addItem(line)
             self.curves[name] = line
             if whole < len(dates):  # the partial period: a dashed step to a hollow point
-                tail = pg.PlotDataItem(self.xs[whole - 1:], ys[whole - 1:],
-                                       pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
-                                       symbol="o", symbolSize=6, symbolBrush="w", symbolPen=pg.mkPen(color),
-                                       symbolSkip=1)
+                tail = pg.PlotDataItem(
+                    self.xs[whole - 1 :],
+                    ys[whole - 1 :],
+                    pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
+                    symbol="o",
+                    symbolSize=6,
+                    symbolBrush="w",
+                    symbolPen=pg.mkPen(color),
+                    symbolSkip=1,
+                )
                 target.addItem(tail)
         names = [f"{n} (right axis)" if n in right else n for n in series]
         self.set_legend(list(series))
         if right:
-            self.legend.setText(self.legend.text().replace(
-                *[(html.escape(n).replace(' ', '&nbsp;'), html.escape(f"{n} (right axis)").replace(' ', '&nbsp;'))
-                  for n in right][0]))
+            self.legend.setText(
+                self.legend.text().replace(
+                    *[
+                        (html.escape(n).replace(" ", "&nbsp;"), html.escape(f"{n} (right axis)").replace(" ", "&nbsp;"))
+                        for n in right
+                    ][0]
+                )
+            )
         if partial_last:
-            self.partial_note = (f"last month partial ({partial_last}): dashed" if not self.stacked else
-                                 f"last month partial ({partial_last}): not drawn")
+            self.partial_note = (
+                f"last month partial ({partial_last}): dashed"
+                if not self.stacked
+                else f"last month partial ({partial_last}): not drawn"
+            )
             self.legend.setText(self.legend.text() + f" &nbsp; <i>{html.escape(self.partial_note)}</i>")
             self.legend.show()
         del names
@@ -343,8 +387,7 @@ class TimeChart(Chart):
 class BarChart(Chart):
     """Bars per category, one colour per series, grouped or stacked, vertical or horizontal."""
 
-    def __init__(self, title: str, kind: str = "count", stacked: bool = False, horizontal: bool = False,
-                 parent=None):
+    def __init__(self, title: str, kind: str = "count", stacked: bool = False, horizontal: bool = False, parent=None):
         self.horizontal = horizontal
         self.categories_axis = CategoryAxis("left" if horizontal else "bottom")
         value_axis = ValueAxis(kind, "bottom" if horizontal else "left")
@@ -373,11 +416,23 @@ class BarChart(Chart):
             centers = [p + offset for p in positions]
             brush = pg.mkBrush(style.colour(name))
             if self.horizontal:
-                item = pg.BarGraphItem(x0=base if self.stacked else 0, y=centers, width=heights, height=width,
-                                       brush=brush, pen=pg.mkPen("w", width=0.5))
+                item = pg.BarGraphItem(
+                    x0=base if self.stacked else 0,
+                    y=centers,
+                    width=heights,
+                    height=width,
+                    brush=brush,
+                    pen=pg.mkPen("w", width=0.5),
+                )
             else:
-                item = pg.BarGraphItem(x=centers, y0=base if self.stacked else 0, height=heights, width=width,
-                                       brush=brush, pen=pg.mkPen("w", width=0.5))
+                item = pg.BarGraphItem(
+                    x=centers,
+                    y0=base if self.stacked else 0,
+                    height=heights,
+                    width=width,
+                    brush=brush,
+                    pen=pg.mkPen("w", width=0.5),
+                )
             self.plot.addItem(item)
             if self.stacked:
                 base = [b + h for b, h in zip(base, heights, strict=False)]

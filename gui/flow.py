@@ -1,5 +1,6 @@
 """A layout that places its widgets in rows and wraps them to the next row when the width runs out (Qt's Flow
 Layout example): KPI cards stay whole at any window width instead of being squeezed until figures are cut."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt

@@ -1,4 +1,5 @@
 """How figures are written on screen (1,234; $1.2M; 45.3%; 2 min 5 s): display only, no arithmetic on data."""
+
 from __future__ import annotations
 
 import datetime
@@ -105,6 +106,7 @@ def text(value) -> str:
 
 def axis(kind: str, spacing: float | None = None):
     """A short formatter for chart axes (ticks `spacing` apart) and hover labels: count, money, percent, seconds."""
+
     def decimals(step: float) -> int:
         return 0 if not step or step >= 1 else min(3, -math.floor(math.log10(step)))
 

@@ -3,6 +3,7 @@
 The connection is made off the GUI thread (finding the warehouse may start the embedded server); then a
 QSocketNotifier on its socket wakes the GUI thread only when the server sent something, and poll() reads what
 arrived without blocking. A lost connection is made again (after 2 s, then up to every 30 s)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,7 @@ def _listen(url: str):
     import psycopg2
 
     from pipeline import events
+
     conn = psycopg2.connect(url, application_name="insurance-app-listen", connect_timeout=10)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -26,6 +28,7 @@ def _listen(url: str):
 
 def _open():
     from . import queries
+
     target = queries.url()
     return target, _listen(target)
 
@@ -53,8 +56,12 @@ class Listener(QObject):
         self.stop()
         self.generation += 1
         generation = self.generation
-        workers.submit(self, _open, done=lambda found: self._opened(found, generation),
-                       failed=lambda message: self._lost(generation))
+        workers.submit(
+            self,
+            _open,
+            done=lambda found: self._opened(found, generation),
+            failed=lambda message: self._lost(generation),
+        )
 
     def stop(self) -> None:
         self.retry.stop()
@@ -90,6 +97,7 @@ class Listener(QObject):
         import psycopg2
 
         from pipeline import events
+
         if self.conn is None:
             return
         try:

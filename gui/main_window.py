@@ -1,4 +1,5 @@
 """The main window: a sidebar and the panels, created when first shown; it only composes and connects them."""
+
 from __future__ import annotations
 
 import gc
@@ -22,8 +23,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Insurance pipeline")
         self.resize(1280, 800)
         self.factories: list[tuple[str, Callable[[], Panel]]] = [
-            ("Overview", self._overview), ("Pipeline", self._pipeline), ("Data quality", self._quality),
-            ("Backups", self._backups), ("Settings", self._settings),
+            ("Overview", self._overview),
+            ("Pipeline", self._pipeline),
+            ("Data quality", self._quality),
+            ("Backups", self._backups),
+            ("Settings", self._settings),
         ]
         self.panels: dict[str, Panel] = {}
 
@@ -129,7 +133,9 @@ class MainWindow(QMainWindow):
     def _update_banner(self) -> None:
         self.banner_asked = getattr(self, "banner_asked", 0) + 1
         asked = self.banner_asked
-        workers.submit(self, banner.load, done=lambda state: asked == self.banner_asked and self.banner.set_state(state))
+        workers.submit(
+            self, banner.load, done=lambda state: asked == self.banner_asked and self.banner.set_state(state)
+        )
 
     def _heard(self, event: dict) -> None:
         """An announcement of the pipeline: follow its run in the Pipeline panel, refresh the panels shortly."""
@@ -153,28 +159,33 @@ class MainWindow(QMainWindow):
 
     def _overview(self) -> Panel:
         from .panels.overview import OverviewPanel
+
         made = OverviewPanel()
         made.run_requested.connect(self.run_pipeline)
         return made
 
     def _pipeline(self) -> Panel:
         from .panels.pipeline_panel import PipelinePanel
+
         made = PipelinePanel(self.settings)
         made.run_finished.connect(lambda ok: self.warehouse_changed())
         return made
 
     def _quality(self) -> Panel:
         from .panels.quality import QualityPanel
+
         return QualityPanel()
 
     def _backups(self) -> Panel:
         from .panels.backups import BackupsPanel
+
         made = BackupsPanel()
         made.restored.connect(self.warehouse_changed)
         return made
 
     def _settings(self) -> Panel:
         from .panels.settings import SettingsPanel
+
         made = SettingsPanel(self.settings)
         made.changed.connect(self.settings_changed)
         return made
@@ -192,6 +203,7 @@ class MainWindow(QMainWindow):
 
 def _describe() -> str:
     from pipeline import warehouse
+
     where = warehouse.describe()
     for mark in ("/", "?", "&", "@", "%2F", "-", "_"):  # places where a long URL may wrap in the narrow sidebar
         where = where.replace(mark, mark + "\u200b")

@@ -1,4 +1,5 @@
 """Thin table models: rows from a query shown through per-column formats, nothing computed here."""
+
 from __future__ import annotations
 
 import datetime
@@ -13,9 +14,18 @@ from PySide6.QtGui import QColor
 from . import formats
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-STATE_COLORS = {"done": "#1b7f4b", "running": "#2f6fed", "failed": "#c62828", "pending": "#7a8190",
-                "interrupted": "#b26a00",
-                "quarantine": "#c62828", "fix": "#1b7f4b", "flag": "#b26a00", "error": "#c62828", "warn": "#b26a00"}
+STATE_COLORS = {
+    "done": "#1b7f4b",
+    "running": "#2f6fed",
+    "failed": "#c62828",
+    "pending": "#7a8190",
+    "interrupted": "#b26a00",
+    "quarantine": "#c62828",
+    "fix": "#1b7f4b",
+    "flag": "#b26a00",
+    "error": "#c62828",
+    "warn": "#b26a00",
+}
 
 
 @dataclass(frozen=True)

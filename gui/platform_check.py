@@ -1,5 +1,6 @@
 """Before Qt starts: can its X11 platform plugin (xcb) load? If a system library it needs is missing, say in one line
 which Debian/Ubuntu packages to install (Qt itself only says "Could not load the Qt platform plugin xcb" and aborts)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -62,6 +63,8 @@ def problem(environ=os.environ) -> str | None:
     missing = missing_packages()
     if not missing:
         return None
-    return ("error: the desktop app cannot start: Qt's X11 platform plugin (xcb) needs system libraries that are "
-            f"missing; install them with `sudo apt-get install {' '.join(missing)}` (Debian/Ubuntu), then start "
-            "it again")
+    return (
+        "error: the desktop app cannot start: Qt's X11 platform plugin (xcb) needs system libraries that are "
+        f"missing; install them with `sudo apt-get install {' '.join(missing)}` (Debian/Ubuntu), then start "
+        "it again"
+    )

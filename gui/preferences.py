@@ -1,4 +1,5 @@
 """The app's settings (QSettings): warehouse URL, source and backup folders, scheduler address, as environment."""
+
 from __future__ import annotations
 
 import os
@@ -47,6 +48,7 @@ def parse_scheduler(text: str) -> Scheduler:
 def configured_scheduler() -> Scheduler:
     """The scheduler luigi.cfg names ([core] scheduler_host / scheduler_port), as the pipeline reads it."""
     from .workers import ensure_pipeline
+
     ensure_pipeline()  # pipeline.config adds the project's luigi.cfg
     import luigi.configuration
 
@@ -118,7 +120,13 @@ class AppSettings:
     def effective(self) -> dict[str, str]:
         """What the pipeline uses now, for the Settings page (the warehouse URL masked)."""
         from .workers import ensure_pipeline
+
         ensure_pipeline()
         from pipeline import config, warehouse
-        return {"warehouse": warehouse.describe(), "data_dir": str(config.data_dir()),
-                "backup_dir": str(config.backup_dir()), "scheduler": str(self.scheduler())}
+
+        return {
+            "warehouse": warehouse.describe(),
+            "data_dir": str(config.data_dir()),
+            "backup_dir": str(config.backup_dir()),
+            "scheduler": str(self.scheduler()),
+        }

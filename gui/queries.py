@@ -1,4 +1,5 @@
 """The app's data access: named SELECTs on the warehouse (read-only sessions), run from worker threads."""
+
 from __future__ import annotations
 
 import threading
@@ -11,11 +12,9 @@ SQL = {
     # -- what exists (an empty or half-built warehouse is a state, not an error)
     "relations": """
         SELECT name, to_regclass(name) IS NOT NULL FROM unnest(%(names)s::text[]) AS name""",
-
     "user_tables": """
         SELECT table_schema, table_name FROM information_schema.tables
         WHERE table_schema IN ('raw', 'clean') AND table_type = 'BASE TABLE' ORDER BY 1, 2""",
-
     "warehouse_state": """
         SELECT (SELECT to_jsonb(r) FROM (SELECT run_id, status, started_at, finished_at, host, pid, command
                                          FROM ops.runs ORDER BY started_at DESC LIMIT 1) r) AS last_run,
@@ -23,7 +22,6 @@ SQL = {
                                          ORDER BY completed_at DESC LIMIT 1) m) AS analytics,
                (SELECT to_jsonb(m) FROM (SELECT run_id, completed_at FROM ops.markers WHERE task_family = 'HealTable'
                                          ORDER BY completed_at DESC LIMIT 1) m) AS clean""",
-
     # -- overview
     "kpis": """
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,
@@ -46,7 +44,6 @@ SQL = {
         SELECT policy_type, sum(claims_paid_usd) AS claims_paid_usd, sum(premium_usd) AS premium_usd,
                sum(claims_paid_usd) / nullif(sum(premium_usd), 0) AS loss_ratio
         FROM analytics.loss_ratio WHERE region = 'All' AND policy_type <> 'All' GROUP BY 1 ORDER BY 1""",
-
     # -- pipeline runs
     "run_tasks": """
         SELECT task_family, coalesce(params->>'table', '') AS table_name, status, reason, started_at, finished_at,
@@ -68,7 +65,6 @@ SQL = {
         SELECT to_jsonb(r) AS run FROM ops.runs r WHERE run_id = %(run_id)s""",
     "run_started_since": """
         SELECT run_id FROM ops.runs WHERE started_at >= %(since)s ORDER BY started_at DESC LIMIT 1""",
-
     # -- data quality
     "table_quality": """
         SELECT DISTINCT ON (table_name) table_name, raw_rows, valid_before, fixed_rows, quarantined, clean_rows,
@@ -98,7 +94,6 @@ SQL = {
         FROM per_table p JOIN (SELECT run_id, max(checked_at) AS checked_at FROM analytics.data_quality
                                GROUP BY run_id) d USING (run_id)
         GROUP BY p.run_id ORDER BY 2""",
-
     # -- quarantine browser (filters: table and rule, NULL for all)
     "quarantine_tables": """
         SELECT table_name, count(*) FROM quality.quarantine GROUP BY 1 ORDER BY 1""",
@@ -142,14 +137,20 @@ _local = threading.local()
 def url() -> str:
     """The warehouse's libpq URL, as the pipeline finds it (may start the embedded server: call off the GUI)."""
     from pipeline import warehouse
+
     return warehouse.url()
 
 
 def connect(read_only: bool = True, autocommit: bool = True):
     """A new session on the warehouse, read-only: the app never writes to it."""
     from pipeline import warehouse
-    conn = warehouse.connect(address=url(), name="insurance-app", timeout=10,
-                             options="-c default_transaction_read_only=on" if read_only else None)
+
+    conn = warehouse.connect(
+        address=url(),
+        name="insurance-app",
+        timeout=10,
+        options="-c default_transaction_read_only=on" if read_only else None,
+    )
     conn.autocommit = autocommit
     return conn
 
@@ -193,8 +194,14 @@ def existing(*relations: str) -> set[str]:
     return {name for name, present in found.rows if present}
 
 
-OVERVIEW_NEEDS = ("analytics.kpis", "analytics.claims_trends", "analytics.premium_written_vs_collected",
-                  "analytics.customer_segments", "analytics.loss_ratio", "clean.policies")
+OVERVIEW_NEEDS = (
+    "analytics.kpis",
+    "analytics.claims_trends",
+    "analytics.premium_written_vs_collected",
+    "analytics.customer_segments",
+    "analytics.loss_ratio",
+    "clean.policies",
+)
 OVERVIEW_CHARTS = ("claims_by_month", "premium_by_month", "customer_segments", "loss_ratio_by_type")
 
 
@@ -202,6 +209,7 @@ def overview() -> dict:
     """What the overview shows, or {'empty': True} before the first Transform. The one statement that scans a
     clean table (policies by type and status) runs on a second session meanwhile."""
     from pipeline import warehouse
+
     where = warehouse.describe()
     if "analytics.kpis" not in existing(*OVERVIEW_NEEDS):
         return {"empty": True, "where": where}
@@ -221,8 +229,9 @@ def overview() -> dict:
 
     aside = threading.Thread(target=policies, name="overview-policies")
     aside.start()
-    found.update({"empty": False, "where": where, "kpis": select("kpis").first(),
-                  "data_through": select("data_through").first()})
+    found.update(
+        {"empty": False, "where": where, "kpis": select("kpis").first(), "data_through": select("data_through").first()}
+    )
     for name in OVERVIEW_CHARTS:
         found[name] = select(name).dicts()
     aside.join()
@@ -248,8 +257,18 @@ def export_csv(path: str, table: str | None, rule: str | None) -> int:
                 writer.writerow(row)
                 written += 1
             if written == 0:
-                writer.writerow(["table_name", "source_row", "record_key", "rule_ids", "survivor_key", "run_id",
-                                 "messages", "original"])
+                writer.writerow(
+                    [
+                        "table_name",
+                        "source_row",
+                        "record_key",
+                        "rule_ids",
+                        "survivor_key",
+                        "run_id",
+                        "messages",
+                        "original",
+                    ]
+                )
         conn.rollback()
     finally:
         conn.close()

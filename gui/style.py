@@ -1,4 +1,5 @@
 """The app's look: a neutral style sheet, card styling, chart colours and pyqtgraph defaults."""
+
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont, QPalette
@@ -9,15 +10,37 @@ TEXT = "#1f2430"
 MUTED = "#6b7280"
 BORDER = "#e2e5ea"
 BACKGROUND = "#f4f5f7"
-SERIES = ["#2f6fed", "#f08c2e", "#23a26d", "#d94f5c", "#8a63d2", "#1fa3b8", "#c9a227", "#7a8190", "#e377c2",
-          "#8c564b", "#17becf", "#393b79"]
+SERIES = [
+    "#2f6fed",
+    "#f08c2e",
+    "#23a26d",
+    "#d94f5c",
+    "#8a63d2",
+    "#1fa3b8",
+    "#c9a227",
+    "#7a8190",
+    "#e377c2",
+    "#8c564b",
+    "#17becf",
+    "#393b79",
+]
 
 # Colours that mean something keep it (a high risk is red, never green); other series keep the colour they were
 # first given for as long as the app runs, so a refresh never repaints a series in another colour.
 FIXED_COLOURS = {
-    "Low": "#23a26d", "Medium": "#f0a92e", "High": "#d94f5c",
-    "Active": "#2f6fed", "Expired": "#7a8190", "Cancelled": "#d94f5c", "Lapsed": "#f08c2e", "Pending": "#8a63d2",
-    "Before healing": "#f08c2e", "After healing": "#23a26d", "Written": "#2f6fed", "Collected": "#23a26d", "Loss ratio": "#2f6fed",
+    "Low": "#23a26d",
+    "Medium": "#f0a92e",
+    "High": "#d94f5c",
+    "Active": "#2f6fed",
+    "Expired": "#7a8190",
+    "Cancelled": "#d94f5c",
+    "Lapsed": "#f08c2e",
+    "Pending": "#8a63d2",
+    "Before healing": "#f08c2e",
+    "After healing": "#23a26d",
+    "Written": "#2f6fed",
+    "Collected": "#23a26d",
+    "Loss ratio": "#2f6fed",
 }
 _given: dict[str, str] = {}
 
@@ -112,4 +135,5 @@ def apply(app: QApplication) -> None:
 
 def configure_charts() -> None:
     import pyqtgraph as pg
+
     pg.setConfigOptions(antialias=True, background="w", foreground=MUTED)

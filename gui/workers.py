@@ -1,4 +1,5 @@
 """Runs functions off the GUI thread (QThreadPool) and hands results or errors in words back through signals."""
+
 from __future__ import annotations
 
 import gc
@@ -35,13 +36,14 @@ def ensure_pipeline() -> None:
             import pipeline.config
             import pipeline.tables
             import pipeline.warehouse  # noqa: F401
+
             # The modules just imported (luigi, pandas, SQLAlchemy) live as long as the app: without this, every
             # full collection would scan their objects again, holding the GIL (and so the window) ~0.1 s each time.
             gc.freeze()
             _imported = True
 
 
-class Refused(Exception):
+class Refused(Exception):  # noqa: N818 - what the app tells the user happened, not an error of ours
     """A failure whose message is already written for the user (shown as it is)."""
 
 
@@ -87,8 +89,15 @@ class Job(QRunnable):
 _running: set[Job] = set()
 
 
-def submit(owner: QObject, function: Callable, *args, done: Callable[[Any], None] | None = None,
-           failed: Callable[[str], None] | None = None, pool: QThreadPool | None = None, **kwargs) -> Job:
+def submit(
+    owner: QObject,
+    function: Callable,
+    *args,
+    done: Callable[[Any], None] | None = None,
+    failed: Callable[[str], None] | None = None,
+    pool: QThreadPool | None = None,
+    **kwargs,
+) -> Job:
     """Run function(*args, **kwargs) in a pool; call done(result) or failed(message) on the GUI thread, but only
     while owner (the widget that asked) still exists."""
     job = Job(function, args, kwargs)

@@ -1,4 +1,5 @@
 """Insurance data pipeline: Parquet -> raw -> clean -> analytics in PostgreSQL, orchestrated by Luigi."""
+
 from .orchestration import console, history, lifeline, markers, scheduler
 from .orchestration.tasks import Backup, HealTable, LoadTable, PipelineTask, Transform
 

@@ -1,4 +1,5 @@
 """Alerts when a run ends and needs a look (failed, a rule above its warn share, a clean share drop): e-mail, webhook."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,10 @@ from .quality.trend import clean_share_drops
 log = logging.getLogger(__name__)
 
 # A secret never leaves in a message: passwords in URLs and conninfo strings are masked wherever they appear.
-SECRETS = [(re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@"), r"\1:***@"),
-           (re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE), r"\1***")]
+SECRETS = [
+    (re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@"), r"\1:***@"),
+    (re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE), r"\1***"),
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +46,20 @@ class Notice:
         return f"insurance-pipeline: run {self.run_id} done with {len(self.alerts)} warning(s)"
 
     def text(self) -> str:
-        lines = [f"run {self.run_id}: {self.status}", *(f"- {a.message}" for a in self.alerts),
-                 f"more: {self.see}"]
+        lines = [f"run {self.run_id}: {self.status}", *(f"- {a.message}" for a in self.alerts), f"more: {self.see}"]
         return scrub("\n".join(lines))
 
     def json(self) -> bytes:
-        return scrub(json.dumps({"run_id": self.run_id, "status": self.status, "see": self.see,
-                                 "alerts": [dataclasses.asdict(a) for a in self.alerts]})).encode()
+        return scrub(
+            json.dumps(
+                {
+                    "run_id": self.run_id,
+                    "status": self.status,
+                    "see": self.see,
+                    "alerts": [dataclasses.asdict(a) for a in self.alerts],
+                }
+            )
+        ).encode()
 
 
 def scrub(text: str) -> str:
@@ -64,13 +74,23 @@ def collect(conn, run_id: str) -> Notice:
         cur.execute("SELECT status FROM ops.runs WHERE run_id = %s", (run_id,))
         row = cur.fetchone()
         status = row[0] if row else "unknown"
-        cur.execute("""SELECT DISTINCT ON (task_id) task_id, status, error, details FROM ops.task_runs
-                       WHERE run_id = %s ORDER BY task_id, id DESC""", (run_id,))
+        cur.execute(
+            """SELECT DISTINCT ON (task_id) task_id, status, error, details FROM ops.task_runs
+                       WHERE run_id = %s ORDER BY task_id, id DESC""",
+            (run_id,),
+        )
         latest = cur.fetchall()
-    alerts = [Alert("run_failed", f"{task}: {first_line(error or state)}") for task, state, error, _ in latest
-              if state in ("failed", "interrupted")]
-    alerts += [Alert("rule_warning", warning) for _, state, _, details in latest if state == "done"
-               for warning in (details or {}).get("warnings", [])]
+    alerts = [
+        Alert("run_failed", f"{task}: {first_line(error or state)}")
+        for task, state, error, _ in latest
+        if state in ("failed", "interrupted")
+    ]
+    alerts += [
+        Alert("rule_warning", warning)
+        for _, state, _, details in latest
+        if state == "done"
+        for warning in (details or {}).get("warnings", [])
+    ]
     alerts += [Alert("clean_share_drop", drop.message) for drop in clean_share_drops(conn) if drop.run_id == run_id]
     return Notice(run_id, status, alerts)
 
@@ -81,8 +101,11 @@ def _unsent(conn, notice: Notice) -> Notice:
     fresh = []
     with conn.cursor() as cur:
         for alert in notice.alerts:
-            cur.execute("""INSERT INTO ops.alerts (run_id, kind, message) VALUES (%s, %s, %s)
-                           ON CONFLICT DO NOTHING RETURNING 1""", (notice.run_id, alert.kind, scrub(alert.message)))
+            cur.execute(
+                """INSERT INTO ops.alerts (run_id, kind, message) VALUES (%s, %s, %s)
+                           ON CONFLICT DO NOTHING RETURNING 1""",
+                (notice.run_id, alert.kind, scrub(alert.message)),
+            )
             if cur.fetchone():
                 fresh.append(alert)
     return dataclasses.replace(notice, alerts=fresh)
@@ -98,8 +121,12 @@ def _send_email(notice: Notice, recipients: list[str]) -> None:
 def _post(notice: Notice, url: str, timeout: float) -> None:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"[alerts] webhook_url must be an http(s) URL, got {scrub(url)!r}")
-    request = urllib.request.Request(url, data=notice.json(), method="POST",  # noqa: S310 - scheme checked above
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url,
+        data=notice.json(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the scheme is checked above
         response.read()
 

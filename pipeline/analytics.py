@@ -1,4 +1,5 @@
 """Builds analytics.* from the numbered SQL files in pipeline/sql/analytics, all in one transaction."""
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Every setting and every PIPELINE_* environment variable is read here, and only here. A command line option
 (`run --data-dir`, `--progress`) is passed with choose(), never by writing os.environ: forked Luigi workers
 inherit the choice with the rest of the process."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,11 @@ class reports(luigi.Config):  # noqa: N801
 
 
 class alerts(luigi.Config):  # noqa: N801
-    email_to = luigi.Parameter(default="", description="addresses (comma-separated) to e-mail when a run needs a look; "
-                                                       "sent with Luigi's [email] sender and [smtp] settings")
+    email_to = luigi.Parameter(
+        default="",
+        description="addresses (comma-separated) to e-mail when a run needs a look; "
+        "sent with Luigi's [email] sender and [smtp] settings",
+    )
     webhook_url = luigi.Parameter(default="", description="URL to POST a JSON message to when a run needs a look")
     timeout = luigi.FloatParameter(default=10.0, description="seconds to wait for the webhook or SMTP server")
 
@@ -168,6 +172,8 @@ def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:
             warn_if, error_if = (float(p) if p else None for p in parts[:2])
             found[rule_id] = (warn_if, error_if)
         except ValueError:
-            raise ValueError(f"luigi.cfg [quality_thresholds] {rule_id} = {value!r}: "
-                             "expected 'warn_if, error_if' as shares of rows, e.g. '0.05, 0.2'") from None
+            raise ValueError(
+                f"luigi.cfg [quality_thresholds] {rule_id} = {value!r}: "
+                "expected 'warn_if, error_if' as shares of rows, e.g. '0.05, 0.2'"
+            ) from None
     return found

@@ -1,4 +1,5 @@
 """The embedded PostgreSQL: started on demand, started again when found dead or stale, one line when it cannot."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,13 @@ log = logging.getLogger(__name__)
 # The embedded warehouse is one local server doing bulk work: without replication, a table created or
 # truncated in a transaction skips the WAL (loads, clean tables, indexes); the rest gives a scale-1.0
 # warehouse room in shared memory and spaces checkpoints out. Backups are pg_dump archives, not WAL.
-EMBEDDED_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "shared_buffers": "512MB",
-                     "max_wal_size": "4GB", "maintenance_work_mem": "256MB"}
+EMBEDDED_SETTINGS = {
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "shared_buffers": "512MB",
+    "max_wal_size": "4GB",
+    "maintenance_work_mem": "256MB",
+}
 STARTS = 3  # tries; a start after a crash can fail once and work the next time (see start())
 READY_SECONDS = 300  # crash recovery of a big warehouse takes a while
 
@@ -36,15 +42,18 @@ def tune_embedded(server) -> None:
     with contextlib.closing(psycopg2.connect(server.get_uri("postgres"))) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
-                        (list(EMBEDDED_SETTINGS),))
+            cur.execute(
+                "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name", (list(EMBEDDED_SETTINGS),)
+            )
             differ = {name: EMBEDDED_SETTINGS[name] for name, now in cur.fetchall() if now != EMBEDDED_SETTINGS[name]}
             if not differ:
                 return
             for name, value in differ.items():
                 cur.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                        "AND pid <> pg_backend_pid()")
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()"
+            )
             (others,) = cur.fetchone() or (0,)
     if others:
         log.info("embedded warehouse: %s take effect when the server next starts", ", ".join(differ))
@@ -53,12 +62,17 @@ def tune_embedded(server) -> None:
     from pgserver.utils import PostmasterInfo
 
     pg_ctl = create_command_function("pg_ctl")
-    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user,
-           timeout=60)
+    pg_ctl(
+        ["-w", "-m", "fast", "-l", str(server.log), "restart"],
+        pgdata=server.pgdata,
+        user=server.system_user,
+        timeout=60,
+    )
     server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so that its cleanup stops this one
 
 
 # ---------------------------------------------------------------- is it running?
+
 
 def _postmaster_pid(pgdata: Path) -> int | None:
     try:
@@ -70,10 +84,12 @@ def _postmaster_pid(pgdata: Path) -> int | None:
 def _ours(pid: int, pgdata: Path) -> bool:
     """pid is a PostgreSQL process of this data folder (not a process that got the pid of a dead one)."""
     import psutil
+
     try:
         process = psutil.Process(pid)
-        return (process.name() == "postgres" and process.status() != psutil.STATUS_ZOMBIE
-                and Path(process.cwd()) == pgdata)
+        return (
+            process.name() == "postgres" and process.status() != psutil.STATUS_ZOMBIE and Path(process.cwd()) == pgdata
+        )
     except (psutil.Error, OSError):
         return False
 
@@ -100,8 +116,9 @@ def _clear_stale(pgdata: Path) -> None:
     pid = _postmaster_pid(pgdata)
     if pid is not None and _ours(pid, pgdata):
         return  # alive (perhaps still starting): not stale
-    orphans = [p for p in psutil.process_iter(["name", "cmdline"])
-               if p.info["name"] == "postgres" and _ours(p.pid, pgdata)]
+    orphans = [
+        p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres" and _ours(p.pid, pgdata)
+    ]
     if any("-D" in (p.info["cmdline"] or []) for p in orphans):
         return  # a postmaster of this folder is alive after all (its backends are titled "postgres: ...")
     for orphan in orphans:
@@ -136,6 +153,7 @@ def _wait_ready(pgdata: Path, seconds: float) -> bool:
 
 # ---------------------------------------------------------------- starting
 
+
 def _reason(pgdata: Path, since: int, exc: BaseException) -> str:
     """PostgreSQL's own words for a failed start: the last FATAL or PANIC line it logged during the start."""
     try:
@@ -146,10 +164,11 @@ def _reason(pgdata: Path, since: int, exc: BaseException) -> str:
         text = ""
     found = [line.strip() for line in text.splitlines() if "FATAL:" in line or "PANIC:" in line]
     if found:
-        return found[-1][found[-1].find("FATAL:") if "FATAL:" in found[-1] else found[-1].find("PANIC:"):]
+        return found[-1][found[-1].find("FATAL:") if "FATAL:" in found[-1] else found[-1].find("PANIC:") :]
     if isinstance(exc, subprocess.TimeoutExpired):
         return "it did not get ready in time"
     from .errors import first_line
+
     return first_line(exc)
 
 
@@ -157,6 +176,7 @@ def _reason(pgdata: Path, since: int, exc: BaseException) -> str:
 def _starting(pgdata: Path):
     """One process at a time checks and starts this folder's server (forked workers may all find it dead)."""
     import fcntl
+
     with open(pgdata.parent / f".{pgdata.name}.start.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -196,8 +216,10 @@ def start(pgdata: Path):
                 log.info("embedded warehouse: start %d of %d failed: %s", attempt, STARTS, reason)
                 if not (running(pgdata) and _wait_ready(pgdata, READY_SECONDS)):  # pg_ctl may give up too soon
                     time.sleep(attempt)
-    raise StartError(f"the embedded PostgreSQL in {pgdata} did not start ({reason}); see {pgdata / 'log'}, end "
-                     "any program still using that folder, then run again")
+    raise StartError(
+        f"the embedded PostgreSQL in {pgdata} did not start ({reason}); see {pgdata / 'log'}, end "
+        "any program still using that folder, then run again"
+    )
 
 
 _known: dict[str, str] = {}  # pgdata -> its URI (for a database), while its postmaster runs

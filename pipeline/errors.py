@@ -2,13 +2,14 @@
 
 One handler for the command line and the app: explain() words any exception in one line and picks its exit code;
 command() wraps a subcommand with it, command_failed() prints it, and the app's workers show its line."""
+
 from __future__ import annotations
 
 import dataclasses
 import functools
 import sys
 import traceback
-from typing import Iterator
+from collections.abc import Iterator
 
 import luigi
 import luigi.execution_summary
@@ -93,10 +94,14 @@ def unreachable(exc: BaseException, tries: str = "", setting: str = "the URL") -
     """What to say about a warehouse that refused the login or cannot be reached."""
     first = first_line(exc)
     if any(text in str(exc) for text in _CONFIG_TEXT):
-        return (f"the warehouse {config.describe_warehouse()} refused the login ({first}); check the user, password "
-                "(~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url")
-    return (f"cannot reach the warehouse {config.describe_warehouse()}{tries} ({first}); "
-            f"check that PostgreSQL is running and {setting} is right, then run again")
+        return (
+            f"the warehouse {config.describe_warehouse()} refused the login ({first}); check the user, password "
+            "(~/.pgpass) and database name in PIPELINE_DATABASE_URL or luigi.cfg [warehouse] url"
+        )
+    return (
+        f"cannot reach the warehouse {config.describe_warehouse()}{tries} ({first}); "
+        f"check that PostgreSQL is running and {setting} is right, then run again"
+    )
 
 
 def failure_message(task: luigi.Task, exc: BaseException, attempts: int = 1) -> str:
@@ -108,14 +113,17 @@ def failure_message(task: luigi.Task, exc: BaseException, attempts: int = 1) -> 
     first = first_line(exc)
     tries = f" ({attempts} tries)" if attempts > 1 else ""
     if isinstance(exc, psycopg2.errors.TransactionRollbackError):
-        return (f"{task}: the warehouse aborted the transaction{tries} ({first}); "
-                "another session was changing the same tables: run again when it is done")
+        return (
+            f"{task}: the warehouse aborted the transaction{tries} ({first}); "
+            "another session was changing the same tables: run again when it is done"
+        )
     if isinstance(exc, psycopg2.OperationalError) or transient(exc):
         return f"{task}: {unreachable(exc, tries)}"
     return f"{task}: {type(exc).__name__}: {first}"
 
 
 # ---------------------------------------------------------------- exit codes (luigi.cfg [retcode])
+
 
 def codes() -> luigi.retcodes.retcode:
     """The exit codes luigi.cfg [retcode] sets; `luigi` and every `python -m pipeline` command return them."""
@@ -128,10 +136,18 @@ def run_exit_code(worker) -> int:
     sets = luigi.execution_summary._summary_dict(worker)
     root = luigi.execution_summary._root_task(worker)
     found = {name for name, tasks in sets.items() if tasks}
-    code = max(c for c, status in ((0, None), (retcodes.missing_data, "still_pending_ext"),
-                                   (retcodes.task_failed, "failed"), (retcodes.already_running, "run_by_other_worker"),
-                                   (retcodes.scheduling_error, "scheduling_error"), (retcodes.not_run, "not_run"))
-               if status is None or status in found)
+    code = max(
+        c
+        for c, status in (
+            (0, None),
+            (retcodes.missing_data, "still_pending_ext"),
+            (retcodes.task_failed, "failed"),
+            (retcodes.already_running, "run_by_other_worker"),
+            (retcodes.scheduling_error, "scheduling_error"),
+            (retcodes.not_run, "not_run"),
+        )
+        if status is None or status in found
+    )
     if code == 0 and root not in sets["completed"] and root not in sets["already_done"]:
         return retcodes.not_run
     return code
@@ -152,8 +168,9 @@ def explain(exc: BaseException, debug: bool = False, app: bool = False) -> Expla
         return Explained(first_line(known), getattr(known, "retcode", "task_failed"))
     database = database_error(exc)
     if isinstance(database, psycopg2.OperationalError):
-        return Explained(unreachable(database, setting="the warehouse URL in Settings" if app else "the URL"),
-                         "task_failed")
+        return Explained(
+            unreachable(database, setting="the warehouse URL in Settings" if app else "the URL"), "task_failed"
+        )
     if app and isinstance(exc, psycopg2.Error):
         return Explained(f"the warehouse refused a query: {first_line(exc)}", "task_failed")
     if app and isinstance(exc, OSError) and getattr(exc, "filename", None):
@@ -161,8 +178,9 @@ def explain(exc: BaseException, debug: bool = False, app: bool = False) -> Expla
     if isinstance(exc, LookupError | OSError | ValueError | psycopg2.Error):
         return Explained(first_line(exc), "task_failed")
     hint = "" if debug or app else "; run again with --debug for the traceback"
-    return Explained(f"{type(exc).__name__}: {first_line(exc)} (an unexpected error{hint}, and report it)",
-                     "unhandled_exception")
+    return Explained(
+        f"{type(exc).__name__}: {first_line(exc)} (an unexpected error{hint}, and report it)", "unhandled_exception"
+    )
 
 
 def command_failed(exc: BaseException, debug: bool = False) -> int:
@@ -178,6 +196,7 @@ def command(interrupted: str | None = None):
     """Decorate a subcommand (args) -> exit code: an exception ends it in one line (command_failed), never a
     traceback; a known failure returns 1, which the entry point reports as [retcode] task_failed. `interrupted`:
     what to say on Ctrl-C (exit 130) instead of letting it through."""
+
     def decorate(function):
         @functools.wraps(function)
         def handle(args) -> int:
@@ -191,5 +210,7 @@ def command(interrupted: str | None = None):
             except Exception as exc:  # noqa: BLE001 - one line, and the documented exit code
                 code = command_failed(exc, getattr(args, "debug", False))
                 return 1 if code == codes().task_failed else code
+
         return handle
+
     return decorate

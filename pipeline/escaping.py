@@ -1,4 +1,5 @@
 """NUL in text, which PostgreSQL text cannot hold: how ingest stores it in raw, and how to read it back."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -36,13 +37,16 @@ ESCAPED_NOTE = "NUL-escaped values: "  # the comment of raw.<table>._escaped: he
 def escaped_values(cur, table: str, schema: str = "raw") -> int | None:
     """How many values of <schema>.<table> (raw, or incoming: a delivery not yet published) were stored NUL-escaped
     (None: not known, a table loaded before the count)."""
-    cur.execute("SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
-                "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'", (f'{schema}."{table}"',))
+    cur.execute(
+        "SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attname = '_escaped'",
+        (f'{schema}."{table}"',),
+    )
     row = cur.fetchone()
     note = row[0] if row else None
     if not note or not note.startswith(ESCAPED_NOTE):
         return None
-    return int(note[len(ESCAPED_NOTE):])
+    return int(note[len(ESCAPED_NOTE) :])
 
 
 def unescape(value: str) -> str:

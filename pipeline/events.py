@@ -3,6 +3,7 @@
 Each is sent on the connection and in the transaction that writes the ops.* row it announces, so a listener hears
 of a change only once the change is committed (NOTIFY is delivered at commit, and dropped by a rollback), from
 whichever process or machine ran the task. Payload: JSON {"event", "run", "task", "status"}."""
+
 from __future__ import annotations
 
 import json

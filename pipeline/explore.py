@@ -4,6 +4,7 @@ Table and column names are checked against the catalog and passed as identifiers
 Pages are keyset queries (WHERE (sort, key) > (last row's) ORDER BY sort, key LIMIT n) on a unique key, so the
 millionth page costs what the first does; exports stream through COPY, never through Python rows.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,10 @@ class Filter:
             return cls(found["column"], "not null" if found["not"] else "null")
         found = FILTER.match(text)
         if not found:
-            raise ExploreError(f"filter {text!r}: expected COLUMN OP VALUE with OP one of {' '.join(OPERATORS)}, "
-                               "or COLUMN is [not] null")
+            raise ExploreError(
+                f"filter {text!r}: expected COLUMN OP VALUE with OP one of {' '.join(OPERATORS)}, "
+                "or COLUMN is [not] null"
+            )
         return cls(found["column"], found["op"], found["value"])
 
     def condition(self, cast: str) -> tuple[sql.Composable, list[Any]]:
@@ -71,8 +74,13 @@ class Selection:
     def parse(cls, name: str, filters: tuple[str, ...] | list[str] = (), sort: str | None = None) -> Selection:
         schema, _, table = name.rpartition(".")
         descending = bool(sort and sort.startswith("-"))
-        return cls(schema or "clean", table, tuple(Filter.parse(f) for f in filters),
-                   sort.lstrip("-") if sort else None, descending)
+        return cls(
+            schema or "clean",
+            table,
+            tuple(Filter.parse(f) for f in filters),
+            sort.lstrip("-") if sort else None,
+            descending,
+        )
 
     @property
     def relation(self) -> sql.Composable:
@@ -91,34 +99,43 @@ def describe(cur, selection: Selection) -> Table:
     """The table's columns and unique key, from the catalog; an unknown schema, table or column is an ExploreError."""
     if selection.schema not in SCHEMAS:
         raise ExploreError(f"schema {selection.schema!r}: the explorer reads {', '.join(SCHEMAS)}")
-    cur.execute("""SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+    cur.execute(
+        """SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
-                (sql.Identifier(selection.schema, selection.table).as_string(cur),))
+        (sql.Identifier(selection.schema, selection.table).as_string(cur),),
+    )
     columns = dict(cur.fetchall())
     if not columns:
         raise ExploreError(f"table {selection.schema}.{selection.table} does not exist in the warehouse")
     for column in [f.column for f in selection.filters] + ([selection.sort] if selection.sort else []):
         if column not in columns:
-            raise ExploreError(f"column {column!r} is not in {selection.schema}.{selection.table} "
-                               f"(it has {', '.join(list(columns)[:12])}{', ...' if len(columns) > 12 else ''})")
+            raise ExploreError(
+                f"column {column!r} is not in {selection.schema}.{selection.table} "
+                f"(it has {', '.join(list(columns)[:12])}{', ...' if len(columns) > 12 else ''})"
+            )
     # The smallest unique index without nullable columns: tables their key; materialized views one each, on group
     # keys (PostgreSQL does not mark a materialized view's columns NOT NULL, so those are taken as they are).
-    cur.execute("""SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i
+    cur.execute(
+        """SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i
                    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                    WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indpred IS NULL
                    GROUP BY i.indexrelid
                    HAVING bool_and(a.attnotnull)
                        OR (SELECT relkind = 'm' FROM pg_class WHERE oid = i.indrelid)
-                   ORDER BY count(*) LIMIT 1""", (sql.Identifier(selection.schema, selection.table).as_string(cur),))
+                   ORDER BY count(*) LIMIT 1""",
+        (sql.Identifier(selection.schema, selection.table).as_string(cur),),
+    )
     row = cur.fetchone()
     if row:
         return Table(columns, tuple(row[0]))
     # A table without a unique key (raw.*, the quarantine) is paged by its rows' physical position: a TID range
     # scan reads just the page asked for, with no index and no sort (the order is the table's own, stable until
     # a run replaces it, which the app hears of).
-    cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
-                (sql.Identifier(selection.schema, selection.table).as_string(cur),))
+    cur.execute(
+        "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+        (sql.Identifier(selection.schema, selection.table).as_string(cur),),
+    )
     key = ("ctid",) if cur.fetchone()[0] in ("r", "p", "m") else ()
     return Table(columns, key)
 
@@ -154,11 +171,14 @@ def page(cur, selection: Selection, after: tuple | None = None, rows: int = PAGE
     where, params = _where(selection, table)
     key = [k for k in table.key if k != selection.sort]
     direction = sql.SQL("DESC" if selection.descending else "ASC")
-    order = ([sql.SQL("{} {} NULLS LAST").format(sql.Identifier(selection.sort), direction)] if selection.sort else [])
+    order = [sql.SQL("{} {} NULLS LAST").format(sql.Identifier(selection.sort), direction)] if selection.sort else []
     order += [sql.SQL("{} {}").format(sql.Identifier(k), direction) for k in key]
     if not table.key:  # OFFSET paging: every column in the order, so that ties never swap between pages
-        order += [sql.SQL("{} {} NULLS LAST").format(sql.Identifier(c), direction) for c in table.columns
-                  if c != selection.sort and table.columns[c] not in ("json", "xml", "point")]
+        order += [
+            sql.SQL("{} {} NULLS LAST").format(sql.Identifier(c), direction)
+            for c in table.columns
+            if c != selection.sort and table.columns[c] not in ("json", "xml", "point")
+        ]
     if after is not None and table.key:
         condition, values = _after(selection, key, after)
         where, params = sql.SQL("{} AND {}").format(where, condition), params + values
@@ -166,13 +186,20 @@ def page(cur, selection: Selection, after: tuple | None = None, rows: int = PAGE
     names = list(table.columns)
     tail = ([selection.sort] if selection.sort else []) + key  # the order values, for the next page's start
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-        sql.SQL(", ").join(map(sql.Identifier, names + tail)), selection.relation, where,
-        sql.SQL(", ").join(order) if order else sql.SQL("1"))
+        sql.SQL(", ").join(map(sql.Identifier, names + tail)),
+        selection.relation,
+        where,
+        sql.SQL(", ").join(order) if order else sql.SQL("1"),
+    )
     _execute(cur, selection, query, [*params, rows, 0 if table.key else offset])
     found = cur.fetchall()
     width = len(names)
-    return Page(names, [r[:width] for r in found], tuple(found[-1][width:]) if found and table.key else None,
-                offset + len(found))
+    return Page(
+        names,
+        [r[:width] for r in found],
+        tuple(found[-1][width:]) if found and table.key else None,
+        offset + len(found),
+    )
 
 
 def _physical_page(cur, selection: Selection, table: Table, after: tuple | None, rows: int) -> Page:
@@ -182,14 +209,17 @@ def _physical_page(cur, selection: Selection, table: Table, after: tuple | None,
     rows); a bounded TID range reads only the blocks asked for, and a sparse filter just asks for more of them.
     """
     where, params = _where(selection, table)
-    cur.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-                (selection.relation.as_string(cur),))
+    cur.execute(
+        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+        (selection.relation.as_string(cur),),
+    )
     blocks = cur.fetchone()[0]
     start = after[0] if after else "(0,0)"
     block = int(start.strip("()").split(",")[0])
     names = list(table.columns)
-    query = sql.SQL("SELECT {}, ctid FROM {} WHERE {} AND ctid > %s::tid AND ctid < %s::tid ORDER BY ctid LIMIT %s"
-                    ).format(sql.SQL(", ").join(map(sql.Identifier, names)), selection.relation, where)
+    query = sql.SQL(
+        "SELECT {}, ctid FROM {} WHERE {} AND ctid > %s::tid AND ctid < %s::tid ORDER BY ctid LIMIT %s"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, names)), selection.relation, where)
     found: list[tuple] = []
     step = 32
     while len(found) < rows and block <= blocks:
@@ -214,8 +244,12 @@ def _after(selection: Selection, key: list[str], after: tuple) -> tuple[sql.Comp
     column, last, last_key = sql.Identifier(selection.sort), after[0], list(after[1:])
     if last is None:  # within the nulls, which come last
         return sql.SQL("{} IS NULL AND ({}) {} ({})").format(column, keys, compare, marks), last_key
-    return (sql.SQL("({c} IS NOT NULL AND ({c}, {k}) {op} (%s, {m})) OR {c} IS NULL").format(
-        c=column, k=keys, op=compare, m=marks), [last, *last_key])
+    return (
+        sql.SQL("({c} IS NOT NULL AND ({c}, {k}) {op} (%s, {m})) OR {c} IS NULL").format(
+            c=column, k=keys, op=compare, m=marks
+        ),
+        [last, *last_key],
+    )
 
 
 def count(cur, selection: Selection) -> int:
@@ -231,8 +265,9 @@ def _execute(cur, selection: Selection, query: sql.Composable, params: list[Any]
         cur.execute(query, params)
     except (psycopg2.errors.DataError, psycopg2.errors.InvalidTextRepresentation) as exc:
         cur.connection.rollback()
-        raise ExploreError(f"{selection.schema}.{selection.table}: a filter value does not fit its column "
-                           f"({first_line(exc)})") from None
+        raise ExploreError(
+            f"{selection.schema}.{selection.table}: a filter value does not fit its column ({first_line(exc)})"
+        ) from None
 
 
 class _Counting:
@@ -263,11 +298,16 @@ def export(cur, selection: Selection, out: Path, progress: Callable[[int, int], 
     direction = sql.SQL("DESC" if selection.descending else "ASC")
     order = ([selection.sort] if selection.sort else []) + [k for k in table.key if k != selection.sort]
     query = sql.SQL("SELECT * FROM {} WHERE {}{}").format(
-        selection.relation, where,
-        sql.SQL(" ORDER BY ") + sql.SQL(", ").join(sql.SQL("{} {} NULLS LAST").format(sql.Identifier(c), direction)
-                                                   for c in order) if order else sql.SQL(""))
+        selection.relation,
+        where,
+        sql.SQL(" ORDER BY ")
+        + sql.SQL(", ").join(sql.SQL("{} {} NULLS LAST").format(sql.Identifier(c), direction) for c in order)
+        if order
+        else sql.SQL(""),
+    )
     copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-        sql.SQL(cur.mogrify(query, params).decode()))
+        sql.SQL(cur.mogrify(query, params).decode())
+    )
     tick = (lambda lines: progress(max(lines - 1, 0), total)) if progress else None
     tmp = out.with_name(f".{out.name}.part")
     try:
@@ -292,10 +332,21 @@ def _parquet(cur, copy: sql.Composable, table: Table, path: Path, tick) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    arrow = {"bigint": pa.int64(), "integer": pa.int32(), "smallint": pa.int16(), "double precision": pa.float64(),
-             "real": pa.float32(), "boolean": pa.bool_(), "date": pa.date32(), "text": pa.string(),
-             "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", "UTC")}
-    types = {c: arrow.get(t, pa.float64() if t.startswith("numeric") else pa.string()) for c, t in table.columns.items()}
+    arrow = {
+        "bigint": pa.int64(),
+        "integer": pa.int32(),
+        "smallint": pa.int16(),
+        "double precision": pa.float64(),
+        "real": pa.float32(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "text": pa.string(),
+        "timestamp without time zone": pa.timestamp("us"),
+        "timestamp with time zone": pa.timestamp("us", "UTC"),
+    }
+    types = {
+        c: arrow.get(t, pa.float64() if t.startswith("numeric") else pa.string()) for c, t in table.columns.items()
+    }
     read, write = os.pipe()
     failure: list[BaseException] = []
 
@@ -309,9 +360,13 @@ def _parquet(cur, copy: sql.Composable, table: Table, path: Path, tick) -> None:
     producer = threading.Thread(target=produce, daemon=True)
     producer.start()
     with open(read, "rb") as source:
-        reader = pacsv.open_csv(source, convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=False, true_values=["t"], false_values=["f"]),
-            read_options=pacsv.ReadOptions(block_size=8 << 20))
+        reader = pacsv.open_csv(
+            source,
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, true_values=["t"], false_values=["f"]
+            ),
+            read_options=pacsv.ReadOptions(block_size=8 << 20),
+        )
         with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch)

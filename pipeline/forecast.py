@@ -1,4 +1,5 @@
 """Claims forecast per claim type: six months of counts and amounts with an interval, backtested against seasonal naive."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,8 +61,14 @@ def _fit(y: pd.Series):
         warnings.simplefilter("ignore")  # convergence chatter on short or flat series
         for season in seasons:
             for damped in (False, True):
-                model = ExponentialSmoothing(y, trend="add", damped_trend=damped, seasonal=season,
-                                             seasonal_periods=SEASON, initialization_method="heuristic")
+                model = ExponentialSmoothing(
+                    y,
+                    trend="add",
+                    damped_trend=damped,
+                    seasonal=season,
+                    seasonal_periods=SEASON,
+                    initialization_method="heuristic",
+                )
                 fits.append(model.fit(use_brute=False))
     return min(fits, key=lambda fit: fit.aicc if np.isfinite(fit.aicc) else np.inf)
 
@@ -69,12 +76,21 @@ def _fit(y: pd.Series):
 def predict(y: pd.Series, steps: int, seed: int = 0) -> pd.DataFrame:
     """Mean and interval (simulated from the fit's residuals) for the `steps` months after y, never below zero."""
     fit = _fit(y)
-    paths = np.asarray(fit.simulate(steps, repetitions=SIMULATIONS, error="add", random_errors="bootstrap",
-                                    rng=np.random.default_rng(seed)))
+    paths = np.asarray(
+        fit.simulate(
+            steps, repetitions=SIMULATIONS, error="add", random_errors="bootstrap", rng=np.random.default_rng(seed)
+        )
+    )
     tail = (1 - INTERVAL) / 2
     months = pd.date_range(y.index[-1] + pd.offsets.MonthBegin(1), periods=steps, freq="MS")
-    frame = pd.DataFrame({"mean": np.asarray(fit.forecast(steps)), "low": np.quantile(paths, tail, axis=1),
-                          "high": np.quantile(paths, 1 - tail, axis=1)}, index=months)
+    frame = pd.DataFrame(
+        {
+            "mean": np.asarray(fit.forecast(steps)),
+            "low": np.quantile(paths, tail, axis=1),
+            "high": np.quantile(paths, 1 - tail, axis=1),
+        },
+        index=months,
+    )
     return frame.clip(lower=0.0)
 
 
@@ -92,7 +108,7 @@ def backtest(y: pd.Series) -> Backtest:
         return Backtest(None, None)
     train, test = y.iloc[:-BACKTEST], y.iloc[-BACKTEST:].to_numpy()
     model = predict(train, BACKTEST)["mean"].to_numpy()
-    naive = y.iloc[-BACKTEST - SEASON:-SEASON].to_numpy()
+    naive = y.iloc[-BACKTEST - SEASON : -SEASON].to_numpy()
     return Backtest(mape(test, model), mape(test, naive))
 
 
@@ -101,8 +117,12 @@ def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFram
     rows: list[dict] = []
     for claim_type, series in monthly(trends, last_day).items():
         if len(series) < MIN_MONTHS:
-            rows.append({"claim_type": claim_type, "note": f"history too short: {len(series)} whole months, "
-                                                          f"the forecast needs {MIN_MONTHS}"})
+            rows.append(
+                {
+                    "claim_type": claim_type,
+                    "note": f"history too short: {len(series)} whole months, the forecast needs {MIN_MONTHS}",
+                }
+            )
             continue
         columns: dict[str, pd.Series] = {}
         for metric in METRICS:
@@ -119,8 +139,22 @@ def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFram
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-COLUMNS = ["claim_type", "month", "claims", "claims_low", "claims_high", "amount", "amount_low", "amount_high",
-           "claims_mape", "claims_naive_mape", "amount_mape", "amount_naive_mape", "history_months", "note"]
+COLUMNS = [
+    "claim_type",
+    "month",
+    "claims",
+    "claims_low",
+    "claims_high",
+    "amount",
+    "amount_low",
+    "amount_high",
+    "claims_mape",
+    "claims_naive_mape",
+    "amount_mape",
+    "amount_naive_mape",
+    "history_months",
+    "note",
+]
 
 
 TABLE_DDL = """
@@ -156,9 +190,12 @@ def store(conn) -> int:
         last_day = cur.fetchone()[0]
         rows = forecast(trends, pd.Timestamp(last_day) if last_day else None)
         cur.execute(TABLE_DDL)
-        values = [tuple(None if pd.isna(v) else v.date() if isinstance(v, pd.Timestamp) else v for v in row)
-                  for row in rows[COLUMNS].astype(object).itertuples(index=False)]
+        values = [
+            tuple(None if pd.isna(v) else v.date() if isinstance(v, pd.Timestamp) else v for v in row)
+            for row in rows[COLUMNS].astype(object).itertuples(index=False)
+        ]
         insert = sql.SQL("INSERT INTO analytics.claims_forecast ({}) VALUES %s").format(
-            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+            sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+        )
         execute_values(cur, insert.as_string(cur), values)
     return len(values)

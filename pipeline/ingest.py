@@ -1,22 +1,23 @@
 """Parquet -> incoming.<table>: record batches streamed as binary COPY, with lineage, staged beside the published
 raw.<table> until the table's heal publishes raw, clean and the quarantine together (quality/heal.py)."""
+
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
 from threading import Event, Thread
-from typing import Iterator
 
 import numpy as np
+import psycopg2
+import psycopg2.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
-import psycopg2
-import psycopg2.errors
 from psycopg2 import sql
 
 from .errors import PipelineError
@@ -83,8 +84,9 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
     if not path.exists():
         raise SourceError(f"{path}: file is missing (expected the {spec.name} table)")
     if path.is_dir():
-        raise SourceError(f"{path}: is a folder, not a Parquet file",
-                          f"put the {spec.name} table in one Parquet file of that name")
+        raise SourceError(
+            f"{path}: is a folder, not a Parquet file", f"put the {spec.name} table in one Parquet file of that name"
+        )
     try:
         source = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
@@ -96,15 +98,19 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
         raise SourceError(f"{path}: column {duplicated[0]!r} appears more than once")
     missing = [c for c in spec.column_names if c not in names]
     if missing:
-        raise SourceError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
-                          f"{', '.join(missing)} required by table {spec.name}")
+        raise SourceError(
+            f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} required by table {spec.name}"
+        )
     if source.metadata.num_rows == 0:
         raise SourceError(f"{path}: file has no rows")
     _check_names(path, names)
     for column in source.schema_arrow:
         if pa.types.is_nested(column.type):
-            raise SourceError(f"{path}: column {column.name!r} has nested type {column.type}, which a table cell "
-                              "cannot hold as it arrived")
+            raise SourceError(
+                f"{path}: column {column.name!r} has nested type {column.type}, which a table cell "
+                "cannot hold as it arrived"
+            )
     return source
 
 
@@ -113,19 +119,25 @@ def _check_names(path: Path, names: list[str]) -> None:
     if "" in names:
         raise SourceError(f"{path}: a column has an empty name")
     if any(NUL in n for n in names):
-        raise SourceError(f"{path}: column {next(n for n in names if NUL in n)!r} has a NUL character in its name, "
-                          "which PostgreSQL names cannot hold")
+        raise SourceError(
+            f"{path}: column {next(n for n in names if NUL in n)!r} has a NUL character in its name, "
+            "which PostgreSQL names cannot hold"
+        )
     reserved = [n for n in names if n in LINEAGE or n in SYSTEM_COLUMNS]
     if reserved:
         raise SourceError(f"{path}: column {reserved[0]!r} clashes with a name the warehouse uses itself")
     cut = [n.encode()[:MAX_NAME_BYTES] for n in names]
     clash = next((n for n, c in zip(names, cut, strict=True) if cut.count(c) > 1), None)
     if clash is not None:
-        raise SourceError(f"{path}: columns {clash[:20]!r}... are alike in their first {MAX_NAME_BYTES} bytes, "
-                          "where PostgreSQL cuts names")
+        raise SourceError(
+            f"{path}: columns {clash[:20]!r}... are alike in their first {MAX_NAME_BYTES} bytes, "
+            "where PostgreSQL cuts names"
+        )
     if len(names) + len(LINEAGE) > MAX_COLUMNS:
-        raise SourceError(f"{path}: {len(names)} columns, more than a PostgreSQL table holds "
-                          f"({MAX_COLUMNS - len(LINEAGE)} with lineage)")
+        raise SourceError(
+            f"{path}: {len(names)} columns, more than a PostgreSQL table holds "
+            f"({MAX_COLUMNS - len(LINEAGE)} with lineage)"
+        )
 
 
 def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], list[str]]:
@@ -143,8 +155,10 @@ def _check_values(array: pa.Array, name: str, path: Path, first_row: int = 1) ->
             array.validate(full=True)
         except pa.ArrowInvalid:
             row = _first_invalid_utf8(array, first_row)
-            raise SourceError(f"{path}: column {name!r} holds text that is not valid UTF-8{row}",
-                              "save the file with its text encoded as UTF-8") from None
+            raise SourceError(
+                f"{path}: column {name!r} holds text that is not valid UTF-8{row}",
+                "save the file with its text encoded as UTF-8",
+            ) from None
     elif pa.types.is_date(t) or pa.types.is_timestamp(t):
         days = array.cast(pa.date32()) if pa.types.is_timestamp(t) else array
         numbers = days.cast(pa.date32()).view(pa.int32())
@@ -153,8 +167,11 @@ def _check_values(array: pa.Array, name: str, path: Path, first_row: int = 1) ->
             outside = pc.or_(pc.less(numbers, FIRST_DAY), pc.greater(numbers, LAST_DAY))
             row = pc.index(outside, True).as_py()
             year = round(1970 + numbers[row].as_py() / 365.2425)
-            raise SourceError(f"{path}: column {name!r} holds a date outside the years 1-9999 (row {first_row + row}: "
-                              f"about the year {year}), which PostgreSQL cannot store", "correct or remove that value")
+            raise SourceError(
+                f"{path}: column {name!r} holds a date outside the years 1-9999 (row {first_row + row}: "
+                f"about the year {year}), which PostgreSQL cannot store",
+                "correct or remove that value",
+            )
 
 
 def _first_invalid_utf8(array: pa.Array, first_row: int = 1) -> str:
@@ -195,8 +212,16 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path, fir
         t = array.type
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return array.cast(pa.string())
-    if (pa.types.is_string(t) or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal128(t)
-            or pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_float32(t) or pa.types.is_float64(t)):
+    if (
+        pa.types.is_string(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_decimal128(t)
+        or pa.types.is_date(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_float32(t)
+        or pa.types.is_float64(t)
+    ):
         return array
     if pa.types.is_float16(t):
         return array.cast(pa.float32())
@@ -207,8 +232,11 @@ def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path, fir
     except pa.ArrowException:
         if pa.types.is_binary(t) or pa.types.is_large_binary(t):
             where = _first_invalid_utf8(array.cast(pa.binary()), first_row)
-            raise SourceError(f"{path}: column {name!r} holds binary values that are not UTF-8 text{where}, which a "
-                              "table cell cannot hold as text", "drop the column or encode it (e.g. as hex)") from None
+            raise SourceError(
+                f"{path}: column {name!r} holds binary values that are not UTF-8 text{where}, which a "
+                "table cell cannot hold as text",
+                "drop the column or encode it (e.g. as hex)",
+            ) from None
         raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
 
 
@@ -253,8 +281,10 @@ def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result:
         batch = pa.RecordBatch.from_arrays(arrays, names=names)
         columns, escaped, count = escape_nul(batch, names)
         result.escaped_values += count
-        out = pa.RecordBatch.from_arrays([*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
-                                         names=[f"c{i}" for i in range(len(columns) + 2)])
+        out = pa.RecordBatch.from_arrays(
+            [*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
+            names=[f"c{i}" for i in range(len(columns) + 2)],
+        )
         offset += batch.num_rows
         if encoder is None:
             encoder = ArrowToPostgresBinaryEncoder(out.schema)
@@ -275,8 +305,10 @@ def _batches(source: pq.ParquetFile, names: list[str], path: Path) -> Iterator[p
             return
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SourceError(f"{path}: the Parquet data is damaged ({reason})",
-                              "the file is corrupt or cut short: copy or export it again") from None
+            raise SourceError(
+                f"{path}: the Parquet data is damaged ({reason})",
+                "the file is corrupt or cut short: copy or export it again",
+            ) from None
         yield batch
 
 
@@ -322,9 +354,7 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
     arrow_schema = source.schema_arrow
     result = LoadResult(spec.name, 0, extras)
     staging = qualified(STAGE, spec.name)
-    columns = [
-        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(arrow_schema.field(n).type))) for n in names
-    ]
+    columns = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(arrow_schema.field(n).type))) for n in names]
     lineage = [
         sql.SQL("_source_file text NOT NULL DEFAULT {}").format(sql.Literal(path.name)),
         sql.SQL("_source_row bigint NOT NULL"),
@@ -346,10 +376,14 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                 first = str(exc).strip().splitlines()[0]
                 raise SourceError(f"{path}: PostgreSQL cannot store a value of this file ({first})") from None
             raise
-        cur.execute(sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT")
-                    .format(staging))
-        cur.execute(sql.SQL("COMMENT ON COLUMN {}._escaped IS {}").format(
-            staging, sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")))
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT").format(staging)
+        )
+        cur.execute(
+            sql.SQL("COMMENT ON COLUMN {}._escaped IS {}").format(
+                staging, sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")
+            )
+        )
     if extras:
         log.warning("%s: kept extra column(s) not in the %s spec: %s", path, spec.name, ", ".join(extras))
     return result

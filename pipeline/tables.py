@@ -1,5 +1,6 @@
 """The eleven source table specs, the facts of the domain (types, keys, ranges): DDL, COPY, rules and app read them;
 the conventions of a source system (id shapes, vocabularies) are in the user's contracts/."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ KINDS = {
     "timestamp": ("timestamp", pa.timestamp("us"), "datetime"),
     "bool": ("boolean", pa.bool_(), "boolean"),
 }
-
 
 
 @dataclass(frozen=True)
@@ -297,8 +297,17 @@ SNAPSHOTS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
-        COVERAGE_LEVELS, CURRENCY_RATES, POLICY_TYPES, PAYMENT_METHODS, SNAPSHOTS,
-        BRANCHES, AGENTS, CUSTOMERS, POLICIES, CLAIMS, PAYMENTS,
+        COVERAGE_LEVELS,
+        CURRENCY_RATES,
+        POLICY_TYPES,
+        PAYMENT_METHODS,
+        SNAPSHOTS,
+        BRANCHES,
+        AGENTS,
+        CUSTOMERS,
+        POLICIES,
+        CLAIMS,
+        PAYMENTS,
     )
 }
 

@@ -1,18 +1,19 @@
 """The warehouse connection (configured URL or embedded PostgreSQL), its schemas, DDL from the specs, locks."""
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from . import config, embedded
-from .config import describe_warehouse as describe, mask  # noqa: F401 - callers read them here
+from .config import describe_warehouse as describe  # noqa: F401 - callers read them here
 from .embedded import EMBEDDED_SETTINGS, tune_embedded  # noqa: F401 - their home was here
 from .tables import TABLES, TableSpec
 
@@ -26,15 +27,12 @@ SCHEMAS = ("raw", "incoming", "clean", "quality", "analytics", "ops")
 STAGE = "incoming"
 
 
-
 def libpq_url(url: str) -> str:
     """SQLAlchemy-style URLs (postgresql+psycopg2://) as libpq accepts them."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 
 
 def url() -> str:
@@ -45,8 +43,15 @@ def url() -> str:
     return embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database)
 
 
-def connect(purpose: str = "", address: str | None = None, *, ops: bool = False, timeout: int | None = None,
-            name: str | None = None, **options) -> psycopg2.extensions.connection:
+def connect(
+    purpose: str = "",
+    address: str | None = None,
+    *,
+    ops: bool = False,
+    timeout: int | None = None,
+    name: str | None = None,
+    **options,
+) -> psycopg2.extensions.connection:
     """The one way the pipeline opens a session on the warehouse (or on `address`, another database of its server).
 
     purpose: names the session, application_name insurance-pipeline-<purpose> (pg_stat_activity shows it; the
@@ -145,7 +150,8 @@ def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
     """CREATE TABLE for clean.<table>: typed columns and lineage (keys apart: see key_ddl)."""
     parts: list[sql.Composable] = [
         sql.SQL("{} {}{}").format(
-            sql.Identifier(c.name), sql.SQL(c.pg_type), sql.SQL("" if c.nullable else " NOT NULL"))
+            sql.Identifier(c.name), sql.SQL(c.pg_type), sql.SQL("" if c.nullable else " NOT NULL")
+        )
         for c in spec.columns
     ]
     parts.append(sql.SQL("_source_row bigint NOT NULL"))  # lineage: the row of raw.<table> it came from
@@ -156,11 +162,17 @@ def clean_ddl(spec: TableSpec, name: str | None = None) -> sql.Composed:
 def key_ddl(spec: TableSpec) -> list[sql.Composed]:
     """ALTER TABLE statements adding clean.<table>'s primary key and unique keys (built after a bulk load)."""
     table = qualified("clean", spec.name)
-    statements = [sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-        table, sql.Identifier(f"pk_{spec.name}"), sql.SQL(", ").join(map(sql.Identifier, spec.primary_key)))]
+    statements = [
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+            table, sql.Identifier(f"pk_{spec.name}"), sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))
+        )
+    ]
     for cols in spec.unique:
-        statements.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
-            table, sql.Identifier(f"uq_{spec.name}_{'_'.join(cols)}"), sql.SQL(", ").join(map(sql.Identifier, cols))))
+        statements.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
+                table, sql.Identifier(f"uq_{spec.name}_{'_'.join(cols)}"), sql.SQL(", ").join(map(sql.Identifier, cols))
+            )
+        )
     return statements
 
 
@@ -168,10 +180,14 @@ def foreign_key_ddl(spec: TableSpec) -> list[sql.Composed]:
     """ALTER TABLE statements adding clean.<table>'s hard foreign keys (validated in one pass each)."""
     return [
         sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})").format(
-            qualified("clean", spec.name), sql.Identifier(f"fk_{spec.name}_{fk.name}"),
-            sql.SQL(", ").join(map(sql.Identifier, fk.columns)), qualified("clean", fk.ref_table),
-            sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)))
-        for fk in spec.foreign_keys if not fk.soft
+            qualified("clean", spec.name),
+            sql.Identifier(f"fk_{spec.name}_{fk.name}"),
+            sql.SQL(", ").join(map(sql.Identifier, fk.columns)),
+            qualified("clean", fk.ref_table),
+            sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)),
+        )
+        for fk in spec.foreign_keys
+        if not fk.soft
     ]
 
 

@@ -8,6 +8,7 @@ that is set), runs the pipeline on a copy of the committed sample (`python -m pi
 source file, opens the app offscreen, runs the pipeline again from the Pipeline panel (so that the history has two
 runs), makes a backup from the Backups panel, and saves each panel once its data is shown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def warehouse_url(folder: Path) -> tuple[str, callable]:
         admin_url = make_url(configured).set(drivername="postgresql", database="postgres")
     else:
         import pgserver
+
         server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
         admin_url = make_url(server.get_uri("postgres"))
     name = f"screenshots_{uuid.uuid4().hex[:8]}"
@@ -51,6 +53,7 @@ def warehouse_url(folder: Path) -> tuple[str, callable]:
         admin.close()
         if server is not None:
             server.cleanup()
+
     return admin_url.set(database=name).render_as_string(hide_password=False), drop
 
 
@@ -70,8 +73,11 @@ def change_a_source_file(data: Path) -> None:
     if "updated_by" in table.column_names:
         column = table.column("updated_by").to_pylist()
         column[0] = "screenshots"
-        table = table.set_column(table.column_names.index("updated_by"), "updated_by",
-                                 pa.array(column, type=table.schema.field("updated_by").type))
+        table = table.set_column(
+            table.column_names.index("updated_by"),
+            "updated_by",
+            pa.array(column, type=table.schema.field("updated_by").type),
+        )
     pq.write_table(table, path)
 
 
@@ -102,13 +108,17 @@ def main() -> None:
         url, drop = warehouse_url(folder)
         try:
             shutil.copytree(ROOT / "data", folder / "data")
-            os.environ.update(PIPELINE_DATABASE_URL=url, PIPELINE_DATA_DIR=str(folder / "data"),
-                              PIPELINE_BACKUP_DIR=str(folder / "backups"))
+            os.environ.update(
+                PIPELINE_DATABASE_URL=url,
+                PIPELINE_DATA_DIR=str(folder / "data"),
+                PIPELINE_BACKUP_DIR=str(folder / "backups"),
+            )
             run_pipeline()
             change_a_source_file(folder / "data")
             shoot(args.out, folder)  # the second run is started from the app's Pipeline panel
         finally:
             from gui import workers
+
             workers.wait_all()
             drop()
 
@@ -164,8 +174,13 @@ def shoot(out: Path, folder: Path) -> None:
     if os.environ.get("SHOW_WIDTHS"):
         print({n: p.minimumSizeHint().width() for n, p in window.panels.items()})
     settle(app, 1.0)
-    for name, panel in (("overview", "Overview"), ("pipeline", "Pipeline"), ("quality", "Data quality"),
-                        ("backups", "Backups"), ("settings", "Settings")):
+    for name, panel in (
+        ("overview", "Overview"),
+        ("pipeline", "Pipeline"),
+        ("quality", "Data quality"),
+        ("backups", "Backups"),
+        ("settings", "Settings"),
+    ):
         shown = window.show_panel(panel)
         if panel == "Data quality":
             shown.tabs.setCurrentIndex(0)

@@ -1,5 +1,6 @@
 """Fixtures shared by every test: a real PostgreSQL (embedded by default, or PIPELINE_TEST_DATABASE_URL), fresh
 databases, the healed warehouse, data. The functions behind them are in tests/support."""
+
 from __future__ import annotations
 
 import os

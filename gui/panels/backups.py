@@ -1,4 +1,5 @@
 """Backups panel: the list (when, size, rows), Back up now, Verify and Restore, run by pipeline.backup off the GUI."""
+
 from __future__ import annotations
 
 import time
@@ -11,37 +12,64 @@ from ..models import Column, RowsModel
 from .common import Box, Panel, button, fit_columns, header, page_layout, table_view
 
 BACKUP_COLUMNS = [
-    Column("Backup", "name"), Column("Made", "created_at", formats.when), Column("Size", "size", formats.size),
-    Column("Rows", "rows", formats.count), Column("Tables", "tables", formats.count),
-    Column("Latest run", "latest_run"), Column("Database", "source"), Column("PostgreSQL", "server_version"),
+    Column("Backup", "name"),
+    Column("Made", "created_at", formats.when),
+    Column("Size", "size", formats.size),
+    Column("Rows", "rows", formats.count),
+    Column("Tables", "tables", formats.count),
+    Column("Latest run", "latest_run"),
+    Column("Database", "source"),
+    Column("PostgreSQL", "server_version"),
 ]
-TABLE_COLUMNS = [Column("Table", "name"), Column("Rows", "rows", formats.count),
-                 Column("Kind", "kind", lambda kind: "mat. view" if kind == "materialized view" else formats.text(kind))]
+TABLE_COLUMNS = [
+    Column("Table", "name"),
+    Column("Rows", "rows", formats.count),
+    Column("Kind", "kind", lambda kind: "mat. view" if kind == "materialized view" else formats.text(kind)),
+]
 
 
 def list_backups() -> dict:
     """The finished backups in the backup folder, newest first, as the command line's `backup list` sees them."""
     from pipeline import backup, config, warehouse
+
     found = []
     for b in backup.backups():
         m = b.manifest
-        found.append({"name": b.name, "created_at": m["created_at"], "size": b.size, "rows": b.total_rows,
-                      "tables": len(m["tables"]), "latest_run": m.get("latest_run"), "source": m.get("source"),
-                      "server_version": m.get("server_version"), "database": m.get("database"),
-                      "table_rows": [{"name": t.get("name") or f"{t.get('schema')}.{t.get('table')}",
-                                      "kind": t.get("kind"), "rows": t.get("rows")} for t in m["tables"]]})
+        found.append(
+            {
+                "name": b.name,
+                "created_at": m["created_at"],
+                "size": b.size,
+                "rows": b.total_rows,
+                "tables": len(m["tables"]),
+                "latest_run": m.get("latest_run"),
+                "source": m.get("source"),
+                "server_version": m.get("server_version"),
+                "database": m.get("database"),
+                "table_rows": [
+                    {
+                        "name": t.get("name") or f"{t.get('schema')}.{t.get('table')}",
+                        "kind": t.get("kind"),
+                        "rows": t.get("rows"),
+                    }
+                    for t in m["tables"]
+                ],
+            }
+        )
     return {"folder": str(config.backup_dir()), "where": warehouse.describe(), "backups": found}
 
 
 def writer_now() -> str | None:
     """Who is writing the warehouse now (a run, a restore), in words; None when nobody is."""
     from pipeline.orchestration import writelock
+
     return writelock.current_holder()
 
 
 def warehouse_is_empty() -> bool:
     """No row in any raw or clean table (a new database, or one no run has loaded yet)."""
     from .. import queries
+
     tables = queries.select("user_tables").rows
     for schema, table in tables:
         conn = queries._connection()
@@ -55,21 +83,27 @@ def warehouse_is_empty() -> bool:
 def make_backup(keep: int | None = None) -> str:
     """Back up the warehouse; refused in words while a run writes it, or when it holds no data at all."""
     from pipeline import backup
+
     busy = writer_now()
     if busy:
         raise workers.Refused(f"Not backed up: {busy}. Back up when it has finished.")
     if warehouse_is_empty():
-        raise workers.Refused("Not backed up: the warehouse is empty (no run has loaded it yet), so a backup would "
-                              "hold nothing and only push a useful one out of retention.")
+        raise workers.Refused(
+            "Not backed up: the warehouse is empty (no run has loaded it yet), so a backup would "
+            "hold nothing and only push a useful one out of retention."
+        )
     made = backup.create(keep=keep)
-    return (f"Backed up: {made.name}, {formats.size(made.size)}, {len(made.manifest['tables'])} tables, "
-            f"{formats.count(made.total_rows)} rows.")
+    return (
+        f"Backed up: {made.name}, {formats.size(made.size)}, {len(made.manifest['tables'])} tables, "
+        f"{formats.count(made.total_rows)} rows."
+    )
 
 
 def delete_backup(name: str) -> str:
     import shutil
 
     from pipeline import backup
+
     found = backup.find(name)
     shutil.rmtree(found.folder)
     return f"Deleted {name}."
@@ -77,6 +111,7 @@ def delete_backup(name: str) -> str:
 
 def verify_backup(name: str, deep: bool) -> str:
     from pipeline import backup
+
     return backup.verify(name, deep=deep)
 
 
@@ -84,6 +119,7 @@ def restore_backup(name: str, back_up_first: bool = False) -> str:
     """Restore a backup into the warehouse, after backing up what it holds now if asked (retention is not applied to
     that backup: it must never delete the one being restored)."""
     from pipeline import backup
+
     busy = writer_now()
     if busy:
         raise workers.Refused(f"Restore refused: {busy}. Wait for it to finish or stop it, then restore.")
@@ -205,8 +241,14 @@ class BackupsPanel(Panel):
         self.clock.start()
         self._tick()
         self._enable()
-        workers.submit(self, function, *args, pool=workers.LONG_JOBS,
-                       done=lambda text: self._job_done(text, done), failed=self._job_failed)
+        workers.submit(
+            self,
+            function,
+            *args,
+            pool=workers.LONG_JOBS,
+            done=lambda text: self._job_done(text, done),
+            failed=self._job_failed,
+        )
 
     def _tick(self) -> None:
         self.status.setText(f"{self.job_name}… {formats.seconds(time.monotonic() - self.job_started)}")
@@ -245,15 +287,21 @@ class BackupsPanel(Panel):
         chosen = self.selected()
         if chosen:
             deep = self.deep.isChecked()
-            self._start(f"Verifying {chosen['name']}" + (" (restoring it aside)" if deep else ""),
-                        verify_backup, chosen["name"], deep)
+            self._start(
+                f"Verifying {chosen['name']}" + (" (restoring it aside)" if deep else ""),
+                verify_backup,
+                chosen["name"],
+                deep,
+            )
 
     def confirmation(self, chosen: dict) -> str:
-        return (f"Restore {chosen['name']} (made {formats.when(chosen['created_at'])}, "
-                f"{formats.count(chosen['rows'])} rows in {formats.count(chosen['tables'])} tables)?\n\n"
-                f"This replaces everything in the warehouse ({self.data.get('where', 'the warehouse')}): "
-                "all raw, clean, quality, analytics and ops tables, including runs and data newer than the "
-                "backup. It happens in one transaction: if anything fails, nothing changes.")
+        return (
+            f"Restore {chosen['name']} (made {formats.when(chosen['created_at'])}, "
+            f"{formats.count(chosen['rows'])} rows in {formats.count(chosen['tables'])} tables)?\n\n"
+            f"This replaces everything in the warehouse ({self.data.get('where', 'the warehouse')}): "
+            "all raw, clean, quality, analytics and ops tables, including runs and data newer than the "
+            "backup. It happens in one transaction: if anything fails, nothing changes."
+        )
 
     def restore(self) -> None:
         """Ask who is writing the warehouse first: while a run holds it, say so and do not offer the restore."""
@@ -263,8 +311,12 @@ class BackupsPanel(Panel):
         self.error.hide()
         self.status.setText("Checking that no run is writing the warehouse…")
         self.restore_button.setEnabled(False)
-        workers.submit(self, writer_now, done=lambda busy: self._confirm_restore(chosen, busy),
-                       failed=lambda message: (self._enable(), self._fail("Cannot restore", message)))
+        workers.submit(
+            self,
+            writer_now,
+            done=lambda busy: self._confirm_restore(chosen, busy),
+            failed=lambda message: (self._enable(), self._fail("Cannot restore", message)),
+        )
 
     def _confirm_restore(self, chosen: dict, busy: str | None) -> None:
         self._enable()
@@ -272,8 +324,13 @@ class BackupsPanel(Panel):
             self.last_result = (False, f"Restore refused: {busy}. Wait for it to finish or stop it, then restore.")
             self._fail("Restore refused", self.last_result[1])
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Restore the warehouse", self.confirmation(chosen),
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Restore the warehouse",
+            self.confirmation(chosen),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         first = QCheckBox("Back up the current state first")
         first.setChecked(True)
@@ -285,20 +342,27 @@ class BackupsPanel(Panel):
         if answer != QMessageBox.StandardButton.Yes:
             self.status.setText("Restore cancelled: nothing changed.")
             return
-        self._start(f"Restoring {chosen['name']}" + (" (backing up the current state first)" if back_up_first
-                                                     else ""),
-                    restore_backup, chosen["name"], back_up_first, done=self.restored.emit)
+        self._start(
+            f"Restoring {chosen['name']}" + (" (backing up the current state first)" if back_up_first else ""),
+            restore_backup,
+            chosen["name"],
+            back_up_first,
+            done=self.restored.emit,
+        )
 
     def delete(self) -> None:
         chosen = self.selected()
         if not chosen or self.job_name:
             return
-        answer = QMessageBox.question(self, "Delete a backup",
-                                      f"Delete {chosen['name']} (made {formats.when(chosen['created_at'])}, "
-                                      f"{formats.size(chosen['size'])})? Its archive and manifest are removed "
-                                      "from the backup folder; this cannot be undone.",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = QMessageBox.question(
+            self,
+            "Delete a backup",
+            f"Delete {chosen['name']} (made {formats.when(chosen['created_at'])}, "
+            f"{formats.size(chosen['size'])})? Its archive and manifest are removed "
+            "from the backup folder; this cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         if answer != QMessageBox.StandardButton.Yes:
             self.status.setText("Nothing deleted.")
             return

@@ -1,4 +1,5 @@
 """Pieces the panels share: the panel base (lazy, refreshable), page header, KPI card, empty and error states."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -252,8 +253,9 @@ def fit_columns(view: QTableView, maximum: int = 320) -> None:
         header.resizeSection(column, min(width, maximum))
 
 
-def pivot(rows: list[dict], row_key: str, column_key: str, value_key: str,
-          column_order: list[str] | None = None) -> tuple[list, dict[str, list]]:
+def pivot(
+    rows: list[dict], row_key: str, column_key: str, value_key: str, column_order: list[str] | None = None
+) -> tuple[list, dict[str, list]]:
     """Reshape long rows (x, series, value) into x values and one list per series (None where absent)."""
     xs = list(dict.fromkeys(r[row_key] for r in rows))
     names = column_order or list(dict.fromkeys(r[column_key] for r in rows))

@@ -1,4 +1,5 @@
 """Overview panel: KPI cards from analytics.kpis and the business charts from the analytics views."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +17,7 @@ def partial(months: list, through) -> str:
     """'data to <day>' when the last month's data stops before that month ends, else ''."""
     import calendar
     import datetime
+
     if not months or through is None:
         return ""
     last = months[-1]
@@ -37,9 +39,12 @@ class OverviewPanel(Panel):
         outer.addWidget(self.pages)
 
         self.loading = Message("Loading…", "Reading the warehouse.")
-        self.empty = Message("No analytics yet",
-                             "The warehouse has no analytics yet. Run the pipeline to load the source files, heal "
-                             "them and build the figures shown here.", "Run pipeline")
+        self.empty = Message(
+            "No analytics yet",
+            "The warehouse has no analytics yet. Run the pipeline to load the source files, heal "
+            "them and build the figures shown here.",
+            "Run pipeline",
+        )
         self.empty.action.clicked.connect(self.run_requested)
         self.failure = Message("Cannot read the warehouse", "", "Try again", secondary="Open Settings")
         self.failure.action.clicked.connect(self.refresh)
@@ -109,20 +114,25 @@ class OverviewPanel(Panel):
     def _show(self, data: dict) -> None:
         self.data = data
         if data["empty"]:
-            self.empty.show_text("No analytics yet",
-                                 f"The warehouse ({data['where']}) has no analytics yet. Run the pipeline to load "
-                                 "the source files, heal them and build the figures shown here.")
+            self.empty.show_text(
+                "No analytics yet",
+                f"The warehouse ({data['where']}) has no analytics yet. Run the pipeline to load "
+                "the source files, heal them and build the figures shown here.",
+            )
             self.pages.setCurrentWidget(self.empty)
             self.finish_load()
             return
         k = data["kpis"] or {}
-        self.subtitle.setText(f"Analytics built {formats.when(k.get('built_at'))}" +
-                              (f" by run {k['latest_run_id']}" if k.get("latest_run_id") else "") +
-                              f" · latest heal {formats.when(k.get('last_healed_at'))}")
+        self.subtitle.setText(
+            f"Analytics built {formats.when(k.get('built_at'))}"
+            + (f" by run {k['latest_run_id']}" if k.get("latest_run_id") else "")
+            + f" · latest heal {formats.when(k.get('last_healed_at'))}"
+        )
         self.subtitle.setToolTip(f"Warehouse: {data['where']}")
         self.cards["customers"].set(formats.count(k.get("customers")))
-        self.cards["policies"].set(formats.count(k.get("policies")),
-                                   f"{formats.count(k.get('active_policies'))} active")
+        self.cards["policies"].set(
+            formats.count(k.get("policies")), f"{formats.count(k.get('active_policies'))} active"
+        )
         self.cards["claims"].set(formats.count(k.get("claims")))
         self.cards["premium_collected_usd"].set(formats.money(k.get("premium_collected_usd")))
         self.cards["claims_paid_usd"].set(formats.money(k.get("claims_paid_usd")))
@@ -139,9 +149,12 @@ class OverviewPanel(Panel):
             last = through["payments"].replace(day=1)
             premium = [r for r in premium if (r["month"].date() if hasattr(r["month"], "date") else r["month"]) <= last]
         premium_months = [r["month"] for r in premium]
-        self.premium_chart.set_series(premium_months, {
-            "Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]},
-            right=("Collected",), partial_last=partial(premium_months, through.get("payments")))
+        self.premium_chart.set_series(
+            premium_months,
+            {"Written": [r["written_usd"] for r in premium], "Collected": [r["collected_usd"] for r in premium]},
+            right=("Collected",),
+            partial_last=partial(premium_months, through.get("payments")),
+        )
         types, statuses = pivot(data["policies_by_type_status"], "policy_type", "status", "policies")
         self.policies_chart.set_bars(types, statuses)
         segments, bands = pivot(data["customer_segments"], "segment", "risk_band", "customers", RISK_BANDS)

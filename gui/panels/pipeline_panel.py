@@ -1,4 +1,5 @@
 """Pipeline panel: Run and Stop a real Luigi run (a QProcess), its live tasks, progress and log, run history."""
+
 from __future__ import annotations
 
 import datetime
@@ -24,10 +25,15 @@ from .run_log import RunLog
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUN_LINE = re.compile(r"; run (\S+)\s*$", re.MULTILINE)  # cmd_run's first line: "warehouse: ...; run <id>"
 TASK_COLUMNS = [
-    Column("Task", "task_family"), Column("Table", "table_name"), Column("State", "status", colored=True),
-    Column("Why", "reason"), Column("Started", "started_at", formats.clock),
-    Column("Duration", "seconds", formats.seconds), Column("Rows in", "rows_in", formats.count),
-    Column("Rows out", "rows_out", formats.count), Column("Quarantined", "rows_quarantined", formats.count),
+    Column("Task", "task_family"),
+    Column("Table", "table_name"),
+    Column("State", "status", colored=True),
+    Column("Why", "reason"),
+    Column("Started", "started_at", formats.clock),
+    Column("Duration", "seconds", formats.seconds),
+    Column("Rows in", "rows_in", formats.count),
+    Column("Rows out", "rows_out", formats.count),
+    Column("Quarantined", "rows_quarantined", formats.count),
     Column("Error", "error", cell_tip="error"),
 ]
 
@@ -46,23 +52,28 @@ def run_state(run_id: str | None, since: float) -> dict:
     if "ops.task_runs" not in present:
         return {"run_id": run_id, "tasks": [], "run": {}}
     if run_id is None and "ops.runs" in present:
-        found = queries.select("run_started_since",
-                               since=datetime.datetime.fromtimestamp(since, datetime.UTC)).first()
+        found = queries.select("run_started_since", since=datetime.datetime.fromtimestamp(since, datetime.UTC)).first()
         run_id = found["run_id"] if found else None
     if not run_id:
         return {"run_id": None, "tasks": [], "run": {}}
     run = queries.select("run", run_id=run_id).first() if "ops.runs" in present else None
-    return {"run_id": run_id, "tasks": queries.select("run_tasks", run_id=run_id).dicts(),
-            "run": (run or {}).get("run") or {}}
+    return {
+        "run_id": run_id,
+        "tasks": queries.select("run_tasks", run_id=run_id).dicts(),
+        "run": (run or {}).get("run") or {},
+    }
 
 
 def read_run_log(run_id: str) -> str:
     """The run's log as the pipeline wrote it (reports/<run_id>.log), or a line saying why there is none."""
     from pipeline.orchestration.console import log_path
+
     path = log_path(run_id)
     if not path.exists():
-        return (f"No log of run {run_id} in {path.parent}: it ran on another machine or before logs were kept. "
-                "Its tasks are listed on the left.")
+        return (
+            f"No log of run {run_id} in {path.parent}: it ran on another machine or before logs were kept. "
+            "Its tasks are listed on the left."
+        )
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()[-2_000_000:]
 
@@ -100,8 +111,9 @@ class PipelinePanel(Panel):
         self.stop_button.clicked.connect(lambda: self.stop())
         self.run_button = button("Run pipeline", "primary")
         self.run_button.clicked.connect(self.start)
-        layout.addLayout(header("Pipeline", self.subtitle, self.workers_box, self.open_button, self.stop_button,
-                                self.run_button))
+        layout.addLayout(
+            header("Pipeline", self.subtitle, self.workers_box, self.open_button, self.stop_button, self.run_button)
+        )
 
         self.scheduler_state = QLabel("Scheduler: asking…", objectName="muted")  # which one runs use, checked often
         self.scheduler_state.setWordWrap(True)
@@ -159,20 +171,28 @@ class PipelinePanel(Panel):
     def _scheduler_checked(self, found: tuple[bool, str]) -> None:
         answers, address = found
         self.scheduler_answers = answers
-        self.scheduler_state.setText(f"Scheduler: luigid at {address} answers, runs started here use it" if answers
-                                     else f"Scheduler: local (no luigid answers at {address}), runs started here "
-                                          "use a local scheduler")
+        self.scheduler_state.setText(
+            f"Scheduler: luigid at {address} answers, runs started here use it"
+            if answers
+            else f"Scheduler: local (no luigid answers at {address}), runs started here use a local scheduler"
+        )
         self.open_button.setEnabled(answers)
-        self.open_button.setToolTip(f"Open luigid's page at http://{address}/" if answers
-                                    else f"No luigid answers at {address}")
+        self.open_button.setToolTip(
+            f"Open luigid's page at http://{address}/" if answers else f"No luigid answers at {address}"
+        )
 
     def open_report(self) -> None:
         run = self.shown_run or self.run_id
         if not run:
             return
         self.report_button.setEnabled(False)
-        workers.submit(self, run_report, run, done=self._report_ready,
-                       failed=lambda message: (self.report_button.setEnabled(True), self.status.setText(message)))
+        workers.submit(
+            self,
+            run_report,
+            run,
+            done=self._report_ready,
+            failed=lambda message: (self.report_button.setEnabled(True), self.status.setText(message)),
+        )
 
     def _report_ready(self, path: str) -> None:
         self.report_button.setEnabled(True)
@@ -237,8 +257,13 @@ class PipelinePanel(Panel):
             return
         self.run_button.setEnabled(False)
         self.status.setText("Starting: looking for a central scheduler…")
-        workers.submit(self, scheduler_answers, self.settings.scheduler(), done=self._launch,
-                       failed=lambda message: self._launch(False))
+        workers.submit(
+            self,
+            scheduler_answers,
+            self.settings.scheduler(),
+            done=self._launch,
+            failed=lambda message: self._launch(False),
+        )
 
     def _launch(self, central: bool) -> None:
         arguments = ["-m", "pipeline", "run", "--workers", str(self.workers_box.value())]
@@ -272,8 +297,9 @@ class PipelinePanel(Panel):
         self.tasks.set_rows([])
         self.tasks_box.heading.setText("Tasks of the new run")
         self.log.clear()
-        self.log.add(f"$ python {' '.join(arguments)}"
-                     + ("\n" if central else "   (no luigid answers: local scheduler)\n"))
+        self.log.add(
+            f"$ python {' '.join(arguments)}" + ("\n" if central else "   (no luigid answers: local scheduler)\n")
+        )
         self.progress.setMaximum(max(self.total, 1))
         self.progress.setValue(0)
         self.status.setText("Running with " + ("the central scheduler" if central else "a local scheduler") + "…")
@@ -300,8 +326,9 @@ class PipelinePanel(Panel):
         """Read a run's tasks off the GUI thread; answers that arrive after a newer one are dropped."""
         self.asked += 1
         asked = self.asked
-        workers.submit(self, run_state, run_id, since, done=lambda state: self._tasks_loaded(state, asked),
-                       failed=failed)
+        workers.submit(
+            self, run_state, run_id, since, done=lambda state: self._tasks_loaded(state, asked), failed=failed
+        )
 
     def _poll_failed(self, message: str) -> None:
         self.polling = False
@@ -321,8 +348,10 @@ class PipelinePanel(Panel):
             done = sum(1 for t in state["tasks"] if t["status"] == "done")
             self.progress.setMaximum(max(planned, done, 1))
             self.progress.setValue(done)
-            self.status.setText(f"Run {run['run_id']} is running ({run.get('command') or 'pipeline'} on "
-                                f"{run.get('host') or '?'}): {done} of {planned or '?'} tasks done")
+            self.status.setText(
+                f"Run {run['run_id']} is running ({run.get('command') or 'pipeline'} on "
+                f"{run.get('host') or '?'}): {done} of {planned or '?'} tasks done"
+            )
             self.watched = run["run_id"]
         elif not self.running() and run.get("run_id") and run.get("run_id") == getattr(self, "watched", None):
             self.watched = None
@@ -338,8 +367,9 @@ class PipelinePanel(Panel):
             done = sum(1 for t in state["tasks"] if t["status"] == "done")  # the rows shown, for the bar
             self.progress.setMaximum(max(planned, done, 1))
             self.progress.setValue(done)
-            self.status.setText(f"{done} of {planned or '?'} tasks done · "
-                                f"{formats.seconds(time.time() - self.started)}")
+            self.status.setText(
+                f"{done} of {planned or '?'} tasks done · {formats.seconds(time.time() - self.started)}"
+            )
 
     def _finished(self, exit_code: int, exit_status) -> None:
         self._read()
@@ -359,9 +389,16 @@ class PipelinePanel(Panel):
         elif crashed or self.stopping:
             self.status.setText(f"Run stopped after {took}. Work of unfinished tasks was rolled back.")
             hidden = self.log.hidden_tracebacks
-            self.log.add(f"Stopped from the app after {took}: each unfinished task's transaction was rolled back"
-                         + (f" (the stack dumps the interrupt made {hidden} process{'es' if hidden > 1 else ''} "
-                            "print are not shown)" if hidden else "") + ". Run again to finish the work.\n")
+            self.log.add(
+                f"Stopped from the app after {took}: each unfinished task's transaction was rolled back"
+                + (
+                    f" (the stack dumps the interrupt made {hidden} process{'es' if hidden > 1 else ''} "
+                    "print are not shown)"
+                    if hidden
+                    else ""
+                )
+                + ". Run again to finish the work.\n"
+            )
         else:
             self.status.setText(f"Run failed after {took} (exit code {exit_code}): see the failed tasks and the log.")
         self._ask(self.run_id, self.started)  # the tasks' final state
@@ -409,6 +446,7 @@ def scheduler_state(settings: AppSettings) -> tuple[bool, str]:
 def run_report(run_id: str) -> str:
     """The run's HTML report, written now if it is missing (a run of another machine, or reports were off)."""
     from pipeline import report
+
     path = report.report_path(run_id)
     if not path.exists():
         path = report.write_report(run_id)

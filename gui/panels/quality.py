@@ -1,4 +1,5 @@
 """Data quality panel: valid-record rates per table, violations per rule, the trend over runs, the quarantine."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,8 @@ from .common import Box, Message, Panel, fit_columns, header, page_layout, table
 from .quarantine import QuarantineBrowser
 
 TABLE_COLUMNS = [
-    Column("Table", "table_name"), Column("Raw", "raw_rows", formats.count, tooltip="rows loaded into raw"),
+    Column("Table", "table_name"),
+    Column("Raw", "raw_rows", formats.count, tooltip="rows loaded into raw"),
     Column("Valid", "valid_before", formats.count, tooltip="rows that broke no rule as loaded"),
     Column("Fixed", "fixed_rows", formats.count, tooltip="rows healing fixed"),
     Column("Held", "quarantined", formats.count, tooltip="rows quarantined"),
@@ -22,10 +24,14 @@ TABLE_COLUMNS = [
     Column("Valid after", "valid_rate_after", formats.percent, tooltip="clean rows / raw rows"),
 ]
 RULE_COLUMNS = [
-    Column("Table", "table_name"), Column("Rule", "rule_id", cell_tip="description"),
-    Column("Violations", "violations", formats.count), Column("Fixed", "fixed", formats.count),
-    Column("Quarantined", "quarantined", formats.count), Column("Flagged", "flagged", formats.count),
-    Column("Action", "action", colored=True), Column("Severity", "severity", colored=True),
+    Column("Table", "table_name"),
+    Column("Rule", "rule_id", cell_tip="description"),
+    Column("Violations", "violations", formats.count),
+    Column("Fixed", "fixed", formats.count),
+    Column("Quarantined", "quarantined", formats.count),
+    Column("Flagged", "flagged", formats.count),
+    Column("Action", "action", colored=True),
+    Column("Severity", "severity", colored=True),
     Column("Description", "description"),
 ]
 
@@ -34,8 +40,13 @@ def load() -> dict:
     present = queries.existing("quality.table_results", "quality.rule_results", "analytics.data_quality")
     if "quality.table_results" not in present:
         return {"empty": True}
-    found = {"empty": False, "tables": queries.select("table_quality").dicts(),
-             "rules": queries.select("rule_violations").dicts(), "trend": [], "trend_tables": []}
+    found = {
+        "empty": False,
+        "tables": queries.select("table_quality").dicts(),
+        "rules": queries.select("rule_violations").dicts(),
+        "trend": [],
+        "trend_tables": [],
+    }
     if "analytics.data_quality" in present:
         found["trend"] = queries.select("quality_trend_overall").dicts()
         found["trend_tables"] = queries.select("quality_trend").dicts()
@@ -72,8 +83,11 @@ class QualityPanel(Panel):
         layout.addWidget(self.tabs, 1)
 
         self.pages = QStackedWidget()
-        self.empty = Message("No quality results yet", "Run the pipeline: healing records here what it checked, "
-                                                       "fixed and held back, table by table and rule by rule.")
+        self.empty = Message(
+            "No quality results yet",
+            "Run the pipeline: healing records here what it checked, "
+            "fixed and held back, table by table and rule by rule.",
+        )
         self.failure = Message("Cannot read the quality results", "", "Try again", secondary="Open Settings")
         self.failure.action.clicked.connect(self.refresh)
         self.failure.secondary.clicked.connect(self.settings_requested)
@@ -139,8 +153,11 @@ class QualityPanel(Panel):
     def _show(self, data: dict) -> None:
         self.data = data
         if data["empty"]:
-            self.empty.show_text("No quality results yet", "Run the pipeline: healing records here what it "
-                                 "checked, fixed and held back, table by table and rule by rule.")
+            self.empty.show_text(
+                "No quality results yet",
+                "Run the pipeline: healing records here what it "
+                "checked, fixed and held back, table by table and rule by rule.",
+            )
             self.pages.setCurrentWidget(self.empty)
             self.finish_load()
             return
@@ -158,9 +175,13 @@ class QualityPanel(Panel):
         if data.get("empty", True):
             return
         tables = data["tables"]
-        self.rates_chart.set_bars([t["table_name"] for t in tables], {
-            "Before healing": [t["valid_rate_before"] for t in tables],
-            "After healing": [t["valid_rate_after"] for t in tables]})
+        self.rates_chart.set_bars(
+            [t["table_name"] for t in tables],
+            {
+                "Before healing": [t["valid_rate_before"] for t in tables],
+                "After healing": [t["valid_rate_after"] for t in tables],
+            },
+        )
         chosen = self.trend_table.currentData()
         self.trend_table.blockSignals(True)
         self.trend_table.clear()
@@ -181,9 +202,10 @@ class QualityPanel(Panel):
         if not rows:
             self.trend_chart.show_message("No runs yet")
             return
-        self.trend_chart.set_series([r["checked_at"] for r in rows], {
-            "Before healing": [r["valid_rate_before"] for r in rows],
-            "After healing": [r["valid_rate_after"] for r in rows]})
-
-
-
+        self.trend_chart.set_series(
+            [r["checked_at"] for r in rows],
+            {
+                "Before healing": [r["valid_rate_before"] for r in rows],
+                "After healing": [r["valid_rate_after"] for r in rows],
+            },
+        )

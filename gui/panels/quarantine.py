@@ -1,4 +1,5 @@
 """The quarantine browser: held-back records by table and rule, paged, with reasons, original row, CSV export."""
+
 from __future__ import annotations
 
 import html
@@ -13,8 +14,11 @@ from .common import Box, button, fit_columns, table_view
 
 PAGE = 100
 RECORD_COLUMNS = [
-    Column("Table", "table_name"), Column("Source row", "source_row", formats.count),
-    Column("Record key", "record_key"), Column("Rules broken", "rule_ids"), Column("Duplicate of", "survivor_key"),
+    Column("Table", "table_name"),
+    Column("Source row", "source_row", formats.count),
+    Column("Record key", "record_key"),
+    Column("Rules broken", "rule_ids"),
+    Column("Duplicate of", "survivor_key"),
     Column("Run", "run_id"),
 ]
 
@@ -22,8 +26,10 @@ RECORD_COLUMNS = [
 def load_filters(table: str | None) -> dict:
     if "quality.quarantine" not in queries.existing("quality.quarantine"):
         return {"tables": [], "rules": []}
-    return {"tables": queries.select("quarantine_tables").rows,
-            "rules": queries.select("quarantine_rules", table=table).rows}
+    return {
+        "tables": queries.select("quarantine_tables").rows,
+        "rules": queries.select("quarantine_rules", table=table).rows,
+    }
 
 
 def load_page(table: str | None, rule: str | None, offset: int) -> dict:
@@ -39,14 +45,19 @@ def load_record(table: str, source_row: int) -> dict:
     order = []
     try:
         from pipeline.tables import spec  # the table spec orders the fields as the source has them
+
         order = [c.name for c in spec(table).columns]
     except Exception:  # noqa: BLE001, S110 - a table the specs do not know: fields in the stored order
         pass
     original = found.get("original") or {}
     names = [n for n in order if n in original] + [n for n in original if n not in order]
-    return {"table": table, "source_row": source_row, "messages": found.get("messages") or {},
-            "rule_ids": found.get("rule_ids") or [],
-            "fields": [{"field": n, "value": original[n]} for n in names]}
+    return {
+        "table": table,
+        "source_row": source_row,
+        "messages": found.get("messages") or {},
+        "rule_ids": found.get("rule_ids") or [],
+        "fields": [{"field": n, "value": original[n]} for n in names],
+    }
 
 
 class QuarantineBrowser(QWidget):
@@ -87,9 +98,12 @@ class QuarantineBrowser(QWidget):
         self.page_label = QLabel(objectName="muted")
         pager = QHBoxLayout()
         pager.addWidget(self.page_label, 1)
-        for widget, offset in ((self.first_button, lambda: 0), (self.previous_button, lambda: self.offset - PAGE),
-                               (self.next_button, lambda: self.offset + PAGE),
-                               (self.last_button, lambda: (max(self.total - 1, 0) // PAGE) * PAGE)):
+        for widget, offset in (
+            (self.first_button, lambda: 0),
+            (self.previous_button, lambda: self.offset - PAGE),
+            (self.next_button, lambda: self.offset + PAGE),
+            (self.last_button, lambda: (max(self.total - 1, 0) // PAGE) * PAGE),
+        ):
             widget.clicked.connect(lambda checked=False, where=offset: self.load_page(where()))
             pager.addWidget(widget)
         records = QWidget()
@@ -102,7 +116,9 @@ class QuarantineBrowser(QWidget):
         self.reasons.setWordWrap(True)
         self.reasons.setTextFormat(Qt.TextFormat.RichText)
         self.reasons.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fields = RowsModel([Column("Field", "field"), Column("Value as it arrived", "value", _value, left=True)], self)
+        self.fields = RowsModel(
+            [Column("Field", "field"), Column("Value as it arrived", "value", _value, left=True)], self
+        )
         self.field_view = table_view(self.fields)
         detail = QWidget()
         right = QVBoxLayout(detail)
@@ -146,8 +162,9 @@ class QuarantineBrowser(QWidget):
     def select(self, table: str | None, rule: str | None = None) -> None:
         """Choose filters as a user would (tests and links from other panels)."""
         self.table.setCurrentIndex(max(self.table.findData(table), 0))
-        workers.submit(self, load_filters, table, done=lambda found: (
-            self._set_rules(found["rules"], rule), self.load_page(0)))
+        workers.submit(
+            self, load_filters, table, done=lambda found: (self._set_rules(found["rules"], rule), self.load_page(0))
+        )
 
     def _filters_changed(self, table_changed: bool) -> None:
         if table_changed:
@@ -159,8 +176,7 @@ class QuarantineBrowser(QWidget):
         self.token += 1
         token = self.token
         table, rule = self.filters()
-        workers.submit(self, load_page, table, rule, max(offset, 0),
-                       done=lambda page: self._show_page(page, token))
+        workers.submit(self, load_page, table, rule, max(offset, 0), done=lambda page: self._show_page(page, token))
 
     def _show_page(self, page: dict, token: int) -> None:
         if token != self.token:
@@ -170,8 +186,12 @@ class QuarantineBrowser(QWidget):
         fit_columns(self.view, 260)
         self.count.setText(f"{formats.count(self.total)} records")
         shown = len(page["rows"])
-        self.page_label.setText(f"Records {formats.count(self.offset + 1)}–{formats.count(self.offset + shown)} "
-                                f"of {formats.count(self.total)}" if shown else "No records")
+        self.page_label.setText(
+            f"Records {formats.count(self.offset + 1)}–{formats.count(self.offset + shown)} "
+            f"of {formats.count(self.total)}"
+            if shown
+            else "No records"
+        )
         self.first_button.setEnabled(self.offset > 0)
         self.previous_button.setEnabled(self.offset > 0)
         self.next_button.setEnabled(self.offset + shown < self.total)
@@ -209,8 +229,16 @@ class QuarantineBrowser(QWidget):
                 return
         self.export_button.setEnabled(False)
         self.count.setText(f"Exporting {formats.count(self.total)} records…")
-        workers.submit(self, queries.export_csv, path, table, rule, pool=workers.LONG_JOBS,
-                       done=lambda n: self._exported(path, n), failed=self._export_failed)
+        workers.submit(
+            self,
+            queries.export_csv,
+            path,
+            table,
+            rule,
+            pool=workers.LONG_JOBS,
+            done=lambda n: self._exported(path, n),
+            failed=self._export_failed,
+        )
 
     def _exported(self, path: str, rows: int) -> None:
         self.last_export = (path, rows)

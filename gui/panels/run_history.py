@@ -1,4 +1,5 @@
 """The run history of the Pipeline panel: ops.task_runs grouped by run, and task durations over runs."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,10 +13,15 @@ from ..models import Column, RowsModel
 from .common import Box, fit_columns, pivot, table_view
 
 RUN_COLUMNS = [
-    Column("Run", "run_id"), Column("Started", "started_at", formats.when), Column("State", "status", colored=True),
-    Column("Tasks", "tasks", formats.count), Column("Failed", "failed", formats.count),
-    Column("Duration", "seconds", formats.seconds), Column("Rows loaded", "rows_loaded", formats.count),
-    Column("Quarantined", "rows_quarantined", formats.count), Column("Host", "host"),
+    Column("Run", "run_id"),
+    Column("Started", "started_at", formats.when),
+    Column("State", "status", colored=True),
+    Column("Tasks", "tasks", formats.count),
+    Column("Failed", "failed", formats.count),
+    Column("Duration", "seconds", formats.seconds),
+    Column("Rows loaded", "rows_loaded", formats.count),
+    Column("Quarantined", "rows_quarantined", formats.count),
+    Column("Host", "host"),
 ]
 FAMILIES = {"HealTable": "Heal, per table", "LoadTable": "Load, per table", "Transform": "Transform"}
 
@@ -55,6 +61,7 @@ class RunHistory(QSplitter):
             self._draw()
             if then is not None:
                 then(data["runs"])
+
         workers.submit(self, load, done=shown)
 
     def _draw(self) -> None:

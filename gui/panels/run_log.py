@@ -1,4 +1,5 @@
 """The log of a run started from the app: the process output as it comes, DEBUG lines hidden unless asked for."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,11 @@ from PySide6.QtWidgets import QCheckBox, QPlainTextEdit
 from .common import Box
 
 PROCESS_HEADER = re.compile(r"^Process[- ]\S*:$")  # multiprocessing's line before a worker's traceback
-CONTINUED = ("Traceback (most recent call last)", "During handling of the above exception",
-             "The above exception was the direct cause")
+CONTINUED = (
+    "Traceback (most recent call last)",
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
 KEPT = 20000  # lines of output kept (the view shows them; older ones are dropped)
 
 

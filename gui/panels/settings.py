@@ -1,4 +1,5 @@
 """Settings panel: warehouse URL (password masked), source and backup folders, scheduler address."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -17,6 +18,7 @@ def masked(url: str) -> str:
         return ""
     workers.ensure_pipeline()
     from pipeline import warehouse
+
     return warehouse.mask(url)
 
 
@@ -26,6 +28,7 @@ def unmasked(text: str, stored: str) -> str:
     if MASK not in text or not stored:
         return text
     from sqlalchemy.engine import make_url
+
     try:
         typed, old = make_url(text), make_url(stored)
     except Exception:  # noqa: BLE001 - not a URL: saved as typed, and the connection test will say so
@@ -41,6 +44,7 @@ def _check_warehouse(typed: str = "", default: str | None = None) -> str:
     import psycopg2
 
     from pipeline import config, warehouse
+
     target = typed or default or config.warehouse().url
     where = warehouse.mask(target) if target else f"embedded PostgreSQL in {config.embedded_dir()}"
     try:
@@ -48,8 +52,12 @@ def _check_warehouse(typed: str = "", default: str | None = None) -> str:
             conn = warehouse.connect(address=warehouse.libpq_url(target), name="insurance-app", timeout=5)
         else:
             from pipeline import embedded
-            conn = psycopg2.connect(embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database),
-                                    application_name="insurance-app", connect_timeout=5)
+
+            conn = psycopg2.connect(
+                embedded.url(config.embedded_dir() / "pgdata", config.warehouse().database),
+                application_name="insurance-app",
+                connect_timeout=5,
+            )
     except (psycopg2.Error, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise workers.Refused(f"Cannot connect to {where}: {reason}") from None
@@ -73,8 +81,9 @@ class SettingsPanel(Panel):
         self.revert_button.clicked.connect(self.refresh)
         layout.addLayout(header("Settings", self.subtitle, self.revert_button, self.save_button))
 
-        self.url = QLineEdit(placeholderText="empty: PIPELINE_DATABASE_URL, luigi.cfg [warehouse] url, "
-                                             "else an embedded PostgreSQL")
+        self.url = QLineEdit(
+            placeholderText="empty: PIPELINE_DATABASE_URL, luigi.cfg [warehouse] url, else an embedded PostgreSQL"
+        )
         self.data_dir = QLineEdit(placeholderText="empty: PIPELINE_DATA_DIR, else luigi.cfg [sources] data_dir")
         self.backup_dir = QLineEdit(placeholderText="empty: PIPELINE_BACKUP_DIR, else luigi.cfg [backups] folder")
         self.scheduler = QLineEdit(placeholderText="host:port; empty: luigi.cfg [core] scheduler_host:scheduler_port")
@@ -103,8 +112,12 @@ class SettingsPanel(Panel):
         in_use = QWidget()
         shown = QFormLayout(in_use)
         shown.setHorizontalSpacing(18)
-        for key, label in (("warehouse", "Warehouse"), ("data_dir", "Source folder"), ("backup_dir", "Backup folder"),
-                           ("scheduler", "Scheduler")):
+        for key, label in (
+            ("warehouse", "Warehouse"),
+            ("data_dir", "Source folder"),
+            ("backup_dir", "Backup folder"),
+            ("scheduler", "Scheduler"),
+        ):
             self.in_use[key].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             shown.addRow(label, self.in_use[key])
         layout.addWidget(Box("In use now", in_use))
@@ -170,20 +183,36 @@ class SettingsPanel(Panel):
         self._status(self.url_status, "Connecting…", True)
         typed = unmasked(self.url.text(), self.settings.value("warehouse_url"))
         default = self.settings.started_with.get("PIPELINE_DATABASE_URL")
-        workers.submit(self, _check_warehouse, typed, default, done=lambda text: self._status(self.url_status, text, True),
-                       failed=lambda text: self._status(self.url_status, text, False))
+        workers.submit(
+            self,
+            _check_warehouse,
+            typed,
+            default,
+            done=lambda text: self._status(self.url_status, text, True),
+            failed=lambda text: self._status(self.url_status, text, False),
+        )
 
     def test_scheduler(self) -> None:
         try:
-            chosen = parse_scheduler(self.scheduler.text()) if self.scheduler.text().strip() \
-                else self.settings.scheduler()
+            chosen = (
+                parse_scheduler(self.scheduler.text()) if self.scheduler.text().strip() else self.settings.scheduler()
+            )
         except ValueError as exc:
             self._status(self.scheduler_status, str(exc), False)
             return
         self._status(self.scheduler_status, f"Asking {chosen}…", True)
-        workers.submit(self, scheduler_answers, chosen, done=lambda ok: self._status(
-            self.scheduler_status, f"luigid answers at {chosen}: runs use it" if ok else
-            f"No luigid answers at {chosen}: runs use a local scheduler", ok))
+        workers.submit(
+            self,
+            scheduler_answers,
+            chosen,
+            done=lambda ok: self._status(
+                self.scheduler_status,
+                f"luigid answers at {chosen}: runs use it"
+                if ok
+                else f"No luigid answers at {chosen}: runs use a local scheduler",
+                ok,
+            ),
+        )
 
     def _status(self, label: QLabel, text: str, ok: bool) -> None:
         label.show()

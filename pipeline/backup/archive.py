@@ -1,4 +1,5 @@
 """Backups of the warehouse: pg_dump archives with manifests, checked and atomic restores, retention, CLI."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,10 +11,10 @@ import shutil
 import subprocess
 import tempfile
 import typing
-from typing import IO
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg2
 from psycopg2 import sql
@@ -21,8 +22,23 @@ from psycopg2 import sql
 from .. import analytics, config, warehouse
 from ..orchestration import writelock
 from ..orchestration.lifeline import pid_alive
-from .manifest import (ARCHIVE, DROP_SCHEMAS_SQL, FORMAT, MANIFEST, BackupError, Tools, database_name, file_sha256,
-                       find_tools, major_of, table_checksums, tool_connection, verify_sql, with_database, write_json)
+from .manifest import (
+    ARCHIVE,
+    DROP_SCHEMAS_SQL,
+    FORMAT,
+    MANIFEST,
+    BackupError,
+    Tools,
+    database_name,
+    file_sha256,
+    find_tools,
+    major_of,
+    table_checksums,
+    tool_connection,
+    verify_sql,
+    with_database,
+    write_json,
+)
 from .schema import read_manifest
 
 # Custom format, gzip level 1: one file to hash and ship; the default gzip 6 dumps much slower for a little less, and
@@ -100,7 +116,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
     folder = Path(folder or config.backup_dir())
     folder.mkdir(parents=True, exist_ok=True)
     database = database_name(url)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     partial = folder / f".{database}-{started:%Y%m%dT%H%M%SZ}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     partial.mkdir()
     conn = warehouse.connect("backup", url)
@@ -115,9 +131,19 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
             tools = find_tools(server_major, "oldest", f"the server is PostgreSQL {server_version}")
             conninfo, env = tool_connection(url, "insurance-pipeline-backup")
             with tempfile.TemporaryFile() as errors:
-                dump = subprocess.Popen([tools["pg_dump"], *DUMP_OPTIONS, f"--snapshot={snapshot}",
-                                         f"--file={partial / ARCHIVE}", f"--dbname={conninfo}"],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+                dump = subprocess.Popen(
+                    [
+                        tools["pg_dump"],
+                        *DUMP_OPTIONS,
+                        f"--snapshot={snapshot}",
+                        f"--file={partial / ARCHIVE}",
+                        f"--dbname={conninfo}",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    env=env,
+                )
                 try:
                     tables = table_checksums(conn)  # meanwhile: pg_dump works in its own process
                     latest_run = _latest_run(cur)
@@ -133,13 +159,23 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
         with open(partial / ARCHIVE, "rb+") as f:
             os.fsync(f.fileno())
         manifest = {
-            "format": FORMAT, "database": database, "source": _where(url),
+            "format": FORMAT,
+            "database": database,
+            "source": _where(url),
             "created_at": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "server_version": server_version, "pg_dump_version": tools.version,
-            "pipeline_version": _pipeline_version(), "latest_run": latest_run,
-            "archive": {"file": ARCHIVE, "format": "custom", "options": list(DUMP_OPTIONS),
-                        "sha256": file_sha256(partial / ARCHIVE), "size": size},
-            "total_rows": sum(t.get("rows") or 0 for t in tables), "tables": tables,
+            "server_version": server_version,
+            "pg_dump_version": tools.version,
+            "pipeline_version": _pipeline_version(),
+            "latest_run": latest_run,
+            "archive": {
+                "file": ARCHIVE,
+                "format": "custom",
+                "options": list(DUMP_OPTIONS),
+                "sha256": file_sha256(partial / ARCHIVE),
+                "size": size,
+            },
+            "total_rows": sum(t.get("rows") or 0 for t in tables),
+            "tables": tables,
         }
         write_json(partial / MANIFEST, manifest)
         final = rename_free(partial, folder, f"{database}-{started:%Y%m%dT%H%M%SZ}")
@@ -155,7 +191,7 @@ def create(url: str | None = None, folder: Path | None = None, keep: int | None 
 def rename_free(partial: Path, folder: Path, name: str) -> Path:
     """Rename the finished backup to its name, or name-2, -3... after the backups of the same second (names never
     go back in time, even when retention removed the first of them)."""
-    taken = [int(s[1:] or 1) for p in folder.glob(f"{name}*") if re.fullmatch(r"(-\d+)?", s := p.name[len(name):])]
+    taken = [int(s[1:] or 1) for p in folder.glob(f"{name}*") if re.fullmatch(r"(-\d+)?", s := p.name[len(name) :])]
     start = max(taken) + 1 if taken else 1
     for n in range(start, start + 1000):
         final = folder / (name if n == 1 else f"{name}-{n}")
@@ -223,19 +259,26 @@ def check(backup: Backup) -> Tools:
     if not archive.is_file():
         raise BackupError(f"{backup.name}: the archive {archive.name} is missing")
     if archive.stat().st_size != expected["size"]:
-        raise BackupError(f"{backup.name}: the archive has {archive.stat().st_size:,} bytes, the manifest says "
-                          f"{expected['size']:,} (truncated or altered): refused")
+        raise BackupError(
+            f"{backup.name}: the archive has {archive.stat().st_size:,} bytes, the manifest says "
+            f"{expected['size']:,} (truncated or altered): refused"
+        )
     if file_sha256(archive) != expected["sha256"]:
         raise BackupError(f"{backup.name}: the archive's sha256 differs from the manifest (altered): refused")
-    tools = find_tools(major_of(backup.manifest["pg_dump_version"]), "newest",
-                       f"the archive was made by pg_dump {backup.manifest['pg_dump_version']}")
+    tools = find_tools(
+        major_of(backup.manifest["pg_dump_version"]),
+        "newest",
+        f"the archive was made by pg_dump {backup.manifest['pg_dump_version']}",
+    )
     listed = subprocess.run([tools["pg_restore"], "--list", str(archive)], capture_output=True, text=True)
     if listed.returncode != 0:
         raise BackupError(f"{backup.name}: pg_restore cannot read the archive: {first_line(listed.stderr)}")
     if re.search(r"^\d+;.* (BLOBS?|LARGE OBJECTS?|BLOB METADATA) ", listed.stdout, re.MULTILINE):
         # pg_restore's script commits large objects by itself, which would end the one transaction early
-        raise BackupError(f"{backup.name}: the archive holds large objects, which a one-transaction restore "
-                          "cannot take: restore it with pg_restore by hand")
+        raise BackupError(
+            f"{backup.name}: the archive holds large objects, which a one-transaction restore "
+            "cannot take: restore it with pg_restore by hand"
+        )
     return tools
 
 
@@ -248,12 +291,17 @@ class Restored:
     def __str__(self) -> str:
         tables = [t for t in self.backup.manifest["tables"] if t["kind"] == "table"]
         views = len(self.backup.manifest["tables"]) - len(tables)
-        text = (f"{self.backup.name} restored into {self.where}: {len(tables)} tables, "
-                f"{sum(t.get('rows') or 0 for t in tables):,} rows, every count and checksum equals the manifest")
+        text = (
+            f"{self.backup.name} restored into {self.where}: {len(tables)} tables, "
+            f"{sum(t.get('rows') or 0 for t in tables):,} rows, every count and checksum equals the manifest"
+        )
         if views:
             text += f"; {views} materialized views rebuilt from them, " + (
                 f"{len(self.rebuilt)} differ from the backup ({'; '.join(self.rebuilt)}: their queries read the "
-                "clock or sum floats in another order)" if self.rebuilt else "all equal to the manifest")
+                "clock or sum floats in another order)"
+                if self.rebuilt
+                else "all equal to the manifest"
+            )
         return text
 
 
@@ -273,12 +321,18 @@ def restore(name: str, target_db: str | None = None, folder: Path | None = None,
     backup = find(name, folder)
     if target_db:
         tools = check(backup)  # before anything is touched
-        return Restored(backup, f"the new database {target_db}",
-                        _restore_new(backup, target_db, tools, portable, keep_database=True))
+        return Restored(
+            backup,
+            f"the new database {target_db}",
+            _restore_new(backup, target_db, tools, portable, keep_database=True),
+        )
     with writelock.replacing("restore"):  # refused at once while a run holds the warehouse
         tools = check(backup)
-        return Restored(backup, f"the warehouse ({warehouse.describe()})",
-                        _restore_into(warehouse.url(), backup, tools, replace=True, portable=portable))
+        return Restored(
+            backup,
+            f"the warehouse ({warehouse.describe()})",
+            _restore_into(warehouse.url(), backup, tools, replace=True, portable=portable),
+        )
 
 
 def _admin(url: str):
@@ -318,9 +372,12 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
     if major > tools.major:
         tools = find_tools(major, "newest", f"the server is PostgreSQL {version}")
     conninfo, env = tool_connection(url, "insurance-pipeline-restore")
-    prelude = (f"BEGIN;\nSET client_min_messages = warning;\nSET lock_timeout = '{LOCK_TIMEOUT}';\n"
-               + analytics.BUILD_SETTINGS + "\n"  # the archive's materialized views are refreshed as a run builds them
-               + (DROP_SCHEMAS_SQL if replace else ""))
+    prelude = (
+        f"BEGIN;\nSET client_min_messages = warning;\nSET lock_timeout = '{LOCK_TIMEOUT}';\n"
+        + analytics.BUILD_SETTINGS
+        + "\n"  # the archive's materialized views are refreshed as a run builds them
+        + (DROP_SCHEMAS_SQL if replace else "")
+    )
     epilogue = verify_sql(backup.manifest["tables"]) + "\nCOMMIT;\n"
     restore_args = [tools["pg_restore"], "--clean", "--if-exists", "--no-owner", "--file=-", str(backup.archive)]
     if portable:
@@ -328,8 +385,9 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
     psql_args = [tools["psql"], "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", f"--dbname={conninfo}", "--file=-"]
     with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
         psql = subprocess.Popen(psql_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
-        source = subprocess.Popen(restore_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=restore_err, env=env)
+        source = subprocess.Popen(
+            restore_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=restore_err, env=env
+        )
         to_psql, from_restore = typing.cast(IO[bytes], psql.stdin), typing.cast(IO[bytes], source.stdout)  # PIPEs
         try:
             to_psql.write(prelude.encode())
@@ -350,14 +408,20 @@ def _restore_into(url: str, backup: Backup, tools: Tools, replace: bool, portabl
             psql.wait()
         restore_err.seek(0)
         psql_err.seek(0)
-        restore_text, psql_text = (restore_err.read().decode(errors="replace"),
-                                   psql_err.read().decode(errors="replace"))
+        restore_text, psql_text = (
+            restore_err.read().decode(errors="replace"),
+            psql_err.read().decode(errors="replace"),
+        )
     if psql.returncode != 0:
         raise BackupError(_explain(psql_text) + "; nothing was changed")
     if source.returncode != 0:
         raise BackupError(f"pg_restore failed: {first_line(restore_text)}; nothing was changed")
-    return [part for line in psql_text.splitlines() if "BACKUP-REBUILT " in line
-            for part in line.split("BACKUP-REBUILT ", 1)[1].split("; ")]
+    return [
+        part
+        for line in psql_text.splitlines()
+        if "BACKUP-REBUILT " in line
+        for part in line.split("BACKUP-REBUILT ", 1)[1].split("; ")
+    ]
 
 
 def _explain(psql_text: str) -> str:
@@ -376,4 +440,3 @@ def _pump(source, target) -> None:
             pass
         return
     shutil.copyfileobj(source, target, 1 << 20)
-

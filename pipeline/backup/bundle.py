@@ -1,4 +1,5 @@
 """Portable bundles: one zip with a backup, its manifest and the source Parquet files, to restore elsewhere."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,9 @@ BUNDLE_FORMAT = "insurance-pipeline-bundle/1"
 BUNDLE_JSON = "bundle.json"
 
 
-def export(out: Path | None = None, name: str | None = None, data_dir: Path | None = None,
-           folder: Path | None = None) -> Path:
+def export(
+    out: Path | None = None, name: str | None = None, data_dir: Path | None = None, folder: Path | None = None
+) -> Path:
     """Zip a backup (a new one unless `name` is given) with the source Parquet files; the zip's path."""
     chosen = archive.find(name, folder) if name else archive.create(folder=folder)
     archive.check(chosen)
@@ -32,8 +34,9 @@ def export(out: Path | None = None, name: str | None = None, data_dir: Path | No
     out = Path(out or Path(folder or config.backup_dir()) / f"{chosen.name}.zip")
     out.parent.mkdir(parents=True, exist_ok=True)
     description = {
-        "format": BUNDLE_FORMAT, "backup": chosen.name,
-        "created_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "format": BUNDLE_FORMAT,
+        "backup": chosen.name,
+        "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {p.name: {"sha256": file_sha256(p), "size": p.stat().st_size} for p in sources},
     }
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
@@ -59,8 +62,9 @@ def _extract(z: zipfile.ZipFile, member: str, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def import_(file: Path, target_db: str | None = None, data_dir: Path | None = None,
-            folder: Path | None = None) -> archive.Restored:
+def import_(
+    file: Path, target_db: str | None = None, data_dir: Path | None = None, folder: Path | None = None
+) -> archive.Restored:
     """Restore a bundle: its backup joins the backups folder, the warehouse (or a new database) gets its data, and
     (for the warehouse, or with data_dir) the Parquet files go to the source folder: the next run finds all done."""
     file = Path(file)
@@ -83,8 +87,15 @@ def import_(file: Path, target_db: str | None = None, data_dir: Path | None = No
             return _import(z, file, description, Path(tmp), folder, target_db, data_dir)
 
 
-def _import(z: zipfile.ZipFile, file: Path, description: dict, tmp: Path, folder: Path, target_db: str | None,
-            data_dir: Path | None) -> archive.Restored:
+def _import(
+    z: zipfile.ZipFile,
+    file: Path,
+    description: dict,
+    tmp: Path,
+    folder: Path,
+    target_db: str | None,
+    data_dir: Path | None,
+) -> archive.Restored:
     """Stage the bundle's files in tmp, check them, restore, then install the sources and keep the backup."""
     staged = tmp / description["backup"]
     staged.mkdir()

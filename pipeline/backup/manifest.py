@@ -1,4 +1,5 @@
 """Backup manifests: per-table row counts and checksums in SQL, archive digests, and the PostgreSQL client tools."""
+
 from __future__ import annotations
 
 import functools
@@ -47,9 +48,9 @@ CHECKSUM_SQL = {
     "columns": "SELECT count(*), coalesce(sum(pg_catalog.hashint8extended({cols}, 0)), 0)::text FROM {table} AS t",
     "text": "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended((t.*)::text, 0)), 0)::text FROM {table} AS t",
     "row": "SELECT count(*), coalesce(sum(pg_catalog.hashint8extended("
-           "pg_catalog.hash_record_extended(ROW({cols}), 0), 0)), 0)::text FROM {table} AS t",
+    "pg_catalog.hash_record_extended(ROW({cols}), 0), 0)), 0)::text FROM {table} AS t",
     "hash": "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended("
-            "pg_catalog.hash_record_extended(t.*, 0)::text, 0)), 0)::text FROM {table} AS t",
+    "pg_catalog.hash_record_extended(t.*, 0)::text, 0)), 0)::text FROM {table} AS t",
 }
 # What {cols} is for a method, made from the table's regclass ({}) in SQL, so that a backup and a restore's check
 # (in PL/pgSQL) build the same expression. Positions count the columns a dump recreates (not dropped ones).
@@ -80,14 +81,18 @@ FROM (SELECT a.attnotnull, a.n, pg_catalog.format(CASE
           WHERE oc.opcdefault AND oc.opcintype = a.atttypid AND p.proargtypes[0] = a.atttypid
             AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace LIMIT 1) f ON true) c""",
     # The columns for ROW(...), in order.
-    "row": ("SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(CASE WHEN a.atttypid IN "
-            "('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.xml'::pg_catalog.regtype) THEN 't.%I::text' "
-            "ELSE 't.%I' END, a.attname), ', ' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a "
-            "WHERE a.attrelid = {} AND a.attnum > 0 AND NOT a.attisdropped"),
+    "row": (
+        "SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(CASE WHEN a.atttypid IN "
+        "('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.xml'::pg_catalog.regtype) THEN 't.%I::text' "
+        "ELSE 't.%I' END, a.attname), ', ' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a "
+        "WHERE a.attrelid = {} AND a.attnum > 0 AND NOT a.attisdropped"
+    ),
 }
 # Settings that fix the text form of values (used by the "text" method; harmless for the others).
-STABLE_SETTINGS = ("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';"
-                   " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C';")
+STABLE_SETTINGS = (
+    "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';"
+    " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C';"
+)
 
 
 class BackupError(PipelineError):
@@ -105,14 +110,18 @@ def table_checksums(conn) -> list[dict]:
             if not populated:
                 found.append({**entry, "populated": False})
                 continue
-            cur.execute(sql.SQL(COLUMNS_SQL["columns"]).format(
-                sql.SQL("{}::regclass").format(sql.Literal(sql.Identifier(schema, name).as_string(cur)))))
+            cur.execute(
+                sql.SQL(COLUMNS_SQL["columns"]).format(
+                    sql.SQL("{}::regclass").format(sql.Literal(sql.Identifier(schema, name).as_string(cur)))
+                )
+            )
             columns = cur.fetchone()[0]
             for method in ("columns", "text"):
                 cur.execute("SAVEPOINT backup_checksum")
                 try:
-                    cur.execute(sql.SQL(CHECKSUM_SQL[method]).format(table=sql.Identifier(schema, name),
-                                                                     cols=sql.SQL(columns)))
+                    cur.execute(
+                        sql.SQL(CHECKSUM_SQL[method]).format(table=sql.Identifier(schema, name), cols=sql.SQL(columns))
+                    )
                 except psycopg2.errors.UndefinedFunction:  # a column type without an extended hash function
                     cur.execute("ROLLBACK TO SAVEPOINT backup_checksum")
                     continue
@@ -133,8 +142,12 @@ def _literal(value) -> str:
 def _checksum_plpgsql(method: str) -> str:
     """PL/pgSQL that computes a table's (e.s, e.t) rows and checksum by the method, into got_rows and got_sum."""
     check = CHECKSUM_SQL[method].replace("{cols}", "%1$s").replace("{table}", "%2$I.%3$I")
-    cols = (f"    EXECUTE {_literal(COLUMNS_SQL[method].format('$1'))}\n"
-            f"        INTO cols USING format('%I.%I', e.s, e.t)::regclass;\n" if method in COLUMNS_SQL else "")
+    cols = (
+        f"    EXECUTE {_literal(COLUMNS_SQL[method].format('$1'))}\n"
+        f"        INTO cols USING format('%I.%I', e.s, e.t)::regclass;\n"
+        if method in COLUMNS_SQL
+        else ""
+    )
     return f"{cols}    EXECUTE format({_literal(check)}, cols, e.s, e.t) INTO got_rows, got_sum;"
 
 
@@ -143,9 +156,18 @@ def _expected_json(tables: list[dict]) -> str:
 
     A manifest is untrusted (a bundle may come from anywhere): its values are never SQL text. The JSON is ASCII
     (no encoding can change it) and the quote's tag is random, so nothing inside can end the string."""
-    rows = [{"schema_name": t["schema"], "table_name": t["table"], "method": t.get("method"), "rows": t.get("rows"),
-             "checksum": t.get("checksum"), "populated": t.get("populated", True), "is_view": t["kind"] != "table"}
-            for t in tables]
+    rows = [
+        {
+            "schema_name": t["schema"],
+            "table_name": t["table"],
+            "method": t.get("method"),
+            "rows": t.get("rows"),
+            "checksum": t.get("checksum"),
+            "populated": t.get("populated", True),
+            "is_view": t["kind"] != "table",
+        }
+        for t in tables
+    ]
     document = json.dumps(rows, ensure_ascii=True)
     tag = f"$manifest_{uuid.uuid4().hex}$"
     if tag in document:
@@ -160,8 +182,10 @@ def verify_sql(tables: list[dict]) -> str:
     too, but a difference is reported (a WARNING BACKUP-REBUILT) rather than fatal: it can only come from the view's
     own query (now(), float sums in another order), since the tables it reads are checked exactly."""
     # One branch per method (the manifest's), "text" for any other; each computes got_rows and got_sum.
-    branches = [f"{'IF' if i == 0 else 'ELSIF'} e.method = {_literal(m)} THEN\n{_checksum_plpgsql(m)}"
-                for i, m in enumerate(m for m in CHECKSUM_SQL if m != "text")]
+    branches = [
+        f"{'IF' if i == 0 else 'ELSIF'} e.method = {_literal(m)} THEN\n{_checksum_plpgsql(m)}"
+        for i, m in enumerate(m for m in CHECKSUM_SQL if m != "text")
+    ]
     compute = "\n".join([*branches, f"ELSE\n{_checksum_plpgsql('text')}", "END IF;"])
     return f"""
 {STABLE_SETTINGS}
@@ -251,13 +275,15 @@ def write_json(path: Path, data: dict) -> None:
 
 # --- connections for the client tools: the password goes in the environment, never on a command line ---
 
+
 def tool_connection(url: str, application: str) -> tuple[str, dict]:
     """(conninfo without any password, environment with PGPASSWORD) for pg_dump and psql."""
     params = psycopg2.extensions.parse_dsn(url)
     password = params.pop("password", None)
     params["application_name"] = application
-    conninfo = " ".join(f"{k}='{v}'" for k, v in ((k, str(v).replace("\\", "\\\\").replace("'", "\\'"))
-                                                  for k, v in params.items()))
+    conninfo = " ".join(
+        f"{k}='{v}'" for k, v in ((k, str(v).replace("\\", "\\\\").replace("'", "\\'")) for k, v in params.items())
+    )
     env = dict(os.environ)  # PGPASSWORD, PGPASSFILE, PGSSL* and ~/.pgpass work as they do for the pipeline
     if password:
         env["PGPASSWORD"] = password
@@ -275,6 +301,7 @@ def with_database(url: str, database: str) -> str:
 
 
 # --- the client tools: at least as new as the server (and as the pg_dump that made an archive) ---
+
 
 @dataclass(frozen=True)
 class Tools:
@@ -308,13 +335,18 @@ def _candidate_folders() -> list[Path]:
     on_path = shutil.which("pg_dump")
     if on_path:
         folders.append(Path(on_path).parent)
-    for pattern in ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
-                    "/opt/homebrew/opt/postgresql@*/bin", "/Applications/Postgres.app/Contents/Versions/*/bin"):
+    for pattern in (
+        "/usr/lib/postgresql/*/bin",
+        "/usr/pgsql-*/bin",
+        "/usr/local/pgsql/bin",
+        "/opt/homebrew/opt/postgresql@*/bin",
+        "/Applications/Postgres.app/Contents/Versions/*/bin",
+    ):
         folders += sorted(Path("/").glob(pattern.lstrip("/")))
     return list(dict.fromkeys(f for f in folders if f is not None))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _version(folder: Path) -> str | None:
     """The version of a folder's pg_dump, when pg_restore and psql of the same version sit beside it."""
     versions = set()
@@ -337,5 +369,7 @@ def find_tools(at_least: int, prefer: str, why: str) -> Tools:
     if fitting:
         return fitting[0]
     seen = ", ".join(f"{t.version} in {t.folder}" for t in found) or "none"
-    raise BackupError(f"no pg_dump/pg_restore/psql of version {at_least} or newer ({why}); found: {seen}. "
-                      f"Install the PostgreSQL {at_least} client tools or set PIPELINE_PG_BIN to their folder")
+    raise BackupError(
+        f"no pg_dump/pg_restore/psql of version {at_least} or newer ({why}); found: {seen}. "
+        f"Install the PostgreSQL {at_least} client tools or set PIPELINE_PG_BIN to their folder"
+    )

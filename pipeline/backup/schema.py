@@ -1,5 +1,6 @@
 """What a backup manifest and a bundle's description may hold: every field read from one is checked before use
 (read_manifest reads and checks a backup's manifest)."""
+
 from __future__ import annotations
 
 import json
@@ -65,15 +66,27 @@ def _table(entry, field: str) -> None:
     _get(entry, "schema", f"{field}.schema", _name, "must be a schema name")
     _get(entry, "table", f"{field}.table", _name, "must be a table name")
     _get(entry, "kind", f"{field}.kind", lambda v: v in KINDS, f"must be one of {', '.join(KINDS)}")
-    populated = _get(entry, "populated", f"{field}.populated", lambda v: isinstance(v, bool), "must be true or false",
-                     required=False)
+    populated = _get(
+        entry, "populated", f"{field}.populated", lambda v: isinstance(v, bool), "must be true or false", required=False
+    )
     if populated is False:
         return
     _get(entry, "rows", f"{field}.rows", _count, "must be a whole number of rows (0 or more)")
-    _get(entry, "checksum", f"{field}.checksum", lambda v: isinstance(v, str) and CHECKSUM.fullmatch(v) is not None,
-         "must be the digits of a checksum")
-    _get(entry, "method", f"{field}.method", lambda v: v is None or (isinstance(v, str) and v in CHECKSUM_SQL),
-         f"must be one of {', '.join(CHECKSUM_SQL)}", required=False)
+    _get(
+        entry,
+        "checksum",
+        f"{field}.checksum",
+        lambda v: isinstance(v, str) and CHECKSUM.fullmatch(v) is not None,
+        "must be the digits of a checksum",
+    )
+    _get(
+        entry,
+        "method",
+        f"{field}.method",
+        lambda v: v is None or (isinstance(v, str) and v in CHECKSUM_SQL),
+        f"must be one of {', '.join(CHECKSUM_SQL)}",
+        required=False,
+    )
 
 
 def _manifest(manifest) -> None:
@@ -84,8 +97,14 @@ def _manifest(manifest) -> None:
         _get(manifest, key, key, _text, "must be text")
     for key in ("source", "server_version", "pipeline_version"):
         _get(manifest, key, key, _text, "must be text", required=False)
-    _get(manifest, "latest_run", "latest_run", lambda v: v is None or _text(v), "must be a run id or null",
-         required=False)
+    _get(
+        manifest,
+        "latest_run",
+        "latest_run",
+        lambda v: v is None or _text(v),
+        "must be a run id or null",
+        required=False,
+    )
     archive = _get(manifest, "archive", "archive", _object, "must be an object")
     _get(archive, "file", "archive.file", _plain_file, "must be a file name in the backup's folder")
     _get(archive, "sha256", "archive.sha256", _sha256, "must be 64 hexadecimal digits")

@@ -1,4 +1,5 @@
 """`python -m pipeline export TABLE --where ... --out FILE`: a filtered selection of any warehouse table to CSV or Parquet."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,9 @@ def cmd_export(args) -> int:
         now = time.monotonic()
         if sys.stderr.isatty() and (now - shown["at"] > 0.2 or done == total):
             shown["at"] = now
-            print(f"\rexported {done:,} of {total:,} rows", end="" if done < total else "\n", file=sys.stderr,
-                  flush=True)
+            print(
+                f"\rexported {done:,} of {total:,} rows", end="" if done < total else "\n", file=sys.stderr, flush=True
+            )
 
     with warehouse.transaction() as conn:
         conn.set_session(readonly=True)
@@ -30,9 +32,15 @@ def cmd_export(args) -> int:
 def add_cli(sub) -> None:
     p = sub.add_parser("export", help="write a filtered selection of a warehouse table to a CSV or Parquet file")
     p.add_argument("table", metavar="TABLE", help="SCHEMA.TABLE (raw, clean, analytics, quality, ...; default clean)")
-    p.add_argument("--where", action="append", metavar="FILTER",
-                   help="COLUMN OP VALUE with OP one of = != < <= > >= ~ (contains), or 'COLUMN is [not] null'; "
-                        "repeat to combine (all must hold)")
-    p.add_argument("--sort", metavar="[-]COLUMN", help="order by this column, then the key; --sort=-COLUMN for descending")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="FILTER",
+        help="COLUMN OP VALUE with OP one of = != < <= > >= ~ (contains), or 'COLUMN is [not] null'; "
+        "repeat to combine (all must hold)",
+    )
+    p.add_argument(
+        "--sort", metavar="[-]COLUMN", help="order by this column, then the key; --sort=-COLUMN for descending"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="a .csv or .parquet file (written whole or not at all)")
     p.set_defaults(func=cmd_export)

@@ -2,6 +2,7 @@
 
 The one entry point: each subcommand is registered by its module (run, ops, quality, backup, quality.profile_cli),
 and every failure ends in errors.command_failed."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ from . import run as run_cli
 
 def cmd_generate(argv: list[str]) -> int:
     from ..synth import generate
+
     return generate.main(argv) or 0
 
 
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     backup_cli.add_cli(sub)  # backup, bundle
     explore_cli.add_cli(sub)  # export
     from ..quality import profile_cli
+
     profile_cli.add_cli(sub)  # profile: propose the contracts' conventions from the source files
     debug = console.debug_requested(argv)
     args = parser.parse_args([a for a in argv if a != "--debug"])

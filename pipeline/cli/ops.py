@@ -6,6 +6,7 @@
 - scheduler: Luigi's central scheduler (luigid) with its state and log in .luigid/, on luigi.cfg's port.
 - report [RUN_ID]: write a run's HTML report (default: the latest run).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,13 +26,20 @@ import psycopg2.extras
 from .. import config, errors, report, warehouse
 from ..orchestration import graph as walk
 from ..orchestration import history, lifeline, progress
+from ..orchestration.scheduler import (
+    StartFailed,
+    listening,
+    luigid_command,
+    luigid_dir,
+    pid_of,
+    scheduler_port,
+    start_background,
+)
 from ..quality import trend
-from ..orchestration.scheduler import (StartFailed, listening, luigid_command, luigid_dir, pid_of, scheduler_port,
-                                       start_background)
 from ..tables import TABLES
 
-
 # ---------------------------------------------------------------- aligned tables
+
 
 def format_table(headers: list[str], rows: list[list], right: Set[int] = frozenset()) -> str:
     """Columns as wide as their widest cell; the columns in `right` (numbers) aligned right."""
@@ -39,8 +47,10 @@ def format_table(headers: list[str], rows: list[list], right: Set[int] = frozens
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
 
     def line(values):
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+        return "  ".join(
+            v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
@@ -81,19 +91,47 @@ def recent_runs(conn, limit: int = 20) -> list[dict]:
 
 
 def print_runs(runs: list[dict]) -> None:
-    rows = [[r["run_id"], _when(r["started_at"]), _took(r["seconds"]),
-             f"{r['done']}/{r['tasks_planned']}" if r["status"] == "running" and r["tasks_planned"] else r["done"],
-             r["failed"], _count(r["loaded"]), _count(r["clean"]), _count(r["quarantined"]), r["status"]]
-            for r in runs]
-    print(format_table(["run", "started", "duration", "tasks done", "failed", "rows loaded", "clean rows",
-                        "quarantined", "status"], rows, right={2, 3, 4, 5, 6, 7}))
+    rows = [
+        [
+            r["run_id"],
+            _when(r["started_at"]),
+            _took(r["seconds"]),
+            f"{r['done']}/{r['tasks_planned']}" if r["status"] == "running" and r["tasks_planned"] else r["done"],
+            r["failed"],
+            _count(r["loaded"]),
+            _count(r["clean"]),
+            _count(r["quarantined"]),
+            r["status"],
+        ]
+        for r in runs
+    ]
+    print(
+        format_table(
+            [
+                "run",
+                "started",
+                "duration",
+                "tasks done",
+                "failed",
+                "rows loaded",
+                "clean rows",
+                "quarantined",
+                "status",
+            ],
+            rows,
+            right={2, 3, 4, 5, 6, 7},
+        )
+    )
 
 
 def run_tasks(conn, run_id: str) -> list[dict]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute("""SELECT task_family, params, reason, status, started_at, rows_in, rows_out, rows_quarantined,
+        cur.execute(
+            """SELECT task_family, params, reason, status, started_at, rows_in, rows_out, rows_quarantined,
                               error, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) AS seconds
-                       FROM ops.task_runs WHERE run_id = %s ORDER BY started_at, id""", (run_id,))
+                       FROM ops.task_runs WHERE run_id = %s ORDER BY started_at, id""",
+            (run_id,),
+        )
         return cur.fetchall()
 
 
@@ -103,14 +141,41 @@ def cmd_runs(args) -> int:
         if args.run_id:
             tasks = run_tasks(conn, args.run_id)
             if not tasks:
-                print(f"error: no task ran in run {args.run_id} (python -m pipeline runs lists the runs)",
-                      file=sys.stderr)
+                print(
+                    f"error: no task ran in run {args.run_id} (python -m pipeline runs lists the runs)", file=sys.stderr
+                )
                 return 1
-            rows = [[report.task_label(t), t["reason"], t["status"], _when(t["started_at"]), _took(t["seconds"]),
-                     _count(t["rows_in"]), _count(t["rows_out"]), _count(t["rows_quarantined"]), t["error"]]
-                    for t in tasks]
-            print(format_table(["task", "why it ran", "status", "started", "duration", "rows in", "rows out",
-                                "quarantined", "error"], rows, right={4, 5, 6, 7}))
+            rows = [
+                [
+                    report.task_label(t),
+                    t["reason"],
+                    t["status"],
+                    _when(t["started_at"]),
+                    _took(t["seconds"]),
+                    _count(t["rows_in"]),
+                    _count(t["rows_out"]),
+                    _count(t["rows_quarantined"]),
+                    t["error"],
+                ]
+                for t in tasks
+            ]
+            print(
+                format_table(
+                    [
+                        "task",
+                        "why it ran",
+                        "status",
+                        "started",
+                        "duration",
+                        "rows in",
+                        "rows out",
+                        "quarantined",
+                        "error",
+                    ],
+                    rows,
+                    right={4, 5, 6, 7},
+                )
+            )
             return 0
         runs = recent_runs(conn, args.limit)
     if not runs:
@@ -123,12 +188,15 @@ def cmd_runs(args) -> int:
 
 # ---------------------------------------------------------------- status
 
+
 def graph() -> list:
     """Every task of a run (tasks.main_task and all it requires): loads, heals, Transform, Backup."""
     order = {family: i for i, family in enumerate(report.FAMILY_COLOURS)}
     tables = list(TABLES)
-    return sorted(walk.tasks(), key=lambda t: (order.get(t.task_family, len(order)),
-                                                 tables.index(t.table) if hasattr(t, "table") else 0))
+    return sorted(
+        walk.tasks(),
+        key=lambda t: (order.get(t.task_family, len(order)), tables.index(t.table) if hasattr(t, "table") else 0),
+    )
 
 
 def task_states(conn) -> list[dict]:
@@ -172,8 +240,10 @@ def table_counts(conn) -> list[tuple]:
         healed = {task_id.split(":", 1)[1]: run for task_id, run in cur.fetchall()}
     rows = []
     for name in TABLES:
-        raw, clean, staged = (warehouse.row_count(conn, schema, name) if warehouse.table_exists(conn, schema, name)
-                              else None for schema in ("raw", "clean", warehouse.STAGE))
+        raw, clean, staged = (
+            warehouse.row_count(conn, schema, name) if warehouse.table_exists(conn, schema, name) else None
+            for schema in ("raw", "clean", warehouse.STAGE)
+        )
         rows.append((name, raw, clean, held.get(name, 0), healed.get(name, ""), staged))
     return rows
 
@@ -190,33 +260,58 @@ def cmd_status(args) -> int:
     print(f"warehouse: {warehouse.describe()}")
     print(f"sources: {config.data_dir()}")
     print()
-    print(format_table(["table", "raw", "clean", "quarantined", "healed in run"],
-                       [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run, _ in counts], right={1, 2, 3}))
+    print(
+        format_table(
+            ["table", "raw", "clean", "quarantined", "healed in run"],
+            [[n, _count(r), _count(c), _count(h), run] for n, r, c, h, run, _ in counts],
+            right={1, 2, 3},
+        )
+    )
     for name, *_, staged in counts:
         if staged is not None:  # loaded, its heal not committed: users still read the previous delivery
-            print(f"{name}: a new delivery of {staged:,} rows is loaded ({warehouse.STAGE}.{name}) but not yet "
-                  "published; raw, clean and the quarantine still hold the previous one until its heal commits "
-                  "(run again)")
+            print(
+                f"{name}: a new delivery of {staged:,} rows is loaded ({warehouse.STAGE}.{name}) but not yet "
+                "published; raw, clean and the quarantine still hold the previous one until its heal commits "
+                "(run again)"
+            )
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:
         print(f"warning: {drop.message}")
     print()
-    rows = [[report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
-             s["state"], s.get("run_id"), _when(s.get("finished_at")), _took(s.get("seconds")),
-             _count(s.get("rows_in")), _count(s.get("rows_out")), _count(s.get("rows_quarantined"))] for s in states]
-    print(format_table(["task", "state", "last run", "finished", "duration", "rows in", "rows out", "quarantined"],
-                       rows, right={4, 5, 6, 7}))
+    rows = [
+        [
+            report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
+            s["state"],
+            s.get("run_id"),
+            _when(s.get("finished_at")),
+            _took(s.get("seconds")),
+            _count(s.get("rows_in")),
+            _count(s.get("rows_out")),
+            _count(s.get("rows_quarantined")),
+        ]
+        for s in states
+    ]
+    print(
+        format_table(
+            ["task", "state", "last run", "finished", "duration", "rows in", "rows out", "quarantined"],
+            rows,
+            right={4, 5, 6, 7},
+        )
+    )
     summary: dict[str, int] = {}
     for s in states:
         summary[s["state"]] = summary.get(s["state"], 0) + 1
     print()
-    print(", ".join(f"{n} {state}" for state, n in summary.items()) +
-          ("" if summary.get("done") == len(states) else "; python -m pipeline run brings everything up to date"))
+    print(
+        ", ".join(f"{n} {state}" for state, n in summary.items())
+        + ("" if summary.get("done") == len(states) else "; python -m pipeline run brings everything up to date")
+    )
     return 0
 
 
 # ---------------------------------------------------------------- report
+
 
 @errors.command()
 def cmd_report(args) -> int:
@@ -224,11 +319,13 @@ def cmd_report(args) -> int:
     print(f"report: {path}")
     if args.open:
         import webbrowser
+
         webbrowser.open(path.resolve().as_uri())
     return 0
 
 
 # ---------------------------------------------------------------- scheduler (luigid)
+
 
 @errors.command()
 def cmd_scheduler(args) -> int:
@@ -255,8 +352,11 @@ def cmd_scheduler(args) -> int:
         print(f"luigid is already running (pid {running}): {url}")
         return 0
     if listening(port):
-        print(f"error: port {port} is in use (another luigid?); open {url}, or choose another with --port "
-              "and luigi.cfg [core] scheduler_port", file=sys.stderr)
+        print(
+            f"error: port {port} is in use (another luigid?); open {url}, or choose another with --port "
+            "and luigi.cfg [core] scheduler_port",
+            file=sys.stderr,
+        )
         return 1
     where = f"state {folder / 'state.pickle'}, log {folder / 'luigi-server.log'}"
     if args.background:
@@ -265,8 +365,10 @@ def cmd_scheduler(args) -> int:
         except StartFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"luigid running in the background (pid {pid}) on {url} ({where}); "
-              "python -m pipeline scheduler --stop stops it")
+        print(
+            f"luigid running in the background (pid {pid}) on {url} ({where}); "
+            "python -m pipeline scheduler --stop stops it"
+        )
         return 0
     print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
     process = subprocess.Popen(luigid_command(folder, port, args.address), cwd=config.PROJECT_ROOT)  # reads luigi.cfg
@@ -285,6 +387,7 @@ def cmd_scheduler(args) -> int:
 
 
 # ---------------------------------------------------------------- wiring
+
 
 def add_cli(subparsers) -> None:
     """Register runs, status, scheduler and report on the `python -m pipeline` parser."""

@@ -1,4 +1,5 @@
 """`python -m pipeline run`: the whole job (Transform and everything it needs), one run at a time."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ from ..orchestration import console, markers, progress, runs, writelock
 def cmd_run(args) -> int:
     config.choose(data_dir=args.data_dir, progress=args.progress)  # a value for this process and its workers
     from ..quality import contract
+
     try:
         contract.validate_all()
     except contract.ContractError as exc:
@@ -52,8 +54,7 @@ def _build(args) -> int:
     run_id = markers.run_id()
     log_file = console.setup(run_id, debug=args.debug)
     print(f"warehouse: {warehouse.describe()}; sources: {config.data_dir()}; run {run_id}", flush=True)
-    result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler,
-                         detailed_summary=True)
+    result = luigi.build([main_task()], workers=args.workers, local_scheduler=not args.scheduler, detailed_summary=True)
     state = runs.finish_run(run_id)  # closes the run if it stopped early (and writes its report)
     code = errors.run_exit_code(result.worker)
     where = [f"report: {report.report_path(run_id)}"] if report.report_path(run_id).exists() else []
@@ -71,6 +72,10 @@ def add_cli(sub) -> None:
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
     run.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="a line per finished task (default: when the output is a terminal)")
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a line per finished task (default: when the output is a terminal)",
+    )
     run.set_defaults(func=cmd_run)

@@ -1,5 +1,6 @@
 """What a run shows on the terminal: one line per failure; Luigi's log and tracebacks go to a file (the progress
 lines: progress)."""
+
 from __future__ import annotations
 
 import atexit
@@ -33,13 +34,16 @@ def debug_requested(argv: list[str]) -> bool:
 def log_path(run_id: str) -> Path:
     """The run's log, beside its report: reports/<run_id>.log."""
     from ..report import report_dir
+
     return report_dir() / f"{run_id}.log"
 
 
 SUMMARY = "===== Luigi Execution Summary ====="
 # What Luigi's summary says of tasks this worker left to others (luigid shares a graph between workers)
-LEFT_TO_OTHERS = {"were being run by another worker": "were being run by another worker",
-                  "was not granted run permission by the scheduler": "were not granted run permission by the scheduler"}
+LEFT_TO_OTHERS = {
+    "were being run by another worker": "were being run by another worker",
+    "was not granted run permission by the scheduler": "were not granted run permission by the scheduler",
+}
 
 
 def _left_to_others(message: str) -> list[str]:
@@ -70,12 +74,15 @@ class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         left = _left_to_others(record.getMessage())
         if left:
-            return (f"some tasks {' and some '.join(left)}: each task runs once, in one of the workers sharing "
-                    "the scheduler; python -m pipeline runs shows what each did")
+            return (
+                f"some tasks {' and some '.join(left)}: each task runs once, in one of the workers sharing "
+                "the scheduler; python -m pipeline runs shows what each did"
+            )
         lines = record.getMessage().strip().splitlines() or [""]
         text = lines[0]
         if record.exc_info and record.exc_info[1] is not None:
             from ..errors import first_line
+
             exc = record.exc_info[1]
             text += f" {type(exc).__name__}: {first_line(exc)} (details in {self.log_file})"
         return f"{record.levelname}: {text}" if record.levelno >= logging.ERROR else text
@@ -139,6 +146,7 @@ def hook_luigi_command() -> None:
         path = setup(markers.run_id(), debug=debug_requested([]))  # PIPELINE_DEBUG=1: luigi has no --debug
         atexit.register(_point_at_log, path)
         return True
+
     InterfaceLogging._default = classmethod(quiet)  # type: ignore[method-assign,assignment]  # on purpose
 
 

@@ -1,5 +1,6 @@
 """The task graph of a run, walked once: tasks.main_task() and everything it requires (loads, heals, Transform,
 and Backup when luigi.cfg [backups] after_run is on). The status command and the app both count from it."""
+
 from __future__ import annotations
 
 import luigi

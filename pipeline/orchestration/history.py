@@ -18,6 +18,7 @@ Where each event fires:
 The run's plan and its end (closing runs whose process ended, the report) are in runs; retries of transient
 database errors in retry; the progress lines in progress.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,9 +43,11 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- a task's attempts, in the process that runs it
 
+
 @dataclasses.dataclass(frozen=True)
 class Figures:
     """What a task did (PipelineTask.work returns them), written to its ops.task_runs row when it succeeds."""
+
     rows_in: int | None = None
     rows_out: int | None = None
     rows_quarantined: int | None = None
@@ -55,6 +58,7 @@ class Figures:
 class Attempt:
     """The task's current attempt, as the history knows it: its ops.task_runs row, when it started, which try it
     is (retry counts them) and, once its transaction committed, its figures."""
+
     row_id: int | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     number: int = 1
@@ -72,27 +76,32 @@ def attempt(task) -> Attempt:
 
 # ---------------------------------------------------------------- recording
 
+
 def _connect(url: str | None = None):
     return contextlib.closing(warehouse.connect("history", url, ops=True, timeout=10))
 
 
 def safe(handler):
     """History must never break a run: a failure to record is logged and the task goes on."""
+
     @functools.wraps(handler)
     def wrapper(task, *args):
         try:
             handler(task, *args)
         except Exception as exc:  # noqa: BLE001 - history must never break a run
-            print(f"WARNING could not record the run history of {task}: {first_line(exc)}", file=sys.stderr,
-                  flush=True)
+            print(f"WARNING could not record the run history of {task}: {first_line(exc)}", file=sys.stderr, flush=True)
+
     return wrapper
 
 
 def _reason(cur, task) -> str:
     """Why the task runs: new (never completed), changed input, retry (failed before), forced (was complete)."""
     # By family and parameters, not task_id: the id changes with the inputs (markers.Versioned)
-    cur.execute("""SELECT status FROM ops.task_runs WHERE task_family = %s AND params - 'version' = %s::jsonb
-                   ORDER BY id DESC LIMIT 1""", (task.task_family, json.dumps(identity(task))))
+    cur.execute(
+        """SELECT status FROM ops.task_runs WHERE task_family = %s AND params - 'version' = %s::jsonb
+                   ORDER BY id DESC LIMIT 1""",
+        (task.task_family, json.dumps(identity(task))),
+    )
     last = cur.fetchone()
     target = task.output()
     stored = target.stored_fingerprint() if hasattr(target, "stored_fingerprint") else None
@@ -109,9 +118,11 @@ def identity(task) -> dict:
 
 
 def open_row(cur, task, reason: str) -> None:
-    cur.execute("""INSERT INTO ops.task_runs (run_id, task_id, task_family, params, reason, status)
+    cur.execute(
+        """INSERT INTO ops.task_runs (run_id, task_id, task_family, params, reason, status)
                    VALUES (%s, %s, %s, %s, %s, 'running') RETURNING id""",
-                (markers.run_id(), task.task_id, task.task_family, json.dumps(task.to_str_params()), reason))
+        (markers.run_id(), task.task_id, task.task_family, json.dumps(task.to_str_params()), reason),
+    )
     current = attempt(task)
     current.row_id, current.started, current.figures = cur.fetchone()[0], time.monotonic(), Figures()
 
@@ -123,11 +134,18 @@ def _started(task) -> None:
     if plan is not None and task.task_id not in plan.seen:  # a root task without dependencies
         plan.seen[task.task_id] = task
     with _connect() as conn, conn.cursor() as cur:
-        cur.execute("""INSERT INTO ops.runs (run_id, command, host, pid, tasks_planned) VALUES (%s, %s, %s, %s, %s)
+        cur.execute(
+            """INSERT INTO ops.runs (run_id, command, host, pid, tasks_planned) VALUES (%s, %s, %s, %s, %s)
                        ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL
                        RETURNING (xmax = 0)""",
-                    (run, console.command_line(), socket.gethostname(), plan.pid if plan else os.getpid(),
-                     len(plan.pending()) if plan else None))
+            (
+                run,
+                console.command_line(),
+                socket.gethostname(),
+                plan.pid if plan else os.getpid(),
+                len(plan.pending()) if plan else None,
+            ),
+        )
         if cur.fetchone()[0]:  # a new run: close the runs of this host whose process is gone
             runs.close_dead_runs(cur)
         open_row(cur, task, _reason(cur, task))
@@ -159,6 +177,7 @@ def _missing(task) -> None:
 
 def _remembering_errors(complete):
     """complete(), keeping on the task what it raised (the DEPENDENCY_MISSING event that follows carries nothing)."""
+
     @functools.wraps(complete)
     def wrapper(task):
         try:
@@ -166,6 +185,7 @@ def _remembering_errors(complete):
         except Exception as exc:
             task._complete_error = exc
             raise
+
     return wrapper
 
 
@@ -180,41 +200,65 @@ def _finish(task, status: str, error: str | None) -> None:
     figures = current.figures
     with _connect() as conn:
         with conn.cursor() as cur:  # committed at once: a finisher waiting for the lock below sees this row
-            cur.execute("""UPDATE ops.task_runs SET status = %s, finished_at = clock_timestamp(), error = %s,
+            cur.execute(
+                """UPDATE ops.task_runs SET status = %s, finished_at = clock_timestamp(), error = %s,
                                   rows_in = %s, rows_out = %s, rows_quarantined = %s, details = %s
                            WHERE id = coalesce(%s, (SELECT max(id) FROM ops.task_runs
                                                     WHERE run_id = %s AND task_id = %s AND status = 'running'))""",
-                        (status, error, figures.rows_in, figures.rows_out, figures.rows_quarantined,
-                         json.dumps(figures.details) if figures.details is not None else None,
-                         current.row_id, run, task.task_id))
+                (
+                    status,
+                    error,
+                    figures.rows_in,
+                    figures.rows_out,
+                    figures.rows_quarantined,
+                    json.dumps(figures.details) if figures.details is not None else None,
+                    current.row_id,
+                    run,
+                    task.task_id,
+                ),
+            )
         conn.autocommit = False
         with conn, conn.cursor() as cur:
             # One finisher at a time decides the run's status: the last one sees every task's final row.
             cur.execute("SELECT 1 FROM ops.runs WHERE run_id = %s FOR UPDATE", (run,))
             state = runs.run_state(cur, run)
-            cur.execute("""UPDATE ops.runs SET status = %s,
+            cur.execute(
+                """UPDATE ops.runs SET status = %s,
                                   finished_at = CASE WHEN %s = 'running' THEN NULL ELSE clock_timestamp() END
-                           WHERE run_id = %s""", (state, state, run))
+                           WHERE run_id = %s""",
+                (state, state, run),
+            )
             events.announce(cur, "task_finished" if state == "running" else "run_finished", run, task.task_id, status)
             totals = _totals(cur, run)
     if progress_enabled():
-        print(progress_line(task, status, dataclasses.asdict(figures), totals, time.monotonic() - current.started),
-              flush=True)
+        print(
+            progress_line(task, status, dataclasses.asdict(figures), totals, time.monotonic() - current.started),
+            flush=True,
+        )
     if state != "running":
         runs.ended(run)
 
 
 def _totals(cur, run: str) -> dict:
-    cur.execute("""SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed'),
+    cur.execute(
+        """SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed'),
                           coalesce(sum(rows_out) FILTER (WHERE task_family = 'LoadTable' AND status = 'done'), 0),
                           coalesce(sum(rows_quarantined) FILTER (WHERE status = 'done'), 0),
                           (SELECT tasks_planned FROM ops.runs WHERE run_id = %s),
                           extract(epoch FROM clock_timestamp() - (SELECT started_at FROM ops.runs WHERE run_id = %s))
                    FROM (SELECT DISTINCT ON (task_id) * FROM ops.task_runs WHERE run_id = %s
-                         ORDER BY task_id, id DESC) latest""", (run, run, run))
+                         ORDER BY task_id, id DESC) latest""",
+        (run, run, run),
+    )
     done, failed, loaded, quarantined, planned, elapsed = cur.fetchone()
-    return {"done": done, "failed": failed, "loaded": loaded, "quarantined": quarantined,
-            "planned": planned, "elapsed": float(elapsed or 0)}
+    return {
+        "done": done,
+        "failed": failed,
+        "loaded": loaded,
+        "quarantined": quarantined,
+        "planned": planned,
+        "elapsed": float(elapsed or 0),
+    }
 
 
 def record_result(task, figures: Figures) -> None:
@@ -223,6 +267,7 @@ def record_result(task, figures: Figures) -> None:
 
 
 # ---------------------------------------------------------------- wiring
+
 
 def register(task_class) -> None:
     """Record the history of every task of this class (and its subclasses) from Luigi's events."""

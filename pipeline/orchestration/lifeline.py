@@ -1,4 +1,5 @@
 """Forked Luigi workers die with the process that forked them, so that no task commits after its run has ended."""
+
 from __future__ import annotations
 
 import ctypes

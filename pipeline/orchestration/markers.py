@@ -1,4 +1,5 @@
 """Completion markers in ops.markers: a task is complete when its marker holds its current fingerprint."""
+
 from __future__ import annotations
 
 import hashlib
@@ -76,11 +77,13 @@ class MarkerTarget(luigi.Target):
 
     def write(self, conn, run_id: str) -> None:
         with conn.cursor() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 INSERT INTO ops.markers (task_id, task_family, fingerprint, run_id) VALUES (%s, %s, %s, %s)
                 ON CONFLICT (task_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id,
                                                     completed_at = clock_timestamp()""",
-                        (self.marker_id, self.family, self.fingerprint, run_id))
+                (self.marker_id, self.family, self.fingerprint, run_id),
+            )
             events.announce(cur, "data_committed", run_id, self.marker_id, self.family)
 
 
@@ -98,7 +101,8 @@ def run_id() -> str:
 def _new_id() -> str:
     import datetime
     import uuid
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
@@ -117,8 +121,10 @@ class Versioned(_TaskBase):
     with ids that did not change with the data, a run right after a change of the data ran nothing. Two workers on
     the same data and warehouse still share every id, so each task runs once.
     """
-    version = luigi.Parameter(default="", positional=False,
-                              description="version of the task's inputs (default: computed from them)")
+
+    version = luigi.Parameter(
+        default="", positional=False, description="version of the task's inputs (default: computed from them)"
+    )
 
     @classmethod
     def get_param_values(cls, params, args, kwargs):
@@ -135,8 +141,11 @@ class Versioned(_TaskBase):
         return [(name, _versions[key] if name == "version" else value) for name, value in values]
 
     def __repr__(self) -> str:  # the task as users know it: LoadTable(table=customers), without the version
-        shown = [f"{name}={param.serialize(getattr(self, name))}" for name, param in self.get_params()
-                 if param.significant and name != "version"]
+        shown = [
+            f"{name}={param.serialize(getattr(self, name))}"
+            for name, param in self.get_params()
+            if param.significant and name != "version"
+        ]
         return f"{self.get_task_family()}({', '.join(shown)})"
 
 

@@ -1,4 +1,5 @@
 """Progress lines: one per finished task, [7/23] ... rows, elapsed (PIPELINE_PROGRESS, or when on a terminal)."""
+
 from __future__ import annotations
 
 import sys
@@ -30,6 +31,8 @@ def progress_line(task, status: str, figures: dict, totals: dict, took: float) -
         rows += f"{figures['rows_out']:,} rows"
         if figures.get("rows_quarantined"):
             rows += f", {figures['rows_quarantined']:,} quarantined"
-    return (f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
-            f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
-            f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed")
+    return (
+        f"[{totals['done'] + totals['failed']:>{width}}/{planned}] {task} {status} in {took:.1f} s{rows}"
+        f" | run: {totals['done']} done, {totals['failed']} failed, {totals['loaded']:,} rows loaded, "
+        f"{totals['quarantined']:,} quarantined, {clock(totals['elapsed'])} elapsed"
+    )

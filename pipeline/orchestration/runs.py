@@ -7,6 +7,7 @@ Where each part runs:
 - When the scheduling process exits (atexit), a run that is still 'running' there is closed: its part is done
   (another worker of a shared luigid may do the rest), or 'interrupted' if a task never finished.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -74,8 +75,11 @@ def planned(run: str) -> Plan | None:
 
 def run_state(cur, run: str) -> str:
     """running while a task runs or a planned task is neither done here nor complete; else failed or done."""
-    cur.execute("""SELECT DISTINCT ON (task_id) task_id, status FROM ops.task_runs WHERE run_id = %s
-                   ORDER BY task_id, id DESC""", (run,))
+    cur.execute(
+        """SELECT DISTINCT ON (task_id) task_id, status FROM ops.task_runs WHERE run_id = %s
+                   ORDER BY task_id, id DESC""",
+        (run,),
+    )
     latest = dict(cur.fetchall())
     if "running" in latest.values():
         return "running"
@@ -95,8 +99,10 @@ def _complete(task) -> bool:
 
 def close_dead_runs(cur) -> int:
     """Runs of this host still 'running' whose process is gone (killed): mark them and their tasks interrupted."""
-    cur.execute("SELECT run_id, pid FROM ops.runs WHERE status = 'running' AND host = %s AND pid IS NOT NULL",
-                (socket.gethostname(),))
+    cur.execute(
+        "SELECT run_id, pid FROM ops.runs WHERE status = 'running' AND host = %s AND pid IS NOT NULL",
+        (socket.gethostname(),),
+    )
     dead = [run for run, pid in cur.fetchall() if not pid_alive(pid)]
     for run in dead:  # killed in the middle of its run, whether or not a task was running then
         _close(cur, run, "the process ended before the task finished (killed?); run again", "interrupted")
@@ -105,16 +111,25 @@ def close_dead_runs(cur) -> int:
 
 def _close(cur, run: str, why: str, state: str | None = None) -> str:
     """Final status of a run whose process has ended: tasks still 'running' never finished."""
-    cur.execute("""UPDATE ops.task_runs SET status = 'interrupted', finished_at = clock_timestamp(),
-                          error = coalesce(error, %s) WHERE run_id = %s AND status = 'running'""", (why, run))
+    cur.execute(
+        """UPDATE ops.task_runs SET status = 'interrupted', finished_at = clock_timestamp(),
+                          error = coalesce(error, %s) WHERE run_id = %s AND status = 'running'""",
+        (why, run),
+    )
     interrupted = cur.rowcount
-    cur.execute("""SELECT bool_or(status = 'failed') FROM (SELECT DISTINCT ON (task_id) status FROM ops.task_runs
-                   WHERE run_id = %s ORDER BY task_id, id DESC) latest""", (run,))
+    cur.execute(
+        """SELECT bool_or(status = 'failed') FROM (SELECT DISTINCT ON (task_id) status FROM ops.task_runs
+                   WHERE run_id = %s ORDER BY task_id, id DESC) latest""",
+        (run,),
+    )
     failed = cur.fetchone()[0]
     state = state or ("interrupted" if interrupted else "failed" if failed else "done")
-    cur.execute("""UPDATE ops.runs SET status = %s, finished_at = coalesce(
+    cur.execute(
+        """UPDATE ops.runs SET status = %s, finished_at = coalesce(
                           (SELECT max(finished_at) FROM ops.task_runs WHERE run_id = %s), clock_timestamp())
-                   WHERE run_id = %s""", (state, run, run))
+                   WHERE run_id = %s""",
+        (state, run, run),
+    )
     events.announce(cur, "run_finished", run, None, state)
     return state
 
@@ -159,6 +174,7 @@ def ended(run: str, url: str | None = None) -> None:
     """What follows a run's end, in the process that closed it: its report, then its alerts ([alerts])."""
     write_report(run, url)
     from .. import alerts
+
     try:
         with contextlib.closing(warehouse.connect("alerts", url, ops=True, timeout=10)) as conn:
             alerts.send(conn, run)
@@ -168,6 +184,7 @@ def ended(run: str, url: str | None = None) -> None:
 
 def write_report(run: str, url: str | None = None) -> None:
     from .. import report
+
     if not report.reports().after_run:
         return
     try:

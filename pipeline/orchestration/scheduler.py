@@ -1,5 +1,6 @@
 """Luigi's central scheduler (luigid): started in the background, with its state and log in .luigid/, when a run
 wants the configured local one and nothing answers there; a remote one that does not answer is one line."""
+
 from __future__ import annotations
 
 import json
@@ -60,6 +61,7 @@ def answers(url: str, timeout: float = 3) -> bool:
 def pid_of(folder: Path) -> int | None:
     """The luigid started from `folder` (its luigid.pid), if it is still running."""
     from .lifeline import pid_alive
+
     try:
         pid = int((folder / "luigid.pid").read_text().strip())
     except (OSError, ValueError):
@@ -75,8 +77,14 @@ def start_background(folder: Path, port: int, address: str | None = None, host: 
     """Start luigid detached from this process (it outlives it) and wait until it answers; returns its pid."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "luigid.out", "ab") as out:
-        process = subprocess.Popen(luigid_command(folder, port, address), cwd=config.PROJECT_ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            luigid_command(folder, port, address),
+            cwd=config.PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     (folder / "luigid.pid").write_text(str(process.pid))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -109,18 +117,29 @@ def ensure_answering(url: str) -> None:
         return
     page = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}"
     if not _local(host):
-        print(f"error: the central scheduler at {url.rstrip('/')} does not answer; start luigid there, or run "
-              "without it (--local-scheduler)", file=sys.stderr, flush=True)
+        print(
+            f"error: the central scheduler at {url.rstrip('/')} does not answer; start luigid there, or run "
+            "without it (--local-scheduler)",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(codes().scheduling_error)
     folder = luigid_dir()
     try:
         pid = start_background(folder, port, host="127.0.0.1" if host in ("localhost", "0.0.0.0", "") else host)  # noqa: S104 - binds 127.0.0.1
     except StartFailed as exc:
-        print(f"error: no central scheduler answered on {page} and starting one failed: {exc}", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: no central scheduler answered on {page} and starting one failed: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(codes().scheduling_error) from None
-    print(f"started luigid in the background on {page} (pid {pid}, state and log in {folder}); "
-          "python -m pipeline scheduler --stop stops it", file=sys.stderr, flush=True)
+    print(
+        f"started luigid in the background on {page} (pid {pid}, state and log in {folder}); "
+        "python -m pipeline scheduler --stop stops it",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def hook_luigi() -> None:
@@ -136,6 +155,7 @@ def hook_luigi() -> None:
     def create_remote_scheduler(self, url):
         ensure_answering(url)
         return original(self, url)
+
     # Luigi's factory method, replaced on purpose (mypy refuses any assignment to a method)
     factory.create_remote_scheduler = create_remote_scheduler  # type: ignore[method-assign]
     _hooked.add(factory)

@@ -1,4 +1,5 @@
 """Thin Luigi tasks: each work() calls one stage function; PipelineTask.run() owns the transaction around it."""
+
 from __future__ import annotations
 
 import logging
@@ -6,12 +7,12 @@ import logging
 import luigi
 
 from .. import analytics, backup, config, errors, forecast, ingest, warehouse
-from . import history, markers, retry, writelock
 from .. import quality as quality_package
-from .history import Figures
-from .markers import MarkerTarget, Versioned, combine
 from ..quality import contract, heal, rules
 from ..tables import TABLES, spec
+from . import history, markers, retry, writelock
+from .history import Figures
+from .markers import MarkerTarget, Versioned, combine
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class PipelineTask(Versioned, luigi.Task):
 class LoadTable(PipelineTask):
     """Parquet file -> incoming.<table>, every row kept as it arrived, with lineage; published to raw.<table> by
     the table's heal, with clean and the quarantine, so that a kill between the two changes nothing users read."""
+
     table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def source_path(self):
@@ -96,13 +98,17 @@ class LoadTable(PipelineTask):
 
     def work(self, conn, run_id: str) -> Figures:
         result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id)
-        return Figures(rows_in=result.rows, rows_out=result.rows,
-                       details={"extra_columns": result.extra_columns, "escaped_values": result.escaped_values})
+        return Figures(
+            rows_in=result.rows,
+            rows_out=result.rows,
+            details={"extra_columns": result.extra_columns, "escaped_values": result.escaped_values},
+        )
 
 
 class HealTable(PipelineTask):
     """raw.<table> -> clean.<table> and quality.*, after the tables it refers to; a delivery its load staged is
     published to raw.<table> in the same transaction."""
+
     table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def complete(self) -> bool:
@@ -126,16 +132,25 @@ class HealTable(PipelineTask):
     def fingerprint(self) -> str:
         inputs = self.requires()
         parents = [p.fingerprint() for p in inputs["parents"]]
-        return combine(inputs["load"].fingerprint(), *parents, markers.source_digest(quality_package),
-                       repr(sorted(config.rule_thresholds().items())), contract.load(self.table).digest)
+        return combine(
+            inputs["load"].fingerprint(),
+            *parents,
+            markers.source_digest(quality_package),
+            repr(sorted(config.rule_thresholds().items())),
+            contract.load(self.table).digest,
+        )
 
     def work(self, conn, run_id: str) -> Figures:
         result = heal.heal_table(conn, spec(self.table), run_id)
         quality_record(conn, result, run_id)
         # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
         # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
-        return Figures(rows_in=result.raw_rows, rows_out=result.clean_rows, rows_quarantined=result.quarantined,
-                       details={"fixed_rows": result.fixed_rows, "warnings": result.warnings})
+        return Figures(
+            rows_in=result.raw_rows,
+            rows_out=result.clean_rows,
+            rows_quarantined=result.quarantined,
+            details={"fixed_rows": result.fixed_rows, "warnings": result.warnings},
+        )
 
 
 def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
@@ -143,16 +158,41 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
     with conn.cursor() as cur:
         cur.execute("DELETE FROM quality.table_results WHERE run_id = %s AND table_name = %s", (run_id, result.table))
         cur.execute("DELETE FROM quality.rule_results WHERE run_id = %s AND table_name = %s", (run_id, result.table))
-        cur.execute("""INSERT INTO quality.table_results
+        cur.execute(
+            """INSERT INTO quality.table_results
                        (run_id, table_name, raw_rows, clean_rows, quarantined, valid_before, fixed_rows)
                        VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-                    (run_id, result.table, result.raw_rows, result.clean_rows, result.quarantined,
-                     result.valid_before, result.fixed_rows))
-        cur.executemany("""INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity,
+            (
+                run_id,
+                result.table,
+                result.raw_rows,
+                result.clean_rows,
+                result.quarantined,
+                result.valid_before,
+                result.fixed_rows,
+            ),
+        )
+        cur.executemany(
+            """INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity,
                            action, rows_checked, violations, fixed, quarantined, flagged)
                            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                        [(run_id, result.table, r.rule_id, r.description, r.severity, r.action, result.raw_rows,
-                          r.violations, r.fixed, r.quarantined, r.flagged) for r in result.rules])
+            [
+                (
+                    run_id,
+                    result.table,
+                    r.rule_id,
+                    r.description,
+                    r.severity,
+                    r.action,
+                    result.raw_rows,
+                    r.violations,
+                    r.fixed,
+                    r.quarantined,
+                    r.flagged,
+                )
+                for r in result.rules
+            ],
+        )
 
 
 class Transform(PipelineTask):
@@ -171,8 +211,9 @@ class Transform(PipelineTask):
         return super().complete() and not staged_tables()
 
     def fingerprint(self) -> str:
-        return combine(*[t.fingerprint() for t in self.requires()], analytics.fingerprint(),
-                       markers.source_digest(forecast))
+        return combine(
+            *[t.fingerprint() for t in self.requires()], analytics.fingerprint(), markers.source_digest(forecast)
+        )
 
     def work(self, conn, run_id: str) -> Figures:
         counts = analytics.build(conn)
@@ -200,8 +241,10 @@ class Backup(PipelineTask):
 
     def work(self, conn, run_id: str) -> Figures:
         made = backup.create()
-        return Figures(rows_out=made.total_rows,
-                       details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])})
+        return Figures(
+            rows_out=made.total_rows,
+            details={"backup": made.name, "bytes": made.size, "tables": len(made.manifest["tables"])},
+        )
 
 
 def main_task() -> PipelineTask:

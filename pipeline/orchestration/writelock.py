@@ -1,4 +1,5 @@
 """The one lock on writing the warehouse: runs share it, a restore or bundle import takes it alone."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,9 @@ import re
 
 import psycopg2
 
-from . import markers
 from .. import warehouse
 from ..errors import PipelineError
+from . import markers
 
 # One advisory lock, hashtext('pipeline.run'), on the warehouse database (advisory locks belong to a database: a
 # restore into another one, --target-db, does not touch it).

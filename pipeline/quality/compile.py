@@ -1,4 +1,5 @@
 """Cerberus field schemas compiled to set-based SQL checks with Cerberus's verdicts and messages."""
+
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,7 @@ LITERAL_ESCAPES = set(".\\-+*?()[]{}|^$/")
 @dataclass(frozen=True)
 class FieldCheck:
     """One Cerberus rule of one column: its SQL violation predicate (None: checked by Cerberus itself)."""
+
     rule_id: str
     column: str
     rule: str
@@ -45,7 +47,7 @@ def regex_to_sql(pattern: str) -> str | None:
         if ch == "\\":
             if i + 1 >= len(pattern) or pattern[i + 1] not in LITERAL_ESCAPES:
                 return None
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -54,12 +56,12 @@ def regex_to_sql(pattern: str) -> str | None:
             if ch == "]":
                 in_class = False
         elif ch == "[":
-            if pattern[i + 1:i + 2] in ("^", "]"):
+            if pattern[i + 1 : i + 2] in ("^", "]"):
                 return None  # [^x] and []x] are read differently by the two engines
             in_class = True
-        elif ch == "." or (ch == "(" and pattern[i + 1:i + 2] == "?" and pattern[i + 2:i + 3] != ":"):
+        elif ch == "." or (ch == "(" and pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] != ":"):
             return None
-        elif ch == "{" and pattern[i + 1:i + 2] == ",":
+        elif ch == "{" and pattern[i + 1 : i + 2] == ",":
             return None
         elif ch == "$":
             ch = "\\n?$"  # Python's $ also matches before one final newline; ARE's only at the very end
@@ -90,25 +92,45 @@ def compile_column(table: str, name: str, kind: str, schema: dict) -> list[Field
         if rule in SETTLED or rule == "nullable":
             continue
         if rule == "min":
-            add(rule, constraint, sql.SQL("{} < {}{}").format(col, sql.Literal(constraint), _not_nan(col, kind)),
-                _literal_message(errors.MIN_VALUE.code, constraint))
+            add(
+                rule,
+                constraint,
+                sql.SQL("{} < {}{}").format(col, sql.Literal(constraint), _not_nan(col, kind)),
+                _literal_message(errors.MIN_VALUE.code, constraint),
+            )
         elif rule == "max":
-            add(rule, constraint, sql.SQL("{} > {}{}").format(col, sql.Literal(constraint), _not_nan(col, kind)),
-                _literal_message(errors.MAX_VALUE.code, constraint))
+            add(
+                rule,
+                constraint,
+                sql.SQL("{} > {}{}").format(col, sql.Literal(constraint), _not_nan(col, kind)),
+                _literal_message(errors.MAX_VALUE.code, constraint),
+            )
         elif rule == "allowed":
-            add(rule, constraint, sql.SQL("{} <> ALL({})").format(col, sql.Literal(list(constraint))),
-                sql.SQL("{} || {}::text").format(sql.Literal("unallowed value "), col))
+            add(
+                rule,
+                constraint,
+                sql.SQL("{} <> ALL({})").format(col, sql.Literal(list(constraint))),
+                sql.SQL("{} || {}::text").format(sql.Literal("unallowed value "), col),
+            )
         elif rule in ("minlength", "maxlength"):
             op = "<" if rule == "minlength" else ">"
             code = errors.MIN_LENGTH.code if rule == "minlength" else errors.MAX_LENGTH.code
-            add(rule, constraint, sql.SQL("char_length({}) {} {}").format(col, sql.SQL(op), sql.Literal(constraint)),
-                _literal_message(code, constraint))
+            add(
+                rule,
+                constraint,
+                sql.SQL("char_length({}) {} {}").format(col, sql.SQL(op), sql.Literal(constraint)),
+                _literal_message(code, constraint),
+            )
         elif rule == "check_with" and constraint == "email":
             # e-mail-validator decides (checks.emails): a fast SQL pattern clears the plainly valid ones first.
             add("email", constraint, None, sql.Literal(""))
         elif rule == "regex" and regex_to_sql(constraint) is not None:
-            add(rule, constraint, sql.SQL("{} !~ {}").format(col, sql.Literal(regex_to_sql(constraint))),
-                _literal_message(errors.REGEX_MISMATCH.code, constraint))
+            add(
+                rule,
+                constraint,
+                sql.SQL("{} !~ {}").format(col, sql.Literal(regex_to_sql(constraint))),
+                _literal_message(errors.REGEX_MISMATCH.code, constraint),
+            )
         else:
             log.warning("%s.%s: rule %r is not compiled; Cerberus checks each value (slower)", table, name, rule)
             add(rule, constraint, None, sql.Literal(""))

@@ -1,4 +1,5 @@
 """The user's data contracts: one YAML file per table holding the source system's conventions, validated on load."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,6 +30,7 @@ class ContractError(PipelineError):
 @dataclass(frozen=True)
 class ColumnContract:
     """One column's conventions: its id shape, its vocabulary and synonyms, e-mail checking."""
+
     pattern: str | None = None
     values: tuple[str, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()  # (variant folded to lower case and trimmed, value)
@@ -108,8 +110,10 @@ def parse(text: str, table: str, path: Path | str = "<contract>") -> TableContra
         raise ContractError(f"{where}: the file says table {data['table']!r}; a file holds the table it is named after")
     spec = TABLES[table]
     if "primary_key" in data and list(data["primary_key"] or []) != list(spec.primary_key):
-        raise ContractError(f"{where}: primary_key {data['primary_key']!r} differs from the product's "
-                            f"{list(spec.primary_key)!r}; keys are facts of the domain")
+        raise ContractError(
+            f"{where}: primary_key {data['primary_key']!r} differs from the product's "
+            f"{list(spec.primary_key)!r}; keys are facts of the domain"
+        )
     columns = data.get("columns") or {}
     if not isinstance(columns, dict):
         raise ContractError(f"{where}: 'columns' must map column names to their conventions")
@@ -141,14 +145,18 @@ def _column(spec: TableSpec, name: str, body, where: str) -> ColumnContract:
     _unknown(body, COLUMN_KEYS, where)
     column = spec.column(name)
     if "type" in body and body["type"] != column.kind:
-        raise ContractError(f"{where}: type {body['type']!r} differs from the product's {column.kind!r} "
-                            f"(types are facts of the domain; one of {', '.join(KINDS)})")
+        raise ContractError(
+            f"{where}: type {body['type']!r} differs from the product's {column.kind!r} "
+            f"(types are facts of the domain; one of {', '.join(KINDS)})"
+        )
     nullable = body.get("nullable", column.nullable)
     if not isinstance(nullable, bool):
         raise ContractError(f"{where}: nullable must be true or false, got {nullable!r}")
     if nullable and not column.nullable:
-        raise ContractError(f"{where}: nullable: true, but the product requires a value here (a contract can "
-                            "make a column stricter, never looser)")
+        raise ContractError(
+            f"{where}: nullable: true, but the product requires a value here (a contract can "
+            "make a column stricter, never looser)"
+        )
     pattern = body.get("pattern")
     if pattern is not None:
         if not isinstance(pattern, str) or not pattern:
@@ -163,8 +171,9 @@ def _column(spec: TableSpec, name: str, body, where: str) -> ColumnContract:
     if len(set(values)) != len(values):
         raise ContractError(f"{where}: values lists {_first_repeat(values)!r} twice")
     synonyms = body.get("synonyms") or {}
-    if not isinstance(synonyms, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in synonyms.items()):
+    if not isinstance(synonyms, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in synonyms.items()
+    ):
         raise ContractError(f"{where}: synonyms must map variants to values (strings), got {synonyms!r}")
     for variant, value in synonyms.items():
         if value not in values:
@@ -173,11 +182,17 @@ def _column(spec: TableSpec, name: str, body, where: str) -> ColumnContract:
         if not isinstance(body.get(flag, False), bool):
             raise ContractError(f"{where}: {flag} must be true or false, got {body[flag]!r}")
     if (values or synonyms or pattern or body.get("email")) and column.kind != "text":
-        raise ContractError(f"{where}: pattern, values, synonyms and email apply to text columns; "
-                            f"{name} is {column.kind}")
-    return ColumnContract(pattern, tuple(values), tuple(sorted({fold(k): v for k, v in synonyms.items()}.items())),
-                          bool(body.get("strict", False)), bool(body.get("email", False)),
-                          column.nullable and not nullable)
+        raise ContractError(
+            f"{where}: pattern, values, synonyms and email apply to text columns; {name} is {column.kind}"
+        )
+    return ColumnContract(
+        pattern,
+        tuple(values),
+        tuple(sorted({fold(k): v for k, v in synonyms.items()}.items())),
+        bool(body.get("strict", False)),
+        bool(body.get("email", False)),
+        column.nullable and not nullable,
+    )
 
 
 def _first_repeat(values: list[str]) -> str:
@@ -199,8 +214,9 @@ def _share(value, where: str, name: str) -> float | None:
 
 def _rule(table: str, rule_id: str, body, where: str) -> RuleSetting:
     if not isinstance(rule_id, str) or not rule_id.startswith(f"{table}."):
-        raise ContractError(f"{where}: rule ids of this file start with '{table}.' "
-                            "(`python -m pipeline rules` lists them)")
+        raise ContractError(
+            f"{where}: rule ids of this file start with '{table}.' (`python -m pipeline rules` lists them)"
+        )
     if not isinstance(body, dict):
         raise ContractError(f"{where}: expected {{action, warn_if, error_if}}, got {body!r}")
     _unknown(body, RULE_KEYS, where)
@@ -242,17 +258,19 @@ def validate_all(where: Path | None = None) -> dict[str, TableContract]:
     """Load every contract at the start of a run (a broken one fails the run in one line before any work)."""
     where = where or folder()
     if not where.is_dir():
-        raise ContractError(f"{where}: no such folder of data contracts (luigi.cfg [contracts] folder, "
-                            "PIPELINE_CONTRACTS_DIR)", "restore it, or write one with `python -m pipeline profile "
-                            "--write`")
+        raise ContractError(
+            f"{where}: no such folder of data contracts (luigi.cfg [contracts] folder, PIPELINE_CONTRACTS_DIR)",
+            "restore it, or write one with `python -m pipeline profile --write`",
+        )
     return load_all(where)
 
 
 def dump(table: str, body: dict) -> str:
     """YAML text of one contract, with a header saying whose it is."""
-    header = (f"# The data contract of table {table}: the conventions of your source system (id shapes,\n"
-              "# vocabularies and their synonyms, e-mail checking) and each rule's action and thresholds.\n"
-              "# Proposed by `python -m pipeline profile`; yours to edit. Types, keys and nullability restate\n"
-              "# the product's facts of the domain: a contract can make them stricter, never looser.\n")
-    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=110,
-                                   default_flow_style=None)
+    header = (
+        f"# The data contract of table {table}: the conventions of your source system (id shapes,\n"
+        "# vocabularies and their synonyms, e-mail checking) and each rule's action and thresholds.\n"
+        "# Proposed by `python -m pipeline profile`; yours to edit. Types, keys and nullability restate\n"
+        "# the product's facts of the domain: a contract can make them stricter, never looser.\n"
+    )
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=110, default_flow_style=None)

@@ -1,4 +1,5 @@
 """E-mail addresses checked by email-validator (no network): non-ASCII names and domains are valid."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,10 +19,12 @@ SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 def fast_valid_sql(column: str) -> str:
     """SQL that is true for an address in the plainly valid shape (lengths within the standard's limits)."""
     tld = f"lower(reverse(split_part(reverse({column}), '.', 1)))"  # the last label, without a second regex
-    return (f"({column} ~ '{FAST_VALID}' AND octet_length({column}) <= 254 "
-            f"AND octet_length(split_part({column}, '@', 1)) <= 64 "
-            f"AND octet_length(split_part({column}, '@', 2)) <= 63 AND position('--' in {column}) = 0 "
-            f"AND {tld} NOT IN ({', '.join(repr(s) for s in SPECIAL_USE)}))")
+    return (
+        f"({column} ~ '{FAST_VALID}' AND octet_length({column}) <= 254 "
+        f"AND octet_length(split_part({column}, '@', 1)) <= 64 "
+        f"AND octet_length(split_part({column}, '@', 2)) <= 63 AND position('--' in {column}) = 0 "
+        f"AND {tld} NOT IN ({', '.join(repr(s) for s in SPECIAL_USE)}))"
+    )
 
 
 @lru_cache(maxsize=65536)

@@ -1,5 +1,6 @@
 """The rules' half of a heal: the table's rows (a staged delivery, else raw.<table>) scanned, fixed and checked into
 work tables, in SQL."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ SCRATCH = "ops"
 @dataclass
 class RuleOutcome:
     """What one rule found in one table, and its thresholds."""
+
     rule_id: str
     description: str
     severity: str
@@ -38,9 +40,11 @@ class RuleOutcome:
 
 def _raw_types(cur, work: Work) -> dict[str, str]:
     """The column types of the rows being healed, named as in tables.KINDS."""
-    cur.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                (work.source.as_string(cur),))
+    cur.execute(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (work.source.as_string(cur),),
+    )
     short = {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}
     return {name: short.get(t, t) for name, t in cur.fetchall()}
 
@@ -50,6 +54,7 @@ class Work:
     """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back, and
     the heal_log and quarantine rows staged for the final transaction; and where the heal reads the table's source
     rows: a delivery staged by its load (incoming, published to raw by the heal's last transaction), else raw."""
+
     rows: sql.Composable
     found: sql.Composable
     held: sql.Composable
@@ -60,8 +65,9 @@ class Work:
 
     @classmethod
     def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
-        rows, found, held, log, quarantine = (qualified(SCRATCH, f"heal_{spec.name}_{part}")
-                                              for part in ("rows", "found", "held", "log", "quarantine"))
+        rows, found, held, log, quarantine = (
+            qualified(SCRATCH, f"heal_{spec.name}_{part}") for part in ("rows", "found", "held", "log", "quarantine")
+        )
         return cls(rows, found, held, log, quarantine, source_schema, spec.name)
 
     @property
@@ -70,40 +76,56 @@ class Work:
         return qualified(self.source_schema, self.table)
 
     def drop(self, cur) -> None:
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(
-            [self.rows, self.found, self.held, self.log, self.quarantine])))
+        cur.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(
+                sql.SQL(", ").join([self.rows, self.found, self.held, self.log, self.quarantine])
+            )
+        )
 
 
 def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
     """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
     work.drop(cur)
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(
-        work.rows, plan.select))
+    cur.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.rows, plan.select)
+    )
     if plan.findings:
         # The findings' messages as one array per row, unnested where any is set; x.i says which finding.
         messages = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.slot)) for f in plan.findings)
-        details = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.detail_slot)) if f.detail_slot
-                                     else sql.SQL("NULL") for f in plan.findings)
-        rules = sql.SQL(", ").join(sql.SQL("({}, {}, {}, {})").format(
-            sql.Literal(i), sql.Literal(f.rule_id), sql.Literal(f.column), sql.Literal(f.action))
-            for i, f in enumerate(plan.findings, start=1))
+        details = sql.SQL(", ").join(
+            sql.SQL("h.{}").format(sql.Identifier(f.detail_slot)) if f.detail_slot else sql.SQL("NULL")
+            for f in plan.findings
+        )
+        rules = sql.SQL(", ").join(
+            sql.SQL("({}, {}, {}, {})").format(
+                sql.Literal(i), sql.Literal(f.rule_id), sql.Literal(f.column), sql.Literal(f.action)
+            )
+            for i, f in enumerate(plan.findings, start=1)
+        )
         # The unnest is a nested loop by nature; allowed here, it runs in the parallel workers.
         cur.execute("SET LOCAL enable_nestloop = on")
-        cur.execute(sql.SQL(
-            "CREATE UNLOGGED TABLE {found} WITH (autovacuum_enabled = false) AS "
-            "SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
-            "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
-            "FROM {rows} h CROSS JOIN LATERAL unnest(ARRAY[{messages}]::text[]) WITH ORDINALITY AS x(message, i) "
-            "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
-            "WHERE num_nonnulls({messages}) > 0 AND x.message IS NOT NULL").format(
-            found=work.found, rows=work.rows, messages=messages, details=details, rules=rules))
+        cur.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {found} WITH (autovacuum_enabled = false) AS "
+                "SELECT h._source_row AS source_row, r.rule_id, r.column_name, "
+                "x.message, r.action, NULL::text AS survivor_key, (ARRAY[{details}]::text[])[x.i] AS detail "
+                "FROM {rows} h CROSS JOIN LATERAL unnest(ARRAY[{messages}]::text[]) WITH ORDINALITY AS x(message, i) "
+                "JOIN (VALUES {rules}) AS r(i, rule_id, column_name, action) ON r.i = x.i "
+                "WHERE num_nonnulls({messages}) > 0 AND x.message IS NOT NULL"
+            ).format(found=work.found, rows=work.rows, messages=messages, details=details, rules=rules)
+        )
         cur.execute("SET LOCAL enable_nestloop = off")
     else:
-        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
-                            "message text, action text, survivor_key text, detail text) "
-                            "WITH (autovacuum_enabled = false)").format(work.found))
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log) WITH (autovacuum_enabled = false)").format(
-        work.log))
+        cur.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (source_row bigint, rule_id text, column_name text, "
+                "message text, action text, survivor_key text, detail text) "
+                "WITH (autovacuum_enabled = false)"
+            ).format(work.found)
+        )
+    cur.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} (LIKE quality.heal_log) WITH (autovacuum_enabled = false)").format(work.log)
+    )
 
 
 def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, target: sql.Composable) -> None:
@@ -113,16 +135,32 @@ def log_fixes(cur, spec: TableSpec, work: Work, plan: ScanPlan, run_id: str, tar
         return
     values = sql.SQL(", ").join(
         sql.SQL("({}, {}, h.{} IS NOT NULL, h.{}, h.{})").format(
-            sql.Literal(column), sql.Literal(f.rule_id), sql.Identifier(f.slot), sql.Identifier(before),
-            sql.Identifier(after)) for f, column, before, after in entries)
-    any_fixed = sql.SQL(" OR ").join(sql.SQL("h.{} IS NOT NULL").format(sql.Identifier(f.slot))
-                                     for f in {e[0].slot: e[0] for e in entries}.values())
-    cur.execute(sql.SQL(
-        "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
-        "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
-        "before, after) WHERE ({any}) AND x.fired AND x.before IS DISTINCT FROM x.after").format(
-        heal_log=target, table=sql.Literal(spec.name), key=key_expr(spec, "h"),
-        run=sql.Literal(run_id), rows=work.rows, values=values, any=any_fixed))
+            sql.Literal(column),
+            sql.Literal(f.rule_id),
+            sql.Identifier(f.slot),
+            sql.Identifier(before),
+            sql.Identifier(after),
+        )
+        for f, column, before, after in entries
+    )
+    any_fixed = sql.SQL(" OR ").join(
+        sql.SQL("h.{} IS NOT NULL").format(sql.Identifier(f.slot)) for f in {e[0].slot: e[0] for e in entries}.values()
+    )
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, x.column_name, x.rule_id, x.before, "
+            "x.after, {run} FROM {rows} h CROSS JOIN LATERAL (VALUES {values}) AS x(column_name, rule_id, fired, "
+            "before, after) WHERE ({any}) AND x.fired AND x.before IS DISTINCT FROM x.after"
+        ).format(
+            heal_log=target,
+            table=sql.Literal(spec.name),
+            key=key_expr(spec, "h"),
+            run=sql.Literal(run_id),
+            rows=work.rows,
+            values=values,
+            any=any_fixed,
+        )
+    )
 
 
 def _take_over(cur, work: Work, rule: Rule) -> None:
@@ -130,29 +168,52 @@ def _take_over(cur, work: Work, rule: Rule) -> None:
     if rule.takes_from is None:  # never: only rules that take over orphans come here
         return
     orphan_id, raw_parent, key, message = rule.takes_from
-    cur.execute(sql.SQL(
-        "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
-        "AND f.detail IN (SELECT {key} FROM {parent} p)").format(
-        found=work.found, rid=sql.Literal(rule.id), message=sql.SQL(message), orphan=sql.Literal(orphan_id),
-        key=sql.SQL(key), parent=sql.SQL(raw_parent)))
+    cur.execute(
+        sql.SQL(
+            "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
+            "AND f.detail IN (SELECT {key} FROM {parent} p)"
+        ).format(
+            found=work.found,
+            rid=sql.Literal(rule.id),
+            message=sql.SQL(message),
+            orphan=sql.Literal(orphan_id),
+            key=sql.SQL(key),
+            parent=sql.SQL(raw_parent),
+        )
+    )
 
 
 def _check_emails(cur, work: Work, check: FieldCheck) -> None:
     """Addresses not plainly valid in SQL go to email-validator, each distinct value once."""
     column = sql.Identifier(check.column)
-    cur.execute(sql.SQL("SELECT DISTINCT {col} FROM {rows} h WHERE {col} IS NOT NULL AND NOT {fast}").format(
-        col=column, rows=work.rows, fast=sql.SQL(emails.fast_valid_sql(f"h.{column.as_string(cur)}"))))
-    invalid = [(value, f"not a valid e-mail address: {reason}")
-               for (value,) in cur.fetchall() if (reason := emails.problem(value))]
+    cur.execute(
+        sql.SQL("SELECT DISTINCT {col} FROM {rows} h WHERE {col} IS NOT NULL AND NOT {fast}").format(
+            col=column, rows=work.rows, fast=sql.SQL(emails.fast_valid_sql(f"h.{column.as_string(cur)}"))
+        )
+    )
+    invalid = [
+        (value, f"not a valid e-mail address: {reason}")
+        for (value,) in cur.fetchall()
+        if (reason := emails.problem(value))
+    ]
     if not invalid:
         return
     cur.execute("CREATE TEMPORARY TABLE invalid_emails (value text, message text) ON COMMIT DROP")
     execute_values(cur, "INSERT INTO invalid_emails VALUES %s", invalid)
-    cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, rule_id, column_name, action) "
-                        "SELECT h._source_row, i.message, {rid}, {name}, {action} FROM {rows} h "
-                        "JOIN invalid_emails i ON i.value = h.{col}").format(
-        found=work.found, rid=sql.Literal(check.rule_id), name=sql.Literal(check.column),
-        action=sql.Literal(field_policy(check.rule_id).action), rows=work.rows, col=column))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {found} (source_row, message, rule_id, column_name, action) "
+            "SELECT h._source_row, i.message, {rid}, {name}, {action} FROM {rows} h "
+            "JOIN invalid_emails i ON i.value = h.{col}"
+        ).format(
+            found=work.found,
+            rid=sql.Literal(check.rule_id),
+            name=sql.Literal(check.column),
+            action=sql.Literal(field_policy(check.rule_id).action),
+            rows=work.rows,
+            col=column,
+        )
+    )
     cur.execute("DROP TABLE invalid_emails")
 
 
@@ -164,67 +225,110 @@ def _record_fallback_checks(cur, spec: TableSpec, work: Work, checks: list[Field
             _apply(cur, spec, work, c.rule_id, field_policy(c.rule_id).action, (), run_id)
             continue
         validator = Validator({c.column: {c.rule: c.constraint}})
-        cur.execute(sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
-            col=sql.Identifier(c.column), rows=work.rows))
-        failed = [(row, validator.errors[c.column][0]) for row, value in cur.fetchall()
-                  if not validator.validate({c.column: value})]
+        cur.execute(
+            sql.SQL("SELECT _source_row, {col} FROM {rows} WHERE {col} IS NOT NULL").format(
+                col=sql.Identifier(c.column), rows=work.rows
+            )
+        )
+        failed = [
+            (row, validator.errors[c.column][0])
+            for row, value in cur.fetchall()
+            if not validator.validate({c.column: value})
+        ]
         policy = field_policy(c.rule_id)
-        execute_values(cur, sql.SQL("INSERT INTO {} (source_row, message, rule_id, column_name, action) VALUES %s")
-                       .format(work.found).as_string(cur),
-                       [(row, message, c.rule_id, c.column, policy.action) for row, message in failed])
+        execute_values(
+            cur,
+            sql.SQL("INSERT INTO {} (source_row, message, rule_id, column_name, action) VALUES %s")
+            .format(work.found)
+            .as_string(cur),
+            [(row, message, c.rule_id, c.column, policy.action) for row, message in failed],
+        )
         _apply(cur, spec, work, c.rule_id, policy.action, policy.fixes, run_id)
 
 
 def _hold_all(cur, work: Work) -> None:
     """The held rows: every row a rule so far quarantines (a new table: cheaper than inserting into one)."""
-    cur.execute(sql.SQL("CREATE UNLOGGED TABLE {held} WITH (autovacuum_enabled = false) AS "
-                        "SELECT DISTINCT source_row FROM {found} "
-                        "WHERE action = 'quarantine'").format(held=work.held, found=work.found))
+    cur.execute(
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {held} WITH (autovacuum_enabled = false) AS "
+            "SELECT DISTINCT source_row FROM {found} "
+            "WHERE action = 'quarantine'"
+        ).format(held=work.held, found=work.found)
+    )
 
 
 def _hold(cur, work: Work, rule_id: str) -> None:
     """Add the rows one later rule quarantines to the held rows."""
-    cur.execute(sql.SQL("INSERT INTO {held} SELECT DISTINCT source_row FROM {found} f WHERE action = 'quarantine' "
-                        "AND rule_id = {rid} AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = f.source_row)"
-                        ).format(held=work.held, found=work.found, rid=sql.Literal(rule_id)))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {held} SELECT DISTINCT source_row FROM {found} f WHERE action = 'quarantine' "
+            "AND rule_id = {rid} AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = f.source_row)"
+        ).format(held=work.held, found=work.found, rid=sql.Literal(rule_id))
+    )
 
 
 def _run_rule(cur, rule: Rule, spec: TableSpec, work: Work, run_id: str) -> None:
     """A rule run on its own (survivors; rules a scan cannot hold): its findings, then its fixes or flags."""
-    query = rule.sql.format(rows=work.rows.as_string(cur), held=work.held.as_string(cur),
-                            raw=work.source.as_string(cur))
+    query = rule.sql.format(
+        rows=work.rows.as_string(cur), held=work.held.as_string(cur), raw=work.source.as_string(cur)
+    )
     column = rule.fixes[0][0] if rule.fixes else None
-    cur.execute(sql.SQL("INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
-                        "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v").format(
-        found=work.found, rid=sql.Literal(rule.id), col=sql.Literal(column),
-        action=sql.Literal(rule.action), query=sql.SQL(query)))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {found} (source_row, message, survivor_key, rule_id, column_name, action) "
+            "SELECT v.*, {rid}, {col}, {action} FROM ({query}) AS v"
+        ).format(
+            found=work.found,
+            rid=sql.Literal(rule.id),
+            col=sql.Literal(column),
+            action=sql.Literal(rule.action),
+            query=sql.SQL(query),
+        )
+    )
     _apply(cur, spec, work, rule.id, rule.action, rule.fixes, run_id)
 
 
 def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, run_id: str) -> None:
     """Carry out a fix (all columns at once, each change logged) or a flag on the rows a rule found."""
     where = sql.SQL("FROM {found} f WHERE f.source_row = h._source_row AND f.rule_id = {rid}").format(
-        found=work.found, rid=sql.Literal(rule_id))
+        found=work.found, rid=sql.Literal(rule_id)
+    )
     if action == "fix":
         for column, expr in fixes:
-            cur.execute(sql.SQL(
-                "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
-                "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
-                "AND f.rule_id = {rid}").format(found=work.found, heal_log=work.log,
-                table=sql.Literal(spec.name), key=key_expr(spec, "h"), col=sql.Literal(column),
-                rid=sql.Literal(rule_id), ident=sql.Identifier(column), fix=sql.SQL(expr), run=sql.Literal(run_id),
-                rows=work.rows))
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {heal_log} SELECT {table}, h._source_row, {key}, {col}, {rid}, h.{ident}::text, "
+                    "({fix})::text, {run} FROM {rows} h JOIN {found} f ON f.source_row = h._source_row "
+                    "AND f.rule_id = {rid}"
+                ).format(
+                    found=work.found,
+                    heal_log=work.log,
+                    table=sql.Literal(spec.name),
+                    key=key_expr(spec, "h"),
+                    col=sql.Literal(column),
+                    rid=sql.Literal(rule_id),
+                    ident=sql.Identifier(column),
+                    fix=sql.SQL(expr),
+                    run=sql.Literal(run_id),
+                    rows=work.rows,
+                )
+            )
         assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.SQL(e)) for c, e in fixes)
-        cur.execute(sql.SQL("UPDATE {rows} h SET {assign} {where}").format(
-            rows=work.rows, assign=assignments, where=where))
+        cur.execute(
+            sql.SQL("UPDATE {rows} h SET {assign} {where}").format(rows=work.rows, assign=assignments, where=where)
+        )
     elif action == "flag":
-        cur.execute(sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
-            rows=work.rows, rid=sql.Literal(rule_id), where=where))
+        cur.execute(
+            sql.SQL("UPDATE {rows} h SET _flags = array_append(h._flags, {rid}) {where}").format(
+                rows=work.rows, rid=sql.Literal(rule_id), where=where
+            )
+        )
 
 
 def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
     return sql.SQL(" || '|' || ").join(
-        sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key)
+        sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key
+    )
 
 
 def raw_file(cur, work: Work) -> int:
@@ -239,32 +343,63 @@ def scalar(cur, query: sql.Composable) -> int:
 
 
 def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
-    cur.execute(sql.SQL("""
+    cur.execute(
+        sql.SQL("""
         SELECT rule_id, count(*), count(*) FILTER (WHERE action = 'fix'),
                count(*) FILTER (WHERE action = 'quarantine'), count(*) FILTER (WHERE action = 'flag')
-        FROM {} GROUP BY rule_id""").format(work.found))
+        FROM {} GROUP BY rule_id""").format(work.found)
+    )
     counts = {r[0]: r[1:] for r in cur.fetchall()}
     catalog: list[tuple[str, str, str, str, float | None, float | None]]
-    catalog = [(f"{spec.name}.{c.name}.type", f"{c.name} must be of {KINDS[c.kind][2]} type", "error",
-                "quarantine", None, None) for c in spec.columns]
-    catalog += [(f"{spec.name}.{c.name}.finite", f"{c.name} must be a finite number (not NaN or infinite)", "error",
-                 "quarantine", None, None) for c in spec.columns if c.kind == "float"]
+    catalog = [
+        (
+            f"{spec.name}.{c.name}.type",
+            f"{c.name} must be of {KINDS[c.kind][2]} type",
+            "error",
+            "quarantine",
+            None,
+            None,
+        )
+        for c in spec.columns
+    ]
+    catalog += [
+        (
+            f"{spec.name}.{c.name}.finite",
+            f"{c.name} must be a finite number (not NaN or infinite)",
+            "error",
+            "quarantine",
+            None,
+            None,
+        )
+        for c in spec.columns
+        if c.kind == "float"
+    ]
     for c in checks:
         policy = field_policy(c.rule_id)
-        catalog.append((c.rule_id, f"Cerberus {c.rule}: {c.constraint!r} on {c.column}", policy.severity,
-                        policy.action, policy.warn_if, policy.error_if))
+        catalog.append(
+            (
+                c.rule_id,
+                f"Cerberus {c.rule}: {c.constraint!r} on {c.column}",
+                policy.severity,
+                policy.action,
+                policy.warn_if,
+                policy.error_if,
+            )
+        )
     catalog += [(r.id, r.description, r.severity, r.action, r.warn_if, r.error_if) for r in rules]
     outcomes = []
     for rule_id, description, severity, action, warn_if, error_if in catalog:
         n, fixed, quarantined, flagged = counts.get(rule_id, (0, 0, 0, 0))
-        outcomes.append(RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged,
-                                    warn_if, error_if))
+        outcomes.append(
+            RuleOutcome(rule_id, description, severity, action, n, fixed, quarantined, flagged, warn_if, error_if)
+        )
     return outcomes
 
 
 @dataclass
 class Findings:
     """What the rules found in one table, before anything user-visible is written."""
+
     raw_types: dict[str, str]
     plan: ScanPlan
     raw_node: int  # the source table's file: a reload between finding and writing changes it
@@ -287,9 +422,12 @@ def _idle(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Ru
     probed = [r for r in rules if r.probed and r.where is not None and raw_types.get(r.fixes[0][0]) == "text"]
     if not probed:
         return set()
-    cur.execute(sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
-        sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
-        source))
+    cur.execute(
+        sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
+            sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
+            source,
+        )
+    )
     return {r.id for r, fires in zip(probed, cur.fetchone()[0], strict=True) if not fires}
 
 
@@ -319,9 +457,12 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     cur.execute("SET LOCAL default_statistics_target = 10")
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))
     return Findings(
-        raw_types, plan, raw_file(cur, work),
+        raw_types,
+        plan,
+        raw_file(cur, work),
         scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(raw)),
         scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
         scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),
         scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found)),
-        _outcomes(cur, spec, work, checks, rules))
+        _outcomes(cur, spec, work, checks, rules),
+    )

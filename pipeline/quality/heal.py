@@ -2,6 +2,7 @@
 
 A delivery that its load staged in incoming.<table> is healed from there and published by the heal's last
 transaction: raw, clean, the quarantine and heal_log of the table change together, or not at all."""
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,11 @@ class HealError(PipelineError):
 class ThresholdError(HealError):
     """A rule breaks on more rows than its error threshold allows: the data or the contract needs a look."""
 
-    hint = ("look at the source file; if the data follows other conventions, run `python -m pipeline profile` "
-            "and confirm its proposal (--write), or raise the rule's threshold in contracts/<table>.yaml or "
-            "luigi.cfg [quality_thresholds]")
+    hint = (
+        "look at the source file; if the data follows other conventions, run `python -m pipeline profile` "
+        "and confirm its proposal (--write), or raise the rule's threshold in contracts/<table>.yaml or "
+        "luigi.cfg [quality_thresholds]"
+    )
 
 
 @dataclass
@@ -64,8 +67,9 @@ def _original_row(file_columns: list[str]) -> sql.Composable:
     Plain json, not jsonb: built faster (no conversion of every number to numeric) and it keeps the file's
     column order.
     """
-    return sql.SQL("CROSS JOIN LATERAL (SELECT {}) o").format(sql.SQL(", ").join(
-        sql.SQL("r.{}").format(sql.Identifier(c)) for c in file_columns))
+    return sql.SQL("CROSS JOIN LATERAL (SELECT {}) o").format(
+        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in file_columns)
+    )
 
 
 def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_columns: list[str]) -> None:
@@ -74,7 +78,8 @@ def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
     A new unlogged table (no WAL, no index to keep up); most rows have one finding, so the rule ids
     are sorted only where there are several (array_agg(... ORDER BY) would sort every group).
     """
-    cur.execute(sql.SQL("""
+    cur.execute(
+        sql.SQL("""
         CREATE UNLOGGED TABLE {target} WITH (autovacuum_enabled = false) AS
         SELECT {table}::text AS table_name, f.source_row, {key} AS record_key, f.rule_ids, f.messages,
                row_to_json(o) AS original, f.survivor_key, {run}::text AS run_id
@@ -85,9 +90,16 @@ def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
               FROM {found} WHERE source_row IN (SELECT source_row FROM {held})
               GROUP BY source_row) f
         JOIN {raw} r ON r._source_row = f.source_row {original}""").format(
-        target=work.quarantine, table=sql.Literal(spec.name), key=key_expr(spec, "r"),
-        original=_original_row(file_columns), run=sql.Literal(run_id),
-        found=work.found, held=work.held, raw=work.source))
+            target=work.quarantine,
+            table=sql.Literal(spec.name),
+            key=key_expr(spec, "r"),
+            original=_original_row(file_columns),
+            run=sql.Literal(run_id),
+            found=work.found,
+            held=work.held,
+            raw=work.source,
+        )
+    )
 
 
 def _no_autovacuum(cur, *tables: sql.Composable) -> None:
@@ -115,9 +127,11 @@ def _ensure_clean_table(cur, spec: TableSpec) -> None:
 
 def _child_keys(cur, spec: TableSpec) -> list[tuple[str, str, str]]:
     """The foreign keys of other clean tables that refer to this one: (table, name, definition)."""
-    cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE contype = 'f' AND confrelid = to_regclass(%s) AND conrelid <> confrelid ORDER BY 1, 2",
-                (f'clean."{spec.name}"',))
+    cur.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND confrelid = to_regclass(%s) AND conrelid <> confrelid ORDER BY 1, 2",
+        (f'clean."{spec.name}"',),
+    )
     return cur.fetchall()
 
 
@@ -136,19 +150,27 @@ def _write_clean(cur, spec: TableSpec, work: Work) -> None:
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(child), sql.Identifier(name)))
     cur.execute(sql.SQL("TRUNCATE {}").format(table))
     _no_autovacuum(cur, table)
-    cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) ORDER BY contype = 'f' DESC",
-                (f'clean."{spec.name}"',))
+    cur.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) ORDER BY contype = 'f' DESC",
+        (f'clean."{spec.name}"',),
+    )
     for (name,) in cur.fetchall():
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(table, sql.Identifier(name)))
     cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
-    cur.execute(sql.SQL("INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
-                        "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)").format(
-        clean=table, cols=cols, rows=work.rows, held=work.held))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
+            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)"
+        ).format(clean=table, cols=cols, rows=work.rows, held=work.held)
+    )
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
     for child, name, definition in children:
-        cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
-            sql.SQL(child), sql.Identifier(name), sql.SQL(definition)))
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
+                sql.SQL(child), sql.Identifier(name), sql.SQL(definition)
+            )
+        )
     # Statistics now, not when autovacuum comes by: Transform and the app plan their joins over this table next.
     # Target 30, a sample of 9,000 rows (300 per unit), is enough for their whole-table joins and aggregates, and
     # costs a fifth of the default 30,000 (measured at scale 1.0: 0.25-0.33 s -> 0.06 s per table).
@@ -171,8 +193,12 @@ def thresholds(outcome: RuleOutcome, contract: TableContract, overrides: dict) -
     return warn_if, error_if
 
 
-def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableContract | None = None,
-                     examples: Callable[[str], list[str]] | None = None) -> list[str]:
+def check_thresholds(
+    outcomes: list[RuleOutcome],
+    rows: int,
+    contract: TableContract | None = None,
+    examples: Callable[[str], list[str]] | None = None,
+) -> list[str]:
     """Warn above a rule's warn_if share of rows (the warnings, in words); fail the heal above its error_if share."""
     overrides = config.rule_thresholds()
     contract = contract or TableContract("")
@@ -184,11 +210,13 @@ def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableCont
             shown = ", ".join(repr(e) for e in (examples(o.rule_id) if examples else []))
             raise ThresholdError(
                 f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its error "
-                f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "")
-                + "; clean was left as it was")
+                f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "") + "; clean was left as it was"
+            )
         if o.warn_if is not None and share > o.warn_if:
-            warnings.append(f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
-                            f"warning threshold of {o.warn_if:.1%}")
+            warnings.append(
+                f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
+                f"warning threshold of {o.warn_if:.1%}"
+            )
             log.warning("%s", warnings[-1])
     return warnings
 
@@ -196,23 +224,29 @@ def check_thresholds(outcomes: list[RuleOutcome], rows: int, contract: TableCont
 def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
     """Three values that broke a rule, as the file had them (or the rule's message where no column is its own)."""
     with conn, conn.cursor() as cur:
-        cur.execute(sql.SQL(
-            "SELECT coalesce(to_jsonb(r) ->> p.column_name, p.message) FROM (SELECT * FROM {found} WHERE "
-            "rule_id = {rid} OR {rid} = {held} ORDER BY source_row LIMIT 3) p "
-            "JOIN {raw} r ON r._source_row = p.source_row ORDER BY p.source_row").format(
-            found=work.found, rid=sql.Literal(rule_id), held=sql.Literal(f"{spec.name}.rows_held"),
-            raw=work.source))
+        cur.execute(
+            sql.SQL(
+                "SELECT coalesce(to_jsonb(r) ->> p.column_name, p.message) FROM (SELECT * FROM {found} WHERE "
+                "rule_id = {rid} OR {rid} = {held} ORDER BY source_row LIMIT 3) p "
+                "JOIN {raw} r ON r._source_row = p.source_row ORDER BY p.source_row"
+            ).format(
+                found=work.found, rid=sql.Literal(rule_id), held=sql.Literal(f"{spec.name}.rows_held"), raw=work.source
+            )
+        )
         return [v if v is None or len(v) <= 40 else v[:37] + "..." for (v,) in cur.fetchall()]
 
 
 def _tune(cur, scope: str = "") -> None:
     """Settings for bulk work on a million-row table ("LOCAL": for the caller's transaction only)."""
-    cur.execute(sql.SQL(
-        # Hashes of a whole table in memory. Every join here is bulk: row estimates of anti-joins are 1.
-        "SET {s} work_mem = '256MB'; SET {s} jit = off; SET {s} enable_nestloop = off; "
-        # The work tables have no statistics when they are read; without these the planner thinks them too
-        # small for parallel workers, and the unnest of the findings runs on one core.
-        "SET {s} parallel_setup_cost = 0; SET {s} parallel_tuple_cost = 0").format(s=sql.SQL(scope)))
+    cur.execute(
+        sql.SQL(
+            # Hashes of a whole table in memory. Every join here is bulk: row estimates of anti-joins are 1.
+            "SET {s} work_mem = '256MB'; SET {s} jit = off; SET {s} enable_nestloop = off; "
+            # The work tables have no statistics when they are read; without these the planner thinks them too
+            # small for parallel workers, and the unnest of the findings runs on one core.
+            "SET {s} parallel_setup_cost = 0; SET {s} parallel_tuple_cost = 0"
+        ).format(s=sql.SQL(scope))
+    )
 
 
 def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> None:
@@ -236,8 +270,10 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(raw))
     cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
     if raw_file(cur, work) != found.raw_node or (not published and staged(cur, spec.name)):
-        raise HealError(f"{source.as_string(cur).replace(chr(34), '')} was loaded again while it was being healed; "
-                        "nothing was written, run again")
+        raise HealError(
+            f"{source.as_string(cur).replace(chr(34), '')} was loaded again while it was being healed; "
+            "nothing was written, run again"
+        )
     # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
     quarantine, heal_log = _partition("quarantine", spec), _partition("heal_log", spec)
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
@@ -247,13 +283,16 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     staging.result()
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
-        raise HealError(f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; "
-                        "nothing was written")
+        raise HealError(
+            f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; nothing was written"
+        )
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))  # fixes of rules run alone
     clean_rows = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
     if found.raw_rows != clean_rows + found.quarantined:
-        raise HealError(f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
-                        "quarantined; nothing was written")
+        raise HealError(
+            f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
+            "quarantined; nothing was written"
+        )
     if published:  # the delivery becomes raw.<table>: a rename, whatever its size
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(raw))
         cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA raw").format(source))
@@ -283,11 +322,19 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             found = find(cur, spec, work, checks, rules, run_id)
         # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
         # real delivery holds many rows back, so it warns from 30%.
-        held = RuleOutcome(f"{spec.name}.rows_held", "rows held back by any rule", "error", "quarantine",
-                           found.quarantined, quarantined=found.quarantined, warn_if=ROWS_HELD_WARN_IF)
+        held = RuleOutcome(
+            f"{spec.name}.rows_held",
+            "rows held back by any rule",
+            "error",
+            "quarantine",
+            found.quarantined,
+            quarantined=found.quarantined,
+            warn_if=ROWS_HELD_WARN_IF,
+        )
         try:
-            warnings = check_thresholds([*found.outcomes, held], found.raw_rows, contract,
-                                        lambda rule: _examples(side, spec, work, rule))
+            warnings = check_thresholds(
+                [*found.outcomes, held], found.raw_rows, contract, lambda rule: _examples(side, spec, work, rule)
+            )
         except HealError:
             with side, side.cursor() as cur:
                 work.drop(cur)
@@ -300,5 +347,13 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             except BaseException:
                 side.cancel()
                 raise
-    return HealResult(spec.name, found.raw_rows, clean_rows, found.quarantined, found.fixed_rows,
-                      found.raw_rows - found.flawed, found.outcomes, warnings)
+    return HealResult(
+        spec.name,
+        found.raw_rows,
+        clean_rows,
+        found.quarantined,
+        found.fixed_rows,
+        found.raw_rows - found.flawed,
+        found.outcomes,
+        warnings,
+    )

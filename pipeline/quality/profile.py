@@ -4,6 +4,7 @@ Everything is computed with pyarrow.compute over whole columns; Python loops run
 shapes only. Facts of the domain (types, keys, nullability, ranges) are never proposed: only observed.
 `profile_cli` turns a profile into a diff against the contracts and, with --write, into contract files.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,21 @@ VOCAB_MAX, VOCAB_COVER = 60, 0.9
 DISTINCT_CAP = 5_000  # more distinct spellings than this: not a vocabulary (no Python loop over them)
 EMAIL_SHARE = 0.5  # most values contain '@': an e-mail column
 # Column name words of free text (names, notes, addresses, cities, phones): never vocabularies or ids.
-FREE_TEXT = {"name", "names", "note", "notes", "description", "address", "city", "street", "comment",
-             "comments", "remark", "remarks", "phone"}
+FREE_TEXT = {
+    "name",
+    "names",
+    "note",
+    "notes",
+    "description",
+    "address",
+    "city",
+    "street",
+    "comment",
+    "comments",
+    "remark",
+    "remarks",
+    "phone",
+}
 LETTER_CLASSES = [("[A-Z]", set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")), ("[a-z]", set("abcdefghijklmnopqrstuvwxyz"))]
 LATIN = "A-Za-zÀ-ÖØ-öø-ÿ"
 REGEX_SPECIAL = set(".^$*+?{}[]\\|()")
@@ -106,18 +120,32 @@ def profile_table(spec: TableSpec, path: Path, current: TableContract) -> TableP
             result.columns[column.name] = ColumnProfile(column.name, column.kind, "missing")
             continue
         try:
-            result.columns[column.name] = _profile_column(data[column.name], column, spec, data.num_rows,
-                                                          column.name in keys, column.name in references,
-                                                          current.column(column.name))
+            result.columns[column.name] = _profile_column(
+                data[column.name],
+                column,
+                spec,
+                data.num_rows,
+                column.name in keys,
+                column.name in references,
+                current.column(column.name),
+            )
         except (pa.ArrowException, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ProfileError(f"{path}: column {column.name} ({data[column.name].type}) cannot be profiled "
-                               f"({reason})") from None
+            raise ProfileError(
+                f"{path}: column {column.name} ({data[column.name].type}) cannot be profiled ({reason})"
+            ) from None
     return result
 
 
-def _profile_column(values: pa.ChunkedArray, column: Column, spec: TableSpec, rows: int, key: bool,
-                    reference: bool, known: ColumnContract) -> ColumnProfile:
+def _profile_column(
+    values: pa.ChunkedArray,
+    column: Column,
+    spec: TableSpec,
+    rows: int,
+    key: bool,
+    reference: bool,
+    known: ColumnContract,
+) -> ColumnProfile:
     if pa.types.is_dictionary(values.type):  # dictionary-encoded: its values, as the run reads them
         values = values.cast(values.type.value_type)
     cp = ColumnProfile(column.name, column.kind, "other", len(values) - values.null_count)
@@ -133,8 +161,9 @@ def _profile_column(values: pa.ChunkedArray, column: Column, spec: TableSpec, ro
     return cp
 
 
-def _profile_text(cp: ColumnProfile, text: pa.ChunkedArray, spec: TableSpec, key: bool, reference: bool,
-                  known: ColumnContract) -> None:
+def _profile_text(
+    cp: ColumnProfile, text: pa.ChunkedArray, spec: TableSpec, key: bool, reference: bool, known: ColumnContract
+) -> None:
     """A text column's role, in this order, and what the profile proposes for it:
     key (primary or unique): its dominant shape as `pattern`; reference (a foreign key, or named like another
     table's key, e.g. currency): shape observed only, since the parent's key and the foreign-key check judge
@@ -187,8 +216,11 @@ def _observed(values: pa.ChunkedArray, kind: str, rows: int) -> dict:
     if kind in ("int", "float", "date", "timestamp") and values.null_count < len(values):
         target = {"int": pa.float64(), "float": pa.float64(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
         try:
-            typed = values if (pa.types.is_integer(stored) or pa.types.is_floating(stored) or pa.types.is_temporal(
-                stored)) else values.cast(target[kind])
+            typed = (
+                values
+                if (pa.types.is_integer(stored) or pa.types.is_floating(stored) or pa.types.is_temporal(stored))
+                else values.cast(target[kind])
+            )
             span = pc.min_max(typed)
             found["min"], found["max"] = (_plain(span["min"].as_py()), _plain(span["max"].as_py()))
         except (pa.ArrowException, ValueError):
@@ -198,9 +230,14 @@ def _observed(values: pa.ChunkedArray, kind: str, rows: int) -> dict:
 
 def _kind(arrow_type: pa.DataType) -> str:
     """The product's kind an Arrow type holds as it is (timestamp units and integer widths do not count)."""
-    checks = [("bool", pa.types.is_boolean), ("int", pa.types.is_integer), ("float", pa.types.is_floating),
-              ("date", pa.types.is_date), ("timestamp", pa.types.is_timestamp),
-              ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t))]
+    checks = [
+        ("bool", pa.types.is_boolean),
+        ("int", pa.types.is_integer),
+        ("float", pa.types.is_floating),
+        ("date", pa.types.is_date),
+        ("timestamp", pa.types.is_timestamp),
+        ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    ]
     return next((kind for kind, check in checks if check(arrow_type)), str(arrow_type))
 
 
@@ -224,15 +261,13 @@ def _shape(cp: ColumnProfile, text: pa.ChunkedArray, propose: bool) -> None:
     """The dominant shape and its share; a pattern when it dominates, carries a digit and holds no space."""
     distinct = pc.value_counts(text)  # shapes of the distinct values, weighted by their rows
     values, shapes = distinct.field("values"), shapes_of(distinct.field("values"))
-    rows = pa.table({"shape": shapes, "rows": distinct.field("counts")}).group_by("shape").aggregate(
-        [("rows", "sum")])
+    rows = pa.table({"shape": shapes, "rows": distinct.field("counts")}).group_by("shape").aggregate([("rows", "sum")])
     top = pc.index(rows["rows_sum"], pc.max(rows["rows_sum"])).as_py()
     cp.shape = rows["shape"][top].as_py()
     cp.shape_share = rows["rows_sum"][top].as_py() / len(text)
     cp.observed.update(shape=cp.shape, shape_share=round(cp.shape_share, 4))
     cp.owns_pattern = propose
-    if propose and cp.shape_share >= PATTERN_SHARE and "9" in cp.shape and not any(
-            ch.isspace() for ch in cp.shape):
+    if propose and cp.shape_share >= PATTERN_SHARE and "9" in cp.shape and not any(ch.isspace() for ch in cp.shape):
         cp.pattern = _regex(cp.shape, pc.filter(values, pc.equal(shapes, cp.shape)))
 
 
@@ -247,8 +282,12 @@ def _regex(shape: str, values: pa.ChunkedArray) -> str:
             if len(letters) == 1:
                 tokens.append(letters.pop())
             else:
-                tokens.append(next((cls for cls, allowed in LETTER_CLASSES if letters <= allowed),
-                                   f"[{LATIN}]" if all(_latin(c) for c in letters) else r"[^\W\d_]"))
+                tokens.append(
+                    next(
+                        (cls for cls, allowed in LETTER_CLASSES if letters <= allowed),
+                        f"[{LATIN}]" if all(_latin(c) for c in letters) else r"[^\W\d_]",
+                    )
+                )
         else:
             tokens.append("\\" + ch if ch in REGEX_SPECIAL else ch)
     out, i = [], 0
@@ -286,8 +325,12 @@ def _vocabulary(cp: ColumnProfile, text: pa.ChunkedArray, known: ColumnContract)
             typos[f] = near
     floor = RARE_SHARE * cp.nonnull
     common = {f for f in order if f and f not in typos and total[f] >= floor}
-    if (not common or len(common) > VOCAB_MAX or 2 * len(common) > cp.nonnull
-            or sum(total[f] for f in common | set(typos)) < VOCAB_COVER * cp.nonnull):
+    if (
+        not common
+        or len(common) > VOCAB_MAX
+        or 2 * len(common) > cp.nonnull
+        or sum(total[f] for f in common | set(typos)) < VOCAB_COVER * cp.nonnull
+    ):
         return False
     chosen = common | {f for f in total if f in user}  # a rare value the user listed stays
     if user and common <= set(user):
@@ -316,8 +359,11 @@ def _vocabulary(cp: ColumnProfile, text: pa.ChunkedArray, known: ColumnContract)
 
 def _nearest(rare: str, values: list[str]) -> tuple[str, int] | None:
     """The one value a few edits from a spelling (one edit per four letters of the value, two at most)."""
-    found = [(d, v) for v in values if abs(len(v) - len(rare)) <= TYPO_EDITS
-             and (d := edit_distance(rare, v)) <= min(TYPO_EDITS, len(v) // 4)]
+    found = [
+        (d, v)
+        for v in values
+        if abs(len(v) - len(rare)) <= TYPO_EDITS and (d := edit_distance(rare, v)) <= min(TYPO_EDITS, len(v) // 4)
+    ]
     if not found:
         return None
     best = min(d for d, _ in found)

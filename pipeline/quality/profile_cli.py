@@ -4,6 +4,7 @@ The proposal changes conventions only (pattern, values, synonyms, email) and the
 figures; types, keys and nullability restate the product's facts or stay as the user made them, and each
 file's `rules:` section and `strict` flags are kept as the user wrote them.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ RULES_COMMENT = "rules: {}  # rule id: {action: quarantine|flag, warn_if: share,
 
 
 def add_cli(sub) -> None:
-    parser = sub.add_parser("profile", help="propose the contracts' conventions from the source files (a diff; "
-                                            "--write saves them)")
+    parser = sub.add_parser(
+        "profile", help="propose the contracts' conventions from the source files (a diff; --write saves them)"
+    )
     parser.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
     parser.add_argument("--contracts", help="contracts folder (default: luigi.cfg [contracts] folder)")
     parser.add_argument("--table", choices=list(TABLES), help="profile one table only")
@@ -45,8 +47,9 @@ def main(args) -> int:
             continue
         profiles.append(profile_table(TABLES[name], path, _current(name, where)[0]))
     if not profiles:
-        raise ContractError(f"{data_dir}: none of the source files ({', '.join(n + '.parquet' for n in names)})",
-                            hint="give --data-dir")
+        raise ContractError(
+            f"{data_dir}: none of the source files ({', '.join(n + '.parquet' for n in names)})", hint="give --data-dir"
+        )
     share_vocabularies(profiles)
     for profile in profiles:
         current, raw, problem = _current(profile.table, where)
@@ -90,15 +93,25 @@ def proposal_text(spec: TableSpec, profile: TableProfile, raw: dict) -> str:
         strict = old.get("strict", False if cp.role == "vocabulary" else None)
         email = True if cp.role == "email" else old.get("email")
         observed = cp.observed or old.get("observed")
-        for key, value in (("pattern", pattern), ("values", values), ("synonyms", synonyms), ("strict", strict),
-                           ("email", email), ("observed", observed)):
+        for key, value in (
+            ("pattern", pattern),
+            ("values", values),
+            ("synonyms", synonyms),
+            ("strict", strict),
+            ("email", email),
+            ("observed", observed),
+        ):
             if value not in (None, [], {}):
                 body[key] = value
         columns[column.name] = body
-    body = {"table": spec.name, "primary_key": list(spec.primary_key), "columns": columns,
-            "rules": raw.get("rules") or {}}
+    body = {
+        "table": spec.name,
+        "primary_key": list(spec.primary_key),
+        "columns": columns,
+        "rules": raw.get("rules") or {},
+    }
     text = contract.dump(spec.name, body)
-    return text[:-len("rules: {}\n")] + RULES_COMMENT if text.endswith("\nrules: {}\n") else text
+    return text[: -len("rules: {}\n")] + RULES_COMMENT if text.endswith("\nrules: {}\n") else text
 
 
 def _synonyms(cp: ColumnProfile, old: dict, values: list[str]) -> dict[str, str]:
@@ -120,8 +133,9 @@ def _write(path: Path, text: str) -> bool:
     return True
 
 
-def diff_lines(profile: TableProfile, current: TableContract, proposed: TableContract, path: Path,
-               problem: str | None) -> list[str]:
+def diff_lines(
+    profile: TableProfile, current: TableContract, proposed: TableContract, path: Path, problem: str | None
+) -> list[str]:
     """What the proposal changes in one contract, column by column, with the counts behind it."""
     head = f"{profile.table}: {profile.rows:,} rows in {profile.path} -> {path}"
     lines = [f"  current contract not readable ({problem}); the proposal replaces it"] if problem else []
@@ -144,8 +158,13 @@ def diff_lines(profile: TableProfile, current: TableContract, proposed: TableCon
 def _column_changes(cp: ColumnProfile, old: ColumnContract, new: ColumnContract) -> list[str]:
     found = []
     if old.pattern != new.pattern:
-        why = (f"{cp.shape_share:.1%} of {cp.nonnull:,} values" if new.pattern
-               else f"no dominant shape: {cp.shape} covers {cp.shape_share:.1%}" if cp.shape else "no values")
+        why = (
+            f"{cp.shape_share:.1%} of {cp.nonnull:,} values"
+            if new.pattern
+            else f"no dominant shape: {cp.shape} covers {cp.shape_share:.1%}"
+            if cp.shape
+            else "no values"
+        )
         found.append(f"pattern {old.pattern or 'none'} -> {new.pattern or 'none'} ({why})")
     added = [v for v in new.values if v not in old.values]
     removed = [v for v in old.values if v not in new.values]
@@ -160,13 +179,21 @@ def _column_changes(cp: ColumnProfile, old: ColumnContract, new: ColumnContract)
     for variant, value in new.synonyms:
         if old_syn.get(variant) != value:
             shown = next(((k, n, d) for k, (v, n, d) in cp.typos.items() if contract.fold(k) == variant), None)
-            found.append(f"synonym {shown[0]!r} -> {value} ({shown[1]:,} rows, {shown[2]} edit"
-                         f"{'s' if shown[2] > 1 else ''} away: a typo)" if shown else f"synonym {variant!r} -> {value}")
-    found += [f"synonym {variant!r} -> {value} dropped (its value is not proposed)"
-              for variant, value in old.synonyms if variant not in new_syn]
+            found.append(
+                f"synonym {shown[0]!r} -> {value} ({shown[1]:,} rows, {shown[2]} edit"
+                f"{'s' if shown[2] > 1 else ''} away: a typo)"
+                if shown
+                else f"synonym {variant!r} -> {value}"
+            )
+    found += [
+        f"synonym {variant!r} -> {value} dropped (its value is not proposed)"
+        for variant, value in old.synonyms
+        if variant not in new_syn
+    ]
     if old.email != new.email:
-        found.append(f"email {str(old.email).lower()} -> {str(new.email).lower()} "
-                     f"({cp.email_share:.1%} of values contain '@')")
+        found.append(
+            f"email {str(old.email).lower()} -> {str(new.email).lower()} ({cp.email_share:.1%} of values contain '@')"
+        )
     return found
 
 
@@ -181,8 +208,10 @@ def _column_notes(cp: ColumnProfile) -> list[str]:
         notes.append(f"rare, not proposed (will be flagged): {shown}{more}")
     if cp.nulls_where_required:
         plural = "s" if cp.nulls_where_required > 1 else ""
-        notes.append(f"{cp.nulls_where_required:,} null{plural} where the product requires a value (kept required: "
-                     "those rows will be quarantined)")
+        notes.append(
+            f"{cp.nulls_where_required:,} null{plural} where the product requires a value (kept required: "
+            "those rows will be quarantined)"
+        )
     if cp.observed.get("file_type"):
         notes.append(f"stored as {cp.observed['file_type']} (the product's type is {cp.kind}; kept)")
     return notes

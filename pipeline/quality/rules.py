@@ -1,4 +1,5 @@
 """The rule catalog: what each field rule does when it fails, and the SQL row, cross-row and cross-table rules."""
+
 from __future__ import annotations
 
 import re
@@ -13,6 +14,7 @@ PHASES = ("unescape", "normalise", "check", "survivors")
 @dataclass(frozen=True)
 class Join:
     """A parent table a row rule reads, as `alias`; `key` is a column of it that is never null in a matched row."""
+
     alias: str
     table: str
     on: str
@@ -39,6 +41,7 @@ class Rule:
     A rule with `takes_from` (orphan rule id, raw parent, key text over p, message over the finding f) takes
     over the rows that rule found whose key is in the raw parent: the parent row exists but was quarantined.
     """
+
     id: str
     table: str
     description: str
@@ -48,7 +51,7 @@ class Rule:
     severity: str = "error"
     fixes: tuple[tuple[str, str], ...] = ()
     detects: str | None = None
-    warn_if: float | None = None   # share of rows above which the run logs a warning
+    warn_if: float | None = None  # share of rows above which the run logs a warning
     error_if: float | None = None  # share of rows above which the run fails and nothing is written
     where: str | None = None
     message: str | None = None
@@ -75,6 +78,7 @@ class Rule:
 @dataclass(frozen=True)
 class FieldPolicy:
     """What a failing Cerberus field rule does (the default: quarantine the row)."""
+
     action: str = "quarantine"
     fixes: tuple[tuple[str, str], ...] = ()
     detects: str | None = None
@@ -86,8 +90,9 @@ class FieldPolicy:
 FIELD_POLICIES: dict[str, FieldPolicy] = {
     "customers.risk_score.min": FieldPolicy("fix", (("risk_score", "0"),), "risk_score_out_of_range"),
     "customers.risk_score.max": FieldPolicy("fix", (("risk_score", "100"),), "risk_score_out_of_range"),
-    "policies.premium_amount.min": FieldPolicy("fix", (("premium_amount", "abs(h.premium_amount)"),),
-                                               "negative_premium"),
+    "policies.premium_amount.min": FieldPolicy(
+        "fix", (("premium_amount", "abs(h.premium_amount)"),), "negative_premium"
+    ),
     "claims.fraud_flag.nullable": FieldPolicy("fix", (("fraud_flag", "false"),), "null_fraud_flag", "warn"),
     "payments.success_flag.nullable": FieldPolicy("fix", (("success_flag", "false"),), "null_success_flag", "warn"),
 }
@@ -120,8 +125,14 @@ def field_policy(rule_id: str) -> FieldPolicy:
     setting = contract.rules.get(rule_id)
     if setting and setting.action and rule in CONVENTION_POLICIES:
         policy = FieldPolicy(setting.action, severity="error" if setting.action == "quarantine" else "warn")
-    return FieldPolicy(policy.action, policy.fixes, DETECTS.get(rule_id, policy.detects), policy.severity,
-                       policy.warn_if, policy.error_if)
+    return FieldPolicy(
+        policy.action,
+        policy.fixes,
+        DETECTS.get(rule_id, policy.detects),
+        policy.severity,
+        policy.warn_if,
+        policy.error_if,
+    )
 
 
 def synonym_rules(spec: TableSpec) -> list[Rule]:
@@ -137,14 +148,23 @@ def synonym_rules(spec: TableSpec) -> list[Rule]:
         if not c.values:
             continue
         mapping = {fold(v): v for v in c.values} | dict(c.synonyms)
-        folded_value = f"lower(btrim(h.\"{column.name}\", {sql_literal(SPACES)}))"  # as contract.fold does it
+        folded_value = f'lower(btrim(h."{column.name}", {sql_literal(SPACES)}))'  # as contract.fold does it
         lookup = f"({sql_literal(json.dumps(mapping, ensure_ascii=False))}::jsonb ->> {folded_value})"
         known = ", ".join(sql_literal(v) for v in c.values)
-        rules.append(_rule(
-            spec.name, f"{column.name}.synonym", f"{column.name} is a variant or synonym of a value of its vocabulary; "
-            "it is set to that value", "fix", f"h.\"{column.name}\" <> ALL(ARRAY[{known}]) AND {lookup} IS NOT NULL",
-            f"'{column.name} ' || h.\"{column.name}\" || ' is ' || {lookup}", phase="normalise", severity="info",
-            fixes=((column.name, lookup),), probed=True))
+        rules.append(
+            _rule(
+                spec.name,
+                f"{column.name}.synonym",
+                f"{column.name} is a variant or synonym of a value of its vocabulary; it is set to that value",
+                "fix",
+                f'h."{column.name}" <> ALL(ARRAY[{known}]) AND {lookup} IS NOT NULL',
+                f"'{column.name} ' || h.\"{column.name}\" || ' is ' || {lookup}",
+                phase="normalise",
+                severity="info",
+                fixes=((column.name, lookup),),
+                probed=True,
+            )
+        )
     return rules
 
 
@@ -163,15 +183,25 @@ def _key_text(names, alias="h") -> str:
     return " || '|' || ".join(f'{alias}."{n}"::text' for n in names)
 
 
-def duplicate_rule(spec: TableSpec, key: tuple[str, ...], rule: str, detects: str | None,
-                   normalised: tuple[str, ...] | None = None, order: str = "h._source_row") -> Rule:
+def duplicate_rule(
+    spec: TableSpec,
+    key: tuple[str, ...],
+    rule: str,
+    detects: str | None,
+    normalised: tuple[str, ...] | None = None,
+    order: str = "h._source_row",
+) -> Rule:
     """Rows repeating another row's key: the first (by `order`) survives, the others point to it."""
     label = ", ".join(key)
     partition = ", ".join(normalised or [f'h."{k}"' for k in key])
     # The window runs only over keys seen more than once: a hash aggregate over all rows finds them cheaply,
     # and only the rows with such a key are checked against the held rows.
     return Rule(
-        id=f"{spec.name}.{rule}", table=spec.name, action="quarantine", phase="survivors", detects=detects,
+        id=f"{spec.name}.{rule}",
+        table=spec.name,
+        action="quarantine",
+        phase="survivors",
+        detects=detects,
         description=f"another row has the same {label}; the first one is kept and this one points to it",
         sql=f"""
             WITH repeated AS (
@@ -213,37 +243,67 @@ def reference_rules(spec: TableSpec) -> list[Rule]:
         in_clean = " AND ".join(f'p."{r}" = h."{c}"' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         in_raw = " AND ".join(f'p."{r}"::text = h."{c}"::text' for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         missing = f'NOT EXISTS (SELECT 1 FROM clean."{fk.ref_table}" p WHERE {in_clean})'
-        detects = {"customers": "orphan_customer", "policies": "orphan_policy",
-                   "payment_methods": "unknown_payment_method"}.get(fk.ref_table)
+        detects = {
+            "customers": "orphan_customer",
+            "policies": "orphan_policy",
+            "payment_methods": "unknown_payment_method",
+        }.get(fk.ref_table)
         join = parent_join(spec, fk.columns, required=False)
         orphan_id = f"{spec.name}.orphan_{cols}"
-        rules.append(Rule(
-            id=orphan_id, table=spec.name, action="quarantine", detects=detects,
-            description=f"{', '.join(fk.columns)} matches no row of the {fk.ref_table} source",
-            sql=f"""SELECT h._source_row, 'no {fk.ref_table} with {', '.join(fk.ref_columns)} = '
+        rules.append(
+            Rule(
+                id=orphan_id,
+                table=spec.name,
+                action="quarantine",
+                detects=detects,
+                description=f"{', '.join(fk.columns)} matches no row of the {fk.ref_table} source",
+                sql=f"""SELECT h._source_row, 'no {fk.ref_table} with {", ".join(fk.ref_columns)} = '
                            || {_key_text(fk.columns)}, NULL
                     FROM {{rows}} h WHERE {present} AND {missing}
                       AND NOT EXISTS (SELECT 1 FROM raw."{fk.ref_table}" p WHERE {in_raw})""",
-            where=f"{present} AND NOT ({join.matched})", joins=(join,), detail=_key_text(fk.columns),
-            message=f"'no {fk.ref_table} with {', '.join(fk.ref_columns)} = ' || {_key_text(fk.columns)}"))
-        rules.append(Rule(
-            id=f"{spec.name}.parent_held_{cols}", table=spec.name, action="quarantine", warn_if=PARENT_HELD_WARN_IF,
-            description=f"the {fk.ref_table} row that {', '.join(fk.columns)} refers to is in quarantine",
-            sql=f"""SELECT h._source_row, '{fk.ref_table} ' || {_key_text(fk.columns)} || ' is in quarantine', NULL
+                where=f"{present} AND NOT ({join.matched})",
+                joins=(join,),
+                detail=_key_text(fk.columns),
+                message=f"'no {fk.ref_table} with {', '.join(fk.ref_columns)} = ' || {_key_text(fk.columns)}",
+            )
+        )
+        rules.append(
+            Rule(
+                id=f"{spec.name}.parent_held_{cols}",
+                table=spec.name,
+                action="quarantine",
+                warn_if=PARENT_HELD_WARN_IF,
+                description=f"the {fk.ref_table} row that {', '.join(fk.columns)} refers to is in quarantine",
+                sql=f"""SELECT h._source_row, '{fk.ref_table} ' || {_key_text(fk.columns)} || ' is in quarantine', NULL
                     FROM {{rows}} h WHERE {present} AND {missing}
                       AND EXISTS (SELECT 1 FROM raw."{fk.ref_table}" p WHERE {in_raw})""",
-            takes_from=(orphan_id, f'raw."{fk.ref_table}"', _key_text(fk.ref_columns, "p"),
-                        f"'{fk.ref_table} ' || f.detail || ' is in quarantine'")))
+                takes_from=(
+                    orphan_id,
+                    f'raw."{fk.ref_table}"',
+                    _key_text(fk.ref_columns, "p"),
+                    f"'{fk.ref_table} ' || f.detail || ' is in quarantine'",
+                ),
+            )
+        )
     return rules
 
 
 def updated_before_created(spec: TableSpec) -> list[Rule]:
     if "updated_at" not in spec.column_names or "created_at" not in spec.column_names:
         return []
-    return [_rule(spec.name, "updated_before_created", "updated_at is earlier than created_at; it is set to created_at",
-                  "fix", "h.updated_at < h.created_at",
-                  "'updated_at ' || h.updated_at || ' before created_at ' || h.created_at", severity="warn",
-                  detects="updated_before_created", fixes=(("updated_at", "h.created_at::timestamp"),))]
+    return [
+        _rule(
+            spec.name,
+            "updated_before_created",
+            "updated_at is earlier than created_at; it is set to created_at",
+            "fix",
+            "h.updated_at < h.created_at",
+            "'updated_at ' || h.updated_at || ' before created_at ' || h.created_at",
+            severity="warn",
+            detects="updated_before_created",
+            fixes=(("updated_at", "h.created_at::timestamp"),),
+        )
+    ]
 
 
 def nul_removed(spec: TableSpec) -> list[Rule]:
@@ -253,29 +313,46 @@ def nul_removed(spec: TableSpec) -> list[Rule]:
     if not texts:
         return []
     # Split on the escaped backslash, drop the escaped NULs from each piece, join with a plain backslash.
-    unescape = "array_to_string(ARRAY(SELECT replace(p, '\\0', '') FROM unnest(string_to_array(h.\"{0}\", " \
-               "'\\\\')) p), '\\')"
-    fixes = tuple((c, f"CASE WHEN '{c}' = ANY(h._escaped) THEN {unescape.format(c)} ELSE h.\"{c}\" END")
-                  for c in texts)
+    unescape = (
+        "array_to_string(ARRAY(SELECT replace(p, '\\0', '') FROM unnest(string_to_array(h.\"{0}\", '\\\\')) p), '\\')"
+    )
+    fixes = tuple((c, f"CASE WHEN '{c}' = ANY(h._escaped) THEN {unescape.format(c)} ELSE h.\"{c}\" END") for c in texts)
     listed = ", ".join(f"'{c}'" for c in texts)
     escaped = f"ARRAY(SELECT unnest(h._escaped) INTERSECT SELECT unnest(ARRAY[{listed}]))"
     # On its own (`sql`), over rows that lack _escaped: a value still equal to its escaped raw one is unfixed.
-    unfixed = " OR ".join(f"('{c}' = ANY(r._escaped) AND h.\"{c}\" = r.\"{c}\")" for c in texts)
-    return [Rule(id=f"{spec.name}.nul_removed", table=spec.name, action="fix", phase="unescape", severity="info",
-                 description="text held NUL characters, which PostgreSQL cannot store; they are removed",
-                 sql=f"""SELECT h._source_row, 'NUL in ' || array_to_string(r._escaped, ', '), NULL FROM {{rows}} h
+    unfixed = " OR ".join(f'(\'{c}\' = ANY(r._escaped) AND h."{c}" = r."{c}")' for c in texts)
+    return [
+        Rule(
+            id=f"{spec.name}.nul_removed",
+            table=spec.name,
+            action="fix",
+            phase="unescape",
+            severity="info",
+            description="text held NUL characters, which PostgreSQL cannot store; they are removed",
+            sql=f"""SELECT h._source_row, 'NUL in ' || array_to_string(r._escaped, ', '), NULL FROM {{rows}} h
                          JOIN {{raw}} r ON r._source_row = h._source_row WHERE {unfixed}""",
-                 where=f"h._escaped && ARRAY[{listed}]",
-                 message=f"'NUL removed from ' || array_to_string({escaped}, ', ')", fixes=fixes)]
+            where=f"h._escaped && ARRAY[{listed}]",
+            message=f"'NUL removed from ' || array_to_string({escaped}, ', ')",
+            fixes=fixes,
+        )
+    ]
 
 
 def _rule(table: str, name: str, description: str, action: str, where: str, message: str, **kw) -> Rule:
     """A rule over single rows (optionally joined to clean parents via `joins`, which must match)."""
     joins = kw.pop("joins", ())
     inner = " ".join(f"JOIN {j.table} {j.alias} ON {j.on}" for j in joins)
-    return Rule(id=f"{table}.{name}", table=table, description=description, action=action,
-                sql=f"SELECT h._source_row, {message}, NULL FROM {{rows}} h {inner} WHERE {where}",
-                where=where, message=message, joins=joins, **kw)
+    return Rule(
+        id=f"{table}.{name}",
+        table=table,
+        description=description,
+        action=action,
+        sql=f"SELECT h._source_row, {message}, NULL FROM {{rows}} h {inner} WHERE {where}",
+        where=where,
+        message=message,
+        joins=joins,
+        **kw,
+    )
 
 
 def _parent(table: str, *fk_columns: str) -> tuple[Join]:
@@ -288,75 +365,175 @@ POL, CLM = parent_alias(("policy_id",)), parent_alias(("claim_id",))  # a claim'
 
 TABLE_RULES: dict[str, list[Rule]] = {
     "customers": [
-        _rule("customers", "email_normalised", "email has capitals or surrounding spaces; it is lower-cased and "
-              "trimmed", "fix", "h.email <> lower(btrim(h.email))", "'email ' || h.email || ' normalised'",
-              phase="normalise", severity="info", fixes=(("email", "lower(btrim(h.email))"),)),
-        _rule("customers", "login_before_signup", "last_login is before the customer signed up; it is cleared",
-              "fix", "h.last_login < h.created_at", "'last_login ' || h.last_login || ' before created_at'",
-              severity="warn", fixes=(("last_login", "NULL"),), detects="login_before_signup"),
+        _rule(
+            "customers",
+            "email_normalised",
+            "email has capitals or surrounding spaces; it is lower-cased and trimmed",
+            "fix",
+            "h.email <> lower(btrim(h.email))",
+            "'email ' || h.email || ' normalised'",
+            phase="normalise",
+            severity="info",
+            fixes=(("email", "lower(btrim(h.email))"),),
+        ),
+        _rule(
+            "customers",
+            "login_before_signup",
+            "last_login is before the customer signed up; it is cleared",
+            "fix",
+            "h.last_login < h.created_at",
+            "'last_login ' || h.last_login || ' before created_at'",
+            severity="warn",
+            fixes=(("last_login", "NULL"),),
+            detects="login_before_signup",
+        ),
     ],
     "policies": [
-        _rule("policies", "currency_normalised", "currency code in lower case or with spaces; it is normalised",
-              "fix", "h.currency <> upper(btrim(h.currency))", "'currency ' || h.currency || ' normalised'",
-              phase="normalise", severity="info", fixes=(("currency", "upper(btrim(h.currency))"),),
-              detects="unknown_currency"),
-        _rule("policies", "unknown_currency", "currency has no rate in currency_rates", "quarantine",
-              f"h.currency IS NULL OR NOT ({KNOWN_CURRENCY})", "'unknown currency ' || h.currency",
-              detects="unknown_currency"),
-        _rule("policies", "end_before_start", "end_date is before start_date; the two are swapped", "fix",
-              "h.end_date < h.start_date", "'end_date ' || h.end_date || ' before start_date ' || h.start_date",
-              fixes=(("start_date", "h.end_date"), ("end_date", "h.start_date")), detects="end_before_start"),
-        _rule("policies", "coverage_above_type_max", "coverage above the policy type's maximum coverage", "flag",
-              "h.coverage_amount > t.max_coverage",
-              "'coverage ' || h.coverage_amount || ' above the ' || t.type_name || ' maximum ' || t.max_coverage",
-              joins=(Join("t", "clean.policy_types", "t.type_name = h.policy_type", "type_name"),),
-              severity="warn", detects="coverage_above_type_max"),
+        _rule(
+            "policies",
+            "currency_normalised",
+            "currency code in lower case or with spaces; it is normalised",
+            "fix",
+            "h.currency <> upper(btrim(h.currency))",
+            "'currency ' || h.currency || ' normalised'",
+            phase="normalise",
+            severity="info",
+            fixes=(("currency", "upper(btrim(h.currency))"),),
+            detects="unknown_currency",
+        ),
+        _rule(
+            "policies",
+            "unknown_currency",
+            "currency has no rate in currency_rates",
+            "quarantine",
+            f"h.currency IS NULL OR NOT ({KNOWN_CURRENCY})",
+            "'unknown currency ' || h.currency",
+            detects="unknown_currency",
+        ),
+        _rule(
+            "policies",
+            "end_before_start",
+            "end_date is before start_date; the two are swapped",
+            "fix",
+            "h.end_date < h.start_date",
+            "'end_date ' || h.end_date || ' before start_date ' || h.start_date",
+            fixes=(("start_date", "h.end_date"), ("end_date", "h.start_date")),
+            detects="end_before_start",
+        ),
+        _rule(
+            "policies",
+            "coverage_above_type_max",
+            "coverage above the policy type's maximum coverage",
+            "flag",
+            "h.coverage_amount > t.max_coverage",
+            "'coverage ' || h.coverage_amount || ' above the ' || t.type_name || ' maximum ' || t.max_coverage",
+            joins=(Join("t", "clean.policy_types", "t.type_name = h.policy_type", "type_name"),),
+            severity="warn",
+            detects="coverage_above_type_max",
+        ),
     ],
     "claims": [
-        _rule("claims", "outside_policy_period", "claim_date outside its policy's start and end dates",
-              "quarantine", f"h.claim_date NOT BETWEEN {POL}.start_date AND {POL}.end_date",
-              f"'claim_date ' || h.claim_date || ' outside ' || {POL}.start_date || '..' || {POL}.end_date",
-              joins=_parent("claims", "policy_id"), detects="claim_outside_policy_period"),
-        _rule("claims", "above_coverage", "claim_amount above its policy's coverage_amount", "flag",
-              f"h.claim_amount > {POL}.coverage_amount",
-              f"'claim_amount ' || h.claim_amount || ' above coverage ' || {POL}.coverage_amount",
-              joins=_parent("claims", "policy_id"), severity="warn", detects="claim_above_coverage"),
-        _rule("claims", "resolved_before_filed", "resolved_date before claim_date", "quarantine",
-              "h.resolved_date < h.claim_date",
-              "'resolved_date ' || h.resolved_date || ' before claim_date ' || h.claim_date",
-              detects="claim_resolved_before_filed"),
+        _rule(
+            "claims",
+            "outside_policy_period",
+            "claim_date outside its policy's start and end dates",
+            "quarantine",
+            f"h.claim_date NOT BETWEEN {POL}.start_date AND {POL}.end_date",
+            f"'claim_date ' || h.claim_date || ' outside ' || {POL}.start_date || '..' || {POL}.end_date",
+            joins=_parent("claims", "policy_id"),
+            detects="claim_outside_policy_period",
+        ),
+        _rule(
+            "claims",
+            "above_coverage",
+            "claim_amount above its policy's coverage_amount",
+            "flag",
+            f"h.claim_amount > {POL}.coverage_amount",
+            f"'claim_amount ' || h.claim_amount || ' above coverage ' || {POL}.coverage_amount",
+            joins=_parent("claims", "policy_id"),
+            severity="warn",
+            detects="claim_above_coverage",
+        ),
+        _rule(
+            "claims",
+            "resolved_before_filed",
+            "resolved_date before claim_date",
+            "quarantine",
+            "h.resolved_date < h.claim_date",
+            "'resolved_date ' || h.resolved_date || ' before claim_date ' || h.claim_date",
+            detects="claim_resolved_before_filed",
+        ),
     ],
     "payments": [
-        _rule("payments", "cancelled_policy", "premium payment dated after its cancelled policy ended",
-              "quarantine",
-              f"h.claim_id IS NULL AND {POL}.status = 'Cancelled' AND h.transaction_date::date > {POL}.end_date",
-              f"'payment on ' || h.transaction_date::date || ' after policy cancelled on ' || {POL}.end_date",
-              joins=_parent("payments", "policy_id"), detects="payment_for_cancelled_policy"),
-        _rule("payments", "before_claim_resolved", "claim payout dated before the claim was resolved",
-              "quarantine", f"h.transaction_date::date < {CLM}.resolved_date OR {CLM}.resolved_date IS NULL",
-              f"'payout on ' || h.transaction_date::date || ' but claim resolved ' || "
-              f"coalesce({CLM}.resolved_date::text, 'never')",
-              joins=_parent("payments", "claim_id"), detects="payment_before_claim_resolved"),
-        _rule("payments", "refund_above_amount", "refunded_amount above the amount paid", "quarantine",
-              "h.refunded_amount > h.amount", "'refund ' || h.refunded_amount || ' above amount ' || h.amount",
-              detects="refund_above_amount"),
-        _rule("payments", "unknown_currency", "currency has no rate in currency_rates", "quarantine",
-              f"h.currency IS NULL OR NOT ({KNOWN_CURRENCY})", "'unknown currency ' || h.currency"),
+        _rule(
+            "payments",
+            "cancelled_policy",
+            "premium payment dated after its cancelled policy ended",
+            "quarantine",
+            f"h.claim_id IS NULL AND {POL}.status = 'Cancelled' AND h.transaction_date::date > {POL}.end_date",
+            f"'payment on ' || h.transaction_date::date || ' after policy cancelled on ' || {POL}.end_date",
+            joins=_parent("payments", "policy_id"),
+            detects="payment_for_cancelled_policy",
+        ),
+        _rule(
+            "payments",
+            "before_claim_resolved",
+            "claim payout dated before the claim was resolved",
+            "quarantine",
+            f"h.transaction_date::date < {CLM}.resolved_date OR {CLM}.resolved_date IS NULL",
+            f"'payout on ' || h.transaction_date::date || ' but claim resolved ' || "
+            f"coalesce({CLM}.resolved_date::text, 'never')",
+            joins=_parent("payments", "claim_id"),
+            detects="payment_before_claim_resolved",
+        ),
+        _rule(
+            "payments",
+            "refund_above_amount",
+            "refunded_amount above the amount paid",
+            "quarantine",
+            "h.refunded_amount > h.amount",
+            "'refund ' || h.refunded_amount || ' above amount ' || h.amount",
+            detects="refund_above_amount",
+        ),
+        _rule(
+            "payments",
+            "unknown_currency",
+            "currency has no rate in currency_rates",
+            "quarantine",
+            f"h.currency IS NULL OR NOT ({KNOWN_CURRENCY})",
+            "'unknown currency ' || h.currency",
+        ),
     ],
 }
 
 SURVIVOR_RULES: dict[str, list[Rule]] = {
-    "customers": [duplicate_rule(
-        TABLES["customers"], ("email", "first_name", "last_name", "dob"), "duplicate_person", "duplicate_customer",
-        normalised=(folded("btrim(h.email)"), folded("h.first_name"), folded("h.last_name"), "h.dob"),
-        order="h.created_at, h.customer_id")],
+    "customers": [
+        duplicate_rule(
+            TABLES["customers"],
+            ("email", "first_name", "last_name", "dob"),
+            "duplicate_person",
+            "duplicate_customer",
+            normalised=(folded("btrim(h.email)"), folded("h.first_name"), folded("h.last_name"), "h.dob"),
+            order="h.created_at, h.customer_id",
+        )
+    ],
     "policies": [
-        duplicate_rule(TABLES["policies"], TABLES["policies"].natural_key, "repeated_policy", "duplicate_policy",
-                       order="h.created_at, h.policy_id"),
-        Rule(id="policies.overlapping_active", table="policies", action="flag", phase="survivors",
-             severity="warn", detects="overlapping_active_policy",
-             description="an Active policy overlapping an earlier Active policy of the same customer and type",
-             sql="""SELECT h._source_row, 'overlaps active policy ' || min(o.policy_id), NULL
+        duplicate_rule(
+            TABLES["policies"],
+            TABLES["policies"].natural_key,
+            "repeated_policy",
+            "duplicate_policy",
+            order="h.created_at, h.policy_id",
+        ),
+        Rule(
+            id="policies.overlapping_active",
+            table="policies",
+            action="flag",
+            phase="survivors",
+            severity="warn",
+            detects="overlapping_active_policy",
+            description="an Active policy overlapping an earlier Active policy of the same customer and type",
+            sql="""SELECT h._source_row, 'overlaps active policy ' || min(o.policy_id), NULL
                     FROM {rows} h JOIN {rows} o
                       ON o.customer_id = h.customer_id AND o.policy_type = h.policy_type
                      AND o.status = 'Active' AND o.policy_id <> h.policy_id
@@ -365,7 +542,8 @@ SURVIVOR_RULES: dict[str, list[Rule]] = {
                     WHERE h.status = 'Active'
                       AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)
                       AND NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = o._source_row)
-                    GROUP BY h._source_row"""),
+                    GROUP BY h._source_row""",
+        ),
     ],
 }
 

@@ -1,4 +1,5 @@
 """The one-scan SQL of healing: a table's casts, normalise fixes, field rules and row rules in one statement."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,13 +13,19 @@ from .compile import FieldCheck
 from .rules import Join, Rule, field_policy
 
 NO_JOINS = sql.SQL("")
-TRY_CAST = {"int": "ops.try_bigint", "float": "ops.try_float8", "date": "ops.try_date",
-            "timestamp": "ops.try_timestamp", "bool": "ops.try_boolean"}
+TRY_CAST = {
+    "int": "ops.try_bigint",
+    "float": "ops.try_float8",
+    "date": "ops.try_date",
+    "timestamp": "ops.try_timestamp",
+    "bool": "ops.try_boolean",
+}
 
 
 @dataclass
 class Finding:
     """One rule evaluated in the scan: the work-table column (`slot`) holds its message where it fired."""
+
     rule_id: str
     column: str | None
     action: str
@@ -30,7 +37,7 @@ class Finding:
 
 @dataclass
 class ScanPlan:
-    select: sql.Composable          # the work rows: _source_row, the spec's columns healed, slots, _flags
+    select: sql.Composable  # the work rows: _source_row, the spec's columns healed, slots, _flags
     findings: list[Finding]
 
 
@@ -48,7 +55,8 @@ def _cast(column: str, raw_type: str | None, kind: str) -> tuple[sql.Composable,
         return sql.SQL("({} AT TIME ZONE 'UTC')").format(col), None
     if kind == "int" and raw_type == "double precision":
         expr = sql.SQL("CASE WHEN {c} = trunc({c}) AND {c} BETWEEN -9.2e18 AND 9.2e18 THEN {c}::bigint END").format(
-            c=col)
+            c=col
+        )
     else:
         expr = sql.SQL("{}({}::text)").format(sql.SQL(TRY_CAST[kind]), col)
     return expr, sql.SQL("({} IS NOT NULL AND {} IS NULL)").format(col, expr)
@@ -85,37 +93,53 @@ class _Builder:
                 by_column.setdefault(column, []).append((finding, expr))
                 before, after = self.slot("b"), self.slot("a")
                 finding.logged.append((column, before, after))
-                extra += [sql.SQL("CASE WHEN {} THEN h.{}::text END AS {}").format(
-                              self.fired(finding), sql.Identifier(column), sql.Identifier(before)),
-                          sql.SQL("CASE WHEN {} THEN ({})::text END AS {}").format(
-                              self.fired(finding), sql.SQL(expr), sql.Identifier(after))]
+                extra += [
+                    sql.SQL("CASE WHEN {} THEN h.{}::text END AS {}").format(
+                        self.fired(finding), sql.Identifier(column), sql.Identifier(before)
+                    ),
+                    sql.SQL("CASE WHEN {} THEN ({})::text END AS {}").format(
+                        self.fired(finding), sql.SQL(expr), sql.Identifier(after)
+                    ),
+                ]
         columns = []
         for c in self.spec.columns:
             value = sql.SQL("h.{}").format(sql.Identifier(c.name))
             for finding, expr in reversed(by_column.get(c.name, [])):
                 value = sql.SQL("CASE WHEN {} THEN ({})::{} ELSE {} END").format(
-                    self.fired(finding), sql.SQL(expr), sql.SQL(c.pg_type), value)
+                    self.fired(finding), sql.SQL(expr), sql.SQL(c.pg_type), value
+                )
             columns.append(sql.SQL("{} AS {}").format(value, sql.Identifier(c.name)))
         if flags is not None:
             # The array is built only on a row with a flag (a few in a hundred), not built and emptied on every row;
             # the result is the same (null where no flag fired).
             items = [sql.SQL("CASE WHEN {} THEN {} END").format(self.fired(f), sql.Literal(f.rule_id)) for f in flags]
-            extra.append(sql.SQL("CASE WHEN {} THEN array_remove(ARRAY[{}]::text[], NULL) END AS _flags").format(
-                sql.SQL(" OR ").join(self.fired(f) for f in flags), sql.SQL(", ").join(items))
-                if items else sql.SQL("NULL::text[] AS _flags"))
+            extra.append(
+                sql.SQL("CASE WHEN {} THEN array_remove(ARRAY[{}]::text[], NULL) END AS _flags").format(
+                    sql.SQL(" OR ").join(self.fired(f) for f in flags), sql.SQL(", ").join(items)
+                )
+                if items
+                else sql.SQL("NULL::text[] AS _flags")
+            )
         carried = [sql.SQL("h.{}").format(sql.Identifier(s)) for s in below]
         self.query = sql.SQL("SELECT h._source_row, {} FROM ({}) h").format(
-            sql.SQL(", ").join(columns + carried + extra), self.query)
+            sql.SQL(", ").join(columns + carried + extra), self.query
+        )
 
 
 def _rule_value(rule: Rule) -> sql.Composable:
     guard = [j.matched for j in rule.joins if j.required] + [f"({rule.where})"]
     return sql.SQL("CASE WHEN {} THEN coalesce(({})::text, {}) END").format(
-        sql.SQL(" AND ".join(guard)), sql.SQL(rule.message or "NULL"), sql.Literal(rule.id))
+        sql.SQL(" AND ".join(guard)), sql.SQL(rule.message or "NULL"), sql.Literal(rule.id)
+    )
 
 
-def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldCheck], rules: list[Rule],
-              source: sql.Composable | None = None) -> ScanPlan:
+def plan_scan(
+    spec: TableSpec,
+    raw_types: dict[str, str],
+    checks: list[FieldCheck],
+    rules: list[Rule],
+    source: sql.Composable | None = None,
+) -> ScanPlan:
     """The work rows of one table (read from `source`, raw.<table> unless given): typed, normalised, checked
     against every field and row rule, fixed."""
     b = _Builder(spec)
@@ -129,13 +153,19 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
             finding = Finding(f"{spec.name}.{c.name}.type", c.name, "quarantine", b.slot("t"))
             cast_slots[c.name] = finding.slot
             b.findings.append(finding)
-            typed.append(sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
-                failed, sql.Literal(f"must be of {KINDS[c.kind][2]} type"), sql.Identifier(finding.slot)))
+            typed.append(
+                sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
+                    failed, sql.Literal(f"must be of {KINDS[c.kind][2]} type"), sql.Identifier(finding.slot)
+                )
+            )
         if c.kind == "float":  # NaN and infinities are no amount or score: they would poison every sum
             finding = Finding(f"{spec.name}.{c.name}.finite", c.name, "quarantine", b.slot("t"))
             b.findings.append(finding)
-            typed.append(sql.SQL("CASE WHEN {} IN ('NaN', 'Infinity', '-Infinity') THEN {} END AS {}").format(
-                expr, sql.Literal("must be a finite number"), sql.Identifier(finding.slot)))
+            typed.append(
+                sql.SQL("CASE WHEN {} IN ('NaN', 'Infinity', '-Infinity') THEN {} END AS {}").format(
+                    expr, sql.Literal("must be a finite number"), sql.Identifier(finding.slot)
+                )
+            )
     b.query = sql.SQL("SELECT {} FROM {} r").format(sql.SQL(", ").join(typed), source or qualified("raw", spec.name))
 
     # Layers 2-3: NUL given back, then the normalising fixes, which the field and row rules then see.
@@ -143,8 +173,12 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
         normalise = [r for r in rules if r.fused and r.phase == phase]
         if normalise:
             found = [_finding(b, r) for r in normalise]
-            b.layer([sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot))
-                     for r, f in zip(normalise, found, strict=True)])
+            b.layer(
+                [
+                    sql.SQL("{} AS {}").format(_rule_value(r), sql.Identifier(f.slot))
+                    for r, f in zip(normalise, found, strict=True)
+                ]
+            )
             b.applied([(f, r.fixes) for r, f in zip(normalise, found, strict=True) if r.action == "fix"])
 
     # Layer 4: the compiled Cerberus field rules (a failed cast is reported as a type error, not as a null).
@@ -161,8 +195,9 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
             field_found.append((finding, policy.fixes))
             if check.rule == "nullable" and check.column in cast_slots:
                 predicate = sql.SQL("{} AND {} IS NULL").format(predicate, sql.Identifier(cast_slots[check.column]))
-            values.append(sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
-                predicate, check.message, sql.Identifier(finding.slot)))
+            values.append(
+                sql.SQL("CASE WHEN {} THEN {} END AS {}").format(predicate, check.message, sql.Identifier(finding.slot))
+            )
         b.findings += [f for f, _ in field_found]
         b.layer(values)
 
@@ -176,14 +211,21 @@ def plan_scan(spec: TableSpec, raw_types: dict[str, str], checks: list[FieldChec
         values.append(sql.SQL("{} AS {}").format(_rule_value(rule), sql.Identifier(finding.slot)))
         if rule.detail:
             finding.detail_slot = b.slot("d")
-            values.append(sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
-                sql.SQL(f"({rule.where})"), sql.SQL(rule.detail), sql.Identifier(finding.detail_slot)))
+            values.append(
+                sql.SQL("CASE WHEN {} THEN {} END AS {}").format(
+                    sql.SQL(f"({rule.where})"), sql.SQL(rule.detail), sql.Identifier(finding.detail_slot)
+                )
+            )
         for j in rule.joins:
             assert joins.setdefault(j.alias, j) == j or joins[j.alias].on == j.on, (rule.id, j.alias)
     if values:
-        b.layer(values, sql.SQL(" ").join(
-            sql.SQL("LEFT JOIN {} {} ON {}").format(sql.SQL(j.table), sql.SQL(j.alias), sql.SQL(j.on))
-            for j in joins.values()))
+        b.layer(
+            values,
+            sql.SQL(" ").join(
+                sql.SQL("LEFT JOIN {} {} ON {}").format(sql.SQL(j.table), sql.SQL(j.alias), sql.SQL(j.on))
+                for j in joins.values()
+            ),
+        )
 
     # Layer 6: the field and row rules' fixes, and their flags.
     fixes = [(f, fx) for f, fx in field_found + rule_found if f.action == "fix"]

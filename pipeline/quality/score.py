@@ -1,4 +1,5 @@
 """Scores healing against the generator's ground truth: recall and precision per table and defect kind."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,12 +49,15 @@ def detected_keys(conn, table: str, rule_ids: list[str]) -> set[str]:
     spec = TABLES[table]
     key = sql.SQL(" || '|' || ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.primary_key)
     with conn.cursor() as cur:
-        cur.execute("""SELECT record_key FROM quality.quarantine WHERE table_name = %s AND rule_ids && %s
+        cur.execute(
+            """SELECT record_key FROM quality.quarantine WHERE table_name = %s AND rule_ids && %s
                        UNION SELECT record_key FROM quality.heal_log WHERE table_name = %s AND rule_id = ANY(%s)""",
-                    (table, rule_ids, table, rule_ids))
+            (table, rule_ids, table, rule_ids),
+        )
         keys = {r[0] for r in cur.fetchall()}
-        cur.execute(sql.SQL("SELECT {} FROM clean.{} WHERE _flags && %s").format(key, sql.Identifier(table)),
-                    (rule_ids,))
+        cur.execute(
+            sql.SQL("SELECT {} FROM clean.{} WHERE _flags && %s").format(key, sql.Identifier(table)), (rule_ids,)
+        )
         keys |= {r[0] for r in cur.fetchall()}
     return keys
 
@@ -65,10 +69,11 @@ def score(conn, truth_path: Path) -> list[Score]:
         injected.setdefault((row["table"], row["defect"]), set()).add(row["key"])
     detectors = rules_by_defect()
     scores = []
-    for (table, defect) in sorted(set(injected) | set(detectors)):
+    for table, defect in sorted(set(injected) | set(detectors)):
         truth_keys = injected.get((table, defect), set())
-        found = detected_keys(conn, table, detectors.get((table, defect), [])) if (table, defect) in detectors \
-            else set()
+        found = (
+            detected_keys(conn, table, detectors.get((table, defect), [])) if (table, defect) in detectors else set()
+        )
         scores.append(Score(table, defect, len(truth_keys), len(found), len(found & truth_keys)))
     return scores
 

@@ -1,4 +1,5 @@
 """Clean shares over runs: a table whose share of clean rows fell by more than its warn share since its last heal."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ class Drop:
 
     @property
     def message(self) -> str:
-        return (f"{self.table}: clean share fell from {self.before:.1%} to {self.now:.1%} in run {self.run_id} "
-                f"(more than {100 * self.warn_if:.0f} points); python -m pipeline runs {self.run_id} shows the rules")
+        return (
+            f"{self.table}: clean share fell from {self.before:.1%} to {self.now:.1%} in run {self.run_id} "
+            f"(more than {100 * self.warn_if:.0f} points); python -m pipeline runs {self.run_id} shows the rules"
+        )
 
 
 def warn_share(table: str) -> float:

@@ -1,14 +1,28 @@
 """Claims on the clean policies that have begun, then their defects and exact duplicate rows."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, Frame, before, choice, days_between, duplicated, during, missing_ids, money, numbered, put,
-    seconds_between, shuffled, take,
+    AS_OF,
+    AS_OF_TS,
+    Frame,
+    before,
+    choice,
+    days_between,
+    duplicated,
+    during,
+    missing_ids,
+    money,
+    numbered,
+    put,
+    seconds_between,
+    shuffled,
+    take,
 )
+from pipeline.synth.defects import Injector
 from pipeline.synth.policies import PENDING
 
 SUBMITTED, UNDER_REVIEW, APPROVED, REJECTED, PAID = range(5)  # status codes (conventions.DEFAULT_LABELS order)
@@ -90,8 +104,11 @@ def claims(rng: np.random.Generator, inj: Injector, policies: Frame, seasonality
     paid = (status == APPROVED) | (status == PAID)
     f["adjusted_amount"] = np.where(paid, money(amount * rng.uniform(0.6, 1.0, m)), np.nan)
     f["created_at"] = during(rng, day)
-    f["updated_at"] = np.where(resolved, np.maximum(during(rng, f["resolved_date"]), f["created_at"]),
-                               seconds_between(rng, f["created_at"], AS_OF_TS))
+    f["updated_at"] = np.where(
+        resolved,
+        np.maximum(during(rng, f["resolved_date"]), f["created_at"]),
+        seconds_between(rng, f["created_at"], AS_OF_TS),
+    )
     idx = inj.pick("claim_resolved_before_filed", resolved)
     put(f, "resolved_date", idx, f["claim_date"][idx] - rng.integers(1, 61, len(idx)))
     put(f, "delay_days", idx, np.nan)  # a negative delay would be a second defect in the same row

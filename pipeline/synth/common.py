@@ -1,4 +1,5 @@
 """Shared helpers for the synthetic tables: dates, random picks, column frames and Arrow conversion."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -36,8 +37,7 @@ def take(frame: Frame, idx: np.ndarray) -> Frame:
 
 def concat(a: Frame, b: Frame) -> Frame:
     return {
-        k: pa.concat_arrays([v, b[k]]) if isinstance(v, pa.Array) else np.concatenate([v, b[k]])
-        for k, v in a.items()
+        k: pa.concat_arrays([v, b[k]]) if isinstance(v, pa.Array) else np.concatenate([v, b[k]]) for k, v in a.items()
     }
 
 
@@ -94,6 +94,7 @@ def money(x: np.ndarray) -> np.ndarray:
 
 def years_between(born: np.ndarray, on: np.datetime64) -> np.ndarray:
     """Whole years from each birth date to `on` (a person's age on that day)."""
+
     def ymd(d):
         d = np.asarray(d, "datetime64[D]")
         y = d.astype("datetime64[Y]")
@@ -113,7 +114,7 @@ def format_ids(prefix: str, nums: np.ndarray, width: int) -> pa.Array:
     nums = np.asarray(nums, np.int64)
     valid = nums >= 0
     top = int(nums.max(initial=0))
-    if top >= 10 ** width:
+    if top >= 10**width:
         text = pc.utf8_lpad(pa.array(nums, mask=~valid).cast(pa.string()), width, "0")
         return pc.binary_join_element_wise(prefix, text, "")
     n, head = len(nums), len(prefix.encode())
@@ -139,8 +140,13 @@ def labels(vocab, codes: np.ndarray) -> pa.Array:
     return pa.array(list(vocab), pa.string()).take(pa.array(codes, pa.int32(), mask=codes < 0))
 
 
-def to_arrow(frame: Frame, schema: pa.Schema, vocab: Mapping[str, Sequence[str]],
-             ids: dict[str, tuple[str, int]] = REFERENCE_IDS, int_flags: bool = False) -> pa.Table:
+def to_arrow(
+    frame: Frame,
+    schema: pa.Schema,
+    vocab: Mapping[str, Sequence[str]],
+    ids: dict[str, tuple[str, int]] = REFERENCE_IDS,
+    int_flags: bool = False,
+) -> pa.Table:
     """Build the Arrow table: categories via vocab, key columns via ids, nulls as NaN/NaT/-1.
 
     With int_flags, boolean columns are written as 0/1 integers.

@@ -1,4 +1,5 @@
 """How one source system writes ids, category labels (case, variants), e-mail addresses and flags."""
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,12 @@ DEFAULT_LABELS: dict[str, tuple[str, ...]] = {
 DOMAIN_LABELS: dict[str, dict[int, str]] = {"policies.status": {0: "Active", 2: "Cancelled"}}
 # Key columns of the four big tables (and the adjuster code); a foreign key column shares its key's format.
 DEFAULT_IDS: dict[str, tuple[str, int]] = {
-    "customer_id": ("CU", 7), "policy_id": ("PO", 8), "claim_id": ("CL", 8), "payment_id": ("PA", 9),
-    "transaction_id": ("TX", 12), "approved_by": ("ADJ", 3),
+    "customer_id": ("CU", 7),
+    "policy_id": ("PO", 8),
+    "claim_id": ("CL", 8),
+    "payment_id": ("PA", 9),
+    "transaction_id": ("TX", 12),
+    "approved_by": ("ADJ", 3),
 }
 DEFAULT_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 CASES = (None, "upper", "lower", "title")
@@ -133,16 +138,21 @@ class Conventions:
         if set(self.ids) != set(DEFAULT_IDS):
             raise ValueError(f"id formats are needed for exactly {sorted(DEFAULT_IDS)}, got {sorted(self.ids)}")
         if set(self.categories) != set(DEFAULT_LABELS):
-            raise ValueError(f"categories are needed for exactly {sorted(DEFAULT_LABELS)}, "
-                             f"got {sorted(self.categories)}")
+            raise ValueError(
+                f"categories are needed for exactly {sorted(DEFAULT_LABELS)}, got {sorted(self.categories)}"
+            )
         for column, category in self.categories.items():
             if len(category.labels) != len(DEFAULT_LABELS[column]):
-                raise ValueError(f"{column}: {len(DEFAULT_LABELS[column])} labels are needed, one per code "
-                                 f"{list(DEFAULT_LABELS[column])}, got {list(category.labels)}")
+                raise ValueError(
+                    f"{column}: {len(DEFAULT_LABELS[column])} labels are needed, one per code "
+                    f"{list(DEFAULT_LABELS[column])}, got {list(category.labels)}"
+                )
             for code, label in DOMAIN_LABELS.get(column, {}).items():
                 if category.labels[code] != label or category.case or category.variants:
-                    raise ValueError(f"{column}: code {code} must stay {label!r} (domain rules read it), with no "
-                                     "case style and no variants")
+                    raise ValueError(
+                        f"{column}: code {code} must stay {label!r} (domain rules read it), with no "
+                        "case style and no variants"
+                    )
         if not self.email_domains or not all(isinstance(d, str) and "." in d for d in self.email_domains):
             raise ValueError(f"email_domains must be domain names with a dot, got {self.email_domains!r}")
         object.__setattr__(self, "ids", MappingProxyType(dict(self.ids)))
@@ -176,23 +186,33 @@ class Conventions:
         """Another insurer's system: other id shapes and value lists, mixed case, non-ASCII e-mail, 0/1 flags."""
         c = Category
         return cls(
-            ids={"customer_id": IdFormat("HC", 6), "policy_id": IdFormat("POL-", 7), "claim_id": IdFormat("CLM", 9),
-                 "payment_id": IdFormat("PAY-", 10), "transaction_id": IdFormat("T", 14),
-                 "approved_by": IdFormat("U", 5)},
-            categories=_categories({
-                "customers.gender": c(("Male", "Female", "Unknown")),
-                "customers.customer_status": c(("Active", "Dormant", "Blocked")),
-                "customers.segment": c(("Retail", "Private", "Business", "Small Business"), case="upper",
-                                       variants=0.02),
-                "customers.referral_source": c(("Web", "Broker", "Referral", "Partner", "Branch"), variants=0.03),
-                "customers.preferred_contact": c(("E-mail", "Phone", "Text", "Post")),
-                "policies.status": c(("Active", "Matured", "Cancelled", "Pending", "Lapsed")),
-                "policies.payment_frequency": c(("Monthly", "Quarterly", "Half-Yearly", "Yearly"), case="lower"),
-                "claims.claim_type": c(("Accident", "Health", "Life", "Disability", "Property", "Theft", "Liability")),
-                "claims.status": c(("Pending", "Pending", "Approved", "Rejected", "Approved"), variants=0.03),
-                "claims.region": c(("East", "North", "South", "West"), variants=0.02),
-                "payments.payment_gateway": c(("Stripe", "PayPal", "Adyen", "Worldpay", "In-house")),
-            }),
+            ids={
+                "customer_id": IdFormat("HC", 6),
+                "policy_id": IdFormat("POL-", 7),
+                "claim_id": IdFormat("CLM", 9),
+                "payment_id": IdFormat("PAY-", 10),
+                "transaction_id": IdFormat("T", 14),
+                "approved_by": IdFormat("U", 5),
+            },
+            categories=_categories(
+                {
+                    "customers.gender": c(("Male", "Female", "Unknown")),
+                    "customers.customer_status": c(("Active", "Dormant", "Blocked")),
+                    "customers.segment": c(
+                        ("Retail", "Private", "Business", "Small Business"), case="upper", variants=0.02
+                    ),
+                    "customers.referral_source": c(("Web", "Broker", "Referral", "Partner", "Branch"), variants=0.03),
+                    "customers.preferred_contact": c(("E-mail", "Phone", "Text", "Post")),
+                    "policies.status": c(("Active", "Matured", "Cancelled", "Pending", "Lapsed")),
+                    "policies.payment_frequency": c(("Monthly", "Quarterly", "Half-Yearly", "Yearly"), case="lower"),
+                    "claims.claim_type": c(
+                        ("Accident", "Health", "Life", "Disability", "Property", "Theft", "Liability")
+                    ),
+                    "claims.status": c(("Pending", "Pending", "Approved", "Rejected", "Approved"), variants=0.03),
+                    "claims.region": c(("East", "North", "South", "West"), variants=0.02),
+                    "payments.payment_gateway": c(("Stripe", "PayPal", "Adyen", "Worldpay", "In-house")),
+                }
+            ),
             unicode_emails=True,
             email_domains=("post.example.com", "correo.example.es", "bücher.example.de", "例え.example.jp"),
             flags_as_int=True,
@@ -215,8 +235,10 @@ class Conventions:
     def to_dict(self) -> dict:
         return {
             "ids": {k: {"prefix": f.prefix, "width": f.width} for k, f in self.ids.items()},
-            "categories": {k: {"labels": list(c.labels), "case": c.case, "variants": c.variants}
-                           for k, c in self.categories.items()},
+            "categories": {
+                k: {"labels": list(c.labels), "case": c.case, "variants": c.variants}
+                for k, c in self.categories.items()
+            },
             "unicode_emails": self.unicode_emails,
             "email_domains": list(self.email_domains),
             "flags_as_int": self.flags_as_int,
@@ -237,12 +259,16 @@ class Conventions:
         for column, c in (data.get("categories") or {}).items():
             if column not in categories:
                 raise ValueError(f"categories: unknown column {column!r}; known: {sorted(categories)}")
-            categories[column] = _entry(f"categories.{column}", Category,
-                                        {"labels": categories[column].labels, **(c or {})})
-        return cls(ids=ids, categories=categories,
-                   unicode_emails=bool(data.get("unicode_emails", base.unicode_emails)),
-                   email_domains=tuple(data.get("email_domains", base.email_domains)),
-                   flags_as_int=bool(data.get("flags_as_int", base.flags_as_int)))
+            categories[column] = _entry(
+                f"categories.{column}", Category, {"labels": categories[column].labels, **(c or {})}
+            )
+        return cls(
+            ids=ids,
+            categories=categories,
+            unicode_emails=bool(data.get("unicode_emails", base.unicode_emails)),
+            email_domains=tuple(data.get("email_domains", base.email_domains)),
+            flags_as_int=bool(data.get("flags_as_int", base.flags_as_int)),
+        )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Conventions:
@@ -265,10 +291,20 @@ __all__ = ["CASES", "DEFAULT_LABELS", "DOMAIN_LABELS", "US_STATES", "Category", 
 # ---------------------------------------------------------------- random conventions, for property tests
 
 LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
-SYLLABLES = ("ka ro mi ta ne lo su vi da pe zo ri ba ku fe go hi ja le mo nu sa te vo wi ya ze "
-             "bran dol fin gar hel mar nor pol sten tor").split()
-DOMAINS = ("example.com", "example.org", "mail.example.net", "post.example.de", "bücher.example.de",
-           "例え.example.jp", "correo.example.es", "pochta.example.ru")
+SYLLABLES = (
+    "ka ro mi ta ne lo su vi da pe zo ri ba ku fe go hi ja le mo nu sa te vo wi ya ze "
+    "bran dol fin gar hel mar nor pol sten tor"
+).split()
+DOMAINS = (
+    "example.com",
+    "example.org",
+    "mail.example.net",
+    "post.example.de",
+    "bücher.example.de",
+    "例え.example.jp",
+    "correo.example.es",
+    "pochta.example.ru",
+)
 
 
 def _prefix(rng: np.random.Generator) -> str:
@@ -311,5 +347,10 @@ def random_conventions(cls, rng: np.random.Generator):
             variants = 0.0 if rng.random() < 0.4 else float(np.round(rng.uniform(0.005, 0.05), 3))
             categories[column] = Category(labels, CASES[rng.integers(0, len(CASES))], variants)
     domains = tuple(str(d) for d in rng.choice(DOMAINS, rng.integers(1, 5), replace=False))
-    return cls(ids=ids, categories=categories, unicode_emails=bool(rng.random() < 0.5),
-               email_domains=domains, flags_as_int=bool(rng.random() < 0.5))
+    return cls(
+        ids=ids,
+        categories=categories,
+        unicode_emails=bool(rng.random() < 0.5),
+        email_domains=domains,
+        flags_as_int=bool(rng.random() < 0.5),
+    )

@@ -1,17 +1,34 @@
 """Customers: unique people, then their defects and their duplicates under new ids."""
+
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, FIRST_DAY, Frame, before, choice, concat, days_between, duplicated, during, format_ids, money,
-    numbered, put, seconds_between, shuffled, take, years_between,
+    AS_OF,
+    AS_OF_TS,
+    FIRST_DAY,
+    Frame,
+    before,
+    choice,
+    concat,
+    days_between,
+    duplicated,
+    during,
+    format_ids,
+    money,
+    numbered,
+    put,
+    seconds_between,
+    shuffled,
+    take,
+    years_between,
 )
 from pipeline.synth.conventions import Conventions
+from pipeline.synth.defects import Injector
 
 # Codes: ASCII male names, ASCII female names, then (with unicode_emails) non-ASCII male and female names.
 FIRST_NAMES = vocab.MALE_NAMES + vocab.FEMALE_NAMES + vocab.UNICODE_MALE_NAMES + vocab.UNICODE_FEMALE_NAMES
@@ -53,30 +70,41 @@ def _names(rng: np.random.Generator, gender: np.ndarray, unicode: bool) -> tuple
     """First and last name codes; a first name follows the gender (any name for X)."""
     m = len(gender)
     male, female = len(vocab.MALE_NAMES), len(vocab.FEMALE_NAMES)
-    first = np.select([gender == 0, gender == 1],
-                      [rng.integers(0, male, m), rng.integers(male, male + female, m)],
-                      rng.integers(0, male + female, m))
+    first = np.select(
+        [gender == 0, gender == 1],
+        [rng.integers(0, male, m), rng.integers(male, male + female, m)],
+        rng.integers(0, male + female, m),
+    )
     last = rng.integers(0, len(vocab.LAST_NAMES), m)
     if unicode:
         u_male, u_female = len(vocab.UNICODE_MALE_NAMES), len(vocab.UNICODE_FEMALE_NAMES)
         base = male + female
-        u_first = np.select([gender == 0, gender == 1],
-                            [base + rng.integers(0, u_male, m), base + u_male + rng.integers(0, u_female, m)],
-                            base + rng.integers(0, u_male + u_female, m))
+        u_first = np.select(
+            [gender == 0, gender == 1],
+            [base + rng.integers(0, u_male, m), base + u_male + rng.integers(0, u_female, m)],
+            base + rng.integers(0, u_male + u_female, m),
+        )
         first = np.where(rng.random(m) < UNICODE_SHARE, u_first, first)
         u_last = len(vocab.LAST_NAMES) + rng.integers(0, len(vocab.UNICODE_LAST_NAMES), m)
         last = np.where(rng.random(m) < UNICODE_SHARE, u_last, last)
     return first, last
 
 
-def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, number: np.ndarray,
-            domains: tuple[str, ...]) -> pa.Array:
+def _emails(
+    rng: np.random.Generator, first: np.ndarray, last: np.ndarray, number: np.ndarray, domains: tuple[str, ...]
+) -> pa.Array:
     """first.last<number>@domain (numbers distinct): unique by construction; the more common domains first."""
     lower = [pc.utf8_lower(pa.array(words)) for words in (FIRST_NAMES, LAST_NAMES)]
     domain = pa.array(domains).take(pa.array(choice(rng, len(number), 1 / (1 + np.arange(len(domains))) ** 1.3)))
     return pc.binary_join_element_wise(
-        lower[0].take(pa.array(first)), ".", lower[1].take(pa.array(last)),
-        pa.array(number).cast(pa.string()), "@", domain, "")
+        lower[0].take(pa.array(first)),
+        ".",
+        lower[1].take(pa.array(last)),
+        pa.array(number).cast(pa.string()),
+        "@",
+        domain,
+        "",
+    )
 
 
 def _malformed(rng: np.random.Generator, email: pa.Array) -> pa.Array:
@@ -93,10 +121,18 @@ def _malformed(rng: np.random.Generator, email: pa.Array) -> pa.Array:
 def _restyled(rng: np.random.Generator, email: pa.Array) -> pa.Array:
     """The same address in other letter case, a third of them with surrounding spaces (as re-typed by hand)."""
     n = len(email)
-    cased = pc.choose(pa.array(rng.integers(0, 3, n), pa.int8()),
-                      pc.utf8_upper(email), pc.utf8_title(email), pc.utf8_capitalize(email))
-    return pc.choose(pa.array(choice(rng, n, [4, 1, 1]), pa.int8()),
-                     cased, pc.binary_join_element_wise(" ", cased, ""), pc.binary_join_element_wise(cased, " ", ""))
+    cased = pc.choose(
+        pa.array(rng.integers(0, 3, n), pa.int8()),
+        pc.utf8_upper(email),
+        pc.utf8_title(email),
+        pc.utf8_capitalize(email),
+    )
+    return pc.choose(
+        pa.array(choice(rng, n, [4, 1, 1]), pa.int8()),
+        cased,
+        pc.binary_join_element_wise(" ", cased, ""),
+        pc.binary_join_element_wise(cased, " ", ""),
+    )
 
 
 def customers(rng: np.random.Generator, inj: Injector, conventions: Conventions) -> Frame:
@@ -139,8 +175,14 @@ def customers(rng: np.random.Generator, inj: Injector, conventions: Conventions)
     idx = inj.pick("malformed_email")
     put(f, "email", idx, _malformed(rng, f["email"].take(pa.array(idx))))
     idx = inj.pick("risk_score_out_of_range")
-    put(f, "risk_score", idx, money(np.where(rng.random(len(idx)) < 0.5,
-                                             rng.uniform(-50, -0.01, len(idx)), rng.uniform(100.01, 180, len(idx)))))
+    put(
+        f,
+        "risk_score",
+        idx,
+        money(
+            np.where(rng.random(len(idx)) < 0.5, rng.uniform(-50, -0.01, len(idx)), rng.uniform(100.01, 180, len(idx)))
+        ),
+    )
     idx = inj.pick("login_before_signup", ~np.isnat(f["last_login"]))
     put(f, "last_login", idx, before(rng, f["created_at"][idx]))
     idx = inj.pick("updated_before_created")
@@ -151,8 +193,9 @@ def customers(rng: np.random.Generator, inj: Injector, conventions: Conventions)
     dup = take(f, sources)
     k = len(sources)
     dup["created_at"] = seconds_between(rng, dup["created_at"] + 86_400, AS_OF_TS)
-    dup["last_login"] = np.where(np.isnat(dup["last_login"]), dup["last_login"],
-                                 seconds_between(rng, dup["created_at"], AS_OF_TS))
+    dup["last_login"] = np.where(
+        np.isnat(dup["last_login"]), dup["last_login"], seconds_between(rng, dup["created_at"], AS_OF_TS)
+    )
     dup["updated_at"] = seconds_between(rng, dup["created_at"], AS_OF_TS)
     dup["email"] = _restyled(rng, dup["email"])
     dup["_defect"] = np.full(k, inj.kind_code("duplicate_customer"), np.int8)

@@ -1,4 +1,5 @@
 """Defect kinds, their default rates, and the bookkeeping that gives each chosen row exactly one kind."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -44,8 +45,10 @@ DEFECTS: dict[str, dict[str, str | None]] = {
         "updated_before_created": "updated_at",
     },
     # The reference tables carry the original export's quirk only; it is not rate-driven.
-    **{t: {"updated_before_created": "updated_at"}
-       for t in ("agents", "branches", "currency_rates", "policy_types", "payment_methods")},
+    **{
+        t: {"updated_before_created": "updated_at"}
+        for t in ("agents", "branches", "currency_rates", "policy_types", "payment_methods")
+    },
 }
 
 # Kinds that add a row (a copy or a near-copy of an existing one) rather than spoil one.

@@ -1,4 +1,5 @@
 """Synthetic source data: the eleven Parquet files with injected defects, and their ground truth."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,22 +13,24 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import tables
-from pipeline.synth.defects import DEFECTS, DefectRates, Injector, is_extra
 from pipeline.synth import claims, customers, payments, policies, reference
 from pipeline.synth.common import REFERENCE_IDS, Frame, format_ids, labels, relaxed, to_arrow
 from pipeline.synth.conventions import Conventions
+from pipeline.synth.defects import DEFECTS, DefectRates, Injector, is_extra
 
 __all__ = ["SIZES", "Conventions", "DefectRates", "default_truth_path", "generate", "main"]
 
 # Rows at scale 1.0. The four big tables scale linearly; the reference tables never scale.
 SIZES = {"customers": 50_000, "policies": 350_000, "claims": 500_000, "payments": 1_000_000}
 VOCABS = {"customers": customers.VOCAB, "policies": policies.VOCAB, "claims": claims.VOCAB, "payments": payments.VOCAB}
-TRUTH_SCHEMA = pa.schema([
-    pa.field("defect", pa.string(), nullable=False),
-    pa.field("table", pa.string(), nullable=False),
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("column", pa.string()),
-])
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("defect", pa.string(), nullable=False),
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("column", pa.string()),
+    ]
+)
 
 
 def default_truth_path(out_dir: Path) -> Path:
@@ -36,8 +39,15 @@ def default_truth_path(out_dir: Path) -> Path:
     return out_dir.parent / f"{out_dir.name}-truth.parquet"
 
 
-def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None, rates: DefectRates | None = None,
-             conventions: Conventions | str | Path | None = None, seasonality: float = 0.0) -> dict[str, int]:
+def generate(
+    out_dir,
+    scale: float = 0.01,
+    seed: int = 42,
+    truth_path=None,
+    rates: DefectRates | None = None,
+    conventions: Conventions | str | Path | None = None,
+    seasonality: float = 0.0,
+) -> dict[str, int]:
     """Write the eleven source tables to out_dir and the injected defects to truth_path; return rows per table.
 
     `conventions` (default: our own) says how the source system writes ids, categories, e-mails and flags:
@@ -59,8 +69,9 @@ def generate(out_dir, scale: float = 0.01, seed: int = 42, truth_path=None, rate
         return rng, Injector(name, rng, rates, round(SIZES[name] * scale))
 
     out = {name: reference.exported(name) for name in reference.EXPORTED}
-    out["branches"], out["agents"], agent_branch = reference.branches_and_agents(_rng(seed, "branches"),
-                                                                                 _rng(seed, "agents"))
+    out["branches"], out["agents"], agent_branch = reference.branches_and_agents(
+        _rng(seed, "branches"), _rng(seed, "agents")
+    )
     frames: dict[str, Frame] = {}
     frames["customers"] = customers.customers(*rng_and_injector("customers"), conventions)
     frames["policies"] = policies.policies(*rng_and_injector("policies"), frames["customers"], agent_branch)
@@ -89,8 +100,13 @@ def _written(name: str, frame: Frame, conventions: Conventions, seed: int) -> pa
     keys = frame[tables.spec(name).primary_key[0]]
     for column, category in conventions.of_table(name).items():
         frame[column] = category.write(frame[column], keys, zlib.crc32(f"{seed}|{name}.{column}".encode()))
-    return to_arrow(frame, relaxed(tables.spec(name).arrow_schema()), VOCABS[name],
-                    {**REFERENCE_IDS, **conventions.id_formats()}, conventions.flags_as_int)
+    return to_arrow(
+        frame,
+        relaxed(tables.spec(name).arrow_schema()),
+        VOCABS[name],
+        {**REFERENCE_IDS, **conventions.id_formats()},
+        conventions.flags_as_int,
+    )
 
 
 def _figures(frames: dict[str, Frame]) -> dict[str, float]:
@@ -112,9 +128,11 @@ def _figures(frames: dict[str, Frame]) -> dict[str, float]:
 
 def _truth(frames: dict[str, Frame], out: dict[str, pa.Table], conventions: Conventions) -> pa.Table:
     """One row per injected (defect, table, key), with the column the defect is in where it has one."""
+
     def part(defect: pa.Array, table: str, key: pa.Array, column: pa.Array) -> pa.Table:
-        return pa.Table.from_arrays([defect, pa.array([table] * len(key), pa.string()), key, column],
-                                    schema=TRUTH_SCHEMA)
+        return pa.Table.from_arrays(
+            [defect, pa.array([table] * len(key), pa.string()), key, column], schema=TRUTH_SCHEMA
+        )
 
     parts = []
     for name, f in frames.items():
@@ -122,8 +140,14 @@ def _truth(frames: dict[str, Frame], out: dict[str, pa.Table], conventions: Conv
         kinds = list(DEFECTS[name])
         key = tables.spec(name).primary_key[0]
         prefix, width = conventions.id_formats()[key]
-        parts.append(part(labels(kinds, f["_defect"][spoiled]), name, format_ids(prefix, f[key][spoiled], width),
-                          labels([DEFECTS[name][k] for k in kinds], f["_defect"][spoiled])))
+        parts.append(
+            part(
+                labels(kinds, f["_defect"][spoiled]),
+                name,
+                format_ids(prefix, f[key][spoiled], width),
+                labels([DEFECTS[name][k] for k in kinds], f["_defect"][spoiled]),
+            )
+        )
     # The reference tables carry the export's updated_at-before-created_at quirk; it is found where it occurs.
     for name in ("agents", "branches", "currency_rates", "policy_types", "payment_methods"):
         t = out[name]
@@ -135,8 +159,14 @@ def _truth(frames: dict[str, Frame], out: dict[str, pa.Table], conventions: Conv
             key = t[tables.spec(name).primary_key[0]]
         key = pc.filter(key, spoiled).combine_chunks()
         n = len(key)
-        parts.append(part(pa.array(["updated_before_created"] * n, pa.string()), name, key,
-                          pa.array(["updated_at"] * n, pa.string())))
+        parts.append(
+            part(
+                pa.array(["updated_before_created"] * n, pa.string()),
+                name,
+                key,
+                pa.array(["updated_at"] * n, pa.string()),
+            )
+        )
     return pa.concat_tables(parts).combine_chunks()
 
 
@@ -156,10 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="the same seed makes the same data (default 42)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the eleven Parquet files")
     parser.add_argument("--truth", type=Path, help="ground-truth file (default: <out>-truth.parquet beside <out>)")
-    parser.add_argument("--conventions", default="default", metavar="default|foreign|PATH.yaml",
-                        help="how the source system writes ids, categories, e-mails and flags (default: default)")
-    parser.add_argument("--seasonality", type=float, default=0.0, metavar="0..1",
-                        help="claims follow a yearly cycle of this amplitude (default 0: none)")
+    parser.add_argument(
+        "--conventions",
+        default="default",
+        metavar="default|foreign|PATH.yaml",
+        help="how the source system writes ids, categories, e-mails and flags (default: default)",
+    )
+    parser.add_argument(
+        "--seasonality",
+        type=float,
+        default=0.0,
+        metavar="0..1",
+        help="claims follow a yearly cycle of this amplitude (default 0: none)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.seasonality <= 1:
         parser.error(f"--seasonality must be between 0 and 1, got {args.seasonality}")
@@ -167,8 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         conventions = Conventions.named(args.conventions)
     except (OSError, ValueError) as e:
         parser.error(f"--conventions: {e}")
-    counts = generate(args.out, scale=args.scale, seed=args.seed, truth_path=args.truth, conventions=conventions,
-                      seasonality=args.seasonality)
+    counts = generate(
+        args.out,
+        scale=args.scale,
+        seed=args.seed,
+        truth_path=args.truth,
+        conventions=conventions,
+        seasonality=args.seasonality,
+    )
     for name, n in counts.items():
         print(f"{name:<16}{n:>12,}")
     print(f"{'total':<16}{sum(counts.values()):>12,}")

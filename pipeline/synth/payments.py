@@ -1,15 +1,29 @@
 """Payments: premiums on the clean policies and payouts of their settled claims, then their defects."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.claims import APPROVED, PAID, claimable
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, SECONDS_PER_DAY, Frame, before, choice, days_between, during, missing_ids, money, numbered, put,
-    seconds_between, shuffled, take,
+    AS_OF,
+    AS_OF_TS,
+    SECONDS_PER_DAY,
+    Frame,
+    before,
+    choice,
+    days_between,
+    during,
+    missing_ids,
+    money,
+    numbered,
+    put,
+    seconds_between,
+    shuffled,
+    take,
 )
+from pipeline.synth.defects import Injector
 from pipeline.synth.policies import CANCELLED, PER_YEAR
 from pipeline.synth.policies import VOCAB as POLICY_VOCAB
 from pipeline.synth.reference import PAYMENT_METHOD_NAMES
@@ -44,8 +58,10 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
     pol = np.concatenate([premium_pol, row_of[out["policy_id"]]])
     payout = np.arange(m) >= m - k
     resolved = np.concatenate([np.full(m - k, np.datetime64("NaT", "D")), out["resolved_date"]])
-    lag = np.minimum(rng.lognormal(1.5, 0.8, k).astype(np.int64),  # paid some days after the decision
-                     (AS_OF - 1 - out["resolved_date"]).astype(np.int64))
+    lag = np.minimum(
+        rng.lognormal(1.5, 0.8, k).astype(np.int64),  # paid some days after the decision
+        (AS_OF - 1 - out["resolved_date"]).astype(np.int64),
+    )
     day = np.concatenate([days_between(rng, start[premium_pol], last[premium_pol]), out["resolved_date"] + lag])
 
     sources = inj.take(inj.count("duplicate_key"))
@@ -61,7 +77,7 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
     day[idx] = resolved[idx] - rng.integers(1, 31, len(idx))
 
     payout_amount = np.where(np.isnan(out["adjusted_amount"]), out["claim_amount"], out["adjusted_amount"])
-    instalment = money(policies["premium_amount"][pol[:m - k]] / PER_YEAR[freq[pol[:m - k]]])
+    instalment = money(policies["premium_amount"][pol[: m - k]] / PER_YEAR[freq[pol[: m - k]]])
     amount = np.concatenate([instalment, payout_amount])
     success = (rng.random(m) < np.where(payout, 0.99, 0.95)).astype(np.int8)
     partly_refunded = (success == 1) & ~payout & (rng.random(m) < 0.03)
@@ -73,8 +89,11 @@ def payments(rng: np.random.Generator, inj: Injector, policies: Frame, claims: F
         "claim_id": np.concatenate([np.full(m - k, NULL), out["claim_id"]]),
         "transaction_date": ts,
         "amount": amount,
-        "method": np.where(payout, choice(rng, m, [0, 0.6, 0.4, 0, 0]),  # payouts go by ACH or wire
-                           choice(rng, m, [0.45, 0.25, 0.05, 0.15, 0.1])),
+        "method": np.where(
+            payout,
+            choice(rng, m, [0, 0.6, 0.4, 0, 0]),  # payouts go by ACH or wire
+            choice(rng, m, [0.45, 0.25, 0.05, 0.15, 0.1]),
+        ),
         "success_flag": success,
         "refunded_amount": refunded,
         "currency": policies["currency"][pol],

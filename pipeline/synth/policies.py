@@ -1,14 +1,31 @@
 """Policies of the clean customers, then their defects, repeated policies and overlapping active ones."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth.defects import Injector
 from pipeline.synth import vocab
 from pipeline.synth.common import (
-    AS_OF, AS_OF_TS, FIRST_DAY, SECONDS_PER_DAY, Frame, before, choice, concat, days_between, duplicated, during,
-    missing_ids, money, numbered, put, seconds_between, shuffled, take,
+    AS_OF,
+    AS_OF_TS,
+    FIRST_DAY,
+    SECONDS_PER_DAY,
+    Frame,
+    before,
+    choice,
+    concat,
+    days_between,
+    duplicated,
+    during,
+    missing_ids,
+    money,
+    numbered,
+    put,
+    seconds_between,
+    shuffled,
+    take,
 )
+from pipeline.synth.defects import Injector
 from pipeline.synth.reference import CURRENCIES, POLICY_TYPE_MAX, POLICY_TYPE_NAMES
 
 ACTIVE, EXPIRED, CANCELLED, PENDING, LAPSED = range(5)  # status codes (conventions.DEFAULT_LABELS order)
@@ -24,8 +41,17 @@ VOCAB = {
 
 # By policy type (POLICY_TYPE_NAMES): popularity, possible terms in years, median cover, premium per unit cover.
 TYPE_WEIGHTS = np.array([0.18, 0.2, 0.25, 0.07, 0.1, 0.08, 0.12])
-TERM_YEARS = np.array([[10, 20, 30, 20], [10, 15, 20, 30], [1, 1, 1, 2], [5, 10, 15, 20],
-                       [20, 30, 40, 30], [20, 25, 30, 30], [1, 2, 3, 5]])
+TERM_YEARS = np.array(
+    [
+        [10, 20, 30, 20],
+        [10, 15, 20, 30],
+        [1, 1, 1, 2],
+        [5, 10, 15, 20],
+        [20, 30, 40, 30],
+        [20, 25, 30, 30],
+        [1, 2, 3, 5],
+    ]
+)
 COVER_MEDIAN = np.array([500e3, 750e3, 100e3, 250e3, 400e3, 400e3, 150e3])
 PREMIUM_RATE = np.array([0.012, 0.004, 0.06, 0.03, 0.015, 0.012, 0.03])
 LIFE_LIKE = np.array([True, True, False, True, True, True, False])
@@ -42,8 +68,11 @@ def _amounts(rng: np.random.Generator, ptype: np.ndarray) -> tuple[np.ndarray, n
 def _created(rng: np.random.Generator, start: np.ndarray, not_before: np.ndarray) -> np.ndarray:
     """Entered up to three weeks before the start (pending ones lately), never before the customer signed up."""
     n = len(start)
-    entered = np.where(start < AS_OF, during(rng, start) - (rng.random(n) * 20 * SECONDS_PER_DAY).astype(np.int64),
-                       AS_OF_TS - (rng.uniform(1, 30, n) * SECONDS_PER_DAY).astype(np.int64))
+    entered = np.where(
+        start < AS_OF,
+        during(rng, start) - (rng.random(n) * 20 * SECONDS_PER_DAY).astype(np.int64),
+        AS_OF_TS - (rng.uniform(1, 30, n) * SECONDS_PER_DAY).astype(np.int64),
+    )
     return np.minimum(np.maximum(entered, not_before + 60), AS_OF_TS - 1)
 
 
@@ -90,8 +119,9 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
         "renewal_date": np.where((status == PENDING) | ((status == ACTIVE) & (rng.random(m) < 0.9)), end, nat),
         "beneficiary_count": np.where(LIFE_LIKE[ptype], rng.integers(1, 5, m), rng.integers(0, 3, m)),
         "currency": choice(rng, m, [0.8, 0.12, 0.08]),
-        "premium_due_date": np.where(status == ACTIVE, AS_OF + 1 + (rng.random(m) * 365 / PER_YEAR[freq]).astype(int),
-                                     nat),
+        "premium_due_date": np.where(
+            status == ACTIVE, AS_OF + 1 + (rng.random(m) * 365 / PER_YEAR[freq]).astype(int), nat
+        ),
         "created_at": created,
         "updated_at": seconds_between(rng, created, AS_OF_TS),
         "created_by": choice(rng, m, vocab.AUDIT_WEIGHTS),
@@ -121,8 +151,9 @@ def policies(rng: np.random.Generator, inj: Injector, customers: Frame, agent_br
 
     dup = take(f, repeated)
     # Entered again within three days, strictly later: the first entry is the original (ids are no guide).
-    dup["created_at"] = seconds_between(rng, dup["created_at"] + 1,
-                                        np.minimum(dup["created_at"] + 3 * SECONDS_PER_DAY, AS_OF_TS))
+    dup["created_at"] = seconds_between(
+        rng, dup["created_at"] + 1, np.minimum(dup["created_at"] + 3 * SECONDS_PER_DAY, AS_OF_TS)
+    )
     dup["updated_at"] = seconds_between(rng, dup["created_at"], AS_OF_TS)
     dup["_defect"] = np.full(len(repeated), inj.kind_code("duplicate_policy"), np.int8)
 

@@ -1,4 +1,5 @@
 """The seven small reference tables in the original export's shape: four as exported, three generated."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,19 +51,47 @@ EXPORTED = {
     "currency_rates": _audited(
         {
             "currency": np.repeat(CURRENCIES, 5),
-            "conversion_rate": [1.0] * 5 + [1.1394, 0.525, 0.775, 0.7232, 1.2365]
+            "conversion_rate": [1.0] * 5
+            + [1.1394, 0.525, 0.775, 0.7232, 1.2365]
             + [1.1767, 1.3922, 0.5869, 0.9219, 0.5298],
-            "date": np.tile(np.array(["2025-10-09", "2025-09-09", "2025-08-10", "2025-07-11", "2025-06-11"],
-                                     "datetime64[D]"), 3),
+            "date": np.tile(
+                np.array(["2025-10-09", "2025-09-09", "2025-08-10", "2025-07-11", "2025-06-11"], "datetime64[D]"), 3
+            ),
         },
-        _ts("2021-01-17T06:30:43", "2024-06-21T17:07:46", "2018-06-02T01:21:51", "2021-05-01T22:22:59",
-            "2025-10-01T13:41:41", "2021-01-18T21:40:26", "2019-11-01T10:02:03", "2019-12-07T17:18:40",
-            "2023-03-02T08:44:11", "2023-06-27T17:33:24", "2021-01-13T10:31:27", "2017-10-21T18:28:45",
-            "2018-02-09T04:21:11", "2018-07-24T14:20:24", "2021-09-02T22:15:47"),
-        _ts("2017-02-12T14:23:45", "2019-03-26T04:51:10", "2024-11-24T14:08:51", "2022-06-03T11:57:06",
-            "2016-11-24T09:38:36", "2023-03-21T00:29:38", "2016-10-04T09:24:28", "2017-03-29T06:49:49",
-            "2017-09-30T07:01:12", "2016-09-16T12:18:35", "2018-10-06T00:03:45", "2015-12-28T06:35:03",
-            "2015-12-20T02:34:18", "2024-03-21T04:18:32", "2024-09-02T10:03:33"),
+        _ts(
+            "2021-01-17T06:30:43",
+            "2024-06-21T17:07:46",
+            "2018-06-02T01:21:51",
+            "2021-05-01T22:22:59",
+            "2025-10-01T13:41:41",
+            "2021-01-18T21:40:26",
+            "2019-11-01T10:02:03",
+            "2019-12-07T17:18:40",
+            "2023-03-02T08:44:11",
+            "2023-06-27T17:33:24",
+            "2021-01-13T10:31:27",
+            "2017-10-21T18:28:45",
+            "2018-02-09T04:21:11",
+            "2018-07-24T14:20:24",
+            "2021-09-02T22:15:47",
+        ),
+        _ts(
+            "2017-02-12T14:23:45",
+            "2019-03-26T04:51:10",
+            "2024-11-24T14:08:51",
+            "2022-06-03T11:57:06",
+            "2016-11-24T09:38:36",
+            "2023-03-21T00:29:38",
+            "2016-10-04T09:24:28",
+            "2017-03-29T06:49:49",
+            "2017-09-30T07:01:12",
+            "2016-09-16T12:18:35",
+            "2018-10-06T00:03:45",
+            "2015-12-28T06:35:03",
+            "2015-12-20T02:34:18",
+            "2024-03-21T04:18:32",
+            "2024-09-02T10:03:33",
+        ),
     ),
     "policy_types": _audited(
         {
@@ -71,10 +100,24 @@ EXPORTED = {
             "description": [f"{n} insurance policy" for n in POLICY_TYPE_NAMES],
             "max_coverage": POLICY_TYPE_MAX,
         },
-        _ts("2018-09-18T03:13:24", "2023-10-15T08:38:19", "2017-01-06T03:10:45", "2016-01-22T06:45:02",
-            "2025-10-07T07:50:26", "2016-12-03T05:02:03", "2016-01-04T06:52:18"),
-        _ts("2020-03-26T17:44:58", "2019-06-12T03:46:00", "2016-06-14T01:15:31", "2016-10-20T07:36:57",
-            "2022-07-18T12:11:03", "2024-05-23T13:05:45", "2020-08-24T18:00:13"),
+        _ts(
+            "2018-09-18T03:13:24",
+            "2023-10-15T08:38:19",
+            "2017-01-06T03:10:45",
+            "2016-01-22T06:45:02",
+            "2025-10-07T07:50:26",
+            "2016-12-03T05:02:03",
+            "2016-01-04T06:52:18",
+        ),
+        _ts(
+            "2020-03-26T17:44:58",
+            "2019-06-12T03:46:00",
+            "2016-06-14T01:15:31",
+            "2016-10-20T07:36:57",
+            "2022-07-18T12:11:03",
+            "2024-05-23T13:05:45",
+            "2020-08-24T18:00:13",
+        ),
     ),
     "payment_methods": _audited(
         {
@@ -82,10 +125,20 @@ EXPORTED = {
             "method_name": PAYMENT_METHOD_NAMES,
             "description": [f"Payment via {n}" for n in PAYMENT_METHOD_NAMES],
         },
-        _ts("2024-04-18T23:41:03", "2022-11-03T23:33:21", "2022-12-24T13:57:50", "2022-08-14T05:48:12",
-            "2017-03-05T18:22:24"),
-        _ts("2024-11-25T16:11:32", "2024-12-02T10:49:31", "2018-05-16T07:12:17", "2020-06-29T16:50:08",
-            "2017-03-13T00:44:47"),
+        _ts(
+            "2024-04-18T23:41:03",
+            "2022-11-03T23:33:21",
+            "2022-12-24T13:57:50",
+            "2022-08-14T05:48:12",
+            "2017-03-05T18:22:24",
+        ),
+        _ts(
+            "2024-11-25T16:11:32",
+            "2024-12-02T10:49:31",
+            "2018-05-16T07:12:17",
+            "2020-06-29T16:50:08",
+            "2017-03-13T00:44:47",
+        ),
     ),
 }
 
@@ -93,13 +146,25 @@ EXPORTED = {
 def exported(name: str) -> pa.Table:
     schema = export_schema(name)
     cols = EXPORTED[name]
-    return pa.Table.from_arrays(
-        [pa.array(np.asarray(cols[f.name]), f.type) for f in schema], schema=schema)
+    return pa.Table.from_arrays([pa.array(np.asarray(cols[f.name]), f.type) for f in schema], schema=schema)
 
 
 # Branch states lean towards the populous states, as a national insurer's would.
-_BIG_STATES = {"CA": 12, "TX": 9, "FL": 7, "NY": 6, "PA": 4, "IL": 4, "OH": 4, "GA": 4, "NC": 4, "MI": 3,
-               "NJ": 3, "VA": 3, "WA": 3}
+_BIG_STATES = {
+    "CA": 12,
+    "TX": 9,
+    "FL": 7,
+    "NY": 6,
+    "PA": 4,
+    "IL": 4,
+    "OH": 4,
+    "GA": 4,
+    "NC": 4,
+    "MI": 3,
+    "NJ": 3,
+    "VA": 3,
+    "WA": 3,
+}
 _BY = {"created_by": ["SYSTEM"], "updated_by": ["SYSTEM"]}
 ROLES = ["Agent", "Senior Agent", "Manager"]  # by role code, as the export writes them
 
@@ -117,8 +182,9 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
     hire = days_between(rng, FIRST_DAY, AS_OF - 20, n)
     agents = {
         "agent_id": np.arange(1, n + 1),
-        "name": pc.binary_join_element_wise(_words(rng, vocab.MALE_NAMES + vocab.FEMALE_NAMES, n),
-                                            _words(rng, vocab.LAST_NAMES, n), " "),
+        "name": pc.binary_join_element_wise(
+            _words(rng, vocab.MALE_NAMES + vocab.FEMALE_NAMES, n), _words(rng, vocab.LAST_NAMES, n), " "
+        ),
         "branch_id": branch + 1,
         "role": role,
         "hire_date": hire,
@@ -149,9 +215,11 @@ def branches_and_agents(rng_branches: np.random.Generator, rng_agents: np.random
         "created_by": np.zeros(n, int),
         "updated_by": np.zeros(n, int),
     }
-    return (to_arrow(branches, export_schema("branches"), {"state": vocab.US_STATES, **_BY}),
-            to_arrow(agents, export_schema("agents"), {"role": ROLES, **_BY}),
-            agents["branch_id"])
+    return (
+        to_arrow(branches, export_schema("branches"), {"state": vocab.US_STATES, **_BY}),
+        to_arrow(agents, export_schema("agents"), {"role": ROLES, **_BY}),
+        agents["branch_id"],
+    )
 
 
 def snapshots(rng: np.random.Generator, figures: dict[str, float]) -> pa.Table:
@@ -168,9 +236,17 @@ def snapshots(rng: np.random.Generator, figures: dict[str, float]) -> pa.Table:
         "updated_at": day,
         "created_by": np.zeros(n, int),
         "updated_by": np.zeros(n, int),
-        **{k: np.full(n, figures[k], np.int64) for k in
-           ("total_customers", "active_customers", "total_policies", "active_policies", "total_claims",
-            "total_payments")},
+        **{
+            k: np.full(n, figures[k], np.int64)
+            for k in (
+                "total_customers",
+                "active_customers",
+                "total_policies",
+                "active_policies",
+                "total_claims",
+                "total_payments",
+            )
+        },
         "avg_risk_score": noisy("avg_risk_score", 0.02),
         "avg_premium": noisy("avg_premium", 0.03),
         "avg_claim_amount": noisy("avg_claim_amount", 0.03),

@@ -1,4 +1,5 @@
 """Word lists for realistic synthetic people, places and notes."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -8,7 +9,8 @@ import numpy as np
 # The 50 states by their internal code; how a source system writes them is a convention (conventions.py).
 US_STATES = tuple(
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
+    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
+)
 
 MALE_NAMES = """James John Robert Michael William David Richard Joseph Thomas Charles Christopher Daniel
 Matthew Anthony Mark Donald Steven Paul Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Edward
@@ -51,15 +53,21 @@ def _nfc(words: str) -> list[str]:
 
 
 # Names beyond ASCII, for systems whose customers' names (and so e-mail addresses) use them.
-UNICODE_MALE_NAMES = _nfc("José Łukasz François Jürgen Søren Björn Mátyás Çağan Rafał Håkon Zdeněk Andrés "
-                          "李伟 张伟 Андрей Дмитрий Νίκος")
-UNICODE_FEMALE_NAMES = _nfc("Zoë Chloé Renée Mónica Åsa Małgorzata Agnès Jiřina Anaïs Sinéad Dörte Inés "
-                            "王芳 李娜 Наталья Ольга Ελένη")
-UNICODE_LAST_NAMES = _nfc("Müller Núñez Łukasiewicz Østergaard Çelik Dvořák Gómez Sørensen Lefèvre Kovačević "
-                          "Håland Şahin Jiménez Wójcik 李 王 张 Иванов Смирнова Παπαδόπουλος")
+UNICODE_MALE_NAMES = _nfc(
+    "José Łukasz François Jürgen Søren Björn Mátyás Çağan Rafał Håkon Zdeněk Andrés 李伟 张伟 Андрей Дмитрий Νίκος"
+)
+UNICODE_FEMALE_NAMES = _nfc(
+    "Zoë Chloé Renée Mónica Åsa Małgorzata Agnès Jiřina Anaïs Sinéad Dörte Inés 王芳 李娜 Наталья Ольга Ελένη"
+)
+UNICODE_LAST_NAMES = _nfc(
+    "Müller Núñez Łukasiewicz Østergaard Çelik Dvořák Gómez Sørensen Lefèvre Kovačević "
+    "Håland Şahin Jiménez Wójcik 李 王 张 Иванов Смирнова Παπαδόπουλος"
+)
 
 # Real cities with their states; every one of the 50 states appears at least once.
-CITY_STATES = [tuple(cs.rsplit(" ", 1)) for cs in """Birmingham AL|Montgomery AL|Anchorage AK|Juneau AK
+CITY_STATES = [
+    tuple(cs.rsplit(" ", 1))
+    for cs in """Birmingham AL|Montgomery AL|Anchorage AK|Juneau AK
 |Phoenix AZ|Tucson AZ|Mesa AZ|Little Rock AR|Fayetteville AR|Los Angeles CA|San Diego CA|San Jose CA
 |San Francisco CA|Fresno CA|Sacramento CA|Oakland CA|Denver CO|Colorado Springs CO|Aurora CO
 |Bridgeport CT|Hartford CT|Wilmington DE|Dover DE|Jacksonville FL|Miami FL|Tampa FL|Orlando FL
@@ -75,7 +83,8 @@ CITY_STATES = [tuple(cs.rsplit(" ", 1)) for cs in """Birmingham AL|Montgomery AL
 |Sioux Falls SD|Rapid City SD|Nashville TN|Memphis TN|Knoxville TN|Houston TX|San Antonio TX|Dallas TX
 |Austin TX|Fort Worth TX|El Paso TX|Salt Lake City UT|Provo UT|Burlington VT|Montpelier VT
 |Virginia Beach VA|Richmond VA|Seattle WA|Spokane WA|Tacoma WA|Charleston WV|Huntington WV
-|Milwaukee WI|Madison WI|Cheyenne WY|Casper WY""".replace("\n", "").split("|")]
+|Milwaukee WI|Madison WI|Cheyenne WY|Casper WY""".replace("\n", "").split("|")
+]
 CITIES = [c for c, _ in CITY_STATES]
 CITY_STATE = np.array([US_STATES.index(s) for _, s in CITY_STATES])
 
@@ -86,9 +95,7 @@ _REGION_STATES = {
     "South": "DE FL GA MD NC SC VA WV AL KY MS TN AR LA OK TX",
     "West": "AZ CO ID MT NV NM UT WY AK CA HI OR WA",
 }
-STATE_REGION = np.array(
-    [next(i for i, r in enumerate(REGIONS) if s in _REGION_STATES[r].split()) for s in US_STATES]
-)
+STATE_REGION = np.array([next(i for i, r in enumerate(REGIONS) if s in _REGION_STATES[r].split()) for s in US_STATES])
 
 STREETS = """Main Oak Pine Maple Cedar Elm Washington Lake Hill Park Walnut Sunset Lincoln Jackson
 Church River Highland Forest Meadow Ridge Spring Willow Chestnut Franklin Madison Jefferson Adams
@@ -97,12 +104,36 @@ STREET_SUFFIXES = ["St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Way", "Pl"]
 
 # Branch towns are made up, the way the original export's were (prefix + name + suffix).
 TOWN_PREFIXES = ["", "", "North ", "South ", "East ", "West ", "New ", "Lake ", "Port "]
-TOWN_SUFFIXES = ["", "ton", "ville", "burgh", "side", "mouth", "fort", "haven", "land", "view", "port",
-                 "chester", "stad", "bury", "berg", "furt", "shire", "borough"]
+TOWN_SUFFIXES = [
+    "",
+    "ton",
+    "ville",
+    "burgh",
+    "side",
+    "mouth",
+    "fort",
+    "haven",
+    "land",
+    "view",
+    "port",
+    "chester",
+    "stad",
+    "bury",
+    "berg",
+    "furt",
+    "shire",
+    "borough",
+]
 
 CLAIM_NOTES = [
-    "Documents received", "Awaiting medical report", "Police report attached", "Follow-up call scheduled",
-    "Assessor visit completed", "Customer contacted", "Escalated to senior adjuster", "Duplicate check passed",
+    "Documents received",
+    "Awaiting medical report",
+    "Police report attached",
+    "Follow-up call scheduled",
+    "Assessor visit completed",
+    "Customer contacted",
+    "Escalated to senior adjuster",
+    "Duplicate check passed",
 ]
 
 AUDIT_USERS = ["SYSTEM", "web_portal", "agent_portal", "batch_import"]

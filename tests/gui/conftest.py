@@ -1,4 +1,5 @@
 """Fixtures of the app's tests: Qt offscreen, a warehouse filled once per module by a real run, the main window."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,13 @@ def filled_url(pg_admin_url, tmp_path_factory) -> str:
     """A warehouse filled by a real run of Transform on the committed sample, shared by a module's read-only tests;
     PIPELINE_DATABASE_URL, PIPELINE_DATA_DIR and PIPELINE_BACKUP_DIR point at it for the module."""
     folder = tmp_path_factory.mktemp("gui-data")
-    with healed_warehouse(pg_admin_url, folder, prefix="gui_test", PIPELINE_BACKUP_DIR=str(folder / "backups"),
-                          PIPELINE_REPORT_DIR=str(folder / "reports")) as url:
+    with healed_warehouse(
+        pg_admin_url,
+        folder,
+        prefix="gui_test",
+        PIPELINE_BACKUP_DIR=str(folder / "backups"),
+        PIPELINE_REPORT_DIR=str(folder / "reports"),
+    ) as url:
         yield url
 
 

@@ -1,4 +1,5 @@
 """Back up, verify and restore from the app: the warehouse comes back exactly as it was backed up."""
+
 from __future__ import annotations
 
 import psycopg2
@@ -82,6 +83,7 @@ def test_cancelled_restore_changes_nothing_and_errors_are_words(built, window, q
     # a damaged archive: Verify refuses it in words, and so does Restore, before touching anything
     archive = panel.data["backups"][0]
     from pipeline import backup
+
     found = backup.find(archive["name"])
     with open(found.archive, "r+b") as f:
         f.seek(100)

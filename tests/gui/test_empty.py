@@ -1,4 +1,5 @@
 """A fresh, empty warehouse (no schemas at all): every panel shows a friendly state, never an error."""
+
 from __future__ import annotations
 
 import pytest

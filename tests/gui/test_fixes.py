@@ -1,4 +1,5 @@
 """Fixes of issue 16 that need no filled warehouse: settings, backups, ..."""
+
 from __future__ import annotations
 
 import os
@@ -46,15 +47,13 @@ def test_test_connection_tries_the_url_typed_in_the_field_not_the_saved_one(envi
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from pipeline.tasks import Transform  # noqa: E402
 
 from ..conftest import build, scalar  # noqa: E402
-from ..test_backup import contents  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
 from .conftest import answer_next_dialog  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +76,16 @@ def built(database_url, data_dir, tmp_path, monkeypatch) -> str:
 
 def hold_the_warehouse(url: str) -> subprocess.Popen:
     """Another process holding the write lock as a run does (python -m pipeline run), until its stdin closes."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, url], cwd=ROOT, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, url], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
 
 def test_restore_is_refused_while_a_run_holds_the_warehouse_and_offers_a_backup_first(built, window, qtbot):
     from pipeline import backup
+
     made = backup.create()
     panel = window.show_panel("Backups")
     qtbot.waitUntil(lambda: panel.backups.rowCount() == 1, timeout=30000)
@@ -132,6 +133,7 @@ def test_back_up_now_on_an_empty_warehouse_refuses_in_words(database_url, window
 
 def test_a_backup_can_be_deleted_from_the_app(built, window, qtbot, tmp_path):
     from pipeline import backup
+
     first, second = backup.create(keep=0), backup.create(keep=0)
     panel = window.show_panel("Backups")
     qtbot.waitUntil(lambda: panel.backups.rowCount() == 2, timeout=30000)
@@ -147,19 +149,23 @@ def test_a_backup_can_be_deleted_from_the_app(built, window, qtbot, tmp_path):
 
 # ---------------------------------------------------------------- a stopped run
 
-def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(database_url, data_dir, window, qtbot,
-                                                                         tmp_path, monkeypatch):
+
+def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(
+    database_url, data_dir, window, qtbot, tmp_path, monkeypatch
+):
     monkeypatch.setenv("PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
     pipeline = window.show_panel("Pipeline")
     qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
     pipeline.run_button.click()
     qtbot.waitUntil(lambda: pipeline.running(), timeout=60000)
+
     # stopped once some heal has committed: clean has moved on, the analytics have not been built
     def healed() -> bool:
         try:
             return scalar(database_url, "SELECT EXISTS (SELECT 1 FROM ops.markers WHERE task_family = 'HealTable')")
         except Exception:  # noqa: BLE001 - ops.markers not made yet
             return False
+
     qtbot.waitUntil(healed, timeout=120000)
     pipeline.stop_button.click()
     qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
@@ -172,6 +178,7 @@ def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(databa
 
 
 # ---------------------------------------------------------------- messages, colours, disabled buttons
+
 
 def test_the_error_page_shows_the_whole_message_and_a_button_to_settings(monkeypatch, window, qtbot):
     monkeypatch.setenv("PIPELINE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere")
@@ -193,6 +200,7 @@ def test_series_keep_their_colour_and_a_high_risk_is_red(qtbot):
 
     from gui import style
     from gui.charts import BarChart
+
     chart = BarChart("Customers by segment and risk band", "count", stacked=True, horizontal=True)
     qtbot.addWidget(chart)
     chart.set_bars(["Corporate", "Premium"], {"Low": [1, 2], "Medium": [3, 4], "High": [5, 6]})
@@ -211,8 +219,11 @@ def test_disabled_buttons_look_disabled(database_url, window, qtbot):
 
     def darkest(widget) -> int:
         image = widget.grab().toImage()
-        return min(QColor(image.pixel(x, y)).lightness() for x in range(2, image.width() - 2, 2)
-                   for y in range(2, image.height() - 2, 2))
+        return min(
+            QColor(image.pixel(x, y)).lightness()
+            for x in range(2, image.width() - 2, 2)
+            for y in range(2, image.height() - 2, 2)
+        )
 
     backups = window.show_panel("Backups")
     qtbot.waitUntil(lambda: backups.loads >= 1, timeout=30000)
@@ -231,8 +242,10 @@ def test_disabled_buttons_look_disabled(database_url, window, qtbot):
 
 # ---------------------------------------------------------------- keyboard
 
+
 def test_f5_refreshes_ctrl_numbers_switch_panels_and_tab_reaches_the_sidebar(database_url, window, qtbot):
     from PySide6.QtCore import Qt
+
     overview = window.panels["Overview"]
     qtbot.waitUntil(lambda: overview.loads >= 1, timeout=30000)
     window.activateWindow()
@@ -258,6 +271,7 @@ def test_f5_refreshes_ctrl_numbers_switch_panels_and_tab_reaches_the_sidebar(dat
 
 def test_the_scheduler_indicator_says_what_runs_use_and_follows_luigid(database_url, window, qtbot, tmp_path):
     import socket
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -265,13 +279,26 @@ def test_the_scheduler_indicator_says_what_runs_use_and_follows_luigid(database_
     panel = window.show_panel("Pipeline")
     qtbot.waitUntil(lambda: panel.scheduler_state.text().startswith("Scheduler: local"), timeout=30000)
     assert f"127.0.0.1:{port}" in panel.scheduler_state.text() and not panel.open_button.isEnabled()
-    luigid = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
-                               "127.0.0.1", "--state-path", str(tmp_path / "state.pickle"), "--logdir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    luigid = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "luigid"),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--state-path",
+            str(tmp_path / "state.pickle"),
+            "--logdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         qtbot.waitUntil(lambda: "answers, runs started here use it" in panel.scheduler_state.text(), timeout=20000)
-        assert panel.scheduler_state.text() == (f"Scheduler: luigid at 127.0.0.1:{port} answers, runs started here "
-                                                "use it")
+        assert panel.scheduler_state.text() == (
+            f"Scheduler: luigid at 127.0.0.1:{port} answers, runs started here use it"
+        )
         assert panel.open_button.isEnabled()
     finally:
         luigid.terminate()
@@ -285,6 +312,7 @@ def test_run_axis_labels_never_overlap_at_any_width(qtbot):
     from PySide6.QtGui import QFont, QFontMetrics
 
     from gui.charts import TimeChart
+
     chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
     qtbot.addWidget(chart)
     start = datetime.datetime(2026, 12, 1, 8, tzinfo=datetime.UTC)
@@ -305,6 +333,7 @@ def test_run_axis_labels_never_overlap_at_any_width(qtbot):
 
 def test_a_long_box_heading_wraps_and_keeps_its_whole_text_as_tooltip(qtbot):
     from gui.panels.common import Box
+
     box = Box("Tasks")
     qtbot.addWidget(box)
     long = "Log of run 20261204T170726Z-7732b8 started from the command line on a host with a long name"

@@ -1,4 +1,5 @@
 """Fixes of issue 16 seen on a warehouse filled by a real run: export, layout at 1024x700, ..."""
+
 from __future__ import annotations
 
 import csv
@@ -52,6 +53,7 @@ def all_panels_made(window) -> bool:
 
 def test_at_1024x700_cards_wrap_figures_are_whole_and_the_page_scrolls(filled_url, window, qtbot):
     from PySide6.QtGui import QFontMetrics
+
     window.resize(1024, 700)
     overview = window.show_panel("Overview")
     qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.content, timeout=60000)
@@ -117,6 +119,7 @@ def test_switching_to_another_warehouse_refreshes_every_panel(filled_url, pg_adm
         settings.url.setText("")
         settings.save_button.click()
         from gui import workers
+
         workers.wait_all()
         window.live.stop()
         with admin.cursor() as cur:
@@ -143,8 +146,7 @@ def test_open_run_report_works_for_any_run_of_the_history(filled_url, window, qt
     QDesktopServices.setUrlHandler("file", opened, "open")
     try:
         panel = window.show_panel("Pipeline")
-        qtbot.waitUntil(lambda: panel.history.runs.rowCount() >= 1 and panel.report_button.isEnabled(),
-                        timeout=60000)
+        qtbot.waitUntil(lambda: panel.history.runs.rowCount() >= 1 and panel.report_button.isEnabled(), timeout=60000)
         run = panel.history.runs.rows[0]["run_id"]
         panel.history.view.clicked.emit(panel.history.runs.index(0, 0))
         assert panel.shown_run == run
@@ -158,14 +160,16 @@ def test_open_run_report_works_for_any_run_of_the_history(filled_url, window, qt
 
 def test_premium_collected_has_its_own_axis_and_partial_last_months_are_marked(filled_url, window, qtbot):
     from ..conftest import query
+
     overview = window.panels["Overview"]
     qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.content, timeout=60000)
     premium = overview.premium_chart
     assert premium.curves["Collected"].getViewBox() is premium.right_view  # not squashed flat under Written
     assert premium.curves["Written"].getViewBox() is premium.plot.getPlotItem().vb
     assert premium.right_axis.isVisible() and "Collected&nbsp;(right&nbsp;axis)" in premium.legend.text()
-    (payments_through, claims_through), = query(filled_url, "SELECT max(transaction_date)::date, "
-                                                            "max(claim_date)::date FROM clean.payments, clean.claims")
+    ((payments_through, claims_through),) = query(
+        filled_url, "SELECT max(transaction_date)::date, max(claim_date)::date FROM clean.payments, clean.claims"
+    )
     # the sample's last month is partial: its point is reached by a dashed step, not part of the solid line
     assert premium.partial_note == f"last month partial (data to {payments_through:%Y-%m-%d}): dashed"
     assert len(premium.curves["Written"].xData) == len(premium.dates) - 1

@@ -1,4 +1,5 @@
 """Every panel shows what SQL on a warehouse filled by a real run gives."""
+
 from __future__ import annotations
 
 import csv
@@ -23,11 +24,16 @@ def test_overview_cards_and_charts_show_the_warehouse_figures(filled_url, window
     wait_loaded(qtbot, overview)
     assert overview.pages.currentWidget() is overview.content
 
-    (customers, policies, active, claims, premium, paid, loss, score), = query(filled_url, """
+    ((customers, policies, active, claims, premium, paid, loss, score),) = query(
+        filled_url,
+        """
         SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, loss_ratio,
-               data_quality_score FROM analytics.kpis""")
+               data_quality_score FROM analytics.kpis""",
+    )
     cards = {key: card.value.text() for key, card in overview.cards.items()}
-    assert cards["customers"] == f"{customers:,}" and customers == scalar(filled_url, "SELECT count(*) FROM clean.customers")
+    assert cards["customers"] == f"{customers:,}" and customers == scalar(
+        filled_url, "SELECT count(*) FROM clean.customers"
+    )
     assert cards["policies"] == f"{policies:,}"
     assert overview.cards["policies"].note.text() == f"{active:,} active"
     assert cards["claims"] == f"{claims:,}"
@@ -47,13 +53,21 @@ def test_overview_cards_and_charts_show_the_warehouse_figures(filled_url, window
     assert len(chart.xs) == scalar(filled_url, "SELECT count(DISTINCT month) FROM analytics.claims_trends")
     assert sum(v or 0 for values in overview.policies_chart.series.values() for v in values) == policies
     assert sum(v or 0 for values in overview.segments_chart.series.values() for v in values) == customers
-    ratios = dict(query(filled_url, """SELECT policy_type, sum(claims_paid_usd) / nullif(sum(premium_usd), 0)
+    ratios = dict(
+        query(
+            filled_url,
+            """SELECT policy_type, sum(claims_paid_usd) / nullif(sum(premium_usd), 0)
                                        FROM analytics.loss_ratio WHERE region = 'All' AND policy_type <> 'All'
-                                       GROUP BY 1"""))
+                                       GROUP BY 1""",
+        )
+    )
     assert dict(zip(overview.loss_chart.categories, overview.loss_chart.series["Loss ratio"], strict=True)) == ratios
-    premium_months = query(filled_url, "SELECT month, sum(collected_usd) FROM analytics.premium_written_vs_collected "
-                                       "WHERE month <= (SELECT date_trunc('month', max(transaction_date)) "
-                                       "FROM clean.payments) GROUP BY 1 ORDER BY 1")  # up to the last payment
+    premium_months = query(
+        filled_url,
+        "SELECT month, sum(collected_usd) FROM analytics.premium_written_vs_collected "
+        "WHERE month <= (SELECT date_trunc('month', max(transaction_date)) "
+        "FROM clean.payments) GROUP BY 1 ORDER BY 1",
+    )  # up to the last payment
     assert overview.premium_chart.dates == [m for m, _ in premium_months]
     assert overview.premium_chart.series["Collected"] == [v for _, v in premium_months]
 
@@ -75,13 +89,20 @@ def test_quality_panel_equals_quality_tables(filled_url, window, qtbot):
     panel = window.show_panel("Data quality")
     wait_loaded(qtbot, panel)
     shown = {r["table_name"]: r for r in panel.tables.rows}
-    stored = query(filled_url, "SELECT table_name, raw_rows, valid_before, fixed_rows, quarantined, clean_rows "
-                               "FROM quality.table_results")
+    stored = query(
+        filled_url,
+        "SELECT table_name, raw_rows, valid_before, fixed_rows, quarantined, clean_rows FROM quality.table_results",
+    )
     assert len(shown) == len(stored) == TABLES
     for table, raw, valid, fixed, held, clean in stored:
         row = shown[table]
         assert (row["raw_rows"], row["valid_before"], row["fixed_rows"], row["quarantined"], row["clean_rows"]) == (
-            raw, valid, fixed, held, clean)
+            raw,
+            valid,
+            fixed,
+            held,
+            clean,
+        )
         line = panel.tables.rows.index(row)
         text = [panel.tables.index(line, c).data() for c in range(panel.tables.columnCount())]
         assert text[1] == f"{raw:,}" and text[5] == f"{clean:,}"
@@ -105,8 +126,11 @@ def test_quarantine_browser_counts_filters_details_and_export(filled_url, window
     assert browser.records.rowCount() == 100 and browser.count.text() == f"{total:,} records"
 
     rule = "payments.orphan_policy_id"
-    expected = scalar(filled_url, "SELECT count(*) FROM quality.quarantine WHERE table_name = 'payments' "
-                                  "AND %s = ANY(rule_ids)", (rule,))
+    expected = scalar(
+        filled_url,
+        "SELECT count(*) FROM quality.quarantine WHERE table_name = 'payments' AND %s = ANY(rule_ids)",
+        (rule,),
+    )
     loads = browser.loads
     browser.select("payments", rule)
     qtbot.waitUntil(lambda: browser.loads > loads and browser.filters() == ("payments", rule), timeout=30000)
@@ -116,8 +140,11 @@ def test_quarantine_browser_counts_filters_details_and_export(filled_url, window
     # the first record is selected: its original row and reasons, as stored
     first = browser.records.rows[0]
     qtbot.waitUntil(lambda: getattr(browser, "shown_record", {}).get("source_row") == first["source_row"])
-    original, messages = query(filled_url, "SELECT original, messages FROM quality.quarantine "
-                                           "WHERE table_name = 'payments' AND source_row = %s", (first["source_row"],))[0]
+    original, messages = query(
+        filled_url,
+        "SELECT original, messages FROM quality.quarantine WHERE table_name = 'payments' AND source_row = %s",
+        (first["source_row"],),
+    )[0]
     assert {f["field"]: f["value"] for f in browser.fields.rows} == original
     assert browser.fields.rows[0]["field"] == "payment_id"  # in the spec's column order
     for rule_id, message in messages.items():
@@ -139,15 +166,18 @@ def test_quarantine_browser_counts_filters_details_and_export(filled_url, window
 def test_pipeline_panel_shows_the_run_history(filled_url, window, qtbot):
     panel = window.show_panel("Pipeline")
     wait_loaded(qtbot, panel)
-    runs = query(filled_url, "SELECT run_id, count(*), count(*) FILTER (WHERE status = 'done') "
-                             "FROM ops.task_runs GROUP BY 1")
+    runs = query(
+        filled_url, "SELECT run_id, count(*), count(*) FILTER (WHERE status = 'done') FROM ops.task_runs GROUP BY 1"
+    )
     assert [(r["run_id"], r["tasks"]) for r in panel.history.runs.rows] == [(run, n) for run, n, _ in runs]
     _, tasks, done = runs[0]
     assert tasks == done == 2 * TABLES + 1
     qtbot.waitUntil(lambda: panel.tasks.rowCount() == tasks)
     assert {r["status"] for r in panel.tasks.rows} == {"done"}
     loads = [r for r in panel.tasks.rows if r["task_family"] == "LoadTable"]
-    stored = dict(query(filled_url, "SELECT params->>'table', rows_in FROM ops.task_runs WHERE task_family = 'LoadTable'"))
+    stored = dict(
+        query(filled_url, "SELECT params->>'table', rows_in FROM ops.task_runs WHERE task_family = 'LoadTable'")
+    )
     assert {r["table_name"]: r["rows_in"] for r in loads} == stored
     assert panel.total == tasks  # the graph Luigi walks: 11 loads, 11 heals, 1 transform
     assert set(panel.history.chart.series) == {r["table_name"] for r in panel.tasks.rows if r["table_name"]}

@@ -1,4 +1,5 @@
 """The Data quality panel warns when a table's clean share fell against its previous heal."""
+
 from __future__ import annotations
 
 from pipeline.orchestration.tasks import Transform

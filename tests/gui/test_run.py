@@ -1,4 +1,5 @@
 """Run from the app: a real Luigi run in a QProcess that completes, refreshes the panels, and never freezes the window."""
+
 from __future__ import annotations
 
 import gc
@@ -27,12 +28,14 @@ def test_run_from_the_empty_state_completes_and_the_panels_refresh(database_url,
 
     assert pipeline.last_exit == 0, pipeline.log.toPlainText()[-2000:]
     assert "| run: 23 done, 0 failed" in pipeline.log.toPlainText()  # the process output, live in the log
-    (run_id,), = query(database_url, "SELECT DISTINCT run_id FROM ops.task_runs")
+    ((run_id,),) = query(database_url, "SELECT DISTINCT run_id FROM ops.task_runs")
     assert pipeline.run_id == run_id
     # the last read after the process ended shows every task the run recorded, each done
     recorded = scalar(database_url, "SELECT count(*) FROM ops.task_runs WHERE run_id = %s", (run_id,))
-    qtbot.waitUntil(lambda: pipeline.tasks.rowCount() == recorded and {r["status"] for r in pipeline.tasks.rows}
-                    == {"done"}, timeout=10000)
+    qtbot.waitUntil(
+        lambda: pipeline.tasks.rowCount() == recorded and {r["status"] for r in pipeline.tasks.rows} == {"done"},
+        timeout=10000,
+    )
     assert recorded == TASKS, "the pipeline lost a history row (see the report: bootstrap race)"
     assert pipeline.progress.value() == pipeline.progress.maximum() == TASKS
     assert "finished" in pipeline.status.text()
@@ -90,10 +93,11 @@ def test_the_event_loop_never_stalls_while_a_run_goes(database_url, data_dir, wi
     assert pipeline.last_exit == 0, pipeline.log.toPlainText()[-2000:]
     assert scalar(database_url, "SELECT count(*) FROM ops.task_runs WHERE status = 'done'") == TASKS
     assert gaps["ticks"] > seconds * 20  # the timer really ran all along
-    print(f"longest event-loop stall during a {seconds:.1f} s run: {gaps['max'] * 1000:.0f} ms, "
-          f"of which the app's own: {gaps['own'] * 1000:.0f} ms")
+    print(
+        f"longest event-loop stall during a {seconds:.1f} s run: {gaps['max'] * 1000:.0f} ms, "
+        f"of which the app's own: {gaps['own'] * 1000:.0f} ms"
+    )
     assert gaps["own"] < 0.15, f"the app held its event loop for {gaps['own'] * 1000:.0f} ms"
-
 
 
 def test_the_pipelines_modules_stay_out_of_the_garbage_collectors_scans(monkeypatch):
@@ -128,9 +132,12 @@ def test_stop_ends_the_run_and_its_workers(database_url, data_dir, window, qtbot
     qtbot.waitUntil(lambda: not pipeline.running(), timeout=180000)
     assert pipeline.last_exit == 0, pipeline.log.toPlainText()[-2000:]
     for name in ("customers", "policies", "claims", "payments"):
-        raw, clean, held = query(database_url, f"""SELECT (SELECT count(*) FROM raw.{name}),
+        raw, clean, held = query(
+            database_url,
+            f"""SELECT (SELECT count(*) FROM raw.{name}),
             (SELECT count(*) FROM clean.{name}),
-            (SELECT count(*) FROM quality.quarantine WHERE table_name = '{name}')""")[0]
+            (SELECT count(*) FROM quality.quarantine WHERE table_name = '{name}')""",
+        )[0]
         assert raw == clean + held > 0, name
 
 
@@ -143,8 +150,10 @@ def test_a_run_hears_stop_even_when_the_app_was_started_with_sigint_ignored(data
         pipeline = window.show_panel("Pipeline")
         qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
         pipeline.run_button.click()
-        qtbot.waitUntil(lambda: pipeline.process is not None
-                        and pipeline.process.state() == QProcess.ProcessState.Running, timeout=60000)
+        qtbot.waitUntil(
+            lambda: pipeline.process is not None and pipeline.process.state() == QProcess.ProcessState.Running,
+            timeout=60000,
+        )
         with open(f"/proc/{pipeline.process.processId()}/status") as status:
             ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
         assert not ignored & (1 << (signal.SIGINT - 1)), "the run ignores SIGINT: Stop would not reach it"
@@ -157,6 +166,7 @@ def test_a_run_hears_stop_even_when_the_app_was_started_with_sigint_ignored(data
 
 def _alive(group: int) -> bool:
     import os
+
     try:
         os.killpg(group, 0)
     except ProcessLookupError:

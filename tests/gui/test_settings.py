@@ -1,4 +1,5 @@
 """Settings: stored, applied as environment for the app and its runs, the password never shown; number formats."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,9 @@ def test_number_formats():
     assert formats.money(1_234_567) == "$1.2M" and formats.money(7_191_316_656.39) == "$7.19B"
     assert formats.money(845.2) == "$845" and formats.money(12_345) == "$12.3K" and formats.money(-2500) == "-$2.5K"
     assert formats.percent(0.453) == "45.3%" and formats.percent(11.6447) == "1,164.5%"
-    assert formats.seconds(0.42) == "0.4 s" and formats.seconds(0.042) == "42 ms" and formats.seconds(125) == "2 min 5 s"
+    assert (
+        formats.seconds(0.42) == "0.4 s" and formats.seconds(0.042) == "42 ms" and formats.seconds(125) == "2 min 5 s"
+    )
     assert formats.size(2_500_000) == "2.4 MB"
     assert formats.axis("percent", 0.2)(0.4) == "40%" and formats.axis("percent", 0.005)(0.455) == "45.5%"
 
@@ -51,8 +54,11 @@ def test_settings_mask_the_password_and_apply_to_the_environment(environment, wi
     # saving again with the masked text keeps the stored password; a new host keeps it too
     panel.save_button.click()
     assert panel.settings.value("warehouse_url") == with_password
-    panel.url.setText(panel.url.text().replace("postgres:***@", "postgres:***@127.0.0.1:1", 1)
-                      if "@/" in panel.url.text() else panel.url.text())
+    panel.url.setText(
+        panel.url.text().replace("postgres:***@", "postgres:***@127.0.0.1:1", 1)
+        if "@/" in panel.url.text()
+        else panel.url.text()
+    )
     panel.save_button.click()
     assert make_url(panel.settings.value("warehouse_url")).password == "s3cret-pw"
 

@@ -1,4 +1,5 @@
 """Fixtures of the backup tests (test_backup, test_manifest): a backup folder and a warehouse built into it."""
+
 from __future__ import annotations
 
 from pathlib import Path

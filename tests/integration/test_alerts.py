@@ -1,4 +1,5 @@
 """Alerts at the end of a run, to a real SMTP server and a real HTTP listener on loopback started here."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +17,7 @@ from aiosmtpd.controller import Controller
 
 from pipeline import alerts
 from pipeline.orchestration.tasks import Transform
+
 from tests.support import build, query
 
 
@@ -91,14 +93,22 @@ def break_customer_ids(data_dir, share: float) -> int:
     return n
 
 
-def test_a_failed_run_is_mailed_and_posted_once_with_the_command_to_see_more(database_url, data_dir, smtp_inbox,
-                                                                              webhook):
+def test_a_failed_run_is_mailed_and_posted_once_with_the_command_to_see_more(
+    database_url, data_dir, smtp_inbox, webhook
+):
     inbox, port = smtp_inbox
     posted, url = webhook
     break_customer_ids(data_dir, 0.6)  # above the 50% error share: the heal of customers fails
-    with settings({("alerts", "email_to"): "ops@example.com, data@example.com", ("alerts", "webhook_url"): url,
-                   ("smtp", "host"): "127.0.0.1", ("smtp", "port"): str(port), ("smtp", "no_tls"): "true",
-                   ("email", "sender"): "pipeline@example.com"}):
+    with settings(
+        {
+            ("alerts", "email_to"): "ops@example.com, data@example.com",
+            ("alerts", "webhook_url"): url,
+            ("smtp", "host"): "127.0.0.1",
+            ("smtp", "port"): str(port),
+            ("smtp", "no_tls"): "true",
+            ("email", "sender"): "pipeline@example.com",
+        }
+    ):
         result = build(Transform(), workers=1)
     assert not result.scheduling_succeeded
     run_id = query(database_url, "SELECT run_id FROM ops.runs")[0][0]
@@ -106,8 +116,11 @@ def test_a_failed_run_is_mailed_and_posted_once_with_the_command_to_see_more(dat
     assert len(inbox.messages) == 1  # one message, however many tasks ended after the failure
     mail = inbox.messages[0]
     assert mail["Subject"].endswith(f"run {run_id} failed") and "ops@example.com" in mail["To"]
-    body = mail.get_payload(decode=True).decode() if not mail.is_multipart() else \
-        mail.get_payload(0).get_payload(decode=True).decode()
+    body = (
+        mail.get_payload(decode=True).decode()
+        if not mail.is_multipart()
+        else mail.get_payload(0).get_payload(decode=True).decode()
+    )
     assert "customers.customer_id.regex" in body and f"python -m pipeline runs {run_id}" in body
     assert [p["run_id"] for p in posted] == [run_id]
     assert posted[0]["status"] == "failed" and posted[0]["see"] == f"python -m pipeline runs {run_id}"
@@ -122,13 +135,22 @@ def test_a_rule_above_its_warn_share_is_posted_though_the_run_is_done(database_u
     assert result.scheduling_succeeded
     assert len(posted) == 1 and posted[0]["status"] == "done"
     warnings = [a["message"] for a in posted[0]["alerts"] if a["kind"] == "rule_warning"]
-    assert any(w.startswith("rule customers.customer_id.regex:") and "warning threshold of 5.0%" in w
-               for w in warnings), warnings
+    assert any(
+        w.startswith("rule customers.customer_id.regex:") and "warning threshold of 5.0%" in w for w in warnings
+    ), warnings
 
 
 def test_no_secret_leaves_in_a_message():
-    notice = alerts.Notice("r1", "failed", [alerts.Alert(
-        "run_failed", "HealTable: cannot reach postgresql://admin:s3cret@db.example.com:5432/wh (password=s3cret)")])
+    notice = alerts.Notice(
+        "r1",
+        "failed",
+        [
+            alerts.Alert(
+                "run_failed",
+                "HealTable: cannot reach postgresql://admin:s3cret@db.example.com:5432/wh (password=s3cret)",
+            )
+        ],
+    )
     for text in (notice.text(), notice.json().decode()):
         assert "s3cret" not in text and "admin:***@db.example.com" in text
 

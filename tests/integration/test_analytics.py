@@ -33,6 +33,7 @@ The data set (all money in the payment's or policy's own currency; USD = amount 
              PA12 PO4 CL4 2025-07-16  300 USD                                300  *1.00 =  300.00
                                                                              payout total  2500.00
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,58 +49,130 @@ from pipeline.tables import TABLES
 TODAY = dt.date.today()
 
 # Values for the NOT NULL columns a row below leaves out (the analytics never read them).
-DEFAULTS = {"text": "x", "int": 0, "float": 0.0, "date": dt.date(2020, 1, 1),
-            "timestamp": dt.datetime(2020, 1, 1), "bool": False}
+DEFAULTS = {
+    "text": "x",
+    "int": 0,
+    "float": 0.0,
+    "date": dt.date(2020, 1, 1),
+    "timestamp": dt.datetime(2020, 1, 1),
+    "bool": False,
+}
 
 
 def _customer(cid, segment, risk, status, state, since):
-    return dict(customer_id=cid, segment=segment, risk_score=risk, customer_status=status, state=state,
-                created_at=dt.datetime.fromisoformat(since))
+    return dict(
+        customer_id=cid,
+        segment=segment,
+        risk_score=risk,
+        customer_status=status,
+        state=state,
+        created_at=dt.datetime.fromisoformat(since),
+    )
 
 
 def _policy(pid, cid, ptype, premium, frequency, currency, start, status, branch, agent):
     start = dt.date.fromisoformat(start)
-    return dict(policy_id=pid, customer_id=cid, policy_type=ptype, premium_amount=premium,
-                payment_frequency=frequency, currency=currency, start_date=start,
-                end_date=start + dt.timedelta(days=364), status=status, branch_code=branch, assigned_agent_id=agent,
-                coverage_amount=100000.0)
+    return dict(
+        policy_id=pid,
+        customer_id=cid,
+        policy_type=ptype,
+        premium_amount=premium,
+        payment_frequency=frequency,
+        currency=currency,
+        start_date=start,
+        end_date=start + dt.timedelta(days=364),
+        status=status,
+        branch_code=branch,
+        assigned_agent_id=agent,
+        coverage_amount=100000.0,
+    )
 
 
 def _claim(cid, pid, day, amount, status, fraud, region):
-    return dict(claim_id=cid, policy_id=pid, claim_date=dt.date.fromisoformat(day), claim_amount=amount,
-                status=status, fraud_flag=fraud, region=region, claim_type="Medical")
+    return dict(
+        claim_id=cid,
+        policy_id=pid,
+        claim_date=dt.date.fromisoformat(day),
+        claim_amount=amount,
+        status=status,
+        fraud_flag=fraud,
+        region=region,
+        claim_type="Medical",
+    )
 
 
 def _payment(pid, policy, claim, when, amount, currency, ok=True, refunded=0.0):
-    return dict(payment_id=pid, policy_id=policy, claim_id=claim, transaction_date=dt.datetime.fromisoformat(when),
-                amount=amount, currency=currency, success_flag=ok, refunded_amount=refunded, method="Card",
-                transaction_id="T" + pid)
+    return dict(
+        payment_id=pid,
+        policy_id=policy,
+        claim_id=claim,
+        transaction_date=dt.datetime.fromisoformat(when),
+        amount=amount,
+        currency=currency,
+        success_flag=ok,
+        refunded_amount=refunded,
+        method="Card",
+        transaction_id="T" + pid,
+    )
 
 
 ROWS = {
     "coverage_levels": [dict(coverage_id="CV1", level_name="Basic")],
     "currency_rates": [
-        dict(currency=c, conversion_rate=r, date=dt.date.fromisoformat(d)) for c, r, d in (
-            ("USD", 1.0, "2025-06-11"), ("USD", 1.0, "2025-07-11"),
-            ("EUR", 1.10, "2025-06-11"), ("EUR", 1.20, "2025-07-11"), ("EUR", 1.30, "2025-08-10"),
-            ("GBP", 1.25, "2025-06-11"), ("GBP", 1.50, "2025-07-11"))],
+        dict(currency=c, conversion_rate=r, date=dt.date.fromisoformat(d))
+        for c, r, d in (
+            ("USD", 1.0, "2025-06-11"),
+            ("USD", 1.0, "2025-07-11"),
+            ("EUR", 1.10, "2025-06-11"),
+            ("EUR", 1.20, "2025-07-11"),
+            ("EUR", 1.30, "2025-08-10"),
+            ("GBP", 1.25, "2025-06-11"),
+            ("GBP", 1.50, "2025-07-11"),
+        )
+    ],
     "policy_types": [dict(type_id="PT001", type_name="Life"), dict(type_id="PT003", type_name="Health")],
     "payment_methods": [dict(method_id="PM001", method_name="Card")],
     "snapshots": [
-        dict(snapshot_date=dt.date(2025, 9, 9), total_customers=5, active_customers=2, avg_risk_score=40.0,
-             total_policies=4, active_policies=2, avg_premium=400.0, total_claims=4, avg_claim_amount=1000.0,
-             fraud_rate=0.2, total_payments=12, success_rate=0.9),
-        dict(snapshot_date=dt.date(2025, 9, 10), total_customers=4, active_customers=2, avg_risk_score=None,
-             total_policies=4, active_policies=3, avg_premium=362.5, total_claims=4, avg_claim_amount=950.0,
-             fraud_rate=0.25, total_payments=13, success_rate=0.8),
+        dict(
+            snapshot_date=dt.date(2025, 9, 9),
+            total_customers=5,
+            active_customers=2,
+            avg_risk_score=40.0,
+            total_policies=4,
+            active_policies=2,
+            avg_premium=400.0,
+            total_claims=4,
+            avg_claim_amount=1000.0,
+            fraud_rate=0.2,
+            total_payments=12,
+            success_rate=0.9,
+        ),
+        dict(
+            snapshot_date=dt.date(2025, 9, 10),
+            total_customers=4,
+            active_customers=2,
+            avg_risk_score=None,
+            total_policies=4,
+            active_policies=3,
+            avg_premium=362.5,
+            total_claims=4,
+            avg_claim_amount=950.0,
+            fraud_rate=0.25,
+            total_payments=13,
+            success_rate=0.8,
+        ),
     ],
-    "branches": [dict(branch_id="BR001", state="NY", manager_id="AG001"),
-                 dict(branch_id="BR002", state="CA", manager_id="AG003"),
-                 dict(branch_id="BR003", state="TX", manager_id=None)],
-    "agents": [dict(agent_id="AG001", name="Ann", branch_id="BR001", role="Manager"),
-               dict(agent_id="AG002", name="Bob", branch_id="BR001", role="Agent"),
-               dict(agent_id="AG003", name="Cat", branch_id="BR002", role="Manager"),
-               dict(agent_id="AG004", name="Dan", branch_id="BR002", role="Agent")],
+    "branches": [
+        dict(branch_id="BR001", state="NY", manager_id="AG001"),
+        dict(branch_id="BR002", state="CA", manager_id="AG003"),
+        dict(branch_id="BR003", state="TX", manager_id=None),
+    ],
+    "agents": [
+        dict(agent_id="AG001", name="Ann", branch_id="BR001", role="Manager"),
+        dict(agent_id="AG002", name="Bob", branch_id="BR001", role="Agent"),
+        dict(agent_id="AG003", name="Cat", branch_id="BR002", role="Manager"),
+        dict(agent_id="AG004", name="Dan", branch_id="BR002", role="Agent"),
+    ],
     "customers": [
         _customer("CU0000001", "Retail", 20.0, "Active", "NY", "2020-01-01"),
         _customer("CU0000002", "Retail", 34.0, "Active", "CA", "2022-01-01"),
@@ -108,11 +181,13 @@ ROWS = {
     ],
     "policies": [
         _policy("PO00000001", "CU0000001", "Life", 100.0, "Monthly", "USD", "2025-06-15", "Active", "BR001", "AG001"),
-        _policy("PO00000002", "CU0000002", "Health", 300.0, "Quarterly", "EUR", "2025-07-20", "Active", "BR002",
-                "AG003"),
+        _policy(
+            "PO00000002", "CU0000002", "Health", 300.0, "Quarterly", "EUR", "2025-07-20", "Active", "BR002", "AG003"
+        ),
         _policy("PO00000003", "CU0000003", "Life", 1000.0, "Annual", "GBP", "2025-05-01", "Lapsed", "BR001", "AG001"),
-        _policy("PO00000004", "CU0000001", "Health", 50.0, "Semi-Annual", "USD", "2025-07-01", "Active", "BR001",
-                "AG003"),
+        _policy(
+            "PO00000004", "CU0000001", "Health", 50.0, "Semi-Annual", "USD", "2025-07-01", "Active", "BR001", "AG003"
+        ),
     ],
     "claims": [
         _claim("CL00000001", "PO00000001", "2025-06-20", 500.0, "Paid", False, "Northeast"),
@@ -137,7 +212,7 @@ ROWS = {
     ],
 }
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TABLE_RESULTS = [  # run_id, table, raw, clean, quarantined, valid_before, fixed_rows, checked_at
     ("run-1", "customers", 5, 4, 1, 3, 1, dt.datetime(2025, 10, 1, 10, 0, tzinfo=UTC)),
     ("run-1", "payments", 14, 12, 2, 10, 1, dt.datetime(2025, 10, 1, 10, 5, tzinfo=UTC)),
@@ -150,8 +225,11 @@ RULE_RESULTS = [  # run_id, table, rule, action, rows_checked, violations, fixed
     ("run-2", "customers", "customers.duplicate_key", "quarantine", 6, 3, 0, 3, 0),
     ("run-2", "customers", "customers.email", "fix", 6, 1, 1, 0, 0),
 ]
-RUNS = [("run-1", dt.datetime(2025, 10, 1, 9, 59, tzinfo=UTC)), ("run-2", dt.datetime(2025, 10, 2, 8, 59, tzinfo=UTC)),
-        ("run-3", dt.datetime(2025, 10, 3, 8, 0, tzinfo=UTC))]  # run-3 healed nothing
+RUNS = [
+    ("run-1", dt.datetime(2025, 10, 1, 9, 59, tzinfo=UTC)),
+    ("run-2", dt.datetime(2025, 10, 2, 8, 59, tzinfo=UTC)),
+    ("run-3", dt.datetime(2025, 10, 3, 8, 0, tzinfo=UTC)),
+]  # run-3 healed nothing
 
 
 def load_sample(conn) -> None:
@@ -163,9 +241,14 @@ def load_sample(conn) -> None:
             for n, given in enumerate(ROWS.get(spec.name, []), start=1):
                 row = {c.name: given.get(c.name, None if c.nullable else DEFAULTS[c.kind]) for c in spec.columns}
                 row["_source_row"] = n
-                cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    warehouse.qualified("clean", spec.name), sql.SQL(", ").join(map(sql.Identifier, row)),
-                    sql.SQL(", ").join(sql.Placeholder() * len(row))), list(row.values()))
+                cur.execute(
+                    sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                        warehouse.qualified("clean", spec.name),
+                        sql.SQL(", ").join(map(sql.Identifier, row)),
+                        sql.SQL(", ").join(sql.Placeholder() * len(row)),
+                    ),
+                    list(row.values()),
+                )
         # Keys and foreign keys: the hand-made rows must be consistent, as healed rows are. (key_ddl is new; before
         # it, clean_ddl made the keys itself.)
         for spec in TABLES.values():
@@ -174,13 +257,18 @@ def load_sample(conn) -> None:
         for spec in TABLES.values():
             for ddl in warehouse.foreign_key_ddl(spec):
                 cur.execute(ddl)
-        cur.executemany("INSERT INTO quality.table_results (run_id, table_name, raw_rows, clean_rows, quarantined, "
-                        "valid_before, fixed_rows, checked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", TABLE_RESULTS)
-        cur.executemany("INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity, action, "
-                        "rows_checked, violations, fixed, quarantined, flagged, checked_at) "
-                        "SELECT %s, %s, %s, 'd', 'error', %s, %s, %s, %s, %s, %s, checked_at "
-                        "FROM quality.table_results WHERE run_id = %s AND table_name = %s",
-                        [(*r, r[0], r[1]) for r in RULE_RESULTS])
+        cur.executemany(
+            "INSERT INTO quality.table_results (run_id, table_name, raw_rows, clean_rows, quarantined, "
+            "valid_before, fixed_rows, checked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            TABLE_RESULTS,
+        )
+        cur.executemany(
+            "INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity, action, "
+            "rows_checked, violations, fixed, quarantined, flagged, checked_at) "
+            "SELECT %s, %s, %s, 'd', 'error', %s, %s, %s, %s, %s, %s, checked_at "
+            "FROM quality.table_results WHERE run_id = %s AND table_name = %s",
+            [(*r, r[0], r[1]) for r in RULE_RESULTS],
+        )
         cur.executemany("INSERT INTO ops.runs (run_id, started_at, status) VALUES (%s, %s, 'done')", RUNS)
 
 
@@ -203,91 +291,143 @@ def rows(url: str, text: str) -> list[tuple]:
 
 
 def test_payments_convert_at_the_rate_in_force_on_their_date(built):
-    got = {r[0]: r[1:] for r in rows(built, "SELECT payment_id, kind, net_amount::numeric(16, 2), "
-                                            "usd_rate::numeric(12, 6), net_amount_usd::numeric(16, 2) "
-                                            "FROM analytics.payments_usd")}
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            built,
+            "SELECT payment_id, kind, net_amount::numeric(16, 2), "
+            "usd_rate::numeric(12, 6), net_amount_usd::numeric(16, 2) "
+            "FROM analytics.payments_usd",
+        )
+    }
     assert "PA000000003" not in got and "PA000000011" not in got  # failed payments are not money moved
     assert len(got) == 11
-    assert got["PA000000002"] == ("premium", D("80.00"), D("1"), D("80.00"))     # 100 - 20 refunded
+    assert got["PA000000002"] == ("premium", D("80.00"), D("1"), D("80.00"))  # 100 - 20 refunded
     assert got["PA000000004"] == ("premium", D("300.00"), D("1.2"), D("360.00"))  # 07-20: EUR rate of 07-11
     assert got["PA000000005"] == ("premium", D("250.00"), D("1.3"), D("325.00"))  # 08-12: rate of 08-10, 250*1.3
     assert got["PA000000006"][2:] == (D("1.25"), D("1250.00"))  # 2025-05-01 is before GBP's first rate: earliest
-    assert got["PA000000007"][2:] == (D("1.5"), D("300.00"))    # on 07-11 the rate dated 07-11 is in force
+    assert got["PA000000007"][2:] == (D("1.5"), D("300.00"))  # on 07-11 the rate dated 07-11 is in force
     assert got["PA000000010"] == ("payout", D("1500.00"), D("1.2"), D("1800.00"))
 
 
 def test_revenue_monthly_is_net_premium_per_month_type_branch_currency(built):
-    got = rows(built, "SELECT month::text, policy_type, branch_code, currency, payments, gross_amount, "
-                      "refunded_amount, collected_amount, collected_usd FROM analytics.revenue_monthly "
-                      "ORDER BY 1, 2, 3, 4")
+    got = rows(
+        built,
+        "SELECT month::text, policy_type, branch_code, currency, payments, gross_amount, "
+        "refunded_amount, collected_amount, collected_usd FROM analytics.revenue_monthly "
+        "ORDER BY 1, 2, 3, 4",
+    )
     assert got == [
         ("2025-05-01", "Life", "BR001", "GBP", 1, D("1000"), D("0"), D("1000"), D("1250")),  # PA6 1000*1.25
-        ("2025-06-01", "Life", "BR001", "USD", 1, D("100"), D("0"), D("100"), D("100")),     # PA1
-        ("2025-07-01", "Health", "BR001", "USD", 1, D("50"), D("0"), D("50"), D("50")),      # PA8 (PO4 sold by BR001)
-        ("2025-07-01", "Health", "BR002", "EUR", 1, D("300"), D("0"), D("300"), D("360")),   # PA4 300*1.20
-        ("2025-07-01", "Life", "BR001", "GBP", 1, D("200"), D("0"), D("200"), D("300")),     # PA7 200*1.50
-        ("2025-07-01", "Life", "BR001", "USD", 2, D("200"), D("20"), D("180"), D("180")),    # PA2 80 + PA13 100
+        ("2025-06-01", "Life", "BR001", "USD", 1, D("100"), D("0"), D("100"), D("100")),  # PA1
+        ("2025-07-01", "Health", "BR001", "USD", 1, D("50"), D("0"), D("50"), D("50")),  # PA8 (PO4 sold by BR001)
+        ("2025-07-01", "Health", "BR002", "EUR", 1, D("300"), D("0"), D("300"), D("360")),  # PA4 300*1.20
+        ("2025-07-01", "Life", "BR001", "GBP", 1, D("200"), D("0"), D("200"), D("300")),  # PA7 200*1.50
+        ("2025-07-01", "Life", "BR001", "USD", 2, D("200"), D("20"), D("180"), D("180")),  # PA2 80 + PA13 100
         ("2025-08-01", "Health", "BR002", "EUR", 1, D("300"), D("50"), D("250"), D("325")),  # PA5 250*1.30; PA3 failed
     ]
 
 
 def test_premium_written_vs_collected(built):
-    got = rows(built, "SELECT month::text, policy_type, policies_written, written_usd, collected_usd, "
-                      "collected_to_written FROM analytics.premium_written_vs_collected ORDER BY 1, 2")
+    got = rows(
+        built,
+        "SELECT month::text, policy_type, policies_written, written_usd, collected_usd, "
+        "collected_to_written FROM analytics.premium_written_vs_collected ORDER BY 1, 2",
+    )
     assert got == [
-        ("2025-05-01", "Life", 1, D("1250"), D("1250"), D("1.0000")),    # PO3 1000/yr GBP * 1.25; PA6
-        ("2025-06-01", "Life", 1, D("1200"), D("100"), D("0.0833")),     # PO1 100*12 USD; PA1 -> 100/1200
-        ("2025-07-01", "Health", 2, D("1540"), D("410"), D("0.2662")),   # PO2 300*4*1.20 + PO4 50*2; PA4 360 + PA8 50
-        ("2025-07-01", "Life", 0, D("0"), D("480"), None),               # PA2 80 + PA7 300 + PA13 100
-        ("2025-08-01", "Health", 0, D("0"), D("325"), None),             # PA5
+        ("2025-05-01", "Life", 1, D("1250"), D("1250"), D("1.0000")),  # PO3 1000/yr GBP * 1.25; PA6
+        ("2025-06-01", "Life", 1, D("1200"), D("100"), D("0.0833")),  # PO1 100*12 USD; PA1 -> 100/1200
+        ("2025-07-01", "Health", 2, D("1540"), D("410"), D("0.2662")),  # PO2 300*4*1.20 + PO4 50*2; PA4 360 + PA8 50
+        ("2025-07-01", "Life", 0, D("0"), D("480"), None),  # PA2 80 + PA7 300 + PA13 100
+        ("2025-08-01", "Health", 0, D("0"), D("325"), None),  # PA5
     ]
 
 
 def test_loss_ratio_by_type_month_and_region(built):
-    got = {r[:3]: r[3:] for r in rows(built, "SELECT month::text, policy_type, region, premium_usd, claims_paid_usd, "
-                                             "loss_ratio FROM analytics.loss_ratio")}
+    got = {
+        r[:3]: r[3:]
+        for r in rows(
+            built,
+            "SELECT month::text, policy_type, region, premium_usd, claims_paid_usd, "
+            "loss_ratio FROM analytics.loss_ratio",
+        )
+    }
     # Premium takes the policyholder's Census region (CU1 NY Northeast, CU2 CA West, CU3 TX South), payouts the claim's.
-    assert got[("2025-06-01", "Life", "Northeast")] == (D("100"), D("400"), D("4.0000"))   # PA1; PA9 for CL1
-    assert got[("2025-07-01", "Health", "West")] == (D("360"), D("1800"), D("5.0000"))     # PA4; PA10 1500*1.20
-    assert got[("2025-07-01", "Health", "Northeast")] == (D("50"), D("0"), D("0.0000"))   # PA8 (CU1)
-    assert got[("2025-07-01", "Health", "Midwest")] == (D("0"), D("300"), None)           # PA12 for CL4 (Midwest)
+    assert got[("2025-06-01", "Life", "Northeast")] == (D("100"), D("400"), D("4.0000"))  # PA1; PA9 for CL1
+    assert got[("2025-07-01", "Health", "West")] == (D("360"), D("1800"), D("5.0000"))  # PA4; PA10 1500*1.20
+    assert got[("2025-07-01", "Health", "Northeast")] == (D("50"), D("0"), D("0.0000"))  # PA8 (CU1)
+    assert got[("2025-07-01", "Health", "Midwest")] == (D("0"), D("300"), None)  # PA12 for CL4 (Midwest)
     assert got[("2025-05-01", "Life", "South")] == (D("1250"), D("0"), D("0.0000"))
     # By (month, policy type): 07 Health premium 360 + 50 = 410, paid 1800 + 300 = 2100 -> 5.12195
     assert got[("2025-07-01", "Health", "All")] == (D("410"), D("2100"), D("5.1220"))
-    assert got[("2025-07-01", "Life", "All")] == (D("480"), D("0"), D("0.0000"))          # 180 + 300
+    assert got[("2025-07-01", "Life", "All")] == (D("480"), D("0"), D("0.0000"))  # 180 + 300
     # By (month, region): July Northeast premium 180 (Life) + 50 (Health) = 230, no payout there.
     assert got[("2025-07-01", "All", "Northeast")] == (D("230"), D("0"), D("0.0000"))
     # July overall: premium 480 + 410 = 890, paid 2100 -> 2.359550...
     assert got[("2025-07-01", "All", "All")] == (D("890"), D("2100"), D("2.3596"))
     # Every level adds up to the same totals: premium 2565, payouts 2500.
-    for level in ("policy_type <> 'All' AND region <> 'All'", "region = 'All' AND policy_type <> 'All'",
-                  "policy_type = 'All' AND region <> 'All'", "policy_type = 'All' AND region = 'All'"):
-        assert rows(built, f"SELECT sum(premium_usd), sum(claims_paid_usd) FROM analytics.loss_ratio WHERE {level}") \
-            == [(D("2565"), D("2500"))], level
+    for level in (
+        "policy_type <> 'All' AND region <> 'All'",
+        "region = 'All' AND policy_type <> 'All'",
+        "policy_type = 'All' AND region <> 'All'",
+        "policy_type = 'All' AND region = 'All'",
+    ):
+        assert rows(
+            built, f"SELECT sum(premium_usd), sum(claims_paid_usd) FROM analytics.loss_ratio WHERE {level}"
+        ) == [(D("2565"), D("2500"))], level
 
 
 def test_customer_lifetime_value_and_segments(built):
-    clv = {r[0]: r[1:] for r in rows(built, "SELECT customer_id, risk_band, policies, premium_paid_usd, "
-                                            "claims_paid_usd, lifetime_value_usd "
-                                            "FROM analytics.customer_lifetime_value")}
+    clv = {
+        r[0]: r[1:]
+        for r in rows(
+            built,
+            "SELECT customer_id, risk_band, policies, premium_paid_usd, "
+            "claims_paid_usd, lifetime_value_usd "
+            "FROM analytics.customer_lifetime_value",
+        )
+    }
     assert clv == {
         # PA1 100 + PA2 80 + PA13 100 + PA8 50; PA9 400 + PA12 300
         "CU0000001": ("Low", 2, D("330"), D("700"), D("-370")),
-        "CU0000002": ("Medium", 1, D("685"), D("1800"), D("-1115")),   # risk 34 is Medium; PA4 360+PA5 325; PA10
-        "CU0000003": ("High", 1, D("1550"), D("0"), D("1550")),        # risk 67 is High; PA6 1250 + PA7 300
-        "CU0000004": ("Low", 0, D("0"), D("0"), D("0")),               # risk 33.9 is Low; no policies
+        "CU0000002": ("Medium", 1, D("685"), D("1800"), D("-1115")),  # risk 34 is Medium; PA4 360+PA5 325; PA10
+        "CU0000003": ("High", 1, D("1550"), D("0"), D("1550")),  # risk 67 is High; PA6 1250 + PA7 300
+        "CU0000004": ("Low", 0, D("0"), D("0"), D("0")),  # risk 33.9 is Low; no policies
     }
-    seg = {r[:2]: r[2:] for r in rows(built, "SELECT segment, risk_band, customers, avg_tenure_years, policies, "
-                                             "premium_paid_usd, claims_paid_usd, lifetime_value_usd, "
-                                             "avg_lifetime_value_usd FROM analytics.customer_segments")}
-    assert set(seg) == {("Retail", "Low"), ("Retail", "Medium"), ("Retail", "All"), ("Premium", "High"),
-                        ("Premium", "All")}
+    seg = {
+        r[:2]: r[2:]
+        for r in rows(
+            built,
+            "SELECT segment, risk_band, customers, avg_tenure_years, policies, "
+            "premium_paid_usd, claims_paid_usd, lifetime_value_usd, "
+            "avg_lifetime_value_usd FROM analytics.customer_segments",
+        )
+    }
+    assert set(seg) == {
+        ("Retail", "Low"),
+        ("Retail", "Medium"),
+        ("Retail", "All"),
+        ("Premium", "High"),
+        ("Premium", "All"),
+    }
     assert seg[("Retail", "Low")][:1] + seg[("Retail", "Low")][2:] == (2, 2, D("330"), D("700"), D("-370"), D("-185"))
-    assert seg[("Retail", "Medium")][:1] + seg[("Retail", "Medium")][2:] == (1, 1, D("685"), D("1800"), D("-1115"),
-                                                                             D("-1115"))
+    assert seg[("Retail", "Medium")][:1] + seg[("Retail", "Medium")][2:] == (
+        1,
+        1,
+        D("685"),
+        D("1800"),
+        D("-1115"),
+        D("-1115"),
+    )
     # Retail in all bands: CU1 + CU2 + CU4: premium 330 + 685 = 1015, claims 2500, value -1485, -495 each.
-    assert seg[("Retail", "All")][:1] + seg[("Retail", "All")][2:] == (3, 3, D("1015"), D("2500"), D("-1485"),
-                                                                       D("-495"))
+    assert seg[("Retail", "All")][:1] + seg[("Retail", "All")][2:] == (
+        3,
+        3,
+        D("1015"),
+        D("2500"),
+        D("-1485"),
+        D("-495"),
+    )
     assert seg[("Premium", "All")][2:] == (1, D("1550"), D("0"), D("1550"), D("1550"))
 
     def years(*since: str) -> float:  # mean days since sign-up / 365.25
@@ -299,8 +439,11 @@ def test_customer_lifetime_value_and_segments(built):
 
 
 def test_agent_performance(built):
-    got = rows(built, "SELECT agent_id, policies_sold, active_policies, premium_written_usd, premium_collected_usd, "
-                      "claims_paid_usd, claims_ratio, premium_rank FROM analytics.agent_performance ORDER BY agent_id")
+    got = rows(
+        built,
+        "SELECT agent_id, policies_sold, active_policies, premium_written_usd, premium_collected_usd, "
+        "claims_paid_usd, claims_ratio, premium_rank FROM analytics.agent_performance ORDER BY agent_id",
+    )
     assert got == [
         # PO1 + PO3 (Lapsed): written 1200 + 1250; collected (100+80+100) + (1250+300) = 1830; paid 400 -> 0.21858
         ("AG001", 2, 1, D("2450"), D("1830"), D("400"), D("0.2186"), 1),
@@ -312,9 +455,12 @@ def test_agent_performance(built):
 
 
 def test_branch_performance(built):
-    got = rows(built, "SELECT branch_id, agents, policies_sold, premium_written_usd, premium_collected_usd, "
-                      "claims_paid_usd, claims_ratio, premium_rank FROM analytics.branch_performance "
-                      "ORDER BY branch_id")
+    got = rows(
+        built,
+        "SELECT branch_id, agents, policies_sold, premium_written_usd, premium_collected_usd, "
+        "claims_paid_usd, claims_ratio, premium_rank FROM analytics.branch_performance "
+        "ORDER BY branch_id",
+    )
     assert got == [
         # PO1, PO3, PO4 (sold by BR001 through AG003 of BR002): written 1200 + 1250 + 100 = 2550;
         # collected 280 + 1550 + 50 = 1880; paid 400 + 300 = 700 -> 0.372340...
@@ -329,74 +475,136 @@ def test_ties_share_a_rank_and_the_next_rank_follows_on(built):
     # AG005 (BR003) sells PO5 (1440/Annual USD, branch BR003) and PO6 (100/Annual USD, branch BR001): AG005 writes
     # 1540 like AG003; BR003 writes 1440 like BR002, BR001 2550 + 100 = 2650, BR004 nothing.
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO clean.branches (branch_id, city, state, created_at, updated_at, created_by, "
-                    "updated_by, _source_row) VALUES ('BR004', 'x', 'OH', now(), now(), 'x', 'x', 4)")
-        cur.execute("INSERT INTO clean.agents SELECT 'AG005', 'Eve', 'BR003', role, hire_date, created_at, updated_at,"
-                    " created_by, updated_by, 5 FROM clean.agents WHERE agent_id = 'AG004'")
+        cur.execute(
+            "INSERT INTO clean.branches (branch_id, city, state, created_at, updated_at, created_by, "
+            "updated_by, _source_row) VALUES ('BR004', 'x', 'OH', now(), now(), 'x', 'x', 4)"
+        )
+        cur.execute(
+            "INSERT INTO clean.agents SELECT 'AG005', 'Eve', 'BR003', role, hire_date, created_at, updated_at,"
+            " created_by, updated_by, 5 FROM clean.agents WHERE agent_id = 'AG004'"
+        )
         for pid, premium, branch in (("PO00000005", 1440.0, "BR003"), ("PO00000006", 100.0, "BR001")):
-            cur.execute("INSERT INTO clean.policies SELECT %s, 'CU0000004', policy_type, coverage_amount, %s,"
-                        " start_date, end_date, status, %s, 'AG005', 'Annual', renewal_date, beneficiary_count, 'USD',"
-                        " premium_due_date, created_at, updated_at, created_by, updated_by, _source_row + 10, _flags"
-                        " FROM clean.policies WHERE policy_id = 'PO00000004'", (pid, premium, branch))
+            cur.execute(
+                "INSERT INTO clean.policies SELECT %s, 'CU0000004', policy_type, coverage_amount, %s,"
+                " start_date, end_date, status, %s, 'AG005', 'Annual', renewal_date, beneficiary_count, 'USD',"
+                " premium_due_date, created_at, updated_at, created_by, updated_by, _source_row + 10, _flags"
+                " FROM clean.policies WHERE policy_id = 'PO00000004'",
+                (pid, premium, branch),
+            )
         analytics.build(conn)
     conn.close()
-    assert rows(built, "SELECT agent_id, premium_written_usd, premium_rank FROM analytics.agent_performance "
-                       "ORDER BY agent_id") == [("AG001", D("2450"), 1), ("AG002", D("0"), 3), ("AG003", D("1540"), 2),
-                                                ("AG004", D("0"), 3), ("AG005", D("1540"), 2)]
-    assert rows(built, "SELECT branch_id, premium_written_usd, premium_rank FROM analytics.branch_performance "
-                       "ORDER BY branch_id") == [("BR001", D("2650"), 1), ("BR002", D("1440"), 2),
-                                                 ("BR003", D("1440"), 2), ("BR004", D("0"), 3)]
+    assert rows(
+        built, "SELECT agent_id, premium_written_usd, premium_rank FROM analytics.agent_performance ORDER BY agent_id"
+    ) == [
+        ("AG001", D("2450"), 1),
+        ("AG002", D("0"), 3),
+        ("AG003", D("1540"), 2),
+        ("AG004", D("0"), 3),
+        ("AG005", D("1540"), 2),
+    ]
+    assert rows(
+        built,
+        "SELECT branch_id, premium_written_usd, premium_rank FROM analytics.branch_performance ORDER BY branch_id",
+    ) == [("BR001", D("2650"), 1), ("BR002", D("1440"), 2), ("BR003", D("1440"), 2), ("BR004", D("0"), 3)]
 
 
 def test_data_quality_per_run_table_and_rule(built):
-    got = {r[:3]: r[3:] for r in rows(built, "SELECT run_id, table_name, rule_id, rows_checked, violations, fixed, "
-                                             "quarantined, violation_rate, valid_rate_before, valid_rate_after, "
-                                             "checked_at, latest_heal FROM analytics.data_quality")}
+    got = {
+        r[:3]: r[3:]
+        for r in rows(
+            built,
+            "SELECT run_id, table_name, rule_id, rows_checked, violations, fixed, "
+            "quarantined, violation_rate, valid_rate_before, valid_rate_after, "
+            "checked_at, latest_heal FROM analytics.data_quality",
+        )
+    }
     assert len(got) == 5
     # run-1 customers: 3 of 5 rows valid before healing, 4 of 5 clean after; superseded by run-2.
     assert got[("run-1", "customers", "customers.duplicate_key")] == (
-        5, 1, 0, 1, D("0.2000"), D("0.6000"), D("0.8000"), dt.datetime(2025, 10, 1, 10, 0, tzinfo=UTC), False)
+        5,
+        1,
+        0,
+        1,
+        D("0.2000"),
+        D("0.6000"),
+        D("0.8000"),
+        dt.datetime(2025, 10, 1, 10, 0, tzinfo=UTC),
+        False,
+    )
     assert got[("run-1", "customers", "customers.email")][:3] == (5, 1, 1)
     # payments: 2 of 14 duplicates (0.142857), 10/14 valid before (0.714286), 12/14 clean after (0.857143).
     assert got[("run-1", "payments", "payments.duplicate_key")][4:7] == (D("0.1429"), D("0.7143"), D("0.8571"))
     assert got[("run-1", "payments", "payments.duplicate_key")][-1] is True
     # run-2 customers: 2/6 before, 3/6 after, the latest heal.
     assert got[("run-2", "customers", "customers.duplicate_key")][4:] == (
-        D("0.5000"), D("0.3333"), D("0.5000"), dt.datetime(2025, 10, 2, 9, 0, tzinfo=UTC), True)
+        D("0.5000"),
+        D("0.3333"),
+        D("0.5000"),
+        dt.datetime(2025, 10, 2, 9, 0, tzinfo=UTC),
+        True,
+    )
 
 
 def test_kpi_reconciliation_sets_reported_beside_computed(built):
-    got = {r[:2]: r[2:] for r in rows(built, "SELECT snapshot_date::text, kpi, reported, computed, difference, "
-                                             "relative_difference FROM analytics.kpi_reconciliation")}
+    got = {
+        r[:2]: r[2:]
+        for r in rows(
+            built,
+            "SELECT snapshot_date::text, kpi, reported, computed, difference, "
+            "relative_difference FROM analytics.kpi_reconciliation",
+        )
+    }
     assert len(got) == 2 * 11
     day = "2025-09-09"
     assert got[(day, "total_customers")] == (D(5), D(4), D(-1), D("-0.2000"))  # 4 customers in clean; -1/5
-    assert got[(day, "active_customers")][1:3] == (D(2), D(0))                 # CU1, CU2
-    assert got[(day, "avg_risk_score")][1:3] == (D("38.725"), D("-1.275"))      # (20+34+67+33.9)/4
+    assert got[(day, "active_customers")][1:3] == (D(2), D(0))  # CU1, CU2
+    assert got[(day, "avg_risk_score")][1:3] == (D("38.725"), D("-1.275"))  # (20+34+67+33.9)/4
     assert got[(day, "total_policies")][1:3] == (D(4), D(0))
-    assert got[(day, "active_policies")][1:3] == (D(3), D(1))                   # PO1, PO2, PO4
-    assert got[(day, "avg_premium")][1:3] == (D("362.5"), D("-37.5"))           # (100+300+1000+50)/4
+    assert got[(day, "active_policies")][1:3] == (D(3), D(1))  # PO1, PO2, PO4
+    assert got[(day, "avg_premium")][1:3] == (D("362.5"), D("-37.5"))  # (100+300+1000+50)/4
     assert got[(day, "total_claims")][1:3] == (D(4), D(0))
-    assert got[(day, "avg_claim_amount")][1:3] == (D(950), D(-50))              # (500+2000+1000+300)/4
-    assert got[(day, "fraud_rate")][1:3] == (D("0.25"), D("0.05"))              # CL2 of 4
+    assert got[(day, "avg_claim_amount")][1:3] == (D(950), D(-50))  # (500+2000+1000+300)/4
+    assert got[(day, "fraud_rate")][1:3] == (D("0.25"), D("0.05"))  # CL2 of 4
     assert got[(day, "total_payments")][1:3] == (D(13), D(1))
-    assert got[(day, "success_rate")][1:3] == (D("0.846154"), D("-0.053846"))   # 11 of 13
+    assert got[(day, "success_rate")][1:3] == (D("0.846154"), D("-0.053846"))  # 11 of 13
     assert got[("2025-09-10", "avg_risk_score")] == (None, D("38.725"), None, None)  # not reported that day
     assert got[("2025-09-10", "total_customers")][2] == 0
 
 
 def test_kpis_overview_row(built):
-    got = rows(built, "SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, "
-                      "loss_ratio, data_quality_score, last_healed_at, latest_run_id FROM analytics.kpis")
+    got = rows(
+        built,
+        "SELECT customers, policies, active_policies, claims, premium_collected_usd, claims_paid_usd, "
+        "loss_ratio, data_quality_score, last_healed_at, latest_run_id FROM analytics.kpis",
+    )
     # premium 2565, payouts 2500 -> 0.974659; latest heals: customers run-2 3/6, payments run-1 12/14 -> 15/20.
-    assert got == [(4, 4, 3, 4, D("2565"), D("2500"), D("0.9747"), D("0.7500"),
-                    dt.datetime(2025, 10, 2, 9, 0, tzinfo=UTC), "run-3")]
+    assert got == [
+        (
+            4,
+            4,
+            3,
+            4,
+            D("2565"),
+            D("2500"),
+            D("0.9747"),
+            D("0.7500"),
+            dt.datetime(2025, 10, 2, 9, 0, tzinfo=UTC),
+            "run-3",
+        )
+    ]
 
 
 def test_every_materialized_view_has_a_unique_index_to_refresh_concurrently(built):
     materialized = [name for kind, name in analytics.views() if kind.startswith("MATERIALIZED")]
-    assert {"revenue_monthly", "loss_ratio", "customer_segments", "agent_performance", "branch_performance",
-            "kpi_reconciliation", "kpis"} <= set(materialized)
+    assert {
+        "revenue_monthly",
+        "loss_ratio",
+        "customer_segments",
+        "agent_performance",
+        "branch_performance",
+        "kpi_reconciliation",
+        "kpis",
+    } <= set(materialized)
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
         for name in materialized:
             cur.execute(sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY analytics.{}").format(sql.Identifier(name)))
@@ -406,13 +614,17 @@ def test_every_materialized_view_has_a_unique_index_to_refresh_concurrently(buil
 
 def test_rebuild_replaces_views_that_changed_kind_or_were_removed(built):
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        cur.execute("DROP VIEW analytics.data_quality; DROP MATERIALIZED VIEW analytics.kpis;"
-                    "CREATE MATERIALIZED VIEW analytics.data_quality AS SELECT 1 AS x;"
-                    "CREATE VIEW analytics.kpis AS SELECT 1 AS x;"
-                    "CREATE VIEW analytics.retired AS SELECT * FROM analytics.revenue_monthly")
+        cur.execute(
+            "DROP VIEW analytics.data_quality; DROP MATERIALIZED VIEW analytics.kpis;"
+            "CREATE MATERIALIZED VIEW analytics.data_quality AS SELECT 1 AS x;"
+            "CREATE VIEW analytics.kpis AS SELECT 1 AS x;"
+            "CREATE VIEW analytics.retired AS SELECT * FROM analytics.revenue_monthly"
+        )
         counts = analytics.build(conn)
     conn.close()
     assert counts["revenue_monthly"] == 7 and counts["kpis"] == 1 and counts["data_quality"] == 5
-    assert rows(built, "SELECT relname, relkind::text FROM pg_class WHERE relnamespace = 'analytics'::regnamespace "
-                       "AND relname IN ('data_quality', 'kpis', 'retired') ORDER BY 1") == [("data_quality", "v"),
-                                                                                            ("kpis", "m")]
+    assert rows(
+        built,
+        "SELECT relname, relkind::text FROM pg_class WHERE relnamespace = 'analytics'::regnamespace "
+        "AND relname IN ('data_quality', 'kpis', 'retired') ORDER BY 1",
+    ) == [("data_quality", "v"), ("kpis", "m")]

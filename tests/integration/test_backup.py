@@ -1,4 +1,5 @@
 """Backups on a real PostgreSQL with the real pg_dump, pg_restore and psql: round trips, refusals, kills, bundles."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,18 @@ from sqlalchemy.engine import make_url
 
 from pipeline import backup, config, warehouse
 from pipeline.backup import bundle as backup_bundle
+from pipeline.backup.manifest import (
+    CHECKSUM_SQL,
+    BackupError,
+    database_name,
+    file_sha256,
+    find_tools,
+    table_checksums,
+    tool_connection,
+    verify_sql,
+    with_database,
+)
 from pipeline.cli import backup as backup_cli
-from pipeline.backup.manifest import (CHECKSUM_SQL, BackupError, database_name, file_sha256, find_tools,
-                                      table_checksums, tool_connection, verify_sql, with_database)
 from pipeline.orchestration.tasks import LoadTable, Transform
 
 from tests.support import ROOT, build, execute, query, scalar
@@ -40,8 +50,11 @@ def contents(url: str) -> dict[str, tuple[int, str]]:
                          AND n.nspname <> 'information_schema' ORDER BY 1, 2""")
         for schema, name in cur.fetchall():
             row = sql.SQL("t::text")
-            cur.execute(sql.SQL("SELECT count(*), md5(string_agg({row}, '|' ORDER BY {row} COLLATE \"C\")) "
-                                "FROM {table} t").format(row=row, table=sql.Identifier(schema, name)))
+            cur.execute(
+                sql.SQL(
+                    "SELECT count(*), md5(string_agg({row}, '|' ORDER BY {row} COLLATE \"C\")) FROM {table} t"
+                ).format(row=row, table=sql.Identifier(schema, name))
+            )
             found[f"{schema}.{name}"] = cur.fetchone()
     conn.close()
     return found
@@ -49,10 +62,15 @@ def contents(url: str) -> dict[str, tuple[int, str]]:
 
 def change_everything(url: str) -> None:
     """What a bad day does: rows deleted and altered, a table dropped, a schema dropped, a stray table added."""
-    execute(url, "DELETE FROM clean.payments WHERE payment_id IN (SELECT payment_id FROM clean.payments LIMIT 50)",
-            "UPDATE clean.customers SET risk_score = risk_score + 1",
-            "DROP TABLE raw.claims", "DROP SCHEMA analytics CASCADE", "CREATE TABLE ops.stray (x int)",
-            "INSERT INTO ops.runs (run_id) VALUES ('not-in-the-backup')")
+    execute(
+        url,
+        "DELETE FROM clean.payments WHERE payment_id IN (SELECT payment_id FROM clean.payments LIMIT 50)",
+        "UPDATE clean.customers SET risk_score = risk_score + 1",
+        "DROP TABLE raw.claims",
+        "DROP SCHEMA analytics CASCADE",
+        "CREATE TABLE ops.stray (x int)",
+        "INSERT INTO ops.runs (run_id) VALUES ('not-in-the-backup')",
+    )
 
 
 def cli(*args: str) -> int:
@@ -70,8 +88,9 @@ def test_backup_change_restore_gives_back_every_table(built, backups_dir, capsys
     assert made.name.startswith(f"{database_name(built)}-")
     assert manifest["archive"]["sha256"] == file_sha256(made.archive)
     assert manifest["archive"]["size"] == made.archive.stat().st_size
-    latest = (query(built, "SELECT run_id FROM ops.runs ORDER BY started_at DESC, run_id DESC LIMIT 1")
-              or query(built, "SELECT run_id FROM ops.markers ORDER BY completed_at DESC, run_id DESC LIMIT 1"))
+    latest = query(built, "SELECT run_id FROM ops.runs ORDER BY started_at DESC, run_id DESC LIMIT 1") or query(
+        built, "SELECT run_id FROM ops.markers ORDER BY completed_at DESC, run_id DESC LIMIT 1"
+    )
     assert manifest["latest_run"] == latest[0][0]
     assert manifest["server_version"] and manifest["pg_dump_version"] and manifest["pipeline_version"]
     listed = {f"{t['schema']}.{t['table']}": t for t in manifest["tables"]}
@@ -89,11 +108,13 @@ def test_backup_change_restore_gives_back_every_table(built, backups_dir, capsys
     assert scalar(built, "SELECT to_regclass('ops.stray')") is None
 
 
-def test_a_delivery_loaded_and_not_yet_published_is_backed_up_and_published_after_the_restore(built, backups_dir,
-                                                                                               data_dir):
+def test_a_delivery_loaded_and_not_yet_published_is_backed_up_and_published_after_the_restore(
+    built, backups_dir, data_dir
+):
     """A backup holds the published tables and the staged delivery with the markers that say it was loaded: the
     restore gives back both, and the next run heals and publishes the delivery (the same file is not loaded again)."""
     import pyarrow.parquet as pq
+
     table = pq.read_table(data_dir / "payments.parquet")
     pq.write_table(table.slice(0, table.num_rows - 10), data_dir / "payments.parquet")
     assert build(LoadTable("payments")).scheduling_succeeded
@@ -110,8 +131,11 @@ def test_a_delivery_loaded_and_not_yet_published_is_backed_up_and_published_afte
     after.pop("analytics.kpis"), before.pop("analytics.kpis")  # its latest run: the load's, after the restore
     assert after == before
     assert build(Transform()).scheduling_succeeded
-    ran = query(built, """SELECT task_family, params->>'table' FROM ops.task_runs
-                          WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1) ORDER BY 1""")
+    ran = query(
+        built,
+        """SELECT task_family, params->>'table' FROM ops.task_runs
+                          WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1) ORDER BY 1""",
+    )
     assert ran == [("HealTable", "payments"), ("Transform", None)]
     assert scalar(built, "SELECT count(*) FROM raw.payments") == table.num_rows - 10
     assert scalar(built, "SELECT to_regclass('incoming.payments')") is None
@@ -130,10 +154,13 @@ def _verify(url: str, tables: list[dict]) -> str | None:
 
 
 def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still_verify(database_url):
-    execute(database_url, "CREATE TABLE public.q (id int, note text, original json, ok boolean, day date)",
-            """INSERT INTO public.q VALUES (1, 'a', '{"x": 1}', true, '2024-01-01'), (2, 'b', '{"x": 2}', NULL, NULL)""",
-            "CREATE TABLE public.plain (id int NOT NULL, note text, other text)",
-            "INSERT INTO public.plain VALUES (1, 'a', 'c'), (2, 'b', 'd')")
+    execute(
+        database_url,
+        "CREATE TABLE public.q (id int, note text, original json, ok boolean, day date)",
+        """INSERT INTO public.q VALUES (1, 'a', '{"x": 1}', true, '2024-01-01'), (2, 'b', '{"x": 2}', NULL, NULL)""",
+        "CREATE TABLE public.plain (id int NOT NULL, note text, other text)",
+        "INSERT INTO public.plain VALUES (1, 'a', 'c'), (2, 'b', 'd')",
+    )
     with psycopg2.connect(database_url) as conn:
         tables = {t["table"]: t for t in table_checksums(conn)}
     conn.close()
@@ -142,7 +169,9 @@ def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still
 
     execute(database_url, """UPDATE public.q SET original = '{"x": 3}' WHERE id = 2""")
     assert "public.q: checksum differs" in _verify(database_url, list(tables.values()))
-    execute(database_url, """UPDATE public.q SET original = '{"x": 2}' WHERE id = 2""", "UPDATE public.q SET ok = false")
+    execute(
+        database_url, """UPDATE public.q SET original = '{"x": 2}' WHERE id = 2""", "UPDATE public.q SET ok = false"
+    )
     assert "public.q: checksum differs" in _verify(database_url, list(tables.values()))  # a NULL became a value
     execute(database_url, "UPDATE public.q SET ok = CASE id WHEN 1 THEN true END")
     assert _verify(database_url, list(tables.values())) is None
@@ -165,11 +194,14 @@ def test_checksums_see_json_changes_and_swapped_values_and_older_manifests_still
 
 def test_checksums_ignore_dropped_columns(database_url):
     """A dump recreates a table without its dropped columns, so later columns change position: same checksum."""
-    execute(database_url, "CREATE TABLE public.d (id int, gone text, note text, at timestamptz)",
-            "INSERT INTO public.d VALUES (1, 'x', 'a', '2024-01-01 10:00+00'), (2, 'y', NULL, NULL)",
-            "ALTER TABLE public.d DROP COLUMN gone",
-            "CREATE TABLE public.fresh (id int, note text, at timestamptz)",
-            "INSERT INTO public.fresh SELECT * FROM public.d")
+    execute(
+        database_url,
+        "CREATE TABLE public.d (id int, gone text, note text, at timestamptz)",
+        "INSERT INTO public.d VALUES (1, 'x', 'a', '2024-01-01 10:00+00'), (2, 'y', NULL, NULL)",
+        "ALTER TABLE public.d DROP COLUMN gone",
+        "CREATE TABLE public.fresh (id int, note text, at timestamptz)",
+        "INSERT INTO public.fresh SELECT * FROM public.d",
+    )
     with psycopg2.connect(database_url) as conn:
         tables = {t["table"]: t for t in table_checksums(conn)}
     conn.close()
@@ -185,17 +217,21 @@ def test_a_killed_heals_work_tables_stay_out_of_backups_and_restores(built, back
     made = backup.backups()[0]
     listed = {f"{t['schema']}.{t['table']}" for t in made.manifest["tables"]}
     assert "ops.heal_customers_rows" not in listed and listed == set(before)
-    archive = subprocess.run([backup.check(made)["pg_restore"], "--list", str(made.archive)], capture_output=True,
-                             text=True, check=True).stdout
+    archive = subprocess.run(
+        [backup.check(made)["pg_restore"], "--list", str(made.archive)], capture_output=True, text=True, check=True
+    ).stdout
     assert "TABLE ops heal_customers_rows" in archive and "TABLE DATA ops heal_customers_rows" not in archive
-    older = [*made.manifest["tables"], {"schema": "ops", "table": "heal_customers_rows", "kind": "table",
-                                         "method": "row", "rows": 7, "checksum": "1"}]
+    older = [
+        *made.manifest["tables"],
+        {"schema": "ops", "table": "heal_customers_rows", "kind": "table", "method": "row", "rows": 7, "checksum": "1"},
+    ]
     assert _verify(built, older) is None
 
     change_everything(built)
     assert cli("backup", "restore", made.name, "--yes") == 0
     after = contents(built)
     assert after.pop("ops.heal_customers_rows")[0] == 0 and after == before
+
 
 def test_altered_or_truncated_archive_is_refused_and_the_warehouse_untouched(built, backups_dir, capsys):
     made = backup.create()
@@ -242,8 +278,11 @@ def _restore_backend(url: str, timeout: float = 30) -> int:
     """The pid of the restore's session once it waits for a lock after dropping the warehouse's schemas."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = query(url, "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-                     (RESTORE_APP,))
+        rows = query(
+            url,
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (RESTORE_APP,),
+        )
         if rows:
             return rows[0][0]
         time.sleep(0.05)
@@ -252,10 +291,17 @@ def _restore_backend(url: str, timeout: float = 30) -> int:
 
 def _holds_dropped_tables(url: str, pid: int) -> bool:
     """The restore's open transaction has dropped clean.* (it holds their exclusive locks)."""
-    return scalar(url, """SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+    return (
+        scalar(
+            url,
+            """SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
                           JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE l.pid = %s AND l.granted AND l.mode = 'AccessExclusiveLock'
-                            AND n.nspname = 'clean'""", (pid,)) > 0
+                            AND n.nspname = 'clean'""",
+            (pid,),
+        )
+        > 0
+    )
 
 
 @pytest.mark.faults
@@ -283,8 +329,11 @@ def test_restore_killed_midway_leaves_the_warehouse_exactly_as_before(built, bac
 
         # 2. the restoring process is killed (kill -9)
         gate.cursor().execute("SELECT * FROM public.gate")
-        child = subprocess.Popen([sys.executable, "-c", f"from pipeline import backup; backup.restore({made.name!r})"],
-                                 cwd=ROOT, env=os.environ.copy())
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"from pipeline import backup; backup.restore({made.name!r})"],
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )
         pid = _restore_backend(built)
         assert _holds_dropped_tables(built, pid)
         child.send_signal(signal.SIGKILL)
@@ -308,8 +357,9 @@ def _capture(function):
 def test_restore_into_a_new_database(built, backups_dir, pg_admin_url):
     before = contents(built)
     made = backup.create()
-    execute(built, "UPDATE clean.claims SET notes = 'changed' WHERE claim_id IN "
-                   "(SELECT claim_id FROM clean.claims LIMIT 9)")
+    execute(
+        built, "UPDATE clean.claims SET notes = 'changed' WHERE claim_id IN (SELECT claim_id FROM clean.claims LIMIT 9)"
+    )
     changed = contents(built)
     target = f"restored_{uuid.uuid4().hex[:8]}"
     try:
@@ -348,11 +398,14 @@ def test_retention_keeps_the_newest_n_and_list_shows_them_newest_first(database_
 
 
 def test_backup_is_one_consistent_snapshot_while_the_warehouse_changes(database_url, backups_dir):
-    execute(database_url, "CREATE TABLE public.ticker (n bigint)",
-            "INSERT INTO public.ticker SELECT generate_series(1, 200000)",
-            # json and point have no hash function: such a table is checksummed through its text form
-            """CREATE TABLE public.odd AS SELECT '{"b": 1, "a": [1.5, null]}'::json AS j, point(n, -n) AS p,
-                      now() - n * interval '1 hour' AS at FROM generate_series(1, 100) n""")
+    execute(
+        database_url,
+        "CREATE TABLE public.ticker (n bigint)",
+        "INSERT INTO public.ticker SELECT generate_series(1, 200000)",
+        # json and point have no hash function: such a table is checksummed through its text form
+        """CREATE TABLE public.odd AS SELECT '{"b": 1, "a": [1.5, null]}'::json AS j, point(n, -n) AS p,
+                      now() - n * interval '1 hour' AS at FROM generate_series(1, 100) n""",
+    )
     stop = threading.Event()
 
     def write():
@@ -435,14 +488,26 @@ def test_bundle_from_one_warehouse_imports_into_a_fresh_embedded_one(built, back
     bundle = backup_bundle.export(out=tmp_path / "warehouse.zip")
     machine = tmp_path / "elsewhere"  # another machine: an embedded warehouse that does not exist yet
     env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_DATABASE_URL", "PGPASSWORD")}
-    env.update(PIPELINE_EMBEDDED_DIR=str(machine / "warehouse"), PIPELINE_DATA_DIR=str(machine / "data"),
-               PIPELINE_BACKUP_DIR=str(machine / "backups"))
-    command = ("import argparse, sys; from pipeline.cli import backup as backup_cli; p = argparse.ArgumentParser(); "
-               "backup_cli.add_cli(p.add_subparsers(required=True)); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
-    done = subprocess.run([sys.executable, "-c", command, "bundle", "import", str(bundle), "--yes"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env.update(
+        PIPELINE_EMBEDDED_DIR=str(machine / "warehouse"),
+        PIPELINE_DATA_DIR=str(machine / "data"),
+        PIPELINE_BACKUP_DIR=str(machine / "backups"),
+    )
+    command = (
+        "import argparse, sys; from pipeline.cli import backup as backup_cli; p = argparse.ArgumentParser(); "
+        "backup_cli.add_cli(p.add_subparsers(required=True)); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", command, "bundle", "import", str(bundle), "--yes"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
+
     server = pgserver.get_server(machine / "warehouse" / "pgdata", cleanup_mode="stop")
     try:
         assert done.returncode == 0, done.stderr

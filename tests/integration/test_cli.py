@@ -1,5 +1,6 @@
 """What a user sees on the command line: the real cause of a failure in one line, the documented exit codes, the
 traceback in the run's log (or on the terminal with --debug), and NUL in text healed and logged."""
+
 from __future__ import annotations
 
 import configparser
@@ -65,15 +66,24 @@ BAD_FILES = {
 
 
 def run_cli(args: list[str], url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
-                   "PIPELINE_PROGRESS": "0", **env}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True,
-                          timeout=300, check=False)
+    environment = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": url,
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        "PIPELINE_PROGRESS": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def warehouse_state(url: str) -> tuple:
-    return (scalar(url, "SELECT count(*) FROM raw.customers"), scalar(url, "SELECT count(*) FROM clean.customers"),
-            query(url, "SELECT task_id, fingerprint FROM ops.markers ORDER BY 1"))
+    return (
+        scalar(url, "SELECT count(*) FROM raw.customers"),
+        scalar(url, "SELECT count(*) FROM clean.customers"),
+        query(url, "SELECT task_id, fingerprint FROM ops.markers ORDER BY 1"),
+    )
 
 
 @pytest.fixture
@@ -101,21 +111,26 @@ def test_bad_source_files_name_the_real_cause_not_the_warehouse(healed_url, bad_
     assert warehouse_state(healed_url) == before  # the failed load changed nothing
 
 
-def test_a_failure_is_one_line_with_the_documented_exit_code_and_the_traceback_in_the_log(healed_url, bad_copy,
-                                                                                        tmp_path):
+def test_a_failure_is_one_line_with_the_documented_exit_code_and_the_traceback_in_the_log(
+    healed_url, bad_copy, tmp_path
+):
     (bad_copy / "customers.parquet").unlink()
     (bad_copy / "customers.parquet").mkdir()  # a folder where a file should be
     (bad_copy / "customers.parquet" / "part-0.parquet").write_bytes((SAMPLE / "customers.parquet").read_bytes())
     before = warehouse_state(healed_url)
 
-    for command in (["-m", "pipeline", "run", "--data-dir", str(bad_copy)],
-                    ["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler"]):
+    for command in (
+        ["-m", "pipeline", "run", "--data-dir", str(bad_copy)],
+        ["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler"],
+    ):
         done = run_cli(command, healed_url, tmp_path, PIPELINE_DATA_DIR=str(bad_copy))
         assert done.returncode == TASK_FAILED, (command, done.stderr[-3000:])
         shown = (done.stdout + done.stderr).splitlines()
         errors = [line for line in shown if line.startswith("ERROR")]
-        assert errors == [f"ERROR LoadTable(table=customers): {bad_copy / 'customers.parquet'}: is a folder, not a "
-                          "Parquet file; put the customers table in one Parquet file of that name, then run again"]
+        assert errors == [
+            f"ERROR LoadTable(table=customers): {bad_copy / 'customers.parquet'}: is a folder, not a "
+            "Parquet file; put the customers table in one Parquet file of that name, then run again"
+        ]
         assert len(shown) <= 3, shown  # the warehouse, the one line, where the report and the log are
         assert "Traceback" not in done.stderr and "Luigi Execution Summary" not in done.stderr
         log = re.search(r"log(?:, with tracebacks)?: (\S+\.log)", done.stdout + done.stderr)
@@ -132,7 +147,8 @@ def test_a_failure_is_one_line_with_the_documented_exit_code_and_the_traceback_i
 def test_every_command_returns_the_exit_codes_the_readme_documents(tmp_path):
     documented = dict(re.findall(r"^\| (\d+) \| `(\w+)`", (ROOT / "README.md").read_text(), re.MULTILINE))
     assert {name: int(code) for code, name in documented.items()} == {
-        name: int(value) for name, value in RETCODES.items("retcode")}
+        name: int(value) for name, value in RETCODES.items("retcode")
+    }
     nowhere = "postgresql://pipeline@127.0.0.1:1/warehouse"  # nothing listens on port 1
     run = run_cli(["-m", "pipeline", "run"], nowhere, tmp_path)
     status = run_cli(["-m", "pipeline", "status"], nowhere, tmp_path)
@@ -152,11 +168,20 @@ def test_nul_in_text_reaches_clean_without_it_and_every_change_is_in_the_heal_lo
     pq.write_table(_put(_put(table, "city", pa.array(cities)), "address", pa.array(addresses)), path)
 
     assert build(Transform()).scheduling_succeeded
-    clean = dict(query(database_url, "SELECT _source_row, city || ' | ' || address FROM clean.customers "
-                                     "WHERE _source_row IN (2, 3)"))
+    clean = dict(
+        query(
+            database_url,
+            "SELECT _source_row, city || ' | ' || address FROM clean.customers WHERE _source_row IN (2, 3)",
+        )
+    )
     assert clean == {2: f"Springfield | {addresses[1]}", 3: f"{cities[2]} | back\\slash\\0 x"}
-    logged = query(database_url, "SELECT source_row, column_name, rule_id, before, after FROM quality.heal_log "
-                                 "WHERE table_name = 'customers' AND rule_id = 'customers.nul_removed' ORDER BY 1")
-    assert logged == [(2, "city", "customers.nul_removed", "Spring\\0field", "Springfield"),
-                      (3, "address", "customers.nul_removed", "back\\\\slash\\0\\\\0 x\\0", "back\\slash\\0 x")]
+    logged = query(
+        database_url,
+        "SELECT source_row, column_name, rule_id, before, after FROM quality.heal_log "
+        "WHERE table_name = 'customers' AND rule_id = 'customers.nul_removed' ORDER BY 1",
+    )
+    assert logged == [
+        (2, "city", "customers.nul_removed", "Spring\\0field", "Springfield"),
+        (3, "address", "customers.nul_removed", "back\\\\slash\\0\\\\0 x\\0", "back\\slash\\0 x"),
+    ]
     assert scalar(database_url, "SELECT fixed FROM quality.rule_results WHERE rule_id = 'customers.nul_removed'") == 2

@@ -1,4 +1,5 @@
 """Cerberus is the oracle: compiled SQL checks give the same verdicts and messages on generated records."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,10 +44,13 @@ def _value(column) -> st.SearchStrategy:
         base = st.one_of(*options)
     elif column.kind == "float":
         edges = [rules.get("min", 0.0), rules.get("max", 100.0)]
-        base = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(edges),
-                         st.floats(min_value=-1.0, max_value=101.0))
+        base = st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from(edges),
+            st.floats(min_value=-1.0, max_value=101.0),
+        )
     elif column.kind == "int":
-        base = st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(-3, 120))
+        base = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-3, 120))
     elif column.kind == "date":
         base = st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31))
     elif column.kind == "timestamp":
@@ -63,18 +67,26 @@ def _records(spec) -> st.SearchStrategy:
 def _sql_verdicts(conn, spec, records: list[dict]) -> list[dict]:
     """The compiled checks' errors per record, in Cerberus's shape: {field: [messages]}."""
     checks = [c for c in compile_schema(spec) if c.compiled]
-    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type))
-                                 for c in spec.columns)
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in spec.columns
+    )
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS oracle")
         cur.execute(sql.SQL("CREATE TEMP TABLE oracle (_i int, {})").format(columns))
-        execute_values(cur, sql.SQL("INSERT INTO oracle VALUES %s").as_string(cur),
-                       [(i, *[r[c.name] for c in spec.columns]) for i, r in enumerate(records)])
+        execute_values(
+            cur,
+            sql.SQL("INSERT INTO oracle VALUES %s").as_string(cur),
+            [(i, *[r[c.name] for c in spec.columns]) for i, r in enumerate(records)],
+        )
         values = sql.SQL(", ").join(
             sql.SQL("(CASE WHEN {} THEN {} END, {})").format(c.predicate, sql.Literal(c.column), c.message)
-            for c in checks)
-        cur.execute(sql.SQL("SELECT h._i, x.f, x.m FROM oracle h CROSS JOIN LATERAL (VALUES {}) AS x(f, m) "
-                            "WHERE x.f IS NOT NULL").format(values))
+            for c in checks
+        )
+        cur.execute(
+            sql.SQL(
+                "SELECT h._i, x.f, x.m FROM oracle h CROSS JOIN LATERAL (VALUES {}) AS x(f, m) WHERE x.f IS NOT NULL"
+            ).format(values)
+        )
         found: list[dict] = [{} for _ in records]
         for i, field, message in cur.fetchall():
             found[i].setdefault(field, []).append(message)
@@ -88,14 +100,15 @@ def _normalised(errors: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("table", ["customers", "policies", "claims", "payments", "snapshots"])
 def test_compiled_checks_agree_with_cerberus(conn, table):
     spec = contract.apply(TABLES[table], contract.load(table))  # the facts and the shipped contract's conventions
-    oracle = {name: {k: v for k, v in rules.items() if k != "check_with"}  # e-mails: test_emails.py
-              for name, rules in spec.cerberus_schema().items()}
+    oracle = {
+        name: {k: v for k, v in rules.items() if k != "check_with"}  # e-mails: test_emails.py
+        for name, rules in spec.cerberus_schema().items()
+    }
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(records=_records(spec))
     def check(records):
-        assert _normalised(_sql_verdicts(conn, spec, records)) == _normalised(
-            cerberus_errors(oracle, records))
+        assert _normalised(_sql_verdicts(conn, spec, records)) == _normalised(cerberus_errors(oracle, records))
 
     check()
 

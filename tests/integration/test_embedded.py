@@ -1,5 +1,6 @@
 """The embedded PostgreSQL after `kill -9` of its postmaster: the next command starts it again, a run whose server
 died mid-run restarts it and finishes, and a start that fails says why in one line."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,10 +27,23 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]  # kill -9 of the embedded p
 
 
 def cli(folder: Path, *args: str, data: Path = SAMPLE) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PIPELINE_DATABASE_URL": "", "PIPELINE_EMBEDDED_DIR": str(folder),
-           "PIPELINE_DATA_DIR": str(data), "PIPELINE_REPORT_DIR": str(folder / "reports"), "PIPELINE_PROGRESS": "0"}
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600, check=False)
+    env = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": "",
+        "PIPELINE_EMBEDDED_DIR": str(folder),
+        "PIPELINE_DATA_DIR": str(data),
+        "PIPELINE_REPORT_DIR": str(folder / "reports"),
+        "PIPELINE_PROGRESS": "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def postmaster(folder: Path) -> tuple[int, str]:
@@ -42,8 +56,11 @@ def server_processes(folder: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name"]):
         with contextlib.suppress(psutil.Error):
-            if process.info["name"] == "postgres" and Path(process.cwd()) == (folder / "pgdata").resolve() \
-                    and alive(process.pid):
+            if (
+                process.info["name"] == "postgres"
+                and Path(process.cwd()) == (folder / "pgdata").resolve()
+                and alive(process.pid)
+            ):
                 found.append(process)
     return found
 
@@ -61,8 +78,11 @@ def counts(uri: str) -> dict[str, tuple[int, int]]:
     with contextlib.closing(psycopg2.connect(uri)) as conn, conn.cursor() as cur:
         found = {}
         for name in TABLES:
-            cur.execute(f"SELECT (SELECT count(*) FROM raw.{name}), (SELECT count(*) FROM clean.{name}) + "
-                        "(SELECT count(*) FROM quality.quarantine WHERE table_name = %s)", (name,))
+            cur.execute(
+                f"SELECT (SELECT count(*) FROM raw.{name}), (SELECT count(*) FROM clean.{name}) + "
+                "(SELECT count(*) FROM quality.quarantine WHERE table_name = %s)",
+                (name,),
+            )
             found[name] = cur.fetchone()
         return found
 
@@ -106,11 +126,23 @@ def _run(conn) -> None:
 def test_a_run_whose_server_is_killed_mid_run_restarts_it_and_finishes(embedded, tmp_path):
     data = tmp_path / "data"
     generate.generate(data, scale=0.05, seed=7)
-    env = {**os.environ, "PIPELINE_DATABASE_URL": "", "PIPELINE_EMBEDDED_DIR": str(embedded),
-           "PIPELINE_DATA_DIR": str(data), "PIPELINE_REPORT_DIR": str(tmp_path / "reports"), "PIPELINE_PROGRESS": "0"}
+    env = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": "",
+        "PIPELINE_EMBEDDED_DIR": str(embedded),
+        "PIPELINE_DATA_DIR": str(data),
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        "PIPELINE_PROGRESS": "0",
+    }
     with open(tmp_path / "err.txt", "w") as err:
-        run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     try:
         pid, uri = postmaster(embedded)
         with contextlib.closing(psycopg2.connect(uri)) as watcher:
@@ -136,7 +168,8 @@ def test_a_run_whose_server_is_killed_mid_run_restarts_it_and_finishes(embedded,
     assert new_pid != pid
     found = counts(uri)
     assert {name: raw for name, (raw, _) in found.items()} == {
-        name: pq.ParquetFile(data / f"{name}.parquet").metadata.num_rows for name in TABLES}
+        name: pq.ParquetFile(data / f"{name}.parquet").metadata.num_rows for name in TABLES
+    }
     assert all(raw == kept for raw, kept in found.values()), found
     with contextlib.closing(psycopg2.connect(uri)) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM ops.markers WHERE fingerprint <> 'invalidated'")
@@ -155,8 +188,9 @@ def test_a_start_that_fails_says_what_happened_and_what_to_do_in_one_line(embedd
             assert done.returncode == code, done.stderr[-3000:]
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1, done.stderr[-3000:]
-            assert lines[-1].startswith(f"error: the embedded PostgreSQL in {(embedded / 'pgdata').resolve()} did "
-                                        "not start (FATAL:"), done.stderr[-3000:]
+            assert lines[-1].startswith(
+                f"error: the embedded PostgreSQL in {(embedded / 'pgdata').resolve()} did not start (FATAL:"
+            ), done.stderr[-3000:]
             assert "postgresql.auto.conf" in lines[-1] and lines[-1].endswith("then run again")
             assert "Traceback" not in done.stderr and "pg_ctl" not in done.stderr
     finally:

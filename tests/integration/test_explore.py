@@ -1,4 +1,5 @@
 """The explorer's paging and export on a real run's warehouse: keyset pages, filters as parameters, hostile names."""
+
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import explore
+
 from tests.support import ROOT, query, scalar
 
 
@@ -32,15 +34,21 @@ def test_pages_cover_every_selected_row_once_in_order(healed_url, sort):
     selection = explore.Selection.parse("raw.payments", ["currency=EUR"], sort)
     rows = pages(healed_url, selection, rows=97)
     expected = scalar(healed_url, "SELECT count(*) FROM raw.payments WHERE currency = 'EUR'")
-    names = [c for c, in query(healed_url, """SELECT attname FROM pg_attribute WHERE attrelid = 'raw.payments'::regclass
-                                               AND attnum > 0 AND NOT attisdropped ORDER BY attnum""")]
+    names = [
+        c
+        for (c,) in query(
+            healed_url,
+            """SELECT attname FROM pg_attribute WHERE attrelid = 'raw.payments'::regclass
+                                               AND attnum > 0 AND NOT attisdropped ORDER BY attnum""",
+        )
+    ]
     source_row = names.index("_source_row")
     assert len(rows) == expected and len({r[source_row] for r in rows}) == expected  # each row once
     if sort:
         values = [r[names.index(sort.lstrip("-"))] for r in rows]
         present = [v for v in values if v is not None]
         assert present == sorted(present, reverse=sort.startswith("-"))
-        assert all(v is None for v in values[len(present):])  # nulls last
+        assert all(v is None for v in values[len(present) :])  # nulls last
 
 
 def test_a_materialized_view_pages_by_its_unique_index(healed_url):
@@ -56,10 +64,13 @@ def test_a_plain_view_without_a_key_pages_by_offset(healed_url):
     assert len(rows) == scalar(healed_url, "SELECT count(*) FROM analytics.payments_usd WHERE amount >= 100")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("nosuch.table", "schema 'nosuch'"),
-    ("clean.no_table", "table clean.no_table does not exist"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nosuch.table", "schema 'nosuch'"),
+        ("clean.no_table", "table clean.no_table does not exist"),
+    ],
+)
 def test_unknown_tables_are_one_line_errors(healed_url, text, message):
     with psycopg2.connect(healed_url) as conn, conn.cursor() as cur, pytest.raises(explore.ExploreError, match=message):
         explore.page(cur, explore.Selection.parse(text))
@@ -83,10 +94,27 @@ def test_hostile_names_and_values_are_identifiers_and_parameters_never_sql(heale
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_the_command_line_exports_what_the_filter_selects(healed_url, tmp_path, suffix):
     out = tmp_path / f"eur.{suffix}"
-    done = subprocess.run([sys.executable, "-m", "pipeline", "export", "clean.payments", "--where", "currency=EUR",
-                           "--where", "amount>=50", "--sort=-amount", "--out", str(out)], cwd=ROOT,
-                          env={**__import__("os").environ, "PIPELINE_DATABASE_URL": healed_url},
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "export",
+            "clean.payments",
+            "--where",
+            "currency=EUR",
+            "--where",
+            "amount>=50",
+            "--sort=-amount",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env={**__import__("os").environ, "PIPELINE_DATABASE_URL": healed_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     expected = scalar(healed_url, "SELECT count(*) FROM clean.payments WHERE currency = 'EUR' AND amount >= 50")
     assert f"{expected:,} rows of clean.payments" in done.stdout
@@ -105,9 +133,13 @@ def test_the_command_line_exports_what_the_filter_selects(healed_url, tmp_path, 
 
 def test_a_bad_filter_is_one_line_and_no_file(healed_url, tmp_path):
     out = tmp_path / "x.csv"
-    done = subprocess.run([sys.executable, "-m", "pipeline", "export", "clean.payments", "--where", "nosuch=1",
-                           "--out", str(out)], cwd=ROOT,
-                          env={**__import__("os").environ, "PIPELINE_DATABASE_URL": healed_url},
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "export", "clean.payments", "--where", "nosuch=1", "--out", str(out)],
+        cwd=ROOT,
+        env={**__import__("os").environ, "PIPELINE_DATABASE_URL": healed_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0 and "column 'nosuch' is not in clean.payments" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -1,5 +1,6 @@
 """Faults on a real PostgreSQL: the job killed in each stage, the server stopped mid-run, two runs at once, a restore
 killed halfway. After each, the warehouse holds exactly what an uninterrupted run leaves (or what it held before)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,8 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from pipeline.synth import generate
 from pipeline import warehouse
+from pipeline.synth import generate
 from pipeline.tables import TABLES
 
 from tests.support import ROOT, execute, new_database, query, scalar
@@ -59,8 +60,13 @@ def checksums(url: str) -> dict[str, tuple[int, int]]:
             if key in HISTORY:
                 continue
             left_out = list(RUN_COLUMNS.get(schema, ()) + RUN_COLUMNS.get(key, ()))
-            cur.execute(sql.SQL("SELECT count(*), coalesce(sum(hashtextextended((to_jsonb(t) - %s::text[])::text, 0)"
-                                "::numeric), 0) FROM {} t").format(sql.Identifier(schema, name)), (left_out,))
+            cur.execute(
+                sql.SQL(
+                    "SELECT count(*), coalesce(sum(hashtextextended((to_jsonb(t) - %s::text[])::text, 0)"
+                    "::numeric), 0) FROM {} t"
+                ).format(sql.Identifier(schema, name)),
+                (left_out,),
+            )
             count, total = cur.fetchone()
             found[key] = (count, int(total))
     return found
@@ -76,10 +82,17 @@ def with_database(url: str, name: str) -> str:
 
 # ---------------------------------------------------------------- the job as a user runs it
 
+
 def run_env(url: str, data: Path, folder: Path, **extra: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data),
-            "PIPELINE_REPORT_DIR": str(folder / "reports"), "PIPELINE_PROGRESS": "0", **extra}
+    return {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": url,
+        "PIPELINE_DATA_DIR": str(data),
+        "PIPELINE_REPORT_DIR": str(folder / "reports"),
+        "PIPELINE_PROGRESS": "0",
+        **extra,
+    }
 
 
 def start_run(url: str, data: Path, folder: Path, name: str = "run", **extra: str) -> subprocess.Popen:
@@ -87,8 +100,14 @@ def start_run(url: str, data: Path, folder: Path, name: str = "run", **extra: st
     env = run_env(url, data, folder, **extra)
     out = open(folder / f"{name}.out", "w")  # noqa: SIM115 - closed by the child's end
     err = open(folder / f"{name}.err", "w")  # noqa: SIM115
-    child = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=ROOT, env=env,
-                             stdout=out, stderr=err, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+    )
     child.output = (folder / f"{name}.out", folder / f"{name}.err")
     out.close()
     err.close()
@@ -119,8 +138,9 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg
   AND l.objid::bigint = (hashtext(%s)::bigint & 4294967295) AND a.query LIKE %s"""
 
 
-def kill_during(url: str, child: subprocess.Popen, marker_id: str, statement_like: str = "%",
-                timeout: float = 120) -> None:
+def kill_during(
+    url: str, child: subprocess.Popen, marker_id: str, statement_like: str = "%", timeout: float = 120
+) -> None:
     """SIGKILL the run (its whole process group) while it is inside the task's transaction, running a statement
     like statement_like."""
     database = make_url(url).database
@@ -137,8 +157,9 @@ def kill_during(url: str, child: subprocess.Popen, marker_id: str, statement_lik
                     return
                 if child.poll() is not None:
                     err = child.output[1].read_text(errors="replace")
-                    pytest.fail(f"the run ended ({child.returncode}) before {marker_id} ran {statement_like}: "
-                                f"{err[-2000:]}")
+                    pytest.fail(
+                        f"the run ended ({child.returncode}) before {marker_id} ran {statement_like}: {err[-2000:]}"
+                    )
                 time.sleep(0.005)
     finally:
         conn.close()
@@ -151,8 +172,11 @@ def wait_until_alone(url: str, timeout: float = 60) -> None:
     """Until the killed run's sessions are gone: the server rolls back what they had not committed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        others = scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                             "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        others = scalar(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
         if not others:
             return
         time.sleep(0.05)
@@ -160,6 +184,7 @@ def wait_until_alone(url: str, timeout: float = 60) -> None:
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def big_data(tmp_path_factory) -> Path:
@@ -199,6 +224,7 @@ def test_reference_run_is_complete_and_exact(reference, big_data):
 
 # ---------------------------------------------------------------- killed in each stage
 
+
 def test_killed_during_load_then_rerun_gives_the_uninterrupted_result(empty_url, big_data, reference, tmp_path):
     child = start_run(empty_url, big_data, tmp_path)
     kill_during(empty_url, child, "load:payments", 'COPY "incoming"."payments"%')
@@ -228,11 +254,12 @@ def test_killed_during_load_then_rerun_gives_the_uninterrupted_result(empty_url,
     assert len({by_run[t] for t in by_run if t not in killed_run} - set(killed_run.values())) == 1
 
 
-def test_killed_during_heal_then_rerun_gives_the_uninterrupted_result(copy_of_reference, big_data, reference,
-                                                                      tmp_path):
+def test_killed_during_heal_then_rerun_gives_the_uninterrupted_result(copy_of_reference, big_data, reference, tmp_path):
     # The payments heal is due again (as after a change of its rules): the warehouse holds the previous heal.
-    execute(copy_of_reference, "UPDATE ops.markers SET fingerprint = 'invalidated' "
-                               "WHERE task_id IN ('heal:payments', 'transform')")
+    execute(
+        copy_of_reference,
+        "UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id IN ('heal:payments', 'transform')",
+    )
     child = start_run(copy_of_reference, big_data, tmp_path)
     kill_during(copy_of_reference, child, "heal:payments", '%INSERT INTO "clean"."payments"%')
     wait_until_alone(copy_of_reference)
@@ -244,12 +271,18 @@ def test_killed_during_heal_then_rerun_gives_the_uninterrupted_result(copy_of_re
     run(copy_of_reference, big_data, tmp_path, "rerun")
     assert checksums(copy_of_reference) == reference["checksums"]
     assert markers_of(copy_of_reference) == reference["markers"]
-    assert scalar(copy_of_reference, "SELECT count(*) FROM pg_tables "
-                                     "WHERE schemaname = 'ops' AND left(tablename, 5) = 'heal_'") == 0
+    assert (
+        scalar(
+            copy_of_reference,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'ops' AND left(tablename, 5) = 'heal_'",
+        )
+        == 0
+    )
 
 
-def test_killed_during_transform_then_rerun_gives_the_uninterrupted_result(copy_of_reference, big_data, reference,
-                                                                           tmp_path):
+def test_killed_during_transform_then_rerun_gives_the_uninterrupted_result(
+    copy_of_reference, big_data, reference, tmp_path
+):
     execute(copy_of_reference, "UPDATE ops.markers SET fingerprint = 'invalidated' WHERE task_id = 'transform'")
     child = start_run(copy_of_reference, big_data, tmp_path)
     kill_during(copy_of_reference, child, "transform", "%CREATE MATERIALIZED VIEW analytics.%")
@@ -264,6 +297,7 @@ def test_killed_during_transform_then_rerun_gives_the_uninterrupted_result(copy_
 
 
 # ---------------------------------------------------------------- the server stops in the middle of a run
+
 
 @pytest.fixture
 def own_server(tmp_path):
@@ -329,8 +363,15 @@ def test_server_stopped_mid_run_fails_in_one_line_and_a_rerun_completes(own_serv
 def test_warehouse_unreachable_at_the_start_fails_in_one_line_saying_what_to_do(tmp_path):
     nowhere = "postgresql://pipeline:S3cret-pw-42@127.0.0.1:1/warehouse"  # nothing listens on port 1
     for command in (["run", "--workers", "2"], ["status"]):
-        done = subprocess.run([sys.executable, "-m", "pipeline", *command], check=False, cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, env=run_env(nowhere, SAMPLE_DIR, tmp_path))
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", *command],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=run_env(nowhere, SAMPLE_DIR, tmp_path),
+        )
         assert done.returncode != 0
         lines = [line for line in done.stderr.splitlines() if "cannot reach the warehouse" in line]
         assert len(lines) == 1, done.stderr[-3000:]
@@ -340,6 +381,7 @@ def test_warehouse_unreachable_at_the_start_fails_in_one_line_saying_what_to_do(
 
 
 # ---------------------------------------------------------------- two runs at once
+
 
 def test_two_runs_at_once_do_each_task_once(empty_url, big_data, reference, tmp_path):
     first = start_run(empty_url, big_data, tmp_path, "first")
@@ -351,12 +393,16 @@ def test_two_runs_at_once_do_each_task_once(empty_url, big_data, reference, tmp_
 
     sums = checksums(empty_url)
     assert {t: sums[f"raw.{t}"][0] for t in TABLES} == {
-        t: pq.ParquetFile(big_data / f"{t}.parquet").metadata.num_rows for t in TABLES}
+        t: pq.ParquetFile(big_data / f"{t}.parquet").metadata.num_rows for t in TABLES
+    }
     assert sums == reference["checksums"]
     assert markers_of(empty_url) == reference["markers"]
     # Every task was done once, by one of the two runs: none was done twice on the same inputs.
-    done = query(empty_url, """SELECT task_family, params::text, count(*) FROM ops.task_runs WHERE status = 'done'
-                               GROUP BY 1, 2 ORDER BY 1, 2""")
+    done = query(
+        empty_url,
+        """SELECT task_family, params::text, count(*) FROM ops.task_runs WHERE status = 'done'
+                               GROUP BY 1, 2 ORDER BY 1, 2""",
+    )
     assert len(done) == 2 * len(TABLES) + 1
     assert [row for row in done if row[2] != 1] == []
 
@@ -384,11 +430,17 @@ def test_processes_setting_up_a_new_warehouse_at_once_all_succeed(empty_url):
     for conn in conns:
         conn.close()
     assert errors == []
-    assert scalar(empty_url, "SELECT count(*) FROM pg_namespace WHERE nspname IN "
-                             "('raw', 'clean', 'quality', 'analytics', 'ops')") == 5
+    assert (
+        scalar(
+            empty_url,
+            "SELECT count(*) FROM pg_namespace WHERE nspname IN ('raw', 'clean', 'quality', 'analytics', 'ops')",
+        )
+        == 5
+    )
 
 
 # ---------------------------------------------------------------- a restore killed halfway
+
 
 def test_restore_killed_halfway_leaves_the_warehouse_as_before(copy_of_reference, reference, tmp_path, monkeypatch):
     from pipeline import backup
@@ -397,15 +449,24 @@ def test_restore_killed_halfway_leaves_the_warehouse_as_before(copy_of_reference
     monkeypatch.setenv("PIPELINE_BACKUP_DIR", str(tmp_path / "backups"))
     made = backup.create()
     # After the backup, the warehouse moves on: the restore would take these changes back.
-    execute(copy_of_reference, "DELETE FROM clean.payments WHERE payment_id IN "
-                               "(SELECT payment_id FROM clean.payments ORDER BY payment_id LIMIT 100)",
-            "UPDATE raw.customers SET city = 'Springfield' WHERE _source_row <= 50")
+    execute(
+        copy_of_reference,
+        "DELETE FROM clean.payments WHERE payment_id IN "
+        "(SELECT payment_id FROM clean.payments ORDER BY payment_id LIMIT 100)",
+        "UPDATE raw.customers SET city = 'Springfield' WHERE _source_row <= 50",
+    )
     before = checksums(copy_of_reference)
     assert before != reference["checksums"]
 
     env = {**os.environ, "PIPELINE_REPORT_DIR": str(tmp_path / "reports")}
-    child = subprocess.Popen([sys.executable, "-m", "pipeline", "backup", "restore", made.name, "--yes"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "backup", "restore", made.name, "--yes"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     with contextlib.closing(psycopg2.connect(copy_of_reference)) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:

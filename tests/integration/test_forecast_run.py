@@ -1,4 +1,5 @@
 """analytics.claims_forecast as a real run builds it: six months per claim type after the last whole month."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,15 +7,19 @@ import datetime as dt
 import psycopg2
 
 from pipeline import forecast
+
 from tests.support import query, scalar
 
 
 def test_a_run_forecasts_each_claim_type_after_the_last_whole_month(healed_url):
     types = {t for (t,) in query(healed_url, "SELECT DISTINCT claim_type FROM clean.claims")}
     last_day = scalar(healed_url, "SELECT max(claim_date) FROM clean.claims")
-    rows = query(healed_url, """SELECT claim_type, month, claims_low, claims, claims_high, amount, claims_mape,
+    rows = query(
+        healed_url,
+        """SELECT claim_type, month, claims_low, claims, claims_high, amount, claims_mape,
                                        claims_naive_mape, amount_mape, history_months, note
-                                FROM analytics.claims_forecast ORDER BY claim_type, month""")
+                                FROM analytics.claims_forecast ORDER BY claim_type, month""",
+    )
     assert {r[0] for r in rows} == types and len(rows) == forecast.HORIZON * len(types)
     whole = last_day.replace(day=1) if last_day.month == (last_day + dt.timedelta(days=1)).month else None
     first = whole or (last_day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)

@@ -1,4 +1,5 @@
 """Another insurer's data: the default contract stops the run in one line, profile --write makes it heal fully."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import config
-from pipeline.synth import generate
 from pipeline.quality import score
+from pipeline.synth import generate
 from pipeline.synth.conventions import Conventions
 from pipeline.tables import TABLES
 
@@ -26,14 +27,20 @@ BIG = ("customers", "policies", "claims", "payments")
 
 
 def cli(*args: str, env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def environment(database_url: str, data, contracts, tmp_path) -> dict:
-    return {**os.environ, "PIPELINE_DATABASE_URL": database_url, "PIPELINE_DATA_DIR": str(data),
-            "PIPELINE_CONTRACTS_DIR": str(contracts), "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
-            "PIPELINE_PROGRESS": "0"}
+    return {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": database_url,
+        "PIPELINE_DATA_DIR": str(data),
+        "PIPELINE_CONTRACTS_DIR": str(contracts),
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        "PIPELINE_PROGRESS": "0",
+    }
 
 
 def held_without_defect(conn, truth_path) -> dict[str, int]:
@@ -90,9 +97,10 @@ def test_foreign_data_fails_with_the_default_contract_then_heals_after_profile_w
     assert second.returncode == 0, second.stderr[-3000:]
     check_heals_fully(database_url, tmp_path / "foreign-truth.parquet")
     # case and spacing variants of the foreign vocabularies were fixed, not held or flagged
-    assert scalar(database_url, "SELECT count(*) FROM quality.heal_log WHERE rule_id LIKE %s", ('%.synonym',)) > 0
-    assert query(database_url, "SELECT DISTINCT region FROM clean.claims ORDER BY 1") == \
-        [(r,) for r in sorted(Conventions.foreign().regions)]
+    assert scalar(database_url, "SELECT count(*) FROM quality.heal_log WHERE rule_id LIKE %s", ("%.synonym",)) > 0
+    assert query(database_url, "SELECT DISTINCT region FROM clean.claims ORDER BY 1") == [
+        (r,) for r in sorted(Conventions.foreign().regions)
+    ]
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,4 +1,5 @@
 """No silent mass quarantine and no half-built clean: bad deliveries fail in one line and clean keeps what it had."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.tables import TABLES
 from pipeline.orchestration.tasks import Transform
+from pipeline.tables import TABLES
 
 from tests.support import ROOT, build, execute, query, scalar
 
@@ -20,9 +21,14 @@ BIG = ("customers", "policies", "claims", "payments")
 
 def counts(url: str) -> dict[str, tuple[int, int, int]]:
     """raw, clean and quarantined rows per table."""
-    return {t: (scalar(url, f'SELECT count(*) FROM raw."{t}"'), scalar(url, f'SELECT count(*) FROM clean."{t}"'),
-                scalar(url, "SELECT count(*) FROM quality.quarantine WHERE table_name = %s", (t,)))
-            for t in TABLES}
+    return {
+        t: (
+            scalar(url, f'SELECT count(*) FROM raw."{t}"'),
+            scalar(url, f'SELECT count(*) FROM clean."{t}"'),
+            scalar(url, "SELECT count(*) FROM quality.quarantine WHERE table_name = %s", (t,)),
+        )
+        for t in TABLES
+    }
 
 
 def assert_accounting(url: str) -> None:
@@ -38,10 +44,21 @@ def replace_column(path: Path, column: str, values) -> None:
 
 
 def run_cli(database_url: str, data_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**__import__("os").environ, "PIPELINE_DATABASE_URL": database_url, "PIPELINE_DATA_DIR": str(data_dir),
-           "PIPELINE_REPORT_DIR": str(tmp_path / "reports"), "PIPELINE_PROGRESS": "0"}
-    return subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    env = {
+        **__import__("os").environ,
+        "PIPELINE_DATABASE_URL": database_url,
+        "PIPELINE_DATA_DIR": str(data_dir),
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        "PIPELINE_PROGRESS": "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -51,12 +68,16 @@ def healed(database_url, data_dir):
     return counts(database_url)
 
 
-@pytest.mark.parametrize("column, values, rule", [
-    ("premium_amount", "abc", "policies.premium_amount.type"),
-    ("customer_id", None, "policies.customer_id.nullable"),
-])
+@pytest.mark.parametrize(
+    "column, values, rule",
+    [
+        ("premium_amount", "abc", "policies.premium_amount.type"),
+        ("customer_id", None, "policies.customer_id.nullable"),
+    ],
+)
 def test_a_whole_column_of_the_wrong_kind_fails_the_heal_and_clean_keeps_what_it_had(
-        database_url, data_dir, healed, tmp_path, column, values, rule):
+    database_url, data_dir, healed, tmp_path, column, values, rule
+):
     path = data_dir / "policies.parquet"
     rows = pq.read_metadata(path).num_rows
     replace_column(path, column, pa.array([values] * rows, pa.string()))
@@ -102,11 +123,18 @@ def test_non_finite_amounts_are_quarantined_and_the_analytics_build(database_url
     premiums[:3] = [bad] * 3
     replace_column(path, "premium_amount", pa.array(premiums, pa.float64()))
     assert build(Transform(), workers=2).scheduling_succeeded
-    held = query(database_url, "SELECT count(*) FROM quality.quarantine WHERE table_name = 'policies' "
-                               "AND 'policies.premium_amount.finite' = ANY(rule_ids)")[0][0]
+    held = query(
+        database_url,
+        "SELECT count(*) FROM quality.quarantine WHERE table_name = 'policies' "
+        "AND 'policies.premium_amount.finite' = ANY(rule_ids)",
+    )[0][0]
     assert held == 3
-    assert scalar(database_url, "SELECT count(*) FROM clean.policies WHERE premium_amount IN "
-                                "('NaN', 'Infinity', '-Infinity')") == 0
+    assert (
+        scalar(
+            database_url, "SELECT count(*) FROM clean.policies WHERE premium_amount IN ('NaN', 'Infinity', '-Infinity')"
+        )
+        == 0
+    )
     assert scalar(database_url, "SELECT count(*) FROM analytics.policy_summary") > 0
 
 
@@ -122,19 +150,26 @@ def test_an_invalidated_parent_marker_reheals_the_parent_and_keeps_its_children(
 
 def run_status(database_url: str, data_dir: Path) -> str:
     env = {**__import__("os").environ, "PIPELINE_DATABASE_URL": database_url, "PIPELINE_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def ran_last(url: str) -> set[tuple[str, str]]:
-    return set(query(url, """SELECT task_family, coalesce(params->>'table', '') FROM ops.task_runs
-                             WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1)"""))
+    return set(
+        query(
+            url,
+            """SELECT task_family, coalesce(params->>'table', '') FROM ops.task_runs
+                             WHERE run_id = (SELECT run_id FROM ops.task_runs ORDER BY id DESC LIMIT 1)""",
+        )
+    )
 
 
-def test_a_delivery_that_fails_its_gate_stays_staged_beside_the_published_tables(database_url, data_dir, healed,
-                                                                                tmp_path):
+def test_a_delivery_that_fails_its_gate_stays_staged_beside_the_published_tables(
+    database_url, data_dir, healed, tmp_path
+):
     """The load stages the delivery in incoming.<table>: raw is published by the heal with clean and the quarantine,
     so a delivery its heal refuses changes nothing users read, raw included. It waits there: the next run does not
     load the same file again but heals it again; the file put back as it was is loaded and published."""
@@ -145,8 +180,10 @@ def test_a_delivery_that_fails_its_gate_stays_staged_beside_the_published_tables
     assert run_cli(database_url, data_dir, tmp_path).returncode != 0
     assert counts(database_url) == healed  # raw, clean and quarantine: all the previous run's
     assert scalar(database_url, "SELECT count(*) FROM incoming.policies WHERE premium_amount = 'abc'") == rows
-    assert f"policies: a new delivery of {rows:,} rows is loaded (incoming.policies) but not yet published" \
+    assert (
+        f"policies: a new delivery of {rows:,} rows is loaded (incoming.policies) but not yet published"
         in run_status(database_url, data_dir)
+    )
 
     assert run_cli(database_url, data_dir, tmp_path).returncode != 0
     assert ran_last(database_url) == {("HealTable", "policies")}  # the same file is not loaded again

@@ -2,6 +2,7 @@
 the embedded postmaster, a backup or a restore at a chosen moment; the row accounting holds at rest before any
 rerun (raw = clean + quarantine, no clean table emptied, no rows lost, every view readable); the rerun gives what an
 uninterrupted run gives. On the committed sample (scale 0.01) and an embedded server of the module's own."""
+
 from __future__ import annotations
 
 import pytest

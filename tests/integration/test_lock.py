@@ -1,5 +1,6 @@
 """One lock on writing the warehouse, with real processes: a restore or bundle import is refused while a run (either
 entry point) holds the warehouse, even between two of its tasks; a run started during a restore waits for it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,17 @@ from tests.support import ROOT, execute, query, scalar
 
 ENTRY_POINTS = {
     "python -m pipeline run": ["-m", "pipeline", "run", "--workers", "2"],
-    "luigi --module pipeline Transform": ["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler",
-                                          "--no-lock", "--workers", "2"],
+    "luigi --module pipeline Transform": [
+        "-m",
+        "luigi",
+        "--module",
+        "pipeline",
+        "Transform",
+        "--local-scheduler",
+        "--no-lock",
+        "--workers",
+        "2",
+    ],
 }
 BUSY = 10  # luigi.cfg [retcode] already_running: another process holds the warehouse
 
@@ -40,8 +50,9 @@ def start(args: list[str], folder: Path, name: str) -> subprocess.Popen:
     """A pipeline command in its own process group (its forked workers stop and die with it); output to files."""
     env = {**os.environ, "PIPELINE_PROGRESS": "0"}
     with open(folder / f"{name}.out", "w") as out, open(folder / f"{name}.err", "w") as err:
-        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=err,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True
+        )
     child.output = (folder / f"{name}.out", folder / f"{name}.err")
     return child
 
@@ -65,8 +76,14 @@ def stop(child: subprocess.Popen) -> None:
 
 
 def command(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 OPEN_TRANSACTIONS = """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
@@ -79,10 +96,16 @@ def stop_between_tasks(url: str, child: subprocess.Popen, timeout: float = 180) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert child.poll() is None, f"the run ended ({child.returncode}) first: {output(child)[1][-2000:]}"
-        done = scalar(url, "SELECT count(*) FROM ops.markers") if scalar(
-            url, "SELECT to_regclass('ops.markers') IS NOT NULL") else 0
-        if done and not scalar(url, "SELECT count(*) FROM ops.markers WHERE task_id = 'transform'") \
-                and not scalar(url, OPEN_TRANSACTIONS):
+        done = (
+            scalar(url, "SELECT count(*) FROM ops.markers")
+            if scalar(url, "SELECT to_regclass('ops.markers') IS NOT NULL")
+            else 0
+        )
+        if (
+            done
+            and not scalar(url, "SELECT count(*) FROM ops.markers WHERE task_id = 'transform'")
+            and not scalar(url, OPEN_TRANSACTIONS)
+        ):
             os.killpg(child.pid, signal.SIGSTOP)
             time.sleep(0.3)  # a statement sent just before the stop has reached the server by now
             if not scalar(url, OPEN_TRANSACTIONS):
@@ -93,8 +116,9 @@ def stop_between_tasks(url: str, child: subprocess.Popen, timeout: float = 180) 
 
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
-def test_restore_and_bundle_import_are_refused_between_two_tasks_of_a_run(entry, database_url, data_dir, backups_dir,
-                                                                            tmp_path):
+def test_restore_and_bundle_import_are_refused_between_two_tasks_of_a_run(
+    entry, database_url, data_dir, backups_dir, tmp_path
+):
     with warehouse.transaction() as conn:
         warehouse.bootstrap(conn)
     execute(database_url, "CREATE TABLE public.from_backup (x int)")
@@ -140,8 +164,11 @@ def _restore_waits_at_gate(url: str, restore: subprocess.Popen, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert restore.poll() is None, output(restore)
-        if query(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'insurance-pipeline-restore' "
-                      "AND wait_event_type = 'Lock'"):
+        if query(
+            url,
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'insurance-pipeline-restore' "
+            "AND wait_event_type = 'Lock'",
+        ):
             return
         time.sleep(0.05)
     pytest.fail("the restore never reached the gate")
@@ -159,7 +186,8 @@ def _wait_for_line(child: subprocess.Popen, text: str, timeout: float = 30) -> N
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 def test_a_run_started_during_a_restore_waits_for_it_then_runs_on_the_restored_warehouse(
-        entry, database_url, data_dir, backups_dir, tmp_path):
+    entry, database_url, data_dir, backups_dir, tmp_path
+):
     with warehouse.transaction() as conn:
         warehouse.bootstrap(conn)
     execute(database_url, "CREATE TABLE public.gate (x int)")  # in the backup: a session reading it stops the restore
@@ -176,8 +204,11 @@ def test_a_run_started_during_a_restore_waits_for_it_then_runs_on_the_restored_w
         waiting = f"a restore (pid {restore.pid}) is replacing the warehouse; the run waits for it to finish"
         _wait_for_line(run, waiting)
         # Waiting for the lock, not stuck behind the restore's tables halfway through something.
-        sessions = query(database_url, """SELECT wait_event FROM pg_stat_activity WHERE datname = current_database()
-                                          AND application_name LIKE 'insurance-pipeline-lock run%%'""")
+        sessions = query(
+            database_url,
+            """SELECT wait_event FROM pg_stat_activity WHERE datname = current_database()
+                                          AND application_name LIKE 'insurance-pipeline-lock run%%'""",
+        )
         assert sessions == [("advisory",)]
         gate.rollback()
         assert finish(restore) == 0, output(restore)

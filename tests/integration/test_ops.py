@@ -1,4 +1,5 @@
 """Run history, the runs/status/report commands, progress lines, retries of transient database errors."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.orchestration import markers
-from pipeline.tables import TABLES
 from pipeline.orchestration.tasks import LoadTable, Transform
+from pipeline.tables import TABLES
 
 from tests.support import ROOT, build, query, scalar
 
@@ -32,8 +33,15 @@ def reports(tmp_path, monkeypatch):
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -52,9 +60,13 @@ def test_history_runs_status_and_report_of_a_full_run(database_url, data_dir, re
     assert build(Transform(), workers=2).scheduling_succeeded
     run = latest_run(database_url)
 
-    tasks = query(database_url, """SELECT task_family, params->>'table', reason, status, rows_in, rows_out,
+    tasks = query(
+        database_url,
+        """SELECT task_family, params->>'table', reason, status, rows_in, rows_out,
                                           rows_quarantined, finished_at >= started_at, error
-                                   FROM ops.task_runs WHERE run_id = %s""", (run,))
+                                   FROM ops.task_runs WHERE run_id = %s""",
+        (run,),
+    )
     assert len(tasks) == ALL_TASKS
     assert {(t[2], t[3], t[7], t[8]) for t in tasks} == {("new", "done", True, None)}
     for family, table, _, _, rows_in, rows_out, held, _, _ in tasks:
@@ -65,10 +77,14 @@ def test_history_runs_status_and_report_of_a_full_run(database_url, data_dir, re
             assert rows_out == scalar(database_url, f"SELECT count(*) FROM clean.{table}")
 
     # The run is closed by its last task's event: done, finished when that task finished, all tasks planned.
-    status, planned, closed_with_last_task = query(database_url, """
+    status, planned, closed_with_last_task = query(
+        database_url,
+        """
         SELECT r.status, r.tasks_planned, r.finished_at >= max(t.finished_at)
                AND r.finished_at - max(t.finished_at) < interval '5 seconds'
-        FROM ops.runs r JOIN ops.task_runs t USING (run_id) WHERE run_id = %s GROUP BY r.run_id""", (run,))[0]
+        FROM ops.runs r JOIN ops.task_runs t USING (run_id) WHERE run_id = %s GROUP BY r.run_id""",
+        (run,),
+    )[0]
     assert (status, planned, closed_with_last_task) == ("done", ALL_TASKS, True)
 
     # The report was written when the run ended: self-contained, with the figures of the run.
@@ -77,8 +93,12 @@ def test_history_runs_status_and_report_of_a_full_run(database_url, data_dir, re
     assert page.count("<svg") >= 5 and page.count('class="bar') == ALL_TASKS  # a timeline bar per task
     clean_payments = scalar(database_url, "SELECT count(*) FROM clean.payments")
     assert f"{clean_payments:,}" in page
-    top_reason = scalar(database_url, """SELECT rule_id FROM quality.rule_results WHERE run_id = %s
-                                         ORDER BY quarantined DESC, rule_id LIMIT 1""", (run,))
+    top_reason = scalar(
+        database_url,
+        """SELECT rule_id FROM quality.rule_results WHERE run_id = %s
+                                         ORDER BY quarantined DESC, rule_id LIMIT 1""",
+        (run,),
+    )
     assert top_reason in page.split("Top quarantine reasons", 1)[1]
 
     # A changed file: only its dependants run again, and the history says why.
@@ -86,8 +106,9 @@ def test_history_runs_status_and_report_of_a_full_run(database_url, data_dir, re
     pq.write_table(payments.slice(0, payments.num_rows - 100), data_dir / "payments.parquet")
     assert build(Transform()).scheduling_succeeded
     second = latest_run(database_url)
-    assert sorted(query(database_url, "SELECT task_id ~ '^Transform', reason FROM ops.task_runs WHERE run_id = %s",
-                        (second,))) == [(False, "changed input"), (False, "changed input"), (True, "changed input")]
+    assert sorted(
+        query(database_url, "SELECT task_id ~ '^Transform', reason FROM ops.task_runs WHERE run_id = %s", (second,))
+    ) == [(False, "changed input"), (False, "changed input"), (True, "changed input")]
 
     # python -m pipeline runs: both runs, newest first, with tasks done, failed and rows loaded.
     runs = cli("runs").stdout
@@ -121,16 +142,25 @@ def test_a_failed_run_says_what_to_do_and_the_next_run_is_a_retry(database_url, 
     assert not build(Transform(), workers=2).scheduling_succeeded
     run = latest_run(database_url)
 
-    status, finished = query(database_url, "SELECT status, finished_at IS NOT NULL FROM ops.runs WHERE run_id = %s",
-                             (run,))[0]
+    status, finished = query(
+        database_url, "SELECT status, finished_at IS NOT NULL FROM ops.runs WHERE run_id = %s", (run,)
+    )[0]
     assert (status, finished) == ("failed", True)
-    failed = query(database_url, "SELECT task_id, error FROM ops.task_runs WHERE run_id = %s AND status = 'failed'",
-                   (run,))
+    failed = query(
+        database_url, "SELECT task_id, error FROM ops.task_runs WHERE run_id = %s AND status = 'failed'", (run,)
+    )
     assert len(failed) == 1 and failed[0][0].startswith("LoadTable_customers")
     assert "missing column email" in failed[0][1] and "fix or replace the file, then run again" in failed[0][1]
     # The tables that do not need customers were still loaded and healed.
-    assert scalar(database_url, "SELECT count(*) FROM ops.task_runs WHERE run_id = %s AND status = 'done' "
-                                "AND task_id LIKE 'HealTable_agents%%'", (run,)) == 1
+    assert (
+        scalar(
+            database_url,
+            "SELECT count(*) FROM ops.task_runs WHERE run_id = %s AND status = 'done' "
+            "AND task_id LIKE 'HealTable_agents%%'",
+            (run,),
+        )
+        == 1
+    )
     page = (reports / f"{run}.html").read_text()
     assert "What failed, and what to do" in page and "missing column email" in page
 
@@ -140,8 +170,13 @@ def test_a_failed_run_says_what_to_do_and_the_next_run_is_a_retry(database_url, 
     pq.write_table(customers, data_dir / "customers.parquet")
     assert build(Transform()).scheduling_succeeded
     again = latest_run(database_url)
-    reasons = dict(query(database_url, "SELECT params->>'table', reason FROM ops.task_runs "
-                                       "WHERE run_id = %s AND task_family = 'LoadTable'", (again,)))
+    reasons = dict(
+        query(
+            database_url,
+            "SELECT params->>'table', reason FROM ops.task_runs WHERE run_id = %s AND task_family = 'LoadTable'",
+            (again,),
+        )
+    )
     assert reasons == {"customers": "retry"}
     assert scalar(database_url, "SELECT status FROM ops.runs WHERE run_id = %s", (again,)) == "done"
 
@@ -186,13 +221,18 @@ def test_a_dropped_connection_is_retried_and_recorded(database_url, data_dir, re
     blocker.close()
 
     assert blocked.is_set() and result.scheduling_succeeded
-    tries = query(database_url, "SELECT reason, status, error FROM ops.task_runs WHERE run_id = %s ORDER BY id",
-                  (markers.run_id(),))
+    tries = query(
+        database_url,
+        "SELECT reason, status, error FROM ops.task_runs WHERE run_id = %s ORDER BY id",
+        (markers.run_id(),),
+    )
     assert [t[:2] for t in tries] == [("new", "failed"), ("retry", "done")]
     assert "transient database error" in tries[0][2] and "connection" in tries[0][2]
     assert "attempt 1 of 3, trying again in 0.5 s" in tries[0][2]
-    assert scalar(database_url, "SELECT count(*) FROM incoming.customers") == pq.ParquetFile(
-        data_dir / "customers.parquet").metadata.num_rows
+    assert (
+        scalar(database_url, "SELECT count(*) FROM incoming.customers")
+        == pq.ParquetFile(data_dir / "customers.parquet").metadata.num_rows
+    )
     assert scalar(database_url, "SELECT status FROM ops.runs WHERE run_id = %s", (markers.run_id(),)) == "done"
 
 
@@ -200,15 +240,23 @@ def test_a_dropped_connection_is_retried_and_recorded(database_url, data_dir, re
 def test_progress_lines_and_a_killed_run(database_url, data_dir, reports, tmp_path):
     env = {**os.environ, "PIPELINE_PROGRESS": "1", "PIPELINE_RUN_ID": "killed-run"}
     with open(tmp_path / "stderr.txt", "w") as errors:
-        worker = subprocess.Popen([sys.executable, "-m", "luigi", "--module", "pipeline", "Transform",
-                                   "--local-scheduler", "--workers", "1"], cwd=ROOT, env=env,
-                                  stdout=subprocess.PIPE, stderr=errors, text=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler", "--workers", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
         first = worker.stdout.readline()  # printed when the first task is done
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
     first = first or (tmp_path / "stderr.txt").read_text()[-3000:]
-    assert re.match(rf"\[ ?1/{ALL_TASKS}\] LoadTable\(table=\w+\) done in [\d.]+ s: [\d,]+ -> [\d,]+ rows \| "
-                    r"run: 1 done, 0 failed, [\d,]+ rows loaded, 0 quarantined, 0:00:\d\d elapsed", first), first
+    assert re.match(
+        rf"\[ ?1/{ALL_TASKS}\] LoadTable\(table=\w+\) done in [\d.]+ s: [\d,]+ -> [\d,]+ rows \| "
+        r"run: 1 done, 0 failed, [\d,]+ rows loaded, 0 quarantined, 0:00:\d\d elapsed",
+        first,
+    ), first
 
     # Its process is gone: the runs command shows it interrupted; the next run closes it in ops.*.
     assert row_of(cli("runs").stdout, "killed-run")[-1] == "interrupted"

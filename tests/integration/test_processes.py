@@ -1,4 +1,5 @@
 """Processes of a run: killing only the parent ends its forked workers, so that nothing commits after the run."""
+
 from __future__ import annotations
 
 import contextlib
@@ -32,14 +33,30 @@ def empty_url(make_database):
     return make_database()
 
 
-@pytest.mark.parametrize("command", [["-m", "pipeline", "run", "--workers", "2"],
-                                     ["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler",
-                                      "--workers", "2"]], ids=["python -m pipeline run", "luigi"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "pipeline", "run", "--workers", "2"],
+        ["-m", "luigi", "--module", "pipeline", "Transform", "--local-scheduler", "--workers", "2"],
+    ],
+    ids=["python -m pipeline run", "luigi"],
+)
 def test_killing_only_the_parent_ends_its_workers_and_nothing_commits_after(empty_url, data, tmp_path, command):
-    env = {**os.environ, "PIPELINE_DATABASE_URL": empty_url, "PIPELINE_DATA_DIR": str(data),
-           "PIPELINE_REPORT_DIR": str(tmp_path / "reports"), "PIPELINE_PROGRESS": "0"}
-    parent = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": empty_url,
+        "PIPELINE_DATA_DIR": str(data),
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        "PIPELINE_PROGRESS": "0",
+    }
+    parent = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         database = make_url(empty_url).database

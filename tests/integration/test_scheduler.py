@@ -1,4 +1,5 @@
 """Luigi's central scheduler: two workers against one luigid and one PostgreSQL run every task once."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import ops as ops_cli
+from pipeline.orchestration.tasks import HealTable
 from pipeline.quality.rules import heal_descendants
 from pipeline.tables import TABLES
-from pipeline.orchestration.tasks import HealTable
 
 from tests.support import ROOT, SAMPLE, query, scalar
 
@@ -47,8 +48,9 @@ def luigid(tmp_path, request) -> int:
     port, folder = free_port(), tmp_path / "luigid"
     folder.mkdir()
     with open(folder / "out.txt", "wb") as out:
-        process = subprocess.Popen(ops_cli.luigid_command(folder, port, "127.0.0.1"), cwd=ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            ops_cli.luigid_command(folder, port, "127.0.0.1"), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
 
     def stop():
         process.terminate()
@@ -57,6 +59,7 @@ def luigid(tmp_path, request) -> int:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
     request.addfinalizer(stop)
     wait_until_listening(port, process)
     return port
@@ -71,11 +74,26 @@ def scheduler_tasks(port: int, status: str) -> dict:
 
 def test_two_workers_against_one_luigid_run_every_task_once(database_url, data_dir, luigid, tmp_path):
     # --no-lock: Luigi refuses a second identical command on one machine unless told (two hosts need not).
-    command = [sys.executable, "-m", "luigi", "--module", "pipeline", "Transform", "--workers", "1", "--no-lock",
-               "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid)]
+    command = [
+        sys.executable,
+        "-m",
+        "luigi",
+        "--module",
+        "pipeline",
+        "Transform",
+        "--workers",
+        "1",
+        "--no-lock",
+        "--scheduler-host",
+        "127.0.0.1",
+        "--scheduler-port",
+        str(luigid),
+    ]
     env = {**os.environ, "PIPELINE_REPORT_DIR": str(tmp_path / "reports")}
-    workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     # Each ran part of the graph: Luigi ends such a worker with luigi.cfg [retcode] not_run (25), or
     # already_running (10) when the other one was still running its tasks; never with task_failed (30).
@@ -88,8 +106,11 @@ def test_two_workers_against_one_luigid_run_every_task_once(database_url, data_d
     ran = query(database_url, "SELECT task_id, count(*), bool_and(status = 'done') FROM ops.task_runs GROUP BY 1")
     assert len(ran) == ALL_TASKS
     assert all(count == 1 and done for _, count, done in ran), ran
-    runs = query(database_url, """SELECT r.run_id, r.status, r.finished_at IS NOT NULL, count(t.id)
-                                  FROM ops.runs r JOIN ops.task_runs t USING (run_id) GROUP BY 1, 2, 3""")
+    runs = query(
+        database_url,
+        """SELECT r.run_id, r.status, r.finished_at IS NOT NULL, count(t.id)
+                                  FROM ops.runs r JOIN ops.task_runs t USING (run_id) GROUP BY 1, 2, 3""",
+    )
     assert len(runs) == 2 and sum(r[3] for r in runs) == ALL_TASKS
     assert {r[1:3] for r in runs} == {("done", True)}
 
@@ -107,18 +128,34 @@ def test_two_workers_against_one_luigid_run_every_task_once(database_url, data_d
 
 def test_scheduler_command_starts_and_stops_luigid(tmp_path):
     port, folder = free_port(), tmp_path / "state"
-    scheduler = [sys.executable, "-m", "pipeline", "scheduler", "--port", str(port), "--dir", str(folder),
-                 "--address", "127.0.0.1"]
-    started = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    scheduler = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "scheduler",
+        "--port",
+        str(port),
+        "--dir",
+        str(folder),
+        "--address",
+        "127.0.0.1",
+    ]
+    started = subprocess.run(
+        [*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
     try:
         assert started.returncode == 0, started.stderr
         assert f"http://localhost:{port}" in started.stdout
         assert ops_cli.listening(port)
         assert scheduler_tasks(port, "PENDING") == {}
-        again = subprocess.run([*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        again = subprocess.run(
+            [*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
         assert "already running" in again.stdout
     finally:
-        stopped = subprocess.run([*scheduler, "--stop"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        stopped = subprocess.run(
+            [*scheduler, "--stop"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
     assert stopped.returncode == 0 and "luigid stopped" in stopped.stdout
     assert not ops_cli.listening(port)
     assert (folder / "luigi-server.log").exists() and not (folder / "luigid.pid").exists()
@@ -133,13 +170,33 @@ def test_the_long_heal_path_is_scheduled_first():
 
 # ---------------------------------------------------------------- task ids that follow the data
 
+
 def luigi_run(url: str, data_dir, tmp_path, port: int, host: str = "127.0.0.1", **env: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "luigi", "--module", "pipeline", "Transform", "--workers", "1", "--no-lock",
-               "--scheduler-host", host, "--scheduler-port", str(port)]
-    environment = {**os.environ, "PIPELINE_DATABASE_URL": url, "PIPELINE_DATA_DIR": str(data_dir),
-                   "PIPELINE_REPORT_DIR": str(tmp_path / "reports"), **env}
-    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "luigi",
+        "--module",
+        "pipeline",
+        "Transform",
+        "--workers",
+        "1",
+        "--no-lock",
+        "--scheduler-host",
+        host,
+        "--scheduler-port",
+        str(port),
+    ]
+    environment = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": url,
+        "PIPELINE_DATA_DIR": str(data_dir),
+        "PIPELINE_REPORT_DIR": str(tmp_path / "reports"),
+        **env,
+    }
+    return subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_a_run_right_after_the_data_changed_runs_what_changed(database_url, data_dir, luigid, tmp_path):
@@ -149,8 +206,9 @@ def test_a_run_right_after_the_data_changed_runs_what_changed(database_url, data
     table = pq.read_table(path)
     descriptions = table.column("description").to_pylist()
     descriptions[0] = "changed a second after the last run"
-    pq.write_table(table.set_column(table.schema.get_field_index("description"), "description",
-                                    pa.array(descriptions)), path)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("description"), "description", pa.array(descriptions)), path
+    )
 
     # At once: within luigid's stable_done_cooldown_secs (10 s) of the tasks the first run finished.
     second = luigi_run(database_url, data_dir, tmp_path, luigid)
@@ -158,16 +216,26 @@ def test_a_run_right_after_the_data_changed_runs_what_changed(database_url, data
     assert second.returncode == 0, errors[-3000:]
     assert scalar(database_url, "SELECT description FROM raw.payment_methods WHERE _source_row = 1") == descriptions[0]
     run = scalar(database_url, "SELECT run_id FROM ops.runs ORDER BY started_at DESC LIMIT 1")
-    ran = {tuple(r) for r in query(database_url, "SELECT task_family, coalesce(params->>'table', '') FROM "
-                                                 "ops.task_runs WHERE run_id = %s AND status = 'done'", (run,))}
+    ran = {
+        tuple(r)
+        for r in query(
+            database_url,
+            "SELECT task_family, coalesce(params->>'table', '') FROM "
+            "ops.task_runs WHERE run_id = %s AND status = 'done'",
+            (run,),
+        )
+    }
     healed = {("HealTable", t) for t in ["payment_methods", *heal_descendants("payment_methods")]}
     assert ran == {("LoadTable", "payment_methods"), ("Transform", ""), *healed}
-    assert scalar(database_url, "SELECT count(*) FROM clean.payment_methods WHERE description = %s",
-                  (descriptions[0],)) == 1
+    assert (
+        scalar(database_url, "SELECT count(*) FROM clean.payment_methods WHERE description = %s", (descriptions[0],))
+        == 1
+    )
 
 
-def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(database_url, make_database, data_dir,
-                                                                               luigid, tmp_path):
+def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(
+    database_url, make_database, data_dir, luigid, tmp_path
+):
     other_url = make_database()
     for url in (database_url, other_url):  # the second pair starts as soon as the first is done
         pair = [luigi_run(url, data_dir, tmp_path, luigid) for _ in range(2)]
@@ -181,6 +249,7 @@ def test_back_to_back_pairs_of_workers_on_new_warehouses_each_build_everything(d
 
 # ---------------------------------------------------------------- no luigid answering
 
+
 def test_luigi_with_no_scheduler_running_starts_one_in_the_background_and_runs(database_url, data_dir, tmp_path):
     port, folder = free_port(), tmp_path / "luigid"
     stop = [sys.executable, "-m", "pipeline", "scheduler", "--stop", "--dir", str(folder)]
@@ -191,7 +260,9 @@ def test_luigi_with_no_scheduler_running_starts_one_in_the_background_and_runs(d
         lines = (out + errors).strip().splitlines()
         assert len(lines) == 1 and re.fullmatch(
             rf"started luigid in the background on http://localhost:{port} \(pid \d+, state and log in "
-            rf"{re.escape(str(folder))}\); python -m pipeline scheduler --stop stops it", lines[0]), lines
+            rf"{re.escape(str(folder))}\); python -m pipeline scheduler --stop stops it",
+            lines[0],
+        ), lines
         assert len(scheduler_tasks(port, "DONE")) == ALL_TASKS  # the page shows the graph the run built
         assert scalar(database_url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
     finally:
@@ -207,4 +278,5 @@ def test_a_remote_scheduler_that_does_not_answer_is_one_line_naming_it(tmp_path)
     assert run.returncode == 35, errors[-3000:]  # luigi.cfg [retcode] scheduling_error
     assert (out + errors).strip().splitlines() == [
         "error: the central scheduler at http://192.0.2.1:8082 does not answer; start luigid there, or run without "
-        "it (--local-scheduler)"]
+        "it (--local-scheduler)"
+    ]

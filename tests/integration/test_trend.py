@@ -1,4 +1,5 @@
 """A table whose clean share falls by more than its warn share is named by status, the run report and the app."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ def test_a_falling_clean_share_is_named_by_status_and_the_report(database_url, d
     _spoil_emails_and_states(data_dir)
     assert build(Transform(), workers=2).scheduling_succeeded
     env = {**os.environ, "PIPELINE_DATABASE_URL": database_url}
-    status = subprocess.run([sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    status = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert status.returncode == 0, status.stderr
     (line,) = [line for line in status.stdout.splitlines() if line.startswith("warning: customers")]
     assert "clean share fell from" in line and "to 7" in line  # from about 97% to about 77%
@@ -42,6 +44,7 @@ def test_no_warning_when_the_same_data_heals_again(database_url, data_dir, tmp_p
     (data_dir / "customers.parquet").touch()
     assert build(Transform(), workers=2).scheduling_succeeded
     env = {**os.environ, "PIPELINE_DATABASE_URL": database_url}
-    status = subprocess.run([sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    status = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "warning:" not in status.stdout

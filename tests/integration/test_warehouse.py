@@ -1,4 +1,5 @@
 """The warehouse itself: the embedded server's settings, and warehouses made by older versions brought up to date."""
+
 from __future__ import annotations
 
 import warnings
@@ -28,20 +29,26 @@ def test_embedded_server_runs_with_the_bulk_settings(tmp_path):
 
 
 def test_an_unpartitioned_quarantine_is_replaced_and_its_heals_run_again(database_url):
-    execute(database_url,
-            "CREATE SCHEMA ops", "CREATE SCHEMA quality",
-            "CREATE TABLE ops.markers (task_id text PRIMARY KEY, task_family text NOT NULL, fingerprint text NOT NULL,"
-            " run_id text NOT NULL, completed_at timestamptz NOT NULL DEFAULT now())",
-            "INSERT INTO ops.markers VALUES ('heal:claims', 'HealTable', 'f1', 'r'), ('load:claims', 'LoadTable', "
-            "'f2', 'r')",
-            "CREATE TABLE quality.quarantine (table_name text, source_row bigint, original jsonb)",
-            "CREATE TABLE quality.heal_log (table_name text, source_row bigint)")
+    execute(
+        database_url,
+        "CREATE SCHEMA ops",
+        "CREATE SCHEMA quality",
+        "CREATE TABLE ops.markers (task_id text PRIMARY KEY, task_family text NOT NULL, fingerprint text NOT NULL,"
+        " run_id text NOT NULL, completed_at timestamptz NOT NULL DEFAULT now())",
+        "INSERT INTO ops.markers VALUES ('heal:claims', 'HealTable', 'f1', 'r'), ('load:claims', 'LoadTable', "
+        "'f2', 'r')",
+        "CREATE TABLE quality.quarantine (table_name text, source_row bigint, original jsonb)",
+        "CREATE TABLE quality.heal_log (table_name text, source_row bigint)",
+    )
     with psycopg2.connect(database_url) as conn:
         warehouse.bootstrap(conn)
     conn.close()
     assert scalar(database_url, "SELECT relkind FROM pg_class WHERE oid = 'quality.quarantine'::regclass") == "p"
     assert scalar(database_url, "SELECT relkind FROM pg_class WHERE oid = 'quality.heal_log'::regclass") == "p"
     assert dict(query(database_url, "SELECT task_id, fingerprint FROM ops.markers")) == {
-        "heal:claims": "invalidated", "load:claims": "f2"}
-    assert scalar(database_url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'quality.quarantine'::regclass") \
-        == 11
+        "heal:claims": "invalidated",
+        "load:claims": "f2",
+    }
+    assert (
+        scalar(database_url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'quality.quarantine'::regclass") == 11
+    )

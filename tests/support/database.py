@@ -1,4 +1,5 @@
 """The one way tests make and drop databases on the test server, and small SQL helpers."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Where the tests find the project and its committed data: inside the clone, nothing beside it."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Helpers of the app's tests (Qt): import only where PySide6 is installed."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer

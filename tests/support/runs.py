@@ -1,4 +1,5 @@
 """Running the graph in tests: Luigi's local scheduler, and a warehouse healed once from the committed sample."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,7 @@ from tests.support.paths import SAMPLE
 def build(*tasks, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
     """Run tasks with the local scheduler as a new run; the detailed result tells what ran."""
     markers.new_run_id()
-    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True,
-                       log_level="WARNING")
+    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
 
 
 @contextlib.contextmanager

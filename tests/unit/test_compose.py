@@ -1,4 +1,5 @@
 """docker-compose.yml, .env.example and the Dockerfile agree with each other and with the code's defaults."""
+
 from __future__ import annotations
 
 import re
@@ -24,13 +25,17 @@ def compose() -> dict:
 @pytest.fixture(scope="module")
 def example() -> dict[str, str]:
     """The variables .env.example defines (KEY=value lines)."""
-    pairs = (line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
     return {key.strip(): value.strip() for key, value in pairs}
 
 
 def interpolate(text: str, variables: dict[str, str]) -> str:
     """What docker compose makes of ${VAR}, ${VAR:-default} and ${VAR:?error} with these variables."""
+
     def value(match):
         name, kind, rest = match.groups()
         if variables.get(name):
@@ -38,6 +43,7 @@ def interpolate(text: str, variables: dict[str, str]) -> str:
         if kind == "?":
             raise AssertionError(f"{name} is required: {rest}")
         return rest if kind == "-" else ""
+
     return VARIABLE.sub(value, text).replace("$$", "$")
 
 
@@ -61,8 +67,11 @@ def test_database_has_a_health_check_and_a_named_volume(compose, example):
     volume, target = db["volumes"][0].split(":")[:2]
     assert target == "/var/lib/postgresql/data" and volume in compose["volumes"]
     env = {k: interpolate(str(v), example) for k, v in db["environment"].items()}
-    assert env == {"POSTGRES_USER": example["POSTGRES_USER"], "POSTGRES_PASSWORD": example["POSTGRES_PASSWORD"],
-                   "POSTGRES_DB": example["POSTGRES_DB"]}
+    assert env == {
+        "POSTGRES_USER": example["POSTGRES_USER"],
+        "POSTGRES_PASSWORD": example["POSTGRES_PASSWORD"],
+        "POSTGRES_DB": example["POSTGRES_DB"],
+    }
     [(host, container)] = port_mapping(db)
     assert container == "5432" and interpolate(host, example) == example["POSTGRES_PORT"]
 
@@ -88,7 +97,12 @@ def test_worker_runs_the_graph_against_db_and_luigid(compose, example):
 
     url = make_url(interpolate(worker["environment"]["PIPELINE_DATABASE_URL"], example))
     assert (url.host, url.port, url.username, url.password, url.database) == (
-        "db", 5432, example["POSTGRES_USER"], example["POSTGRES_PASSWORD"], example["POSTGRES_DB"])
+        "db",
+        5432,
+        example["POSTGRES_USER"],
+        example["POSTGRES_PASSWORD"],
+        example["POSTGRES_DB"],
+    )
     assert worker["depends_on"]["db"]["condition"] == "service_healthy"
     assert worker["depends_on"]["luigid"]["condition"] == "service_healthy"
 

@@ -1,4 +1,5 @@
 """Tests of the generator's conventions: today's and a foreign system's shapes, spread defects, e-mail, YAML, seeds."""
+
 from __future__ import annotations
 
 import re
@@ -14,17 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import tables
-from pipeline.synth.defects import DEFECTS, EXTRA_KINDS
-from pipeline.synth.generate import default_truth_path, generate, main
 from pipeline.synth.common import format_ids
 from pipeline.synth.conventions import Category, Conventions, IdFormat
+from pipeline.synth.defects import DEFECTS, EXTRA_KINDS
+from pipeline.synth.generate import default_truth_path, generate, main
 
 from tests.unit.test_generate import BIG, SEED_SAMPLE, Sample, _rule_violations, read_all, valid_email
 
 KEY = {"customers": "customer_id", "policies": "policy_id", "claims": "claim_id", "payments": "payment_id"}
 # Today's conventions, written out here so that a change to conventions.py cannot pass unnoticed.
-TODAY_IDS = {"customer_id": r"CU\d{7}", "policy_id": r"PO\d{8}", "claim_id": r"CL\d{8}", "payment_id": r"PA\d{9}",
-             "transaction_id": r"TX\d{12}", "approved_by": r"ADJ\d{3}"}
+TODAY_IDS = {
+    "customer_id": r"CU\d{7}",
+    "policy_id": r"PO\d{8}",
+    "claim_id": r"CL\d{8}",
+    "payment_id": r"PA\d{9}",
+    "transaction_id": r"TX\d{12}",
+    "approved_by": r"ADJ\d{3}",
+}
 TODAY_LABELS = {
     ("customers", "gender"): {"M", "F", "X"},
     ("customers", "customer_status"): {"Active", "Inactive", "Suspended"},
@@ -76,11 +83,15 @@ def longest_run(mask: np.ndarray) -> int:
 
 # --- today's conventions ---------------------------------------------------------------------------------
 
+
 def test_default_conventions_keep_todays_shapes_and_labels(today):
     assert Conventions.default() == Conventions()
-    ids = {"customers": ["customer_id"], "policies": ["policy_id", "customer_id"],
-           "claims": ["claim_id", "policy_id", "approved_by"],
-           "payments": ["payment_id", "policy_id", "claim_id", "transaction_id"]}
+    ids = {
+        "customers": ["customer_id"],
+        "policies": ["policy_id", "customer_id"],
+        "claims": ["claim_id", "policy_id", "approved_by"],
+        "payments": ["payment_id", "policy_id", "claim_id", "transaction_id"],
+    }
     for table, columns in ids.items():
         for column in columns:
             written = today.arrow[table][column].drop_null()
@@ -93,15 +104,23 @@ def test_default_conventions_keep_todays_shapes_and_labels(today):
     assert today.arrow["claims"].schema.field("fraud_flag").type == pa.bool_()
     assert all(e.isascii() for e in values(today, "customers", "email"))
     for table in BIG:
-        assert today.arrow[table].schema == pa.schema([f.with_nullable(True)
-                                                       for f in tables.spec(table).arrow_schema()]), table
+        assert today.arrow[table].schema == pa.schema(
+            [f.with_nullable(True) for f in tables.spec(table).arrow_schema()]
+        ), table
 
 
 # --- a foreign system's conventions ------------------------------------------------------------------------
 
+
 def test_foreign_ids_have_the_foreign_shapes_and_so_do_the_truth_keys(foreign):
-    shapes = {"customer_id": r"HC\d{6}", "policy_id": r"POL-\d{7}", "claim_id": r"CLM\d{9}",
-              "payment_id": r"PAY-\d{10}", "transaction_id": r"T\d{14}", "approved_by": r"U\d{5}"}
+    shapes = {
+        "customer_id": r"HC\d{6}",
+        "policy_id": r"POL-\d{7}",
+        "claim_id": r"CLM\d{9}",
+        "payment_id": r"PAY-\d{10}",
+        "transaction_id": r"T\d{14}",
+        "approved_by": r"U\d{5}",
+    }
     for table in BIG:
         for column in tables.spec(table).column_names:
             if column in shapes:
@@ -132,8 +151,10 @@ def test_foreign_categories_have_the_foreign_labels_case_and_variants(foreign):
 
 
 def test_foreign_flags_are_0_1_integers_null_where_the_defect_is(foreign):
-    for table, column, kind in (("payments", "success_flag", "null_success_flag"),
-                                ("claims", "fraud_flag", "null_fraud_flag")):
+    for table, column, kind in (
+        ("payments", "success_flag", "null_success_flag"),
+        ("claims", "fraud_flag", "null_fraud_flag"),
+    ):
         t = foreign.arrow[table]
         assert t.schema.field(column).type == pa.int64()
         assert set(t[column].drop_null().to_pylist()) == {0, 1}
@@ -165,6 +186,7 @@ def test_foreign_data_keeps_the_exported_reference_tables_and_passes_its_own_rul
 
 # --- defects at random rows ----------------------------------------------------------------------------------
 
+
 def test_defect_rows_are_spread_over_the_file_and_over_the_ids(either):
     for table in BIG:
         ids = either.arrow[table][KEY[table]].to_numpy(zero_copy_only=False)
@@ -186,6 +208,7 @@ def test_defect_rows_are_spread_over_the_file_and_over_the_ids(either):
 
 # --- e-mail validity ------------------------------------------------------------------------------------------
 
+
 def test_malformed_emails_are_invalid_and_golden_ones_valid(either):
     malformed = either.spoiled("customers", "malformed_email")["email"]
     assert len(malformed) > 0 and not malformed.map(valid_email).any()
@@ -195,9 +218,15 @@ def test_malformed_emails_are_invalid_and_golden_ones_valid(either):
 
 # --- YAML, validation, determinism, command line ---------------------------------------------------------
 
+
 def test_yaml_round_trip(tmp_path):
-    for i, conventions in enumerate([Conventions.default(), Conventions.foreign(),
-                                     *(Conventions.random(np.random.default_rng(s)) for s in range(8))]):
+    for i, conventions in enumerate(
+        [
+            Conventions.default(),
+            Conventions.foreign(),
+            *(Conventions.random(np.random.default_rng(s)) for s in range(8)),
+        ]
+    ):
         path = tmp_path / f"c{i}.yaml"
         conventions.to_yaml(path)
         assert Conventions.from_yaml(path) == conventions, i
@@ -205,8 +234,11 @@ def test_yaml_round_trip(tmp_path):
     assert "claims.status:" in text and "bücher.example.de" in text and "prefix: POL-" in text
 
     partial = tmp_path / "partial.yaml"
-    partial.write_text("ids:\n  customer_id: {prefix: K, width: 5}\ncategories:\n  claims.region:\n"
-                       "    labels: [N, N, S, W]\n    case: lower\nflags_as_int: true\n", encoding="utf-8")
+    partial.write_text(
+        "ids:\n  customer_id: {prefix: K, width: 5}\ncategories:\n  claims.region:\n"
+        "    labels: [N, N, S, W]\n    case: lower\nflags_as_int: true\n",
+        encoding="utf-8",
+    )
     loaded = Conventions.from_yaml(partial)
     assert loaded.ids["customer_id"] == IdFormat("K", 5) and loaded.flags_as_int
     assert loaded.categories["claims.region"] == Category(("N", "N", "S", "W"), case="lower")
@@ -242,8 +274,12 @@ def test_same_seed_same_data_with_foreign_conventions(tmp_path):
 
 
 def test_ids_wider_than_their_format_keep_every_digit():
-    assert format_ids("HC", np.array([5, 123456, 1234567, -1]), 6).to_pylist() == \
-        ["HC000005", "HC123456", "HC1234567", None]
+    assert format_ids("HC", np.array([5, 123456, 1234567, -1]), 6).to_pylist() == [
+        "HC000005",
+        "HC123456",
+        "HC1234567",
+        None,
+    ]
     assert re.fullmatch(IdFormat("HC", 6).pattern, "HC1234567")
     assert re.fullmatch(IdFormat("POL-", 7).pattern, "POL-0000123")
     assert not re.fullmatch(IdFormat("POL-", 7).pattern, "POLX0000123")
@@ -263,6 +299,7 @@ def test_command_line_takes_conventions_by_name_or_file(tmp_path, capsys):
 
 
 # --- random conventions ----------------------------------------------------------------------------------------
+
 
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))

@@ -1,4 +1,5 @@
 """The claims forecast: seasonal history is forecast better than seasonal naive, short history says so, partial months."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,9 @@ def trends(months: int, seasonal: float = 0.4, start: str = "2020-01-01", types=
         for i, month in enumerate(pd.date_range(start, periods=months, freq="MS")):
             level = (100 + 20 * k) * (1 + 0.01 * i) * (1 + seasonal * np.cos(2 * np.pi * (month.month - 1) / 12))
             claims = max(0, round(level + rng.normal(0, 3)))
-            rows.append({"month": month.date(), "claim_type": claim_type, "claims": claims,
-                         "total_amount": claims * 1500.0})
+            rows.append(
+                {"month": month.date(), "claim_type": claim_type, "claims": claims, "total_amount": claims * 1500.0}
+            )
     return pd.DataFrame(rows)
 
 
@@ -64,7 +66,8 @@ def test_the_generator_can_make_claims_seasonal(tmp_path):
     from pipeline.synth.generate import generate
 
     generate(tmp_path / "data", scale=0.02, seasonality=0.6)
-    days = pd.to_datetime(pd.read_parquet(tmp_path / "data" / "claims.parquet", columns=["claim_date"])["claim_date"],
-                          errors="coerce")
+    days = pd.to_datetime(
+        pd.read_parquet(tmp_path / "data" / "claims.parquet", columns=["claim_date"])["claim_date"], errors="coerce"
+    )
     by_month = days.dt.month.value_counts()
     assert by_month[1] > 2 * by_month[7]  # (1 + 0.6) / (1 - 0.6) = 4x in expectation, before defects

@@ -1,4 +1,5 @@
 """Tests of the synthetic source data: sample, determinism, sizes, ground truth and clean-row consistency."""
+
 from __future__ import annotations
 
 import re
@@ -13,18 +14,28 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from pipeline import tables
+from pipeline.synth.conventions import Conventions
 from pipeline.synth.defects import DEFECTS
 from pipeline.synth.generate import default_truth_path, generate, main
-from pipeline.synth.conventions import Conventions
 
 from tests.support import ROOT as REPO
 from tests.support import SEED_SAMPLE
 
 BIG = ("customers", "policies", "claims", "payments")
 AS_OF = pd.Timestamp("2025-10-09")
-SIZES_AT_0_01 = {"customers": 500, "policies": 3_500, "claims": 5_000, "payments": 10_000, "agents": 500,
-                 "branches": 100, "coverage_levels": 5, "currency_rates": 15, "policy_types": 7,
-                 "payment_methods": 5, "snapshots": 30}
+SIZES_AT_0_01 = {
+    "customers": 500,
+    "policies": 3_500,
+    "claims": 5_000,
+    "payments": 10_000,
+    "agents": 500,
+    "branches": 100,
+    "coverage_levels": 5,
+    "currency_rates": 15,
+    "policy_types": 7,
+    "payment_methods": 5,
+    "snapshots": 30,
+}
 
 
 def read_all(folder: Path) -> dict[str, pa.Table]:
@@ -70,6 +81,7 @@ def small(tmp_path_factory) -> Sample:
 
 # --- the committed sample, determinism, sizes ------------------------------------------------------------
 
+
 def test_committed_sample_is_what_the_generator_makes(small):
     committed = read_all(REPO / "data")
     assert sorted(p.stem for p in (REPO / "data").glob("*.parquet")) == sorted(tables.TABLES)
@@ -104,11 +116,13 @@ def test_scale_changes_only_the_big_tables(sample):
     scale = sample.counts["customers"] / 50_000
     assert sample.counts["payments"] == round(1_000_000 * scale)
     assert sample.counts["policies"] == round(350_000 * scale)
-    assert {n: sample.counts[n] for n in SIZES_AT_0_01 if n not in BIG} == \
-        {n: v for n, v in SIZES_AT_0_01.items() if n not in BIG}
+    assert {n: sample.counts[n] for n in SIZES_AT_0_01 if n not in BIG} == {
+        n: v for n, v in SIZES_AT_0_01.items() if n not in BIG
+    }
 
 
 # --- schemas and exported values ---------------------------------------------------------------------------
+
 
 def test_big_tables_have_the_spec_columns_and_types(small):
     for name in BIG:
@@ -132,6 +146,7 @@ def test_reference_tables_match_the_original_export():
 
 
 # --- ground truth ----------------------------------------------------------------------------------------
+
 
 def test_truth_lies_beside_the_output_folder_not_in_it(small):
     assert small.truth_path.exists()
@@ -170,6 +185,7 @@ def test_defect_share_of_the_big_tables(sample):
 
 
 # --- field rules: clean rows pass the Cerberus schema ------------------------------------------------------
+
 
 def valid_email(address: str) -> bool:
     try:
@@ -232,11 +248,13 @@ def test_clean_rows_pass_every_field_rule(sample):
 
 
 def test_field_rule_defects_do_break_the_rules(small):
-    for name, kind, column in (("customers", "malformed_email", "email"),
-                               ("customers", "risk_score_out_of_range", "risk_score"),
-                               ("policies", "negative_premium", "premium_amount"),
-                               ("claims", "null_fraud_flag", "fraud_flag"),
-                               ("payments", "null_success_flag", "success_flag")):
+    for name, kind, column in (
+        ("customers", "malformed_email", "email"),
+        ("customers", "risk_score_out_of_range", "risk_score"),
+        ("policies", "negative_premium", "premium_amount"),
+        ("claims", "null_fraud_flag", "fraud_flag"),
+        ("payments", "null_success_flag", "success_flag"),
+    ):
         rows = small.spoiled(name, kind)
         assert len(rows) > 0
         assert _rule_violations(rows, name).get(column) == len(rows), kind
@@ -253,14 +271,18 @@ def test_cerberus_accepts_a_sample_of_clean_rows(small):
 
 # --- cross-row and cross-table consistency -----------------------------------------------------------------
 
+
 def test_customers_are_consistent_and_duplicates_are_the_same_people(sample):
     c = sample.df["customers"]
     ok = sample.clean("customers")
     assert (ok["last_login"].isna() | (ok["last_login"] >= ok["created_at"])).all()
     assert (ok["updated_at"] >= ok["created_at"]).all()
     dob = c["dob"]
-    age = AS_OF.year - dob.dt.year - ((dob.dt.month > AS_OF.month)
-                                      | ((dob.dt.month == AS_OF.month) & (dob.dt.day > AS_OF.day)))
+    age = (
+        AS_OF.year
+        - dob.dt.year
+        - ((dob.dt.month > AS_OF.month) | ((dob.dt.month == AS_OF.month) & (dob.dt.day > AS_OF.day)))
+    )
     assert (age == c["age"]).all()
     assert (c["created_at"] < AS_OF).all()
 
@@ -269,8 +291,11 @@ def test_customers_are_consistent_and_duplicates_are_the_same_people(sample):
     assert email[~dup].is_unique
     assert not c[~dup].duplicated(["first_name", "last_name", "dob"]).any()
     originals = c[~dup].assign(norm=email[~dup])
-    copies = c[dup].assign(norm=email[dup]).merge(originals, on=["norm", "first_name", "last_name", "dob"],
-                                                  suffixes=("", "_orig"))
+    copies = (
+        c[dup]
+        .assign(norm=email[dup])
+        .merge(originals, on=["norm", "first_name", "last_name", "dob"], suffixes=("", "_orig"))
+    )
     assert len(copies) == dup.sum()
     assert (copies["email"] != copies["email_orig"]).all()
     assert (copies["created_at"] > copies["created_at_orig"]).all()  # the later sign-up is the copy
@@ -301,8 +326,11 @@ def test_policies_are_consistent(sample):
     assert not active.duplicated(["customer_id", "policy_type"]).any()
     pairs = p[overlapping].merge(active, on=["customer_id", "policy_type"], suffixes=("", "_first"))
     assert len(pairs) == overlapping.sum()
-    assert ((pairs["start_date"] < pairs["end_date_first"]) & (pairs["start_date_first"] < pairs["end_date"])
-            & (pairs["start_date"] > pairs["start_date_first"])).all()  # the later one is the extra
+    assert (
+        (pairs["start_date"] < pairs["end_date_first"])
+        & (pairs["start_date_first"] < pairs["end_date"])
+        & (pairs["start_date"] > pairs["start_date_first"])
+    ).all()  # the later one is the extra
 
     natural = list(tables.POLICIES.natural_key)
     repeated = p["policy_id"].isin(sample.keys("policies", "duplicate_policy"))
@@ -384,8 +412,11 @@ def test_payments_are_consistent(sample):
     assert len(early) > 0 and (early["transaction_date"] < early["resolved_date"]).all()
     refund = sample.spoiled("payments", "refund_above_amount")
     assert (refund["refunded_amount"] > refund["amount"]).all()
-    assert not sample.spoiled("payments", "unknown_payment_method")["method"].isin(
-        sample.df["payment_methods"]["method_name"]).any()
+    assert (
+        not sample.spoiled("payments", "unknown_payment_method")["method"]
+        .isin(sample.df["payment_methods"]["method_name"])
+        .any()
+    )
 
 
 def test_branches_agents_and_snapshots(sample):
@@ -395,8 +426,9 @@ def test_branches_agents_and_snapshots(sample):
     assert a["branch_id"].isin(b["branch_id"]).all() and b["branch_id"].isin(a["branch_id"]).all()
     managers = b.merge(a, left_on="manager_id", right_on="agent_id", suffixes=("", "_agent"))
     assert len(managers) == 100 and (managers["branch_id"] == managers["branch_id_agent"]).all()
-    assert set(sample.spoiled("branches", "updated_before_created")["branch_id"]) == \
-        set(b.loc[b["updated_at"] < b["created_at"], "branch_id"])
+    assert set(sample.spoiled("branches", "updated_before_created")["branch_id"]) == set(
+        b.loc[b["updated_at"] < b["created_at"], "branch_id"]
+    )
     assert (a["updated_at"] >= a["created_at"]).all()
 
     assert list(s["snapshot_date"]) == list(pd.date_range(AS_OF - pd.Timedelta(days=30), periods=30))

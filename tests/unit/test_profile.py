@@ -1,4 +1,5 @@
 """`python -m pipeline profile`: conventions proposed from real Parquet files, never learnt from defects."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,14 @@ SHIPPED = ROOT / "contracts"
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-    return subprocess.run([sys.executable, "-m", "pipeline", "profile", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "profile", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -37,8 +44,13 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("generated") / "data"
-    done = subprocess.run([sys.executable, "-m", "pipeline", "generate", "--scale", "0.01", "--seed", "7",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "generate", "--scale", "0.01", "--seed", "7", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -94,24 +106,34 @@ def write_foreign(folder: Path) -> None:
     customer_ids = [f"HC{i:06d}" for i in range(1, n_customers + 1)]
     customer_ids[7] = None  # a fact is broken: the product requires a key; nullability must not loosen
     first = ["José", "Zoë", "Anna", "Li"]
-    pq.write_table(pa.table({
-        "customer_id": customer_ids,
-        "first_name": [first[i % 4] for i in range(n_customers)],
-        "email": [f"{first[i % 4].lower()}.{i}@exämple.de" for i in range(n_customers)],
-        "referral_source": pa.array(rng.choice(["Web", "Agent", "Branch"], n_customers)).dictionary_encode(),
-        "risk_score": pa.array([f"{x:.1f}" for x in rng.random(n_customers) * 100]),  # numbers as text
-    }), folder / "customers.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": customer_ids,
+                "first_name": [first[i % 4] for i in range(n_customers)],
+                "email": [f"{first[i % 4].lower()}.{i}@exämple.de" for i in range(n_customers)],
+                "referral_source": pa.array(rng.choice(["Web", "Agent", "Branch"], n_customers)).dictionary_encode(),
+                "risk_score": pa.array([f"{x:.1f}" for x in rng.random(n_customers) * 100]),  # numbers as text
+            }
+        ),
+        folder / "customers.parquet",
+    )
     region = rng.choice(["North", "South", "East", "West"], n_claims, p=[0.3, 0.3, 0.2, 0.2]).astype(object)
     region[:40], region[40:65] = "north ", "NORTH"
     region[100:105] = "Nrth"  # 0.1% of rows: a typo of North
     region[200] = "Atlantis"  # one stray value, near nothing
-    pq.write_table(pa.table({
-        "claim_id": [f"CL{i:08d}" for i in range(n_claims)],
-        "policy_id": [f"P{i % 900:05d}" for i in range(n_claims)],
-        "region": pa.array(region.tolist(), pa.large_string()),
-        "status": rng.choice(["Approved", "Pending", "Rejected"], n_claims),
-        "fraud_flag": rng.integers(0, 2, n_claims),  # 0/1 integers for a boolean
-    }), folder / "claims.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "claim_id": [f"CL{i:08d}" for i in range(n_claims)],
+                "policy_id": [f"P{i % 900:05d}" for i in range(n_claims)],
+                "region": pa.array(region.tolist(), pa.large_string()),
+                "status": rng.choice(["Approved", "Pending", "Rejected"], n_claims),
+                "fraud_flag": rng.integers(0, 2, n_claims),  # 0/1 integers for a boolean
+            }
+        ),
+        folder / "claims.parquet",
+    )
 
 
 @pytest.fixture
@@ -158,7 +180,10 @@ def test_foreign_conventions_are_proposed_and_the_written_contracts_load(foreign
     assert written["risk_score"]["observed"]["file_type"] == "string"
     assert 0 <= written["risk_score"]["observed"]["min"] < written["risk_score"]["observed"]["max"] <= 100
     assert yaml.safe_load((contracts / "claims.yaml").read_text())["columns"]["fraud_flag"] == {
-        "type": "bool", "nullable": False, "observed": {"null_share": 0.0, "distinct": 2, "file_type": "int64"}}
+        "type": "bool",
+        "nullable": False,
+        "observed": {"null_share": 0.0, "distinct": 2, "file_type": "int64"},
+    }
     for table in set(TABLES) - {"customers", "claims"}:
         assert (contracts / f"{table}.yaml").read_bytes() == before[f"{table}.yaml"]
 
@@ -188,8 +213,9 @@ def test_a_broken_data_file_is_one_line_naming_the_file(foreign):
 
 def test_typos_are_near_misses_of_common_words_only(tmp_path):
     """Inactive is no typo of Active, SD none of SC; a rare stray with no near value is left out."""
-    status = np.array(["Active"] * 9_000 + ["Inactive"] * 980 + ["Actve"] * 8 + ["Inactive "] * 4 + ["Zzz"] * 8,
-                      dtype=object)
+    status = np.array(
+        ["Active"] * 9_000 + ["Inactive"] * 980 + ["Actve"] * 8 + ["Inactive "] * 4 + ["Zzz"] * 8, dtype=object
+    )
     states = np.array((["SC"] * 5_000 + ["TX"] * 4_990 + ["SD"] * 10), dtype=object)
     path = tmp_path / "customers.parquet"
     pq.write_table(pa.table({"customer_status": status.tolist(), "state": states.tolist()}), path)

@@ -14,6 +14,7 @@ from psycopg2 import sql
 
 from . import config, embedded
 from .config import describe_warehouse as describe  # noqa: F401 - callers read them here
+from .config import mask  # noqa: F401 - callers read it here
 from .embedded import EMBEDDED_SETTINGS, tune_embedded  # noqa: F401 - their home was here
 from .tables import TABLES, TableSpec
 

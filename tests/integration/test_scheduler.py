@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.cli import ops as ops_cli
 from pipeline.orchestration.tasks import HealTable
-from pipeline.quality.rules import heal_descendants
+from pipeline.quality.catalog import heal_descendants
 from pipeline.tables import TABLES
 
 from tests.support import ROOT, SAMPLE, query, scalar

@@ -15,8 +15,8 @@ from psycopg2 import sql
 
 from pipeline import ingest, warehouse  # noqa: E402 (common puts the project on sys.path)
 from pipeline.quality import contract, heal
+from pipeline.quality.catalog import heal_parents
 from pipeline.quality.compile import cerberus_errors, compile_schema
-from pipeline.quality.rules import heal_parents
 from pipeline.tables import TABLES, spec
 
 BIG = ["customers", "policies", "claims", "payments"]

@@ -223,7 +223,7 @@ def _heal_statements(name: str) -> list[str]:
 def baseline_heal(url: str) -> None:
     import psycopg2
 
-    from pipeline.quality.rules import heal_parents
+    from pipeline.quality.catalog import heal_parents
 
     order: list[str] = []
     while len(order) < len(TABLES):  # parents first, so that orphans are found against healed parents

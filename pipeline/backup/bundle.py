@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import config
 from ..orchestration import writelock
-from . import archive
+from . import archive, restoring
 from .manifest import ARCHIVE, MANIFEST, BackupError, file_sha256
 from .schema import check_bundle, read_manifest
 
@@ -64,7 +64,7 @@ def _extract(z: zipfile.ZipFile, member: str, target: Path) -> None:
 
 def import_(
     file: Path, target_db: str | None = None, data_dir: Path | None = None, folder: Path | None = None
-) -> archive.Restored:
+) -> restoring.Restored:
     """Restore a bundle: its backup joins the backups folder, the warehouse (or a new database) gets its data, and
     (for the warehouse, or with data_dir) the Parquet files go to the source folder: the next run finds all done."""
     file = Path(file)
@@ -95,7 +95,7 @@ def _import(
     folder: Path,
     target_db: str | None,
     data_dir: Path | None,
-) -> archive.Restored:
+) -> restoring.Restored:
     """Stage the bundle's files in tmp, check them, restore, then install the sources and keep the backup."""
     staged = tmp / description["backup"]
     staged.mkdir()
@@ -110,7 +110,7 @@ def _import(
     except KeyError as exc:
         raise BackupError(f"{file}: incomplete bundle ({exc.args[0]})") from None
     read_manifest(staged, shown=f"{file}: backup/{MANIFEST}")
-    restored = archive.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
+    restored = restoring.restore(str(staged), target_db=target_db, portable=True)  # checks the archive first
     if data_dir or not target_db:  # a new database leaves the warehouse, and so its sources, as they were
         _install_data(staged / "data", Path(data_dir or config.data_dir()))
     shutil.rmtree(staged / "data")

@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 from .. import config, errors, warehouse
-from ..backup.archive import backups, create, find, restore, verify
+from ..backup.archive import backups, create, find
 from ..backup.bundle import export, import_
 from ..backup.manifest import BackupError
+from ..backup.restoring import restore, verify
 
 
 def confirm(args, what: str) -> None:

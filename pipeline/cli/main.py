@@ -1,7 +1,7 @@
 """The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | export | ...
 
-The one entry point: each subcommand is registered by its module (run, ops, quality, backup, quality.profile_cli),
-and every failure ends in errors.command_failed."""
+The one entry point: each subcommand is registered by its module (run, ops, scheduler, quality, backup,
+quality.profile_cli), and every failure ends in errors.command_failed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from . import explore as explore_cli
 from . import ops as ops_cli
 from . import quality as quality_cli
 from . import run as run_cli
+from . import scheduler as scheduler_cli
 
 
 def cmd_generate(argv: list[str]) -> int:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("generate", help="write synthetic source Parquet files (see generate --help)", add_help=False)
     run_cli.add_cli(sub)  # run
-    ops_cli.add_cli(sub)  # runs, status, scheduler, report
+    ops_cli.add_cli(sub)  # runs, status, report
+    scheduler_cli.add_cli(sub)  # scheduler
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["generate"]:  # the generator parses its own options
         return cmd_generate(argv[1:])

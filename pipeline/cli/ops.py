@@ -1,9 +1,8 @@
-"""Operations on the command line: python -m pipeline runs | status | scheduler | report.
+"""Operations on the command line: python -m pipeline runs | status | report (scheduler: cli/scheduler.py).
 
 - runs [RUN_ID]: the last runs (or one run's tasks) from ops.runs and ops.task_runs, as aligned tables.
 - status: rows per table, then the state of every task of the graph: done, stale (its input changed since),
   failed, running or never run, with its last run, duration and rows.
-- scheduler: Luigi's central scheduler (luigid) with its state and log in .luigid/, on luigi.cfg's port.
 - report [RUN_ID]: write a run's HTML report (default: the latest run).
 """
 
@@ -11,12 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Set
 from pathlib import Path
 
@@ -26,15 +21,6 @@ import psycopg2.extras
 from .. import config, errors, report, warehouse
 from ..orchestration import graph as walk
 from ..orchestration import history, lifeline, progress
-from ..orchestration.scheduler import (
-    StartFailed,
-    listening,
-    luigid_command,
-    luigid_dir,
-    pid_of,
-    scheduler_port,
-    start_background,
-)
 from ..quality import trend
 from ..tables import TABLES
 
@@ -324,73 +310,11 @@ def cmd_report(args) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- scheduler (luigid)
-
-
-@errors.command()
-def cmd_scheduler(args) -> int:
-    folder = luigid_dir(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    port = args.port or scheduler_port()
-    pidfile = folder / "luigid.pid"
-    url = f"http://localhost:{port}"
-    if args.stop:
-        pid = pid_of(folder)
-        if pid is None:
-            print(f"luigid is not running from {folder}")
-            return 0
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if not lifeline.pid_alive(pid):
-                break
-            time.sleep(0.1)
-        pidfile.unlink(missing_ok=True)
-        print(f"luigid stopped (pid {pid})")
-        return 0
-    running = pid_of(folder)
-    if running:
-        print(f"luigid is already running (pid {running}): {url}")
-        return 0
-    if listening(port):
-        print(
-            f"error: port {port} is in use (another luigid?); open {url}, or choose another with --port "
-            "and luigi.cfg [core] scheduler_port",
-            file=sys.stderr,
-        )
-        return 1
-    where = f"state {folder / 'state.pickle'}, log {folder / 'luigi-server.log'}"
-    if args.background:
-        try:
-            pid = start_background(folder, port, args.address)
-        except StartFailed as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(
-            f"luigid running in the background (pid {pid}) on {url} ({where}); "
-            "python -m pipeline scheduler --stop stops it"
-        )
-        return 0
-    print(f"luigid on {url} ({where}); Ctrl-C stops it", flush=True)
-    process = subprocess.Popen(luigid_command(folder, port, args.address), cwd=config.PROJECT_ROOT)  # reads luigi.cfg
-    pidfile.write_text(str(process.pid))
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())  # stop it with us
-    try:
-        while True:
-            try:
-                code = process.wait()
-                return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
-            except KeyboardInterrupt:  # Ctrl-C reaches luigid too; wait until it has stopped
-                process.send_signal(signal.SIGINT)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        pidfile.unlink(missing_ok=True)
-
-
 # ---------------------------------------------------------------- wiring
 
 
 def add_cli(subparsers) -> None:
-    """Register runs, status, scheduler and report on the `python -m pipeline` parser."""
+    """Register runs, status and report on the `python -m pipeline` parser."""
     runs = subparsers.add_parser("runs", help="the last runs, or the tasks of one run")
     runs.add_argument("run_id", nargs="?", help="show this run's tasks")
     runs.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -398,14 +322,6 @@ def add_cli(subparsers) -> None:
 
     status = subparsers.add_parser("status", help="rows per table, and the state of every task")
     status.set_defaults(func=cmd_status)
-
-    scheduler = subparsers.add_parser("scheduler", help="Luigi's central scheduler (luigid), state and log in .luigid/")
-    scheduler.add_argument("--background", action="store_true", help="start it and return")
-    scheduler.add_argument("--stop", action="store_true", help="stop the one started with --background")
-    scheduler.add_argument("--port", type=int, help="default: luigi.cfg [core] scheduler_port")
-    scheduler.add_argument("--address", help="interface to listen on (default: all)")
-    scheduler.add_argument("--dir", help="state and log folder (default: PIPELINE_LUIGID_DIR, else .luigid)")
-    scheduler.set_defaults(func=cmd_scheduler)
 
     made = subparsers.add_parser("report", help="write a run's HTML report (default: the latest run)")
     made.add_argument("run_id", nargs="?", help="the run (python -m pipeline runs lists them)")

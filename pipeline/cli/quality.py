@@ -21,10 +21,11 @@ def cmd_score(args) -> int:
 
 def cmd_rules(args) -> int:
     from ..quality import contract
+    from ..quality.catalog import CATALOG
     from ..quality.compile import compile_schema
-    from ..quality.find import RuleOutcome
     from ..quality.heal import thresholds
-    from ..quality.rules import CATALOG, CONVENTION_POLICIES, ROWS_HELD_WARN_IF, field_policy, synonym_rules
+    from ..quality.rules import CONVENTION_POLICIES, ROWS_HELD_WARN_IF, field_policy, synonym_rules
+    from ..quality.work import RuleOutcome
 
     overrides = config.rule_thresholds()
     print(f"{'rule':<44}{'kind':<12}{'action':<12}{'warn_if':<9}{'error_if':<10}description")

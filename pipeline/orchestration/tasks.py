@@ -8,7 +8,7 @@ import luigi
 
 from .. import analytics, backup, config, errors, forecast, ingest, warehouse
 from .. import quality as quality_package
-from ..quality import contract, heal, rules
+from ..quality import catalog, contract, heal
 from ..tables import TABLES, spec
 from . import history, markers, retry, writelock
 from .history import Figures
@@ -117,14 +117,14 @@ class HealTable(PipelineTask):
         return super().complete() and self.table not in staged_tables()
 
     def requires(self):
-        return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in rules.heal_parents(self.table)]}
+        return {"load": LoadTable(self.table), "parents": [HealTable(p) for p in catalog.heal_parents(self.table)]}
 
     @property
     def priority(self) -> int:  # type: ignore[override]  # Luigi's class attribute, computed per table here
         # The heals of customers, policies, claims and payments run one after another: with two workers, the
         # tables on that path go first (Luigi gives a task's loads its priority); the big loads of claims and
         # payments fill the other worker meanwhile.
-        return 1 + len(rules.heal_descendants(self.table))
+        return 1 + len(catalog.heal_descendants(self.table))
 
     def marker_id(self) -> str:
         return f"heal:{self.table}"

@@ -11,31 +11,11 @@ from psycopg2.extras import execute_values
 
 from ..escaping import escaped_values
 from ..tables import KINDS, TableSpec
-from ..warehouse import qualified
 from . import emails
 from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, plan_scan
-
-# The work tables of one heal live here, unlogged, until the heal's last transaction drops them; autovacuum
-# leaves them alone (it would only compete with the heal for the two cores).
-SCRATCH = "ops"
-
-
-@dataclass
-class RuleOutcome:
-    """What one rule found in one table, and its thresholds."""
-
-    rule_id: str
-    description: str
-    severity: str
-    action: str
-    violations: int = 0
-    fixed: int = 0
-    quarantined: int = 0
-    flagged: int = 0
-    warn_if: float | None = None
-    error_if: float | None = None
+from .work import RuleOutcome, Work, key_expr, raw_file, scalar
 
 
 def _raw_types(cur, work: Work) -> dict[str, str]:
@@ -47,40 +27,6 @@ def _raw_types(cur, work: Work) -> dict[str, str]:
     )
     short = {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}
     return {name: short.get(t, t) for name, t in cur.fetchall()}
-
-
-@dataclass(frozen=True)
-class Work:
-    """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back, and
-    the heal_log and quarantine rows staged for the final transaction; and where the heal reads the table's source
-    rows: a delivery staged by its load (incoming, published to raw by the heal's last transaction), else raw."""
-
-    rows: sql.Composable
-    found: sql.Composable
-    held: sql.Composable
-    log: sql.Composable
-    quarantine: sql.Composable
-    source_schema: str = "raw"
-    table: str = ""
-
-    @classmethod
-    def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
-        rows, found, held, log, quarantine = (
-            qualified(SCRATCH, f"heal_{spec.name}_{part}") for part in ("rows", "found", "held", "log", "quarantine")
-        )
-        return cls(rows, found, held, log, quarantine, source_schema, spec.name)
-
-    @property
-    def source(self) -> sql.Composable:
-        """The table the heal reads: incoming.<table> (a delivery to publish) or raw.<table>."""
-        return qualified(self.source_schema, self.table)
-
-    def drop(self, cur) -> None:
-        cur.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join([self.rows, self.found, self.held, self.log, self.quarantine])
-            )
-        )
 
 
 def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
@@ -323,23 +269,6 @@ def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, r
                 rows=work.rows, rid=sql.Literal(rule_id), where=where
             )
         )
-
-
-def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
-    return sql.SQL(" || '|' || ").join(
-        sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key
-    )
-
-
-def raw_file(cur, work: Work) -> int:
-    """The file number of the table the heal reads: a new one after each load."""
-    return scalar(cur, sql.SQL("SELECT pg_relation_filenode({})").format(sql.Literal(work.source.as_string(cur))))
-
-
-def scalar(cur, query: sql.Composable) -> int:
-    """The one value a query returns."""
-    cur.execute(query)
-    return cur.fetchone()[0]
 
 
 def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:

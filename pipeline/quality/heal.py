@@ -18,10 +18,12 @@ from ..errors import PipelineError
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
+from .catalog import CATALOG
 from .compile import compile_schema
 from .contract import TableContract, load
-from .find import Findings, RuleOutcome, Work, find, key_expr, log_fixes, raw_file, scalar
-from .rules import CATALOG, DEFAULT_ERROR_IF, DEFAULT_WARN_IF, ROWS_HELD_WARN_IF, synonym_rules
+from .find import Findings, find, log_fixes
+from .rules import DEFAULT_ERROR_IF, DEFAULT_WARN_IF, ROWS_HELD_WARN_IF, synonym_rules
+from .work import RuleOutcome, Work, key_expr, raw_file, scalar
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 from psycopg2 import sql
 
 from ..tables import TABLES
-from .rules import CATALOG, DETECTS, FIELD_POLICIES
+from .catalog import CATALOG
+from .rules import DETECTS, FIELD_POLICIES
 
 
 @dataclass

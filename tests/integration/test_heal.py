@@ -15,9 +15,11 @@ from pipeline import ingest
 from pipeline.ingest import LINEAGE
 from pipeline.orchestration.tasks import HealTable, Transform
 from pipeline.quality import heal, score
+from pipeline.quality.catalog import CATALOG
 from pipeline.quality.compile import compile_schema
-from pipeline.quality.find import Work, find
-from pipeline.quality.rules import CATALOG, field_policy
+from pipeline.quality.find import find
+from pipeline.quality.rules import field_policy
+from pipeline.quality.work import Work
 from pipeline.synth import generate
 from pipeline.tables import TABLES, spec
 

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import ops as ops_cli
+from pipeline.orchestration.scheduler import listening, luigid_command
 from pipeline.orchestration.tasks import HealTable
-from pipeline.quality.rules import heal_descendants
+from pipeline.quality.catalog import heal_descendants
 from pipeline.tables import TABLES
 
 from tests.support import ROOT, SAMPLE, query, scalar
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 def wait_until_listening(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while not ops_cli.listening(port):
+    while not listening(port):
         assert process.poll() is None, f"luigid exited with {process.returncode}"
         assert time.monotonic() < deadline, f"luigid does not listen on {port}"
         time.sleep(0.1)
@@ -49,7 +49,7 @@ def luigid(tmp_path, request) -> int:
     folder.mkdir()
     with open(folder / "out.txt", "wb") as out:
         process = subprocess.Popen(
-            ops_cli.luigid_command(folder, port, "127.0.0.1"), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            luigid_command(folder, port, "127.0.0.1"), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
 
     def stop():
@@ -146,7 +146,7 @@ def test_scheduler_command_starts_and_stops_luigid(tmp_path):
     try:
         assert started.returncode == 0, started.stderr
         assert f"http://localhost:{port}" in started.stdout
-        assert ops_cli.listening(port)
+        assert listening(port)
         assert scheduler_tasks(port, "PENDING") == {}
         again = subprocess.run(
             [*scheduler, "--background"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
@@ -157,7 +157,7 @@ def test_scheduler_command_starts_and_stops_luigid(tmp_path):
             [*scheduler, "--stop"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
         )
     assert stopped.returncode == 0 and "luigid stopped" in stopped.stdout
-    assert not ops_cli.listening(port)
+    assert not listening(port)
     assert (folder / "luigi-server.log").exists() and not (folder / "luigid.pid").exists()
 
 
@@ -267,7 +267,7 @@ def test_luigi_with_no_scheduler_running_starts_one_in_the_background_and_runs(d
         assert scalar(database_url, "SELECT count(*) FROM ops.markers") == ALL_TASKS
     finally:
         stopped = subprocess.run(stop, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert "luigid stopped" in stopped.stdout and not ops_cli.listening(port)
+    assert "luigid stopped" in stopped.stdout and not listening(port)
     assert (folder / "luigi-server.log").exists()
 
 

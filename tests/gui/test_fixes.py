@@ -51,10 +51,10 @@ from pathlib import Path  # noqa: E402
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from pipeline.tasks import Transform  # noqa: E402
+from pipeline.orchestration.tasks import Transform  # noqa: E402
 
-from ..conftest import build, scalar  # noqa: E402
-from .conftest import answer_next_dialog  # noqa: E402
+from tests.support import build, scalar  # noqa: E402
+from tests.support.qt import answer_next_dialog  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLD = """

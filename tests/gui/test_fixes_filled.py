@@ -7,7 +7,7 @@ import csv
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from ..conftest import scalar
+from tests.support import scalar
 
 
 def wait_loaded(qtbot, panel, before: int = 0, timeout: int = 60000) -> None:
@@ -159,7 +159,7 @@ def test_open_run_report_works_for_any_run_of_the_history(filled_url, window, qt
 
 
 def test_premium_collected_has_its_own_axis_and_partial_last_months_are_marked(filled_url, window, qtbot):
-    from ..conftest import query
+    from tests.support import query
 
     overview = window.panels["Overview"]
     qtbot.waitUntil(lambda: overview.pages.currentWidget() is overview.content, timeout=60000)

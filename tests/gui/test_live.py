@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..conftest import scalar
+from tests.support import scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 

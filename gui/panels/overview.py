@@ -6,8 +6,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from .. import formats, queries, workers
-from ..charts import BarChart, TimeChart
+from ..bar_chart import BarChart
 from ..flow import FlowLayout
+from ..time_chart import TimeChart
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]

@@ -8,8 +8,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QStackedWidget, QTabWidget, QWidget
 
 from .. import formats, queries, workers
-from ..charts import BarChart, TimeChart
+from ..bar_chart import BarChart
 from ..models import Column, RowsModel
+from ..time_chart import TimeChart
 from .common import Box, Message, Panel, fit_columns, header, page_layout, table_view
 from .quarantine import QuarantineBrowser
 

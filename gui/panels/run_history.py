@@ -8,8 +8,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QSplitter, QWidget
 
 from .. import formats, queries, workers
-from ..charts import TimeChart
 from ..models import Column, RowsModel
+from ..time_chart import TimeChart
 from .common import Box, fit_columns, pivot, table_view
 
 RUN_COLUMNS = [

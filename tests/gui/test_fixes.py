@@ -199,7 +199,7 @@ def test_series_keep_their_colour_and_a_high_risk_is_red(qtbot):
     from PySide6.QtGui import QColor
 
     from gui import style
-    from gui.charts import BarChart
+    from gui.bar_chart import BarChart
 
     chart = BarChart("Customers by segment and risk band", "count", stacked=True, horizontal=True)
     qtbot.addWidget(chart)
@@ -311,7 +311,7 @@ def test_run_axis_labels_never_overlap_at_any_width(qtbot):
 
     from PySide6.QtGui import QFont, QFontMetrics
 
-    from gui.charts import TimeChart
+    from gui.time_chart import TimeChart
 
     chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
     qtbot.addWidget(chart)

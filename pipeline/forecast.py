@@ -46,36 +46,34 @@ def monthly(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> dict[str, pd
     return out
 
 
-def _fit(y: pd.Series):
-    """Holt-Winters (statsmodels) with a yearly season: of the candidate forms, the one with the lowest AICc.
-
-    Candidates: additive trend, damped or not, with a multiplicative season (counts and amounts swing in proportion
-    to their level; only where every month is above zero) or an additive one. Heuristic start values and no
-    brute-force search keep each fit to a few milliseconds; the backtest says how good the choice is.
-    """
+def _fit(y: pd.Series, damped: bool | None = None):
+    """Holt-Winters (statsmodels): additive trend, yearly season; the trend damped or not, whichever has the lower
+    AICc (or as `damped` says). The season is multiplicative where every month is above zero (counts and amounts
+    swing in proportion to their level), else additive. Heuristic start values and no brute-force search keep a
+    fit to a few milliseconds; the backtest says how good the choice is."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    seasons = ["mul", "add"] if (y > 0).all() else ["add"]
+    season = "mul" if (y > 0).all() else "add"
     fits = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short or flat series
-        for season in seasons:
-            for damped in (False, True):
-                model = ExponentialSmoothing(
-                    y,
-                    trend="add",
-                    damped_trend=damped,
-                    seasonal=season,
-                    seasonal_periods=SEASON,
-                    initialization_method="heuristic",
-                )
-                fits.append(model.fit(use_brute=False))
+        for candidate in (False, True) if damped is None else (damped,):
+            model = ExponentialSmoothing(
+                y,
+                trend="add",
+                damped_trend=candidate,
+                seasonal=season,
+                seasonal_periods=SEASON,
+                initialization_method="heuristic",
+            )
+            fits.append(model.fit(use_brute=False))
     return min(fits, key=lambda fit: fit.aicc if np.isfinite(fit.aicc) else np.inf)
 
 
-def predict(y: pd.Series, steps: int, seed: int = 0) -> pd.DataFrame:
-    """Mean and interval (simulated from the fit's residuals) for the `steps` months after y, never below zero."""
-    fit = _fit(y)
+def predict(y: pd.Series, steps: int, damped: bool | None = None, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+    """Mean and interval (simulated from the fit's residuals) for the `steps` months after y, never below zero;
+    and whether the chosen trend is damped (the backtest refits that form, not all of them)."""
+    fit = _fit(y, damped)
     paths = np.asarray(
         fit.simulate(
             steps, repetitions=SIMULATIONS, error="add", random_errors="bootstrap", rng=np.random.default_rng(seed)
@@ -91,7 +89,7 @@ def predict(y: pd.Series, steps: int, seed: int = 0) -> pd.DataFrame:
         },
         index=months,
     )
-    return frame.clip(lower=0.0)
+    return frame.clip(lower=0.0), bool(fit.model.damped_trend)
 
 
 def mape(actual: np.ndarray, forecast: np.ndarray) -> float | None:
@@ -102,12 +100,13 @@ def mape(actual: np.ndarray, forecast: np.ndarray) -> float | None:
     return float(np.mean(np.abs(actual[keep] - forecast[keep]) / actual[keep]))
 
 
-def backtest(y: pd.Series) -> Backtest:
-    """Fit on all but the last BACKTEST months, forecast them; seasonal naive repeats the month a year before."""
+def backtest(y: pd.Series, damped: bool | None = None) -> Backtest:
+    """Fit on all but the last BACKTEST months (the form chosen on the whole history), forecast them; seasonal
+    naive repeats the month a year before."""
     if len(y) < MIN_MONTHS + BACKTEST:
         return Backtest(None, None)
     train, test = y.iloc[:-BACKTEST], y.iloc[-BACKTEST:].to_numpy()
-    model = predict(train, BACKTEST)["mean"].to_numpy()
+    model = predict(train, BACKTEST, damped)[0]["mean"].to_numpy()
     naive = y.iloc[-BACKTEST - SEASON : -SEASON].to_numpy()
     return Backtest(mape(test, model), mape(test, naive))
 
@@ -126,8 +125,8 @@ def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFram
             continue
         columns: dict[str, pd.Series] = {}
         for metric in METRICS:
-            predicted = predict(series[metric], HORIZON)
-            tested = backtest(series[metric])
+            predicted, damped = predict(series[metric], HORIZON)
+            tested = backtest(series[metric], damped)
             for part in ("mean", "low", "high"):
                 columns[metric if part == "mean" else f"{metric}_{part}"] = predicted[part]
             columns[f"{metric}_mape"] = pd.Series(tested.model_mape, index=predicted.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
@@ -23,7 +24,7 @@ def fill_next_file_dialog(path: str) -> list[str]:
         if isinstance(dialog, QFileDialog):
             seen.append(dialog.windowTitle())
             dialog.selectFile(path)
-            dialog.accept()
+            QTimer.singleShot(100, dialog.accept)  # once the dialog has taken the name in (slow on a loaded machine)
         else:
             QTimer.singleShot(20, answer)
 
@@ -43,7 +44,9 @@ def test_export_csv_button_asks_where_and_writes_the_file(filled_url, window, qt
     assert dialogs == ["Export quarantined records"]
     assert "failed" not in browser.count.text(), browser.count.text()
     total = scalar(filled_url, "SELECT count(*) FROM quality.quarantine")
-    with open(target, newline="") as f:
+    written = Path(browser.last_export[0])
+    assert written.name == target.name, written  # the file the user named, where the dialog put it
+    with open(written, newline="") as f:
         assert len(list(csv.DictReader(f))) == total == browser.last_export[1]
 
 

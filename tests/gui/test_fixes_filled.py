@@ -22,9 +22,13 @@ def fill_next_file_dialog(path: str) -> list[str]:
     def answer():
         dialog = QApplication.activeModalWidget()
         if isinstance(dialog, QFileDialog):
-            seen.append(dialog.windowTitle())
+            if not seen:
+                seen.append(dialog.windowTitle())
             dialog.selectFile(path)
-            QTimer.singleShot(100, dialog.accept)  # once the dialog has taken the name in (slow on a loaded machine)
+            if dialog.selectedFiles() == [path]:
+                dialog.accept()
+            else:  # the dialog has not taken the name in yet (its folder loads in the background)
+                QTimer.singleShot(50, answer)
         else:
             QTimer.singleShot(20, answer)
 

@@ -25,9 +25,12 @@ def fill_next_file_dialog(path: str) -> list[str]:
             if not seen:
                 seen.append(dialog.windowTitle())
             dialog.selectFile(path)
-            if dialog.selectedFiles() == [path]:
+            seen.append(path)
+            # accept once the dialog holds the typed path (its folder loads in the background), at most 2 s on
+            if dialog.selectedFiles() == [path] or len(seen) > 40:
+                del seen[1:]
                 dialog.accept()
-            else:  # the dialog has not taken the name in yet (its folder loads in the background)
+            else:
                 QTimer.singleShot(50, answer)
         else:
             QTimer.singleShot(20, answer)

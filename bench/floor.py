@@ -47,20 +47,20 @@ def floor(data: Path, url: str) -> dict:
         path = source_path(data, name)
         started = time.perf_counter()
         dataset = ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
-        table = dataset.to_table()
-        _scratch(url, name, table.schema)
+        _scratch(url, name, dataset.schema)
         psql = subprocess.Popen(
             ["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", f"\\copy floor.{name} FROM pstdin WITH (FORMAT csv)"],
             stdin=subprocess.PIPE,
         )
         assert psql.stdin is not None
-        pacsv.write_csv(table, psql.stdin, pacsv.WriteOptions(include_header=False))
+        with pacsv.CSVWriter(psql.stdin, dataset.schema, write_options=pacsv.WriteOptions(include_header=False)) as out:
+            for batch in dataset.to_batches():  # streamed: the floor holds a batch at a time, as the pipeline does
+                out.write_batch(batch)
+                rows += batch.num_rows
         psql.stdin.close()
         if psql.wait() != 0:
             raise SystemExit(f"psql \\copy of {name} failed")
         copy_s += time.perf_counter() - started
-        rows += table.num_rows
-        del table
         started = time.perf_counter()
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
             cur.execute(

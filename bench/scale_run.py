@@ -57,7 +57,7 @@ def measure(data: Path, name: str, workers: int) -> dict:
         "seconds": round(seconds, 1),
         "peak_mib": round(peak / 2**20),
         "db_mib": round(size / 2**20),
-        "rows": rows,
+        "rows": int(rows or 0),
         "tail": out.strip().splitlines()[-3:],
     }
 

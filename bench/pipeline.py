@@ -13,8 +13,9 @@ Baseline, the way such pipelines are usually written (each stage a process of it
   heal       SQL UPDATEs (the same fixes) and DELETEs (each field rule, duplicate keys, orphans), table by table
   transform  the same analytics SQL (pipeline/sql/analytics) over what is left
 
-Medians of --repeat runs of this project (the machine is shared and noisy); the baseline runs --baseline-repeat
-times (slow). Then this project again at --big-scale: how time and peak memory grew.
+Medians of --repeat runs of this project (the machine is shared and noisy), each followed by the floor (bench/floor.py:
+read + \\copy + one INSERT ... SELECT pass) and their ratio; the baseline runs --baseline-repeat times (slow; 0 skips
+it). Then this project again at --big-scale: how time and peak memory grew.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 from common import ROOT, ensure_data, measure, measure_output, print_table, scratch_database
+from floor import floor_once, print_floor, rows_in
 
 TABLES = [
     "coverage_levels",
@@ -44,13 +46,7 @@ TABLES = [
     "payments",
 ]
 
-GOALS = {"total_s": 30.0, "speedup": 30.0, "growth": 3.3, "peak_mib": 1.5 * 1024}
-
-
-def rows_in(data: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(data / f"{n}.parquet").metadata.num_rows for n in TABLES)
+GOALS = {"total_s": 30.0, "speedup": 30.0, "growth": 3.3, "peak_mib": 1.5 * 1024, "floor_ratio": 2.5}
 
 
 # ---------------------------------------------------------------- this project
@@ -101,10 +97,17 @@ def ours_once(data: Path, name: str) -> dict:
 
 
 def ours(data: Path, repeat: int, name: str) -> dict:
-    runs = [ours_once(data, name) for _ in range(repeat)]
-    median = {k: statistics.median(r[k] for r in runs) for k in ("total", "load", "heal", "transform")}
+    """Medians of `repeat` runs, each followed by the floor measured the same way (so both see the same machine)."""
+    runs = []
+    for _ in range(repeat):
+        runs.append(ours_once(data, name))
+        runs[-1]["floor"] = floor_once(data)
+        runs[-1]["ratio"] = runs[-1]["total"] / runs[-1]["floor"]
+    median = {k: statistics.median(r[k] for r in runs) for k in ("total", "load", "heal", "transform", "floor")}
     median["peak"] = max(r["peak"] for r in runs)
-    median["runs"] = [round(r["total"], 1) for r in runs]
+    for key, out, digits in (("total", "runs", 1), ("floor", "floors", 1), ("ratio", "ratios", 2)):
+        median[out] = [round(r[key], digits) for r in runs]
+    median["ratio"] = statistics.median(r["ratio"] for r in runs)
     return median
 
 
@@ -265,7 +268,7 @@ def baseline(data: Path, sample: int) -> dict:
 # ---------------------------------------------------------------- the report
 
 
-def fmt_s(s: float) -> str:
+def fmt_s(s: float) -> str:  # noqa: D103
     return f"{s:,.1f}"
 
 
@@ -274,11 +277,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--big-scale", type=float, default=3.0, help="second scale for growth (0: skip)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of this project, median reported")
-    parser.add_argument("--baseline-repeat", type=int, default=1, help="runs of the baseline (slow)")
+    parser.add_argument("--baseline-repeat", type=int, default=1, help="runs of the baseline (slow; 0: skip it)")
+    parser.add_argument("--data", type=Path, help="source folder to use instead of generating --scale")
     parser.add_argument("--sample", type=int, default=20_000, help="records the baseline's Cerberus step checks")
     args = parser.parse_args()
 
-    data = ensure_data(args.scale)
+    data = args.data or ensure_data(args.scale)
     rows = rows_in(data)
     print(
         f"scale {args.scale}: {rows:,} records in 11 files ({data}); this project x{args.repeat}, "
@@ -286,7 +290,13 @@ def main() -> None:
         flush=True,
     )
     me = ours(data, args.repeat, "bench_pipeline")
-    print(f"this project: {me['runs']} s", flush=True)
+    print_floor(me, args.scale, GOALS["floor_ratio"])
+    if not args.baseline_repeat:
+        if args.big_scale:
+            print_floor(
+                ours(ensure_data(args.big_scale), args.repeat, "bench_pipeline"), args.big_scale, GOALS["floor_ratio"]
+            )
+        return
     base_runs = [baseline(data, args.sample) for _ in range(args.baseline_repeat)]
     base = {
         stage: (statistics.median(b[stage][0] for b in base_runs), max(b[stage][1] for b in base_runs))

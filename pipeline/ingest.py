@@ -15,26 +15,26 @@ import numpy as np
 import psycopg2
 import psycopg2.errors
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg2 import sql
 
-from .errors import PipelineError
+from . import part_failures
+from .arrow_values import SourceError, as_copy_ready
 from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
+from .load_plan import LoadPlan, ReadablePart, plan_load
 from .tables import TableSpec
 from .warehouse import STAGE, qualified
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = "1"  # bump when the raw layout changes, so every table reloads
+INGEST_VERSION = "2"  # bump when the raw layout changes, so every table reloads
 BATCH_ROWS = 64_000
-LINEAGE = ("_source_file", "_source_row", "_batch_id", "_escaped")
+# _source_row numbers the rows of the whole table (the heal's row id); _part_row is the row within _source_file.
+LINEAGE = ("_source_file", "_source_row", "_part_row", "_batch_id", "_escaped")
 SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
 MAX_NAME_BYTES = 63
 MAX_COLUMNS = 1600
-# Dates and times outside these years have no faithful text form between Arrow and PostgreSQL.
-FIRST_DAY, LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31 as days since 1970-01-01
 
 
 def staged(cur, table: str) -> bool:
@@ -43,44 +43,21 @@ def staged(cur, table: str) -> bool:
     return cur.fetchone()[0]
 
 
-class SourceError(PipelineError):
-    """A source file that cannot be loaded; the message is one line naming the file and the problem, the hint
-    what to do about it."""
-
-    hint = "fix or replace the file"
-    run_again = True
-
-
 @dataclass
 class LoadResult:
     table: str
     rows: int
     extra_columns: list[str] = field(default_factory=list)
     escaped_values: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # part files not loaded: (name, one-line reason)
+    partial: list[str] = field(default_factory=list)  # ... of which some rows were sent before the damage showed
+    part_rows: dict[str, int] = field(default_factory=dict)  # rows loaded per part file
+    kept_rows: int = 0  # rows of the failed parts kept from raw.<table> (the warehouse keeps what it had)
 
 
-def _pg_type(arrow_type: pa.DataType) -> str:
-    """The PostgreSQL type that holds a Parquet column's values as they arrived."""
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return _pg_type(t.value_type)
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_uint64(t) or pa.types.is_decimal128(t):
-        return "numeric"
-    if pa.types.is_integer(t):
-        return "bigint"
-    if pa.types.is_floating(t):
-        return "double precision"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
-    return "text"
-
-
-def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
-    """Open and check a source file, or raise SourceError saying what is wrong with it."""
+def open_source(path: Path, spec: TableSpec, provided: set[str] = frozenset(), allow_empty: bool = False):  # type: ignore[assignment]
+    """Open and check a source file, or raise SourceError saying what is wrong with it. `provided`: columns a part
+    file may lack (its Hive partition gives them); `allow_empty`: a part file of a folder may have no rows."""
     if not path.exists():
         raise SourceError(f"{path}: file is missing (expected the {spec.name} table)")
     if path.is_dir():
@@ -96,13 +73,13 @@ def open_source(path: Path, spec: TableSpec) -> pq.ParquetFile:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise SourceError(f"{path}: column {duplicated[0]!r} appears more than once")
-    missing = [c for c in spec.column_names if c not in names]
+    missing = [c for c in spec.column_names if c not in names and c not in provided]
     if missing:
         raise SourceError(
             f"{path}: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} required by table {spec.name}"
         )
-    if source.metadata.num_rows == 0:
+    if source.metadata.num_rows == 0 and not allow_empty:
         raise SourceError(f"{path}: file has no rows")
     _check_names(path, names)
     for column in source.schema_arrow:
@@ -140,106 +117,6 @@ def _check_names(path: Path, names: list[str]) -> None:
         )
 
 
-def raw_columns(source: pq.ParquetFile, spec: TableSpec) -> tuple[list[str], list[str]]:
-    """The file's columns in load order (the spec's first, then extras kept as they came), and the extras."""
-    names = source.schema_arrow.names
-    extras = [n for n in names if n not in spec.column_names]
-    return spec.column_names + extras, extras
-
-
-def _check_values(array: pa.Array, name: str, path: Path, first_row: int = 1) -> None:
-    """Values PostgreSQL cannot take as text: invalid UTF-8, dates and times outside the years 1-9999."""
-    t = array.type
-    if pa.types.is_string(t):
-        try:
-            array.validate(full=True)
-        except pa.ArrowInvalid:
-            row = _first_invalid_utf8(array, first_row)
-            raise SourceError(
-                f"{path}: column {name!r} holds text that is not valid UTF-8{row}",
-                "save the file with its text encoded as UTF-8",
-            ) from None
-    elif pa.types.is_date(t) or pa.types.is_timestamp(t):
-        days = array.cast(pa.date32()) if pa.types.is_timestamp(t) else array
-        numbers = days.cast(pa.date32()).view(pa.int32())
-        low, high = pc.min_max(numbers).values()
-        if low.is_valid and (low.as_py() < FIRST_DAY or high.as_py() > LAST_DAY):
-            outside = pc.or_(pc.less(numbers, FIRST_DAY), pc.greater(numbers, LAST_DAY))
-            row = pc.index(outside, True).as_py()
-            year = round(1970 + numbers[row].as_py() / 365.2425)
-            raise SourceError(
-                f"{path}: column {name!r} holds a date outside the years 1-9999 (row {first_row + row}: "
-                f"about the year {year}), which PostgreSQL cannot store",
-                "correct or remove that value",
-            )
-
-
-def _first_invalid_utf8(array: pa.Array, first_row: int = 1) -> str:
-    """Where the first value that is not UTF-8 is, for the message: ' (row N: b'...')'."""
-    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    offset = 0
-    for chunk in chunks:
-        for i, value in enumerate(chunk.view(pa.binary()).to_pylist()):
-            if value is not None:
-                try:
-                    value.decode("utf-8")
-                except UnicodeDecodeError:
-                    return f" (row {first_row + offset + i}: {value[:40]!r})"
-        offset += len(chunk)
-    return ""
-
-
-def _as_copy_ready(array: pa.ChunkedArray | pa.Array, name: str, path: Path, first_row: int = 1) -> pa.Array:
-    """The column as binary COPY writes it into its _pg_type: 64-bit numbers, microsecond times, text."""
-    array = _text_friendly(array, name, path, first_row)
-    _check_values(array, name, path, first_row)
-    t = array.type
-    if pa.types.is_integer(t) and not pa.types.is_uint64(t):
-        return array.cast(pa.int64())
-    if pa.types.is_float32(t):
-        return array.cast(pa.float64())
-    if pa.types.is_date64(t):
-        return array.cast(pa.date32())
-    if pa.types.is_timestamp(t) and t.unit != "us":
-        return array.cast(pa.timestamp("us", t.tz), safe=False)  # nanoseconds: PostgreSQL keeps microseconds
-    return array
-
-
-def _text_friendly(array: pa.ChunkedArray | pa.Array, name: str, path: Path, first_row: int = 1) -> pa.Array:
-    t = array.type
-    if pa.types.is_dictionary(t):
-        array = array.cast(t.value_type)
-        t = array.type
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return array.cast(pa.string())
-    if (
-        pa.types.is_string(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_integer(t)
-        or pa.types.is_decimal128(t)
-        or pa.types.is_date(t)
-        or pa.types.is_timestamp(t)
-        or pa.types.is_float32(t)
-        or pa.types.is_float64(t)
-    ):
-        return array
-    if pa.types.is_float16(t):
-        return array.cast(pa.float32())
-    if pa.types.is_null(t):
-        return array.cast(pa.string())
-    try:
-        return array.cast(pa.string())
-    except pa.ArrowException:
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            where = _first_invalid_utf8(array.cast(pa.binary()), first_row)
-            raise SourceError(
-                f"{path}: column {name!r} holds binary values that are not UTF-8 text{where}, which a "
-                "table cell cannot hold as text",
-                "drop the column or encode it (e.g. as hex)",
-            ) from None
-        raise SourceError(f"{path}: column {name!r} has type {t}, which cannot be stored as text") from None
-
-
 class _ChunkReader(io.RawIOBase):
     """A read()-able file over an iterator of byte chunks, as psycopg2's copy_expert wants."""
 
@@ -272,27 +149,68 @@ def _row_numbers(first: int, count: int) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers)])
 
 
-def _binary_chunks(source: pq.ParquetFile, names: list[str], path: Path, result: LoadResult) -> Iterator[bytes]:
-    """The file as PostgreSQL binary COPY data: no text to parse on the server (about 2.5x less of its time)."""
+def _binary_chunks(plan: LoadPlan, result: LoadResult) -> Iterator[bytes]:
+    """The parts as one stream of PostgreSQL binary COPY data: no text to parse on the server (about 2.5x less of its
+    time). A part of a folder whose data turns out damaged is set aside (result.failed), the stream goes on."""
     encoder = None
     offset = 0
-    for batch in _batches(source, names, path):
-        arrays = [_as_copy_ready(batch.column(i), n, path, offset + 1) for i, n in enumerate(names)]
-        batch = pa.RecordBatch.from_arrays(arrays, names=names)
-        columns, escaped, count = escape_nul(batch, names)
-        result.escaped_values += count
-        out = pa.RecordBatch.from_arrays(
-            [*columns, _row_numbers(offset + 1, batch.num_rows), escaped],
-            names=[f"c{i}" for i in range(len(columns) + 2)],
-        )
-        offset += batch.num_rows
-        if encoder is None:
-            encoder = ArrowToPostgresBinaryEncoder(out.schema)
-            yield bytes(encoder.write_header())
-        yield bytes(encoder.write_batch(out))
+    for readable in plan.parts:
+        sent = 0
+        try:
+            for out in _part_batches(plan, readable, offset, result):
+                if encoder is None:
+                    encoder = ArrowToPostgresBinaryEncoder(out.schema)
+                    yield bytes(encoder.write_header())
+                yield bytes(encoder.write_batch(out))
+                offset += out.num_rows
+                sent += out.num_rows
+        except SourceError as exc:
+            if not plan.folder:
+                raise
+            result.failed.append((readable.part.name, str(exc.args[0]).splitlines()[0]))
+            if sent:
+                result.partial.append(readable.part.name)
+            continue
+        result.part_rows[readable.part.name] = sent
     if encoder is not None:
         yield bytes(encoder.finish())
     result.rows = offset
+
+
+def _part_batches(plan: LoadPlan, readable: ReadablePart, offset: int, result: LoadResult) -> Iterator[pa.RecordBatch]:
+    """One part's rows as copy-ready record batches: the plan's columns (a column the part lacks as nulls, a Hive
+    partition key as its value), then _source_file (folders only), _source_row, _part_row and _escaped."""
+    path, part = readable.part.path, readable.part
+    present = [n for n in plan.names if n in readable.file.schema_arrow.names]
+    row = 0
+    for batch in _batches(readable.file, present, path):
+        n = batch.num_rows
+        arrays = []
+        for name in plan.names:
+            if name in present:
+                array = as_copy_ready(batch.column(present.index(name)), name, path, row + 1)
+            elif name in part.partition:
+                array = pa.repeat(pa.scalar(part.partition[name]), n)
+            else:
+                array = pa.nulls(n, plan.arrow_types[name])
+            if array.type != plan.arrow_types[name]:
+                try:
+                    array = array.cast(plan.arrow_types[name])
+                except pa.ArrowException:
+                    raise SourceError(
+                        f"{path}: column {name!r} of type {array.type} cannot be read as "
+                        f"{plan.arrow_types[name]} like the other part files'"
+                    ) from None
+            arrays.append(array)
+        batch = pa.RecordBatch.from_arrays(arrays, names=plan.names)
+        columns, escaped, count = escape_nul(batch, plan.names)
+        result.escaped_values += count
+        lineage = [pa.repeat(pa.scalar(part.name), n)] if plan.folder else []
+        lineage += [_row_numbers(offset + row + 1, n), _row_numbers(row + 1, n), escaped]
+        row += n
+        yield pa.RecordBatch.from_arrays(
+            [*columns, *lineage], names=[f"c{i}" for i in range(len(columns) + len(lineage))]
+        )
 
 
 def _batches(source: pq.ParquetFile, names: list[str], path: Path) -> Iterator[pa.RecordBatch]:
@@ -346,27 +264,35 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
         stop.set()
 
 
-def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
-    """Stage the file's rows as incoming.<table> (replacing a delivery staged before and never published), inside
-    the caller's transaction (nothing commits here). raw.<table> is left as it is: the heal publishes the delivery."""
-    source = open_source(path, spec)
-    names, extras = raw_columns(source, spec)
-    arrow_schema = source.schema_arrow
-    result = LoadResult(spec.name, 0, extras)
+def load_table(conn, spec: TableSpec, path: Path, batch_id: str, data_dir: Path | None = None) -> LoadResult:
+    """Stage the source's rows as incoming.<table> (replacing a delivery staged before and never published), inside
+    the caller's transaction (nothing commits here). raw.<table> is left as it is: the heal publishes the delivery.
+
+    `path` is a Parquet file, or a folder of part files (lineage names them relative to `data_dir`, by default the
+    folder's parent). A part of a folder that cannot be read is set aside with its one-line reason (result.failed),
+    the other parts load, and the rows raw.<table> holds from that part are kept (part_failures.keep_rows)."""
+    plan = plan_load(path, data_dir or path.parent, spec, open_source)
+    _check_names(path, plan.names)
+    result = LoadResult(spec.name, 0, plan.extras)
+    result.failed = [(part.name, reason) for part, reason in plan.failed]
     staging = qualified(STAGE, spec.name)
-    columns = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(arrow_schema.field(n).type))) for n in names]
+    columns = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(plan.pg_types[n])) for n in plan.names]
     lineage = [
         sql.SQL("_source_file text NOT NULL DEFAULT {}").format(sql.Literal(path.name)),
         sql.SQL("_source_row bigint NOT NULL"),
+        sql.SQL("_part_row bigint NOT NULL"),
         sql.SQL("_batch_id text NOT NULL DEFAULT {}").format(sql.Literal(batch_id)),
         sql.SQL("_escaped text[]"),
     ]
-    copy_columns = sql.SQL(", ").join(map(sql.Identifier, [*names, "_source_row", "_escaped"]))
+    sent = [*plan.names, "_source_file", "_source_row", "_part_row", "_escaped"]
+    if not plan.folder:
+        sent.remove("_source_file")
+    copy_columns = sql.SQL(", ").join(map(sql.Identifier, sent))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(staging, sql.SQL(", ").join(columns + lineage)))
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE true)").format(staging, copy_columns)
-        reader = _ChunkReader(_prefetched(_binary_chunks(source, names, path, result)))
+        reader = _ChunkReader(_prefetched(_binary_chunks(plan, result)))
         try:
             cur.copy_expert(copy.as_string(conn), reader, size=1 << 20)
         except psycopg2.Error as exc:
@@ -376,6 +302,12 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                 first = str(exc).strip().splitlines()[0]
                 raise SourceError(f"{path}: PostgreSQL cannot store a value of this file ({first})") from None
             raise
+        if result.failed:
+            if len(result.failed) == len(plan.parts) + len(plan.failed):
+                raise SourceError(f"{path}: none of its part files can be loaded (first: {result.failed[0][1]})")
+            result.kept_rows = part_failures.keep_rows(cur, spec.name, result)
+            for _, reason in result.failed:  # the run's Transform fails on them, in one line (part_failures)
+                log.info("part file not loaded: %s", reason)
         cur.execute(
             sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT").format(staging)
         )
@@ -384,6 +316,7 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str) -> LoadResult:
                 staging, sql.Literal(f"{ESCAPED_NOTE}{result.escaped_values}")
             )
         )
-    if extras:
-        log.warning("%s: kept extra column(s) not in the %s spec: %s", path, spec.name, ", ".join(extras))
+        part_failures.record(cur, spec.name, result.failed, batch_id)
+    if plan.extras:
+        log.warning("%s: kept extra column(s) not in the %s spec: %s", path, spec.name, ", ".join(plan.extras))
     return result

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from .. import config, errors, report, warehouse
+from .. import config, errors, part_failures, report, warehouse
 from ..orchestration import graph as walk
 from ..orchestration import history, lifeline, progress
 from ..quality import trend
@@ -243,6 +243,7 @@ def cmd_status(args) -> int:
         with conn.cursor() as cur:
             cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
             transform = cur.fetchone()
+            unreadable = part_failures.current(cur)
     print(f"warehouse: {warehouse.describe()}")
     print(f"sources: {config.data_dir()}")
     print()
@@ -260,6 +261,8 @@ def cmd_status(args) -> int:
                 "published; raw, clean and the quarantine still hold the previous one until its heal commits "
                 "(run again)"
             )
+    for table, part, reason in unreadable:
+        print(f"{table}: part file {part} not loaded: {reason}")
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:

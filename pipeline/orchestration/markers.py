@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import luigi
 
-from .. import config, events, warehouse
+from .. import config, events, sources, warehouse
 
 if TYPE_CHECKING:
     _TaskBase = luigi.Task  # a mixin of luigi.Task subclasses: the type checker sees what it mixes into
@@ -28,9 +28,8 @@ def file_digest(path: Path) -> str:
         return "missing"
     except OSError as exc:
         return f"unreadable:{exc.errno}"
-    if path.is_dir():
-        listing = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*"))
-        return "folder:" + hashlib.sha256(repr(listing).encode()).hexdigest()[:24]
+    if path.is_dir():  # a folder source: every part file's path and content (sources.folder_digest)
+        return sources.folder_digest(path, file_digest)
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _file_digests:
         try:
@@ -156,7 +155,12 @@ def _world() -> tuple:
     """What task versions depend on besides the code: the source files as they are now, and the warehouse."""
     folder = config.data_dir()
     try:
-        files = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)))
+        files = tuple(
+            sorted(
+                (e.name, e.stat().st_size, e.stat().st_mtime_ns, sources.listing(Path(e.path)))
+                for e in os.scandir(folder)
+            )
+        )
     except OSError:
         files = ()
     return str(folder), files, warehouse.describe(), config.warehouse().database

@@ -6,7 +6,19 @@ import logging
 
 import luigi
 
-from .. import analytics, backup, config, errors, forecast, ingest, warehouse
+from .. import (
+    analytics,
+    arrow_values,
+    backup,
+    config,
+    errors,
+    forecast,
+    ingest,
+    load_plan,
+    part_failures,
+    sources,
+    warehouse,
+)
 from .. import quality as quality_package
 from ..quality import catalog, contract, heal
 from ..tables import TABLES, spec
@@ -28,6 +40,13 @@ def staged_tables() -> set[str]:
     with warehouse.transaction() as conn, conn.cursor() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (warehouse.STAGE,))
         return {name for (name,) in cur.fetchall() if name in TABLES}
+
+
+def unreadable_parts() -> list[tuple[str, str, str]]:
+    """(table, part, reason) of the part files the latest loads could not read (ops.source_failures)."""
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        warehouse.bootstrap(conn)
+        return part_failures.current(cur)
 
 
 class PipelineTask(Versioned, luigi.Task):
@@ -59,6 +78,10 @@ class PipelineTask(Versioned, luigi.Task):
         run_id = markers.run_id()
         figures = retry.transient_retries(self, lambda: self._attempt(run_id))
         history.record_result(self, figures)
+        self.after_commit()
+
+    def after_commit(self) -> None:
+        """What the task says once its work is committed (Transform: the part files no load could read)."""
 
     def _attempt(self, run_id: str) -> Figures:
         with warehouse.transaction() as conn:
@@ -86,7 +109,7 @@ class LoadTable(PipelineTask):
     table = luigi.ChoiceParameter(choices=list(TABLES))
 
     def source_path(self):
-        return config.data_dir() / f"{self.table}.parquet"
+        return sources.source_path(config.data_dir(), self.table)
 
     def marker_id(self) -> str:
         return f"load:{self.table}"
@@ -94,15 +117,15 @@ class LoadTable(PipelineTask):
     def fingerprint(self) -> str:
         path = self.source_path()
         content = markers.file_digest(path) if path.exists() else "missing"
-        return combine(content, warehouse.spec_hash(spec(self.table)), markers.source_digest(ingest))
+        code = markers.source_digest(ingest, arrow_values, load_plan, part_failures, sources)
+        return combine(content, warehouse.spec_hash(spec(self.table)), code)
 
     def work(self, conn, run_id: str) -> Figures:
-        result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id)
-        return Figures(
-            rows_in=result.rows,
-            rows_out=result.rows,
-            details={"extra_columns": result.extra_columns, "escaped_values": result.escaped_values},
-        )
+        result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id, config.data_dir())
+        details = {"extra_columns": result.extra_columns, "escaped_values": result.escaped_values}
+        if result.failed:  # the run's Transform fails on these (part_failures), once the rest is healed
+            details |= {"failed_parts": [dict(part=p, reason=r) for p, r in result.failed], "kept": result.kept_rows}
+        return Figures(rows_in=result.rows, rows_out=result.rows + result.kept_rows, details=details)
 
 
 class HealTable(PipelineTask):
@@ -207,8 +230,15 @@ class Transform(PipelineTask):
 
     def complete(self) -> bool:
         # Luigi looks below a complete task for nothing: a staged delivery (its heal refused it, then its file was
-        # put back as the marker knew it) would wait there for ever, reported as not yet published.
-        return super().complete() and not staged_tables()
+        # put back as the marker knew it) would wait there for ever, reported as not yet published. A part file no
+        # load could read keeps the run failing (after_commit) until it is fixed or removed.
+        return super().complete() and not staged_tables() and not unreadable_parts()
+
+    def after_commit(self) -> None:
+        # The other parts are loaded, healed and in the analytics; the run still fails, in one line naming the file.
+        failures = unreadable_parts()
+        if failures:
+            raise arrow_values.SourceError(part_failures.failure_line(failures), part_failures.HINT)
 
     def fingerprint(self) -> str:
         return combine(

@@ -16,6 +16,7 @@ from pipeline import tables
 from pipeline.synth import claims, customers, payments, policies, reference
 from pipeline.synth.common import REFERENCE_IDS, Frame, format_ids, labels, relaxed, to_arrow
 from pipeline.synth.conventions import Conventions
+from pipeline.synth.daily import write_daily
 from pipeline.synth.defects import DEFECTS, DefectRates, Injector, is_extra
 
 __all__ = ["SIZES", "Conventions", "DefectRates", "default_truth_path", "generate", "main"]
@@ -47,12 +48,14 @@ def generate(
     rates: DefectRates | None = None,
     conventions: Conventions | str | Path | None = None,
     seasonality: float = 0.0,
+    daily: int = 0,
 ) -> dict[str, int]:
     """Write the eleven source tables to out_dir and the injected defects to truth_path; return rows per table.
 
     `conventions` (default: our own) says how the source system writes ids, categories, e-mails and flags:
     a Conventions, 'default', 'foreign' or the path of a YAML file. `seasonality` (0 to 1) makes claims follow a
     yearly cycle: 0.5 files half again as many claims in January as on average and half as many in July.
+    `daily` > 0 writes the four big tables as a history plus that many daily part files (synth/daily.py).
     """
     out_dir = Path(out_dir)
     truth_path = Path(truth_path) if truth_path is not None else default_truth_path(out_dir)
@@ -82,11 +85,15 @@ def generate(
     out["snapshots"] = reference.snapshots(_rng(seed, "snapshots"), _figures(frames))
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    split = write_daily(out, out_dir, daily, seed, _write) if daily else {}
     for name in tables.TABLES:
-        _write(out[name], out_dir / f"{name}.parquet")
+        if name in split:
+            (out_dir / f"{name}.parquet").unlink(missing_ok=True)  # the folder is the source now
+        else:
+            _write(out[name], out_dir / f"{name}.parquet")
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     _write(_truth(frames, out, conventions), truth_path)
-    return {name: out[name].num_rows for name in tables.TABLES}
+    return {name: split.get(name, out[name].num_rows) for name in tables.TABLES}
 
 
 def _rng(seed: int, table: str) -> np.random.Generator:
@@ -199,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="0..1",
         help="claims follow a yearly cycle of this amplitude (default 0: none)",
     )
+    parser.add_argument(
+        "--daily",
+        type=int,
+        default=0,
+        metavar="N",
+        help="payments, claims, customers and policies as folders: a history and N daily part files "
+        "(new payments and claims, changed customers and policies); default 0: one file per table",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.seasonality <= 1:
         parser.error(f"--seasonality must be between 0 and 1, got {args.seasonality}")
@@ -213,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         truth_path=args.truth,
         conventions=conventions,
         seasonality=args.seasonality,
+        daily=args.daily,
     )
     for name, n in counts.items():
         print(f"{name:<16}{n:>12,}")

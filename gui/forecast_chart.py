@@ -35,10 +35,11 @@ class ForecastChart(Chart):
         self.forecast_months: list = []
         self.mape = ""
         self.note = ""
+        self.band: pg.FillBetweenItem | None = None
 
     def show_note(self, note: str) -> None:
         """No forecast for this type: the reason, in place of the lines."""
-        self.forecast_months, self.mape, self.note = [], "", note
+        self.forecast_months, self.mape, self.note, self.band = [], "", note, None
         self.show_message(note)
         self.legend.setText(f"<i>{html.escape(note)}</i>")
         self.legend.show()

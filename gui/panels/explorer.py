@@ -61,7 +61,8 @@ class ExplorerPanel(Panel):
         self.token = self.count_token = 0
         self.shown_rows: list[dict] = []
         self.types: dict[str, str] = {}
-        self.export_job: Export | None = None
+        self.export_job: Export | None = None  # the export running
+        self.last_job: Export | None = None
         self.last_export: tuple[str, int] | None = None
 
         layout = page_layout(self)
@@ -333,7 +334,7 @@ class ExplorerPanel(Panel):
             path = ask_path(self, f"{self.selection.schema}-{self.selection.table}.csv")
             if not path:
                 return
-        self.export_job = Export(self, self.selection, self.dates(), path, self.total)
+        self.export_job = self.last_job = Export(self, self.selection, self.dates(), path, self.total)
         self.export_job.finished.connect(self._exported)
         self.export_job.stopped.connect(self._export_stopped)
         self._set_buttons()

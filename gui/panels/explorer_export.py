@@ -67,13 +67,11 @@ class Export(QObject):
         self.dialog.setLabelText(f"Exported {formats.count(done)} of {formats.count(total)} rows…")
 
     def _done(self, rows: int) -> None:
-        self.percent = 100
-        self.dialog.setValue(100)
-        self.dialog.close()
+        self.dialog.hide()  # not close(): QProgressDialog's closeEvent counts as a cancel
         self.finished.emit(self.path, rows)
 
     def _failed(self, message: str) -> None:
-        self.dialog.close()
+        self.dialog.hide()
         self.stopped.emit(
             "Export cancelled: no file written" if self.cancelled.is_set() else f"Export failed: {message}"
         )

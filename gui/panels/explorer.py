@@ -60,6 +60,7 @@ class ExplorerPanel(Panel):
         self.total: int | None = None  # the selection's row count, once counted
         self.token = self.count_token = 0
         self.shown_rows: list[dict] = []
+        self.fitted = False  # columns fitted to the rows of this table
         self.types: dict[str, str] = {}
         self.export_job: Export | None = None  # the export running
         self.last_job: Export | None = None
@@ -173,6 +174,7 @@ class ExplorerPanel(Panel):
         else:
             self.selection = explore.Selection(schema, table)
             self.types = {}
+            self.fitted = False
         self._selection_changed()
 
     def _table_chosen(self) -> None:
@@ -216,7 +218,8 @@ class ExplorerPanel(Panel):
             return  # a newer page is on its way
         page: explore.Page = found["page"]
         self.starts, self.next_start = starts, (page.after, page.offset)
-        if found["types"] != self.types or self.rows.columns == []:
+        new_columns = found["types"] != self.types or self.rows.columns == []
+        if new_columns:
             self.types = found["types"]
             self.rows.columns = [Column(name, name, cell) for name in page.columns]
             current = self.column.currentText()
@@ -225,7 +228,9 @@ class ExplorerPanel(Panel):
             self.column.setCurrentIndex(max(self.column.findText(current), 0))
         self.shown_rows = [dict(zip(page.columns, row, strict=True)) for row in page.rows]
         self.rows.set_rows(self.shown_rows)
-        fit_columns(self.view, 260)
+        if new_columns or (self.shown_rows and len(starts) == 1 and not self.fitted):
+            fit_columns(self.view, 260)  # once a table: columns that keep their width while paging, and less work
+            self.fitted = bool(self.shown_rows)
         self._show_sort()
         column, dates = found["date_column"], self.dates()
         if dates is None or dates == (None, None):

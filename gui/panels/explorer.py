@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QWidget
 
 from pipeline import explore
 
@@ -75,27 +75,28 @@ class ExplorerPanel(Panel):
         self.export_button.clicked.connect(lambda: self.export())  # clicked(bool) is not a path
         layout.addLayout(header("Explorer", self.subtitle, self.export_button))
 
-        self.table = QComboBox(minimumWidth=200)
+        # narrow minimums: the row must fit a 1024-pixel window (the lists show long names whole)
+        self.table = QComboBox(minimumWidth=160)
         self.table.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.table.setMinimumContentsLength(20)
+        self.table.setMinimumContentsLength(16)
         self.table.activated.connect(self._table_chosen)
-        self.column = QComboBox(minimumWidth=150)
+        self.column = QComboBox(minimumWidth=120)
         self.column.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.column.setMinimumContentsLength(14)
+        self.column.setMinimumContentsLength(11)
         self.operator = QComboBox()
         self.operator.addItems(list(OPERATORS))
         self.operator.currentTextChanged.connect(
             lambda op: self.value.setEnabled(OPERATORS[op] not in ("null", "not null"))
         )
         self.value = QLineEdit(placeholderText="value")
-        self.value.setMinimumWidth(120)
+        self.value.setMinimumWidth(80)
         self.value.returnPressed.connect(self.add_filter)
         self.add_button = button("Add filter")
         self.add_button.clicked.connect(self.add_filter)
         picks = QHBoxLayout()
         picks.addWidget(QLabel("Table"))
         picks.addWidget(self.table)
-        picks.addSpacing(16)
+        picks.addSpacing(8)
         picks.addWidget(QLabel("Filter"))
         picks.addWidget(self.column)
         picks.addWidget(self.operator)
@@ -230,6 +231,9 @@ class ExplorerPanel(Panel):
         self.rows.set_rows(self.shown_rows)
         if new_columns or (self.shown_rows and len(starts) == 1 and not self.fitted):
             fit_columns(self.view, 260)  # once a table: columns that keep their width while paging, and less work
+            heading = self.view.horizontalHeader()
+            for index in range(heading.count()):  # room for the sort arrow (fit_columns leaves none: no local sort)
+                heading.resizeSection(index, heading.sectionSize(index) + 14)
             self.fitted = bool(self.shown_rows)
         self._show_sort()
         column, dates = found["date_column"], self.dates()
@@ -327,6 +331,7 @@ class ExplorerPanel(Panel):
         filters = self.selection.filters if self.selection else ()
         for index, f in enumerate(filters):
             chip = button(f"{describe_filter(f)}  ×", tooltip="Remove this filter")
+            chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             chip.clicked.connect(lambda checked=False, i=index: self.remove_filter(i))
             self.chip_row.addWidget(chip)
         self.chips.setVisible(bool(filters))

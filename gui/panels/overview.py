@@ -12,6 +12,11 @@ from ..time_chart import TimeChart
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]
+ALL_TIME_CHARTS = {
+    "policies_chart": "Policies by type and status",
+    "segments_chart": "Customers by segment and risk band",
+    "loss_chart": "Loss ratio by policy type",
+}
 
 
 def partial(months: list, through) -> str:
@@ -172,6 +177,8 @@ class OverviewPanel(Panel):
         """The cards a date range changes: what happened within it (the others are the warehouse's as a whole)."""
         notes = {"claims": "clean records", "premium_collected_usd": "collected, USD"}
         notes |= {"claims_paid_usd": "USD, net of refunds", "loss_ratio": "paid ÷ collected"}
+        for chart, title in ALL_TIME_CHARTS.items():  # the warehouse as it stands: a date range does not cut them
+            getattr(self, chart).title.setText(title + (" (all time)" if r is not None else ""))
         if r is None:
             for key, note in notes.items():
                 self.cards[key].note.setText(note)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePo
 from pipeline import explore
 
 from .. import explore_jobs, formats, workers
-from ..flow import FlowLayout
+from ..flow import FlowLayout, fixed_height_for_width
 from ..models import Column, RowsModel
 from .common import Box, Message, Panel, button, fit_columns, header, page_layout, table_view
 from .explorer_export import Export, ask_path
@@ -105,7 +105,8 @@ class ExplorerPanel(Panel):
         layout.addLayout(picks)
 
         self.chips = QWidget()
-        self.chip_row = FlowLayout(self.chips, spacing=6)  # one removable button per filter
+        self.chip_row = FlowLayout(self.chips, spacing=6, stretch=False)  # a removable button per filter, wrapping
+        fixed_height_for_width(self.chips)
         self.date_note = QLabel(objectName="muted")
         self.date_note.setWordWrap(True)
         layout.addWidget(self.chips)
@@ -325,9 +326,9 @@ class ExplorerPanel(Panel):
 
     def _show_chips(self) -> None:
         while self.chip_row.count():
-            item = self.chip_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            old = self.chip_row.takeAt(0).widget()
+            old.hide()  # gone now, not at the next turn of the event loop
+            old.deleteLater()
         filters = self.selection.filters if self.selection else ()
         for index, f in enumerate(filters):
             chip = button(f"{describe_filter(f)}  ×", tooltip="Remove this filter")

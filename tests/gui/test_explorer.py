@@ -200,3 +200,12 @@ def test_a_date_range_ending_mid_month_marks_that_month_partial(filled_url, wind
     premium = overview.premium_chart
     assert [d.strftime("%Y-%m") for d in premium.dates] == [f"2022-0{m}" for m in range(1, 7)]
     assert premium.partial_note == "last month partial (data to 2022-06-15): dashed"
+
+
+def test_an_empty_warehouse_has_nothing_to_explore_and_no_forecast(database_url, window, qtbot):
+    explorer = window.show_panel("Explorer")
+    qtbot.waitUntil(lambda: explorer.loads >= 1, timeout=30000)
+    assert explorer.empty.isVisible() and not explorer.box.isVisible() and explorer.status.text() == ""
+    forecast = window.show_panel("Forecast")
+    qtbot.waitUntil(lambda: forecast.loads >= 1, timeout=30000)
+    assert forecast.pages.currentWidget() is forecast.empty and forecast.charts == {}

@@ -48,6 +48,16 @@ def describe_filter(f: explore.Filter) -> str:
     return f"{f.column} {op}" if f.value is None else f"{f.column} {op} {f.value}"
 
 
+class PageModel(RowsModel):
+    """A page's rows; headers stay left-aligned, so that a right-aligned number's title never runs under the sort
+    arrow drawn at the header's right."""
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt's name
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return None
+        return super().headerData(section, orientation, role)
+
+
 class ExplorerPanel(Panel):
     title = "Explorer"
 
@@ -112,7 +122,7 @@ class ExplorerPanel(Panel):
         layout.addWidget(self.chips)
         layout.addWidget(self.date_note)
 
-        self.rows = RowsModel([], self)
+        self.rows = PageModel([], self)
         self.view = table_view(self.rows, stretch_last=False)
         heading = self.view.horizontalHeader()
         heading.setSectionsClickable(True)

@@ -14,6 +14,8 @@ HORIZON = 6  # months forecast
 BACKTEST = 12  # months held out to measure the error
 SEASON = 12
 MIN_MONTHS = 2 * SEASON  # a seasonal model needs two whole years to fit
+WINDOW = 4 * SEASON  # months the model learns from: a growing book's early years distort the season's shape
+SEVERITY_MONTHS = 2 * SEASON  # months the average claim amount (severity) is taken from
 INTERVAL = 0.8  # the central share of outcomes the interval holds
 SIMULATIONS = 1000
 METRICS = {"claims": "claims", "amount": "total_amount"}  # forecast column -> claims_trends column
@@ -48,8 +50,8 @@ def monthly(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> dict[str, pd
 
 def _fit(y: pd.Series, damped: bool | None = None):
     """Holt-Winters (statsmodels): additive trend, yearly season; the trend damped or not, whichever has the lower
-    AICc (or as `damped` says). The season is multiplicative where every month is above zero (counts and amounts
-    swing in proportion to their level), else additive. Heuristic start values and no brute-force search keep a
+    AICc (or as `damped` says). The season is multiplicative where every month is above zero (counts swing in
+    proportion to their level), else additive. Heuristic start values and no brute-force search keep a
     fit to a few milliseconds; the backtest says how good the choice is."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
@@ -70,26 +72,42 @@ def _fit(y: pd.Series, damped: bool | None = None):
     return min(fits, key=lambda fit: fit.aicc if np.isfinite(fit.aicc) else np.inf)
 
 
-def predict(y: pd.Series, steps: int, damped: bool | None = None, seed: int = 0) -> tuple[pd.DataFrame, bool]:
-    """Mean and interval (simulated from the fit's residuals) for the `steps` months after y, never below zero;
-    and whether the chosen trend is damped (the backtest refits that form, not all of them)."""
-    fit = _fit(y, damped)
+def predict(
+    y: pd.Series, steps: int, damped: bool | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """Mean and interval (simulated from the fit's residuals) for the `steps` months after the last WINDOW months
+    of y, never below zero; the simulated paths (steps x SIMULATIONS); and whether the chosen trend is damped (the
+    backtest refits that form, not all of them)."""
+    fit = _fit(y.iloc[-WINDOW:], damped)
     paths = np.asarray(
         fit.simulate(
             steps, repetitions=SIMULATIONS, error="add", random_errors="bootstrap", rng=np.random.default_rng(seed)
         )
-    )
-    tail = (1 - INTERVAL) / 2
+    ).reshape(steps, -1)
     months = pd.date_range(y.index[-1] + pd.offsets.MonthBegin(1), periods=steps, freq="MS")
+    return _summary(np.asarray(fit.forecast(steps)), paths, months), paths, bool(fit.model.damped_trend)
+
+
+def _summary(mean: np.ndarray, paths: np.ndarray, months: pd.Index) -> pd.DataFrame:
+    tail = (1 - INTERVAL) / 2
     frame = pd.DataFrame(
-        {
-            "mean": np.asarray(fit.forecast(steps)),
-            "low": np.quantile(paths, tail, axis=1),
-            "high": np.quantile(paths, 1 - tail, axis=1),
-        },
+        {"mean": mean, "low": np.quantile(paths, tail, axis=1), "high": np.quantile(paths, 1 - tail, axis=1)},
         index=months,
     )
-    return frame.clip(lower=0.0), bool(fit.model.damped_trend)
+    return frame.clip(lower=0.0)
+
+
+def predict_amount(history: pd.DataFrame, counts: pd.DataFrame, count_paths: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Amounts as forecast counts x severity (frequency-severity, as actuaries split it): a month's total is made
+    by a few large claims, so it is forecast through the claim count, which is regular, and the average amount per
+    claim over the last SEVERITY_MONTHS. The interval draws each simulated month's severity from those months'."""
+    recent = history.iloc[-SEVERITY_MONTHS:]
+    severity = recent["amount"].sum() / max(recent["claims"].sum(), 1.0)
+    monthly_severity = (recent["amount"] / recent["claims"]).to_numpy()[recent["claims"].to_numpy() > 0]
+    if monthly_severity.size == 0:
+        monthly_severity = np.array([severity])
+    draws = np.random.default_rng(seed).choice(monthly_severity, size=count_paths.shape)
+    return _summary(counts["mean"].to_numpy() * severity, np.clip(count_paths, 0, None) * draws, counts.index)
 
 
 def mape(actual: np.ndarray, forecast: np.ndarray) -> float | None:
@@ -100,15 +118,22 @@ def mape(actual: np.ndarray, forecast: np.ndarray) -> float | None:
     return float(np.mean(np.abs(actual[keep] - forecast[keep]) / actual[keep]))
 
 
-def backtest(y: pd.Series, damped: bool | None = None) -> Backtest:
-    """Fit on all but the last BACKTEST months (the form chosen on the whole history), forecast them; seasonal
-    naive repeats the month a year before."""
-    if len(y) < MIN_MONTHS + BACKTEST:
-        return Backtest(None, None)
-    train, test = y.iloc[:-BACKTEST], y.iloc[-BACKTEST:].to_numpy()
-    model = predict(train, BACKTEST, damped)[0]["mean"].to_numpy()
-    naive = y.iloc[-BACKTEST - SEASON : -SEASON].to_numpy()
-    return Backtest(mape(test, model), mape(test, naive))
+def backtest(history: pd.DataFrame, damped: bool | None = None) -> dict[str, Backtest]:
+    """Per metric: fit on all but the last BACKTEST months (the count's form chosen on the whole history) and
+    forecast them the same way as the future; seasonal naive repeats the month a year before."""
+    if len(history) < MIN_MONTHS + BACKTEST:
+        return {metric: Backtest(None, None) for metric in METRICS}
+    train, test = history.iloc[:-BACKTEST], history.iloc[-BACKTEST:]
+    naive = history.iloc[-BACKTEST - SEASON : -SEASON]
+    counts, paths, _ = predict(train["claims"], BACKTEST, damped)
+    model = {"claims": counts["mean"], "amount": predict_amount(train, counts, paths)["mean"]}
+    return {
+        metric: Backtest(
+            mape(test[metric].to_numpy(), model[metric].to_numpy()),
+            mape(test[metric].to_numpy(), naive[metric].to_numpy()),
+        )
+        for metric in METRICS
+    }
 
 
 def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFrame:
@@ -123,14 +148,15 @@ def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFram
                 }
             )
             continue
+        counts, paths, damped = predict(series["claims"], HORIZON)
+        predicted = {"claims": counts, "amount": predict_amount(series, counts, paths)}
+        tested = backtest(series, damped)
         columns: dict[str, pd.Series] = {}
         for metric in METRICS:
-            predicted, damped = predict(series[metric], HORIZON)
-            tested = backtest(series[metric], damped)
             for part in ("mean", "low", "high"):
-                columns[metric if part == "mean" else f"{metric}_{part}"] = predicted[part]
-            columns[f"{metric}_mape"] = pd.Series(tested.model_mape, index=predicted.index)
-            columns[f"{metric}_naive_mape"] = pd.Series(tested.naive_mape, index=predicted.index)
+                columns[metric if part == "mean" else f"{metric}_{part}"] = predicted[metric][part]
+            columns[f"{metric}_mape"] = pd.Series(tested[metric].model_mape, index=counts.index)
+            columns[f"{metric}_naive_mape"] = pd.Series(tested[metric].naive_mape, index=counts.index)
         block = pd.DataFrame(columns).rename_axis("month").reset_index()
         block.insert(0, "claim_type", claim_type)
         block["history_months"] = len(series)
@@ -175,7 +201,8 @@ CREATE TABLE analytics.claims_forecast (
     note              text
 );
 COMMENT ON TABLE analytics.claims_forecast IS
-    'Next months of claims per claim type (Holt-Winters, 80% interval); *_mape: 12-month backtest error, '
+    'Next months of claims per claim type (counts: Holt-Winters; amounts: counts x recent severity; 80% interval); '
+    '*_mape: 12-month backtest error, '
     '*_naive_mape: the same for seasonal naive; note: why a type has no forecast';
 """
 

@@ -38,6 +38,35 @@ def test_seasonal_history_is_forecast_six_months_with_an_interval_and_beats_seas
     assert medical["history_months"].iloc[0] == 60 and medical["note"].isna().all()
 
 
+def growing_book(months: int = 120, seed: int = 3, types=("Accident", "Medical", "Theft")) -> pd.DataFrame:
+    """analytics.claims_trends rows of a book that starts with a few claims a month and grows 50% a year, with a
+    strong winter season, Poisson counts and heavy-tailed claim amounts: what the generator and real books look like."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, claim_type in enumerate(types):
+        for i, month in enumerate(pd.date_range("2015-01-01", periods=months, freq="MS")):
+            expected = (3 + k) * 1.035**i * (1 + 0.6 * np.cos(2 * np.pi * (month.month - 1) / 12))
+            claims = int(rng.poisson(expected))
+            amount = float(rng.lognormal(7.5, 1.8, size=claims).sum())
+            rows.append({"month": month.date(), "claim_type": claim_type, "claims": claims, "total_amount": amount})
+    return pd.DataFrame(rows)
+
+
+def test_a_growing_book_with_sparse_early_years_is_forecast_better_than_seasonal_naive():
+    # Fitted on all ten years, the early months without claims forced an additive season onto exponential growth:
+    # backtest errors of 129-145% against naive's 31-34%. The model now learns from the last WINDOW months.
+    out = forecast.forecast(growing_book(), pd.Timestamp("2024-12-31"))
+    first = out.groupby("claim_type").first()
+    assert (first["history_months"] == 120).all()
+    assert (first["claims_mape"] < 0.75 * first["claims_naive_mape"]).all(), first
+    # Amounts are counts x the average claim of the last two years; the interval holds the mean.
+    history = forecast.monthly(growing_book(), pd.Timestamp("2024-12-31"))["Medical"].iloc[-forecast.SEVERITY_MONTHS :]
+    severity = history["amount"].sum() / history["claims"].sum()
+    medical = out[out["claim_type"] == "Medical"]
+    assert np.allclose(medical["amount"], medical["claims"] * severity)
+    assert (medical["amount_low"] <= medical["amount"]).all() and (medical["amount"] <= medical["amount_high"]).all()
+
+
 def test_short_history_says_so_instead_of_drawing_a_line():
     out = forecast.forecast(trends(18), pd.Timestamp("2021-06-30"))
     assert len(out) == 2  # one row per claim type, no forecast months

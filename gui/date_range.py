@@ -34,13 +34,9 @@ def latest_day() -> datetime.date | None:
     """The last day of claims or payments in the warehouse (None before the first run)."""
     if not {"clean.claims", "clean.payments"} <= queries.existing("clean.claims", "clean.payments"):
         return None
-    conn = queries.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(LATEST_SQL)
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    from .explore_jobs import first_value  # the worker's own session: no new connection per question
+
+    return first_value(LATEST_SQL)
 
 
 class DateRangeBar(QWidget):
@@ -99,9 +95,11 @@ class DateRangeBar(QWidget):
         today = datetime.date.today()
         return bounds(self.choice.currentData(), today, self.start.date().toPython(), self.end.date().toPython())
 
-    def learn_latest(self) -> None:
-        """Ask the warehouse for its last day of data (the quick picks end there), off the GUI thread."""
-        workers.submit(self, latest_day, done=self._learnt)
+    def learn_latest(self, always: bool = True) -> None:
+        """Ask the warehouse for its last day of data (the quick picks end there), off the GUI thread; when not
+        `always`, only if a quick pick is chosen (a run announces many changes: all time needs no answer)."""
+        if always or self.choice.currentData() in ("12m", "ytd"):
+            workers.submit(self, latest_day, done=self._learnt)
 
     def _learnt(self, day: datetime.date | None) -> None:
         day = day or datetime.date.today()

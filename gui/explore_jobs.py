@@ -60,6 +60,16 @@ def _with_cursor(work: Callable):
     raise AssertionError("unreachable")
 
 
+def first_value(statement: str, params: tuple = ()):
+    """The first column of the first row of a statement, on this thread's session."""
+
+    def work(cur):
+        cur.execute(statement, params)
+        return cur.fetchone()[0]
+
+    return _with_cursor(work)
+
+
 def forget() -> None:
     """The warehouse changed (a run replaced tables, another warehouse was chosen): describe every table again."""
     with _described_lock:

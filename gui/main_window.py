@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
             made.mark_stale()
         self._update_where()
         self._update_banner()
-        self.dates.learn_latest()
+        self.dates.learn_latest(always=False)
 
     def _dates_changed(self) -> None:
         for name in ("Overview", "Data quality", "Explorer"):

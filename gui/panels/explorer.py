@@ -113,6 +113,10 @@ class ExplorerPanel(Panel):
         picks.addWidget(self.value, 1)
         picks.addWidget(self.add_button)
         layout.addLayout(picks)
+        self.build_in_steps(self._build_rows(layout))
+
+    def _build_rows(self, layout):
+        """The filters' buttons, the table and its pager: made a piece per turn of the event loop (Panel)."""
 
         self.chips = QWidget()
         self.chip_row = FlowLayout(self.chips, spacing=6, stretch=False)  # a removable button per filter, wrapping
@@ -122,6 +126,7 @@ class ExplorerPanel(Panel):
         layout.addWidget(self.chips)
         layout.addWidget(self.date_note)
 
+        yield
         self.rows = PageModel([], self)
         self.view = table_view(self.rows, stretch_last=False)
         heading = self.view.horizontalHeader()

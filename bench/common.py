@@ -33,7 +33,7 @@ def scratch_database(name: str) -> str:
 
 def ensure_data(scale: float, seed: int = 42) -> Path:
     """Generated source files at a scale, made once and reused (in /tmp)."""
-    folder = Path(f"/tmp/insurance-bench/scale-{scale}")
+    folder = Path(f"/tmp/insurance-bench/scale-{scale}" + (f"-seed-{seed}" if seed != 42 else ""))
     if not (folder / "payments.parquet").exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(

@@ -77,10 +77,13 @@ class Banner(QFrame):
         self.hide()
 
     def set_state(self, state: dict) -> None:
-        self.kind, text = words(state)
+        kind, text = words(state)
+        if (kind, text) == (self.kind, self.text.text()):  # asked again and again during a run: no restyle
+            return
+        restyle, self.kind = kind != self.kind, kind
         self.text.setText(text)
         self.text.setToolTip(text)
-        if self.kind:
+        if self.kind and restyle:
             ink, paper, edge = COLOURS[self.kind]
             self.setStyleSheet(
                 f"QFrame#banner {{ background: {paper}; border-bottom: 1px solid {edge}; }}"

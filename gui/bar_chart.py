@@ -31,6 +31,8 @@ class BarChart(Chart):
         if not categories or not series:
             self.show_message("No data yet")
             return
+        if self.unchanged(list(categories), {name: list(values) for name, values in series.items()}):
+            return
         self._reset()
         self.categories, self.series = list(categories), series
         self.categories_axis.set_labels(self.categories)

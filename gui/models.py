@@ -52,6 +52,8 @@ class RowsModel(QAbstractTableModel):
         self.rows: list[dict] = []
 
     def set_rows(self, rows: list[dict]) -> None:
+        if rows == self.rows:  # a refresh that changed nothing: no reset (the view keeps its state, no relayout)
+            return
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()

@@ -72,6 +72,8 @@ class TimeChart(Chart):
         if not dates or not series:
             self.show_message("No data yet")
             return
+        if self.unchanged(list(dates), {name: list(values) for name, values in series.items()}, right, partial_last):
+            return
         if right or partial_last or getattr(self, "special", False):
             self.special = bool(right or partial_last)
             self._set_special(dates, series, right, partial_last)

@@ -165,6 +165,9 @@ class QualityPanel(Panel):
         self.load_failed.emit(message)
 
     def _show(self, data: dict) -> None:
+        if self.shows_already(data, self.data, self.failure):
+            self.finish_load()
+            return
         self.data = data
         if data["empty"]:
             self.empty.show_text(

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMainWindow, QSt
 
 from . import banner, style, workers
 from .banner import Banner
+from .date_range import DateRangeBar
 from .live import Listener
 from .panels.common import Panel
 from .preferences import AppSettings
@@ -26,6 +27,8 @@ class MainWindow(QMainWindow):
             ("Overview", self._overview),
             ("Pipeline", self._pipeline),
             ("Data quality", self._quality),
+            ("Explorer", self._explorer),
+            ("Forecast", self._forecast),
             ("Backups", self._backups),
             ("Settings", self._settings),
         ]
@@ -52,11 +55,14 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(placeholder)
         self.banner = Banner()
         self.banner.show_pipeline.connect(lambda: self.show_panel("Pipeline"))
+        self.dates = DateRangeBar(self.settings)
+        self.dates.changed.connect(self._dates_changed)
         content = QWidget()
         column = QVBoxLayout(content)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.banner)
+        column.addWidget(self.dates)
         column.addWidget(self.stack, 1)
         central = QWidget()
         row = QHBoxLayout(central)
@@ -76,8 +82,9 @@ class MainWindow(QMainWindow):
         self.settle.timeout.connect(self.warehouse_changed)
         self.live.start()
         self._update_banner()
+        self.dates.learn_latest()
 
-        # Keyboard: F5 refreshes the panel shown, Ctrl+1..5 switch panels.
+        # Keyboard: F5 refreshes the panel shown, Ctrl+1..7 switch panels.
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.refresh_current)
         for number, (name, _) in enumerate(self.factories, start=1):
             QShortcut(QKeySequence(f"Ctrl+{number}"), self, lambda chosen=name: self.show_panel(chosen))
@@ -151,6 +158,12 @@ class MainWindow(QMainWindow):
             made.mark_stale()
         self._update_where()
         self._update_banner()
+        self.dates.learn_latest(always=False)
+
+    def _dates_changed(self) -> None:
+        for name in ("Overview", "Data quality", "Explorer"):
+            if name in self.panels:
+                self.panels[name].mark_stale()
 
     def settings_changed(self) -> None:
         """Another warehouse, maybe: listen to it instead, and show its state in every panel."""
@@ -160,7 +173,7 @@ class MainWindow(QMainWindow):
     def _overview(self) -> Panel:
         from .panels.overview import OverviewPanel
 
-        made = OverviewPanel()
+        made = OverviewPanel(self.dates.bounds)
         made.run_requested.connect(self.run_pipeline)
         return made
 
@@ -174,7 +187,18 @@ class MainWindow(QMainWindow):
     def _quality(self) -> Panel:
         from .panels.quality import QualityPanel
 
-        return QualityPanel()
+        return QualityPanel(self.dates.run_bounds)
+
+    def _explorer(self) -> Panel:
+        workers.ensure_pipeline()  # the panel builds pipeline.explore's selections on this thread
+        from .panels.explorer import ExplorerPanel
+
+        return ExplorerPanel(self.dates.bounds)
+
+    def _forecast(self) -> Panel:
+        from .panels.forecast import ForecastPanel
+
+        return ForecastPanel()
 
     def _backups(self) -> Panel:
         from .panels.backups import BackupsPanel

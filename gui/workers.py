@@ -34,6 +34,7 @@ def ensure_pipeline() -> None:
             import pipeline
             import pipeline.backup
             import pipeline.config
+            import pipeline.explore
             import pipeline.tables
             import pipeline.warehouse  # noqa: F401
 

@@ -159,7 +159,14 @@ class Page:
     offset: int
 
 
-def page(cur, selection: Selection, after: tuple | None = None, rows: int = PAGE_ROWS, offset: int = 0) -> Page:
+def page(
+    cur,
+    selection: Selection,
+    after: tuple | None = None,
+    rows: int = PAGE_ROWS,
+    offset: int = 0,
+    table: Table | None = None,
+) -> Page:
     """Up to `rows` rows after the page that ended at `after` (its Page.after; None: the first page).
 
     Ordered by the sort column (nulls last) then the unique key, so that a page starts exactly where the one
@@ -252,8 +259,8 @@ def _after(selection: Selection, key: list[str], after: tuple) -> tuple[sql.Comp
     )
 
 
-def count(cur, selection: Selection) -> int:
-    table = describe(cur, selection)
+def count(cur, selection: Selection, table: Table | None = None) -> int:
+    table = table or describe(cur, selection)
     where, params = _where(selection, table)
     _execute(cur, selection, sql.SQL("SELECT count(*) FROM {} WHERE {}").format(selection.relation, where), params)
     return cur.fetchone()[0]
@@ -283,7 +290,13 @@ class _Counting:
         return self.file.write(data)
 
 
-def export(cur, selection: Selection, out: Path, progress: Callable[[int, int], None] | None = None) -> int:
+def export(
+    cur,
+    selection: Selection,
+    out: Path,
+    progress: Callable[[int, int], None] | None = None,
+    table: Table | None = None,
+) -> int:
     """Write the selected rows to out (.csv, or .parquet with the columns' types); rows written.
 
     CSV comes straight from COPY; Parquet is read from the same CSV stream by Arrow in batches with the
@@ -292,8 +305,8 @@ def export(cur, selection: Selection, out: Path, progress: Callable[[int, int], 
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ExploreError(f"{out}: the export writes .csv or .parquet files")
-    table = describe(cur, selection)
-    total = count(cur, selection)
+    table = table or describe(cur, selection)
+    total = count(cur, selection, table)
     where, params = _where(selection, table)
     direction = sql.SQL("DESC" if selection.descending else "ASC")
     order = ([selection.sort] if selection.sort else []) + [k for k in table.key if k != selection.sort]

@@ -12,6 +12,7 @@ runs), makes a backup from the Backups panel, and saves each panel once its data
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import shutil
 import subprocess
@@ -123,6 +124,34 @@ def main() -> None:
             drop()
 
 
+def shoot_issue_20(app, window, save) -> None:
+    """The Explorer (claims of one type, dearest first), the forecast, and Overview on the last 12 months."""
+    explorer = window.show_panel("Explorer")
+    wait(app, lambda: explorer.loads >= 1 and explorer.total is not None)
+    for action in (
+        lambda: explorer.add_filter("claim_type", "=", "Medical"),
+        lambda: explorer.add_filter("claim_amount", ">=", "1000"),
+        lambda: explorer.sort_by("claim_amount", descending=True),
+    ):
+        shown = explorer.loads
+        action()
+        wait(app, lambda shown=shown: explorer.loads > shown and explorer.total is not None)
+    explorer.column.setCurrentText("status")
+    save("explorer")
+    forecast = window.show_panel("Forecast")
+    wait(app, lambda: forecast.loads >= 1)
+    save("forecast")
+    overview = window.show_panel("Overview")
+    wait(app, lambda: window.dates.latest != datetime.date.today())  # the quick picks end at the last day of data
+    shown = overview.loads
+    window.dates.set_choice("12m")
+    wait(app, lambda: overview.loads > shown)
+    save("date-range")
+    shown = overview.loads
+    window.dates.set_choice("all")
+    wait(app, lambda: overview.loads > shown)
+
+
 def shoot(out: Path, folder: Path) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -169,6 +198,7 @@ def shoot(out: Path, folder: Path) -> None:
     settings = window.show_panel("Settings")
     wait(app, lambda: settings.loads >= 1)
     save("settings")
+    shoot_issue_20(app, window, save)
 
     window.resize(1024, 700)
     if os.environ.get("SHOW_WIDTHS"):
@@ -180,6 +210,7 @@ def shoot(out: Path, folder: Path) -> None:
         ("quality", "Data quality"),
         ("backups", "Backups"),
         ("settings", "Settings"),
+        ("explorer", "Explorer"),
     ):
         shown = window.show_panel(panel)
         if panel == "Data quality":

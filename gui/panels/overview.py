@@ -5,13 +5,18 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
-from .. import formats, queries, workers
+from .. import formats, overview_range, workers
 from ..bar_chart import BarChart
 from ..flow import FlowLayout
 from ..time_chart import TimeChart
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]
+ALL_TIME_CHARTS = {
+    "policies_chart": "Policies by type and status",
+    "segments_chart": "Customers by segment and risk band",
+    "loss_chart": "Loss ratio by policy type",
+}
 
 
 def partial(months: list, through) -> str:
@@ -31,8 +36,9 @@ class OverviewPanel(Panel):
     title = "Overview"
     run_requested = Signal()  # the empty state's "Run pipeline"
 
-    def __init__(self, parent=None):
+    def __init__(self, dates=lambda: None, parent=None):
         super().__init__(parent)
+        self.dates = dates  # the app's date range: (first, last day) or None for all time
         self.data: dict = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -104,8 +110,9 @@ class OverviewPanel(Panel):
         super().refresh()
         if not self.data:
             self.pages.setCurrentWidget(self.loading)
-        if not workers.take_early(self, "overview", done=self._show, failed=self._fail):  # started by the app
-            workers.submit(self, queries.overview, done=self._show, failed=self._fail)
+        dates = self.dates()
+        if dates is not None or not workers.take_early(self, "overview", done=self._show, failed=self._fail):
+            workers.submit(self, overview_range.overview, dates, done=self._show, failed=self._fail)
 
     def _fail(self, message: str) -> None:
         self.failure.show_text("Cannot read the warehouse", message)
@@ -144,6 +151,7 @@ class OverviewPanel(Panel):
         self.cards["data_quality_score"].set(formats.percent(k.get("data_quality_score")))
         for key in ("premium_collected_usd", "claims_paid_usd"):
             self.cards[key].setToolTip(formats.money_exact(k.get(key)))
+        self._show_range_kpis(data.get("range_kpis"))
 
         through = data.get("data_through") or {}
         months, claims = pivot(data["claims_by_month"], "month", "claim_type", "claims")
@@ -167,3 +175,24 @@ class OverviewPanel(Panel):
         self.loss_chart.set_bars([r["policy_type"] for r in losses], {"Loss ratio": [r["loss_ratio"] for r in losses]})
         self.pages.setCurrentWidget(self.content)
         self.finish_load()
+
+    def _show_range_kpis(self, r: dict | None) -> None:
+        """The cards a date range changes: what happened within it (the others are the warehouse's as a whole)."""
+        notes = {"claims": "clean records", "premium_collected_usd": "collected, USD"}
+        notes |= {"claims_paid_usd": "USD, net of refunds", "loss_ratio": "paid ÷ collected"}
+        for chart, title in ALL_TIME_CHARTS.items():  # the warehouse as it stands: a date range does not cut them
+            getattr(self, chart).title.setText(title + (" (all time)" if r is not None else ""))
+        if r is None:
+            for key, note in notes.items():
+                self.cards[key].note.setText(note)
+            return
+        start, end = self.data["range"]
+        span = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        self.cards["claims"].set(formats.count(r["claims"]), "filed in range")
+        self.cards["policies"].set(formats.count(r["policies_started"]), "started in range")
+        self.cards["premium_collected_usd"].set(formats.money(r["premium_collected_usd"]), "collected in range")
+        self.cards["claims_paid_usd"].set(formats.money(r["claims_paid_usd"]), "paid in range")
+        self.cards["loss_ratio"].set(formats.percent(r["loss_ratio"]), "in range")
+        for key in ("premium_collected_usd", "claims_paid_usd"):
+            self.cards[key].setToolTip(formats.money_exact(r[key]))
+        self.subtitle.setText(self.subtitle.text() + f" · figures from {span}")

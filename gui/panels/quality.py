@@ -64,11 +64,24 @@ def clean_share_drops() -> list[str]:
         return [d.message for d in drops(conn)]
 
 
+def in_range(rows: list[dict], dates) -> list[dict]:
+    """The runs checked within the date range's days (all of them for all time)."""
+    if dates is None:
+        return rows
+    start, end = dates
+    return [
+        r
+        for r in rows
+        if (start is None or start <= r["checked_at"].date()) and (end is None or r["checked_at"].date() <= end)
+    ]
+
+
 class QualityPanel(Panel):
     title = "Data quality"
 
-    def __init__(self, parent=None):
+    def __init__(self, dates=lambda: None, parent=None):
         super().__init__(parent)
+        self.dates = dates  # the app's date range: the trend shows the runs within it
         self.data: dict = {}
         layout = page_layout(self)
         self.subtitle = QLabel("What healing found and did, from quality.* (each table's latest heal).")
@@ -203,8 +216,9 @@ class QualityPanel(Panel):
             rows = self.data.get("trend", [])
         else:
             rows = [r for r in self.data.get("trend_tables", []) if r["table_name"] == table]
+        rows = in_range(rows, self.dates())
         if not rows:
-            self.trend_chart.show_message("No runs yet")
+            self.trend_chart.show_message("No runs in the date range" if self.dates() else "No runs yet")
             return
         self.trend_chart.set_series(
             [r["checked_at"] for r in rows],

@@ -1,4 +1,4 @@
-"""Fixtures of the app's tests: Qt offscreen, a warehouse filled once per module by a real run, the main window."""
+"""Fixtures of the app's tests: Qt offscreen, a warehouse filled once per session by a real run, the main window."""
 
 from __future__ import annotations
 
@@ -12,20 +12,43 @@ from PySide6.QtWidgets import QApplication
 
 from tests.support import healed_warehouse
 
+NAMES = ("PIPELINE_DATABASE_URL", "PIPELINE_DATA_DIR", "PIPELINE_BACKUP_DIR", "PIPELINE_REPORT_DIR")
+
+
+@pytest.fixture(scope="session")
+def filled_environment(pg_admin_url, tmp_path_factory) -> dict[str, str]:
+    """A warehouse filled by a real run of Transform on the committed sample, made once for the session's read-only
+    tests (a run takes ~35 s): the PIPELINE_* variables that point at it, set only where filled_url is used."""
+    folder = tmp_path_factory.mktemp("gui-data")
+    before = {name: os.environ.get(name) for name in NAMES}
+    with (
+        healed_warehouse(
+            pg_admin_url,
+            folder,
+            prefix="gui_test",
+            PIPELINE_BACKUP_DIR=str(folder / "backups"),
+            PIPELINE_REPORT_DIR=str(folder / "reports"),
+        ) as url,
+        pytest.MonkeyPatch.context() as outside,
+    ):
+        filled = {name: os.environ[name] for name in NAMES}
+        for name, value in before.items():  # the other modules' tests see the environment as it was
+            if value is None:
+                outside.delenv(name, raising=False)
+            else:
+                outside.setenv(name, value)
+        assert filled["PIPELINE_DATABASE_URL"] == url
+        yield filled
+
 
 @pytest.fixture(scope="module")
-def filled_url(pg_admin_url, tmp_path_factory) -> str:
-    """A warehouse filled by a real run of Transform on the committed sample, shared by a module's read-only tests;
-    PIPELINE_DATABASE_URL, PIPELINE_DATA_DIR and PIPELINE_BACKUP_DIR point at it for the module."""
-    folder = tmp_path_factory.mktemp("gui-data")
-    with healed_warehouse(
-        pg_admin_url,
-        folder,
-        prefix="gui_test",
-        PIPELINE_BACKUP_DIR=str(folder / "backups"),
-        PIPELINE_REPORT_DIR=str(folder / "reports"),
-    ) as url:
-        yield url
+def filled_url(filled_environment) -> str:
+    """The session's filled warehouse; PIPELINE_DATABASE_URL, PIPELINE_DATA_DIR and PIPELINE_BACKUP_DIR point at it
+    for the module."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in filled_environment.items():
+            patch.setenv(name, value)
+        yield filled_environment["PIPELINE_DATABASE_URL"]
 
 
 @pytest.fixture

@@ -254,7 +254,8 @@ def test_f5_refreshes_ctrl_numbers_switch_panels_and_tab_reaches_the_sidebar(dat
     loads = overview.loads
     qtbot.keyClick(window, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: overview.loads > loads, timeout=30000)
-    for number, name in enumerate(["Overview", "Pipeline", "Data quality", "Backups", "Settings"], start=1):
+    panels = ["Overview", "Pipeline", "Data quality", "Explorer", "Forecast", "Backups", "Settings"]
+    for number, name in enumerate(panels, start=1):
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)
         assert window.stack.currentWidget() is window.panels[name], name
         assert window.nav.currentRow() == number - 1

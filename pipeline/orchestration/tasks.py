@@ -156,8 +156,7 @@ class HealTable(PipelineTask):
 
 def resolution_digest(table: str) -> str:
     """The table's active resolutions (their ids): a new or revoked one makes the table's heal run again."""
-    with warehouse.transaction() as conn:
-        return resolutions.digests(conn).get(table, "")
+    return resolutions.active_digest(table)
 
 
 def quality_record(conn, result: heal.HealResult, run_id: str) -> None:

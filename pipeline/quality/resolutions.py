@@ -89,7 +89,10 @@ def find_held(cur, table: str, key: str, source_row: int | None = None) -> Held:
     )
     found = cur.fetchall()
     if not found:
-        raise ResolutionError(f"{table} {key}: no quarantined row has this key")
+        raise ResolutionError(
+            f"{table} {key}: no quarantined row has this key",
+            f"python -m pipeline quarantine list --table {table} --search {key[:20]} shows the held rows like it",
+        )
     if len(found) > 1:
         rows = ", ".join(str(r[0]) for r in found)
         raise ResolutionError(
@@ -198,6 +201,31 @@ def resolutions(table: str | None = None, conn=None) -> list[dict]:
         with c.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.execute(RESOLUTIONS_SQL, {"table": table})
             return [dict(r) for r in cur.fetchall()]
+
+
+_session: dict[tuple[int, str], Any] = {}
+
+
+def active_digest(table: str) -> str:
+    """digests()[table], asked on one session per process and warehouse: a graph's fingerprints ask it dozens of
+    times (each heal's parents again), a new connection each time cost 1.7 s per look at the graph (measured)."""
+    import os
+
+    import psycopg2
+
+    key = (os.getpid(), warehouse.url())  # a forked worker must not share its parent's socket
+    for attempt in (1, 2):
+        conn = _session.get(key)
+        if conn is None or conn.closed:
+            conn = _session[key] = warehouse.connect("fingerprint", timeout=10)
+            conn.autocommit = True  # no transaction left open between looks (restores and heals never wait)
+        try:
+            return digests(conn).get(table, "")
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            conn.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def digests(conn) -> dict[str, str]:

@@ -38,14 +38,17 @@ def match(cur, spec: TableSpec, work: Work, raw_types: dict[str, str], file_colu
     )
     active = cur.fetchone()[0]
     # The key is compared first (a hash join on the few resolved keys); the row's json only for rows it matched.
+    # Rows alike in every value (a row delivered twice) match one resolution together: it applies to one of them,
+    # the row it was made on where that is still there, else the last (duplicates keep the first).
     cur.execute(
         sql.SQL("""
         CREATE UNLOGGED TABLE {resolved} WITH (autovacuum_enabled = false) AS
-        SELECT res.id AS resolution_id, r._source_row AS source_row, res.action, res.corrections, res.why,
+        SELECT DISTINCT ON (res.id) res.id AS resolution_id, r._source_row AS source_row, res.action, res.corrections, res.why,
                res.resolved_by, NULL::text AS problem, NULL::text AS outcome, NULL::text AS detail
         FROM quality.resolutions res JOIN {source} r ON {key} = res.record_key {original}
         WHERE {active} AND res.table_name = {table} AND res.revoked_at IS NULL
-          AND md5(row_to_json(o)::text) = res.original_digest""").format(
+          AND md5(row_to_json(o)::text) = res.original_digest
+        ORDER BY res.id, r._source_row = res.source_row DESC, r._source_row DESC""").format(
             resolved=work.resolved,
             source=work.source,
             key=key_expr(spec, "r"),

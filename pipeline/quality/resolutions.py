@@ -1,9 +1,8 @@
-"""Resolving quarantined rows: release or correct one (quality.resolutions), revoke it, list them, search the held.
+"""Resolving quarantined rows: release or correct one (quality.resolutions), revoke it, list them, search the held."""
 
-The command line and the app call these; the next heal of the table applies what is stored (quality/resolved.py).
-Each write waits for a heal of the table that is running (its lock), so that a heal's completion marker never
-vouches for a resolution it did not see."""
-
+# The command line and the app call these; the next heal of the table applies what is stored (quality/resolved.py).
+# Each write waits for a heal of the table that is running (its lock), so that a heal's completion marker never
+# vouches for a resolution it did not see.
 from __future__ import annotations
 
 import getpass
@@ -54,9 +53,10 @@ class Held:
 
 
 def _connect():
-    conn = warehouse.connect("resolve", timeout=10)
-    warehouse.bootstrap(conn)
-    conn.commit()
+    """A session in transactions; the quality tables made first where a warehouse lacks them (no DDL otherwise: it
+    would wait for a running heal)."""
+    conn = warehouse.connect("resolve", ops=True, timeout=10)
+    conn.autocommit = False
     return conn
 
 

@@ -83,7 +83,7 @@ class QuarantineBrowser(QWidget):
         self.table.activated.connect(lambda: self._filters_changed(True))
         self.rule.activated.connect(lambda: self._filters_changed(False))
         self.search = QLineEdit(placeholderText="Search key or any value", clearButtonEnabled=True)
-        self.search.setMinimumWidth(150)
+        self.search.setMinimumWidth(100)  # the row must fit at 1024x700 beside the sidebar
         self.typing = QTimer(self, singleShot=True, interval=400)  # search once the user paused typing
         self.typing.timeout.connect(lambda: self.load_page(0))
         self.search.textChanged.connect(lambda: self.typing.start())
@@ -264,6 +264,7 @@ class QuarantineBrowser(QWidget):
         self.reasons.setText("Select a record to see why it was held back.")
         if shown:
             self.view.selectRow(0)
+            self._enable_actions(self.current())  # the same row again after a reload sends no change of row
         self.loads += 1
 
     def _selected(self, current, previous=None) -> None:

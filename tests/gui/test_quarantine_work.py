@@ -148,3 +148,12 @@ def test_release_and_correct_through_the_dialog_then_a_run_then_revoke(filled_ur
     assert scalar(
         filled_url, "SELECT revoked_at IS NOT NULL FROM quality.resolutions WHERE record_key = %s", (duplicate,)
     )
+
+
+def test_the_worked_quarantine_fits_1024x700(filled_url, window, qtbot):
+    window.resize(1024, 700)
+    _, browser = open_browser(window, qtbot)
+    qtbot.waitUntil(lambda: browser.fields.rowCount() > 0, timeout=30000)
+    qtbot.wait(100)
+    assert window.width() == 1024  # search field, actions and the survivor column ask for no more room
+    assert browser.release_button.isVisible() and browser.search.isVisible()

@@ -74,16 +74,17 @@ class QuarantineBrowser(QWidget):
         self.last_export: tuple[str, int] | None = None
         self.wanted: tuple[str | None, str | None] | None = None  # filters asked for before the lists arrived
         self.survivor: dict | None = None
+        self.shown_search: str | None = None  # the search text of the page shown
 
         self.table = QComboBox(minimumWidth=160)
-        self.rule = QComboBox(minimumWidth=220)
+        self.rule = QComboBox(minimumWidth=200)
         for choice in (self.table, self.rule):  # long rule names must not widen the page: the list shows them whole
             choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             choice.setMinimumContentsLength(18)
         self.table.activated.connect(lambda: self._filters_changed(True))
         self.rule.activated.connect(lambda: self._filters_changed(False))
         self.search = QLineEdit(placeholderText="Search key or any value", clearButtonEnabled=True)
-        self.search.setMinimumWidth(100)  # the row must fit at 1024x700 beside the sidebar
+        self.search.setMinimumWidth(60)  # the row must fit at 1024x700 beside the sidebar
         self.typing = QTimer(self, singleShot=True, interval=400)  # search once the user paused typing
         self.typing.timeout.connect(lambda: self.load_page(0))
         self.search.textChanged.connect(lambda: self.typing.start())
@@ -97,10 +98,9 @@ class QuarantineBrowser(QWidget):
         filters.addSpacing(12)
         filters.addWidget(QLabel("Rule"))
         filters.addWidget(self.rule)
-        filters.addSpacing(12)
         filters.addWidget(self.search, 1)
         filters.addSpacing(12)
-        filters.addWidget(self.count, 1)
+        filters.addWidget(self.count)
         filters.addWidget(self.export_button)
 
         self.records = RowsModel(RECORD_COLUMNS, self)
@@ -145,16 +145,19 @@ class QuarantineBrowser(QWidget):
         self.correct_button.clicked.connect(lambda: self.ask_release(correct=True))
         self.survivor_button.clicked.connect(lambda: self.go_to_survivor())
         self.notice = QLabel(objectName="muted", wordWrap=True)
-        actions = QHBoxLayout()
+        actions, survivor = QHBoxLayout(), QHBoxLayout()  # two rows: the page must fit at 1024x700
         for widget in (self.release_button, self.correct_button, self.survivor_button):
             widget.setEnabled(False)
-            actions.addWidget(widget)
+        actions.addWidget(self.release_button)
+        actions.addWidget(self.correct_button)
         actions.addStretch(1)
+        survivor.addWidget(self.notice, 1)
+        survivor.addWidget(self.survivor_button)
         record = QWidget()
         right = QVBoxLayout(record)
         right.setContentsMargins(0, 6, 0, 0)
         right.addLayout(actions)
-        right.addWidget(self.notice)
+        right.addLayout(survivor)
         right.addWidget(Box("Why it was held back", self.reasons))
         right.addWidget(Box("Original row", self.field_view), 1)
         self.resolutions = ResolutionsBox(self)
@@ -235,13 +238,14 @@ class QuarantineBrowser(QWidget):
             rule,
             max(offset, 0),
             search,
-            done=lambda page: self._show_page(page, token),
+            done=lambda page: self._show_page(page, token, search),
             failed=self.notice.setText,
         )
 
-    def _show_page(self, page: dict, token: int) -> None:
+    def _show_page(self, page: dict, token: int, search: str | None = None) -> None:
         if token != self.token:
             return  # a newer request is on its way
+        self.shown_search = search
         self.total, self.offset = page["total"], page["offset"]
         self.records.set_rows(page["rows"])
         fit_columns(self.view, 260)

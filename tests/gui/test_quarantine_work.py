@@ -24,7 +24,7 @@ def open_browser(window, qtbot):
 def search(qtbot, browser, text: str) -> None:
     loads = browser.loads
     browser.search.setText(text)  # typed: the browser searches once typing pauses
-    qtbot.waitUntil(lambda: browser.loads > loads, timeout=30000)
+    qtbot.waitUntil(lambda: browser.loads > loads and browser.shown_search == text, timeout=30000)
 
 
 def held(url: str, table: str, rule: str) -> tuple[str, str | None, dict]:
@@ -113,7 +113,8 @@ def test_release_and_correct_through_the_dialog_then_a_run_then_revoke(filled_ur
     qtbot.waitUntil(lambda: "Resolution #" in browser.notice.text(), timeout=30000)
     assert seen == ["Release"]
     qtbot.waitUntil(lambda: browser.records.rows and browser.records.rows[0]["resolution_id"], timeout=30000)
-    assert not browser.release_button.isEnabled()  # one resolution per row
+    assert browser.current()["resolution_id"], browser.records.rows
+    qtbot.waitUntil(lambda: not browser.release_button.isEnabled(), timeout=5000)  # one resolution per row
 
     search(qtbot, browser, late)
     qtbot.waitUntil(lambda: browser.correct_button.isEnabled() and browser.fields.rowCount() > 0, timeout=30000)

@@ -267,6 +267,7 @@ class QuarantineBrowser(QWidget):
         self._enable_actions(None)
         self.reasons.setText("Select a record to see why it was held back.")
         if shown:
+            self.view.setCurrentIndex(self.records.index(0, 0))  # the first row, whatever row was current before
             self.view.selectRow(0)
             self._enable_actions(self.current())  # the same row again after a reload sends no change of row
         self.loads += 1

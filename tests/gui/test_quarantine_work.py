@@ -112,8 +112,8 @@ def test_release_and_correct_through_the_dialog_then_a_run_then_revoke(filled_ur
     browser.release_button.click()
     qtbot.waitUntil(lambda: "Resolution #" in browser.notice.text(), timeout=30000)
     assert seen == ["Release"]
-    qtbot.waitUntil(lambda: browser.records.rows and browser.records.rows[0]["resolution_id"], timeout=30000)
-    assert browser.current()["resolution_id"], browser.records.rows
+    qtbot.waitUntil(lambda: (browser.current() or {}).get("resolution_id"), timeout=30000)
+    assert browser.current()["record_key"] == duplicate
     qtbot.waitUntil(lambda: not browser.release_button.isEnabled(), timeout=5000)  # one resolution per row
 
     search(qtbot, browser, late)

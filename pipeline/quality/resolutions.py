@@ -217,7 +217,12 @@ def active_digest(table: str) -> str:
     for attempt in (1, 2):
         conn = _session.get(key)
         if conn is None or conn.closed:
-            conn = _session[key] = warehouse.connect("fingerprint", timeout=10)
+            try:
+                conn = _session[key] = warehouse.connect("fingerprint", timeout=10)
+            except psycopg2.OperationalError:
+                # Luigi makes tasks (and so fingerprints) before it asks the warehouse anything: an unreachable one
+                # must fail there, as a scheduling error in one line, not here as an unexpected exception.
+                return "unreachable"
             conn.autocommit = True  # no transaction left open between looks (restores and heals never wait)
         try:
             return digests(conn).get(table, "")

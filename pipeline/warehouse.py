@@ -132,7 +132,7 @@ def ready(conn) -> bool:
     """The ops and quality tables exist as this code expects (then no bootstrap: its DDL would wait for every
     open transaction on those tables, e.g. a long heal in another worker)."""
     with conn.cursor() as cur:
-        cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL
+        cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL AND to_regclass('quality.resolutions') IS NOT NULL
                               AND to_regclass('ops.run_summary') IS NOT NULL
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'runs' AND column_name = 'tasks_planned')""")

@@ -190,6 +190,8 @@ def shoot(out: Path, folder: Path) -> None:
     quality.open_quarantine()
     wait(app, lambda: quality.quarantine.loads >= 1 and quality.quarantine.fields.rowCount() > 0)
     save("quarantine")
+    shoot_resolving(app, window)
+    save("quarantine-resolve")
     backups = window.show_panel("Backups")
     wait(app, lambda: backups.loads >= 1)
     backups.back_up()
@@ -221,6 +223,30 @@ def shoot(out: Path, folder: Path) -> None:
     settle(app, 1.0)
     save("quarantine-1024x700")
     window.close()
+
+
+def shoot_resolving(app, window) -> None:
+    """The quarantine worked: a merged duplicate customer beside its survivor, released with a reason."""
+    quality = window.show_panel("Data quality")
+    browser = quality.open_quarantine()
+    loads = browser.loads
+    browser.show_rule("customers", "customers.duplicate_person")
+    wait(app, lambda: browser.loads > loads and browser.filters() == ("customers", "customers.duplicate_person"))
+    wait(app, lambda: browser.fields.rowCount() > 0 and browser.survivor_button.isEnabled())
+    browser.go_to_survivor()
+    wait(app, lambda: any(f["survivor"] for f in browser.fields.rows))
+    record = browser.current()
+    from gui import resolving
+
+    made = resolving.resolve(
+        record["table_name"], record["record_key"], record["source_row"], "two people of the same name and birthday"
+    )
+    loads = browser.loads
+    browser._resolved(f"Resolution #{made} stored: customers {record['record_key']} goes to clean at the next run.")
+    wait(app, lambda: browser.loads > loads and browser.resolutions.loads > 0)
+    browser.view.selectRow(0)
+    browser.go_to_survivor()
+    wait(app, lambda: any(f["survivor"] for f in browser.fields.rows))
 
 
 if __name__ == "__main__":

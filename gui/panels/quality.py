@@ -126,6 +126,8 @@ class QualityPanel(Panel):
         self.table_view = table_view(self.tables)
         self.rules = RowsModel(RULE_COLUMNS, self)
         self.rule_view = table_view(self.rules, sortable=True)
+        self.rule_view.setToolTip("Double-click a rule to see the rows it held in the quarantine")
+        self.rule_view.doubleClicked.connect(self.show_rule_rows)
         grid.addWidget(Box("Per table", self.table_view), 0, 0)
         grid.addWidget(Box("Violations per rule", self.rule_view), 1, 0)
         yield
@@ -149,6 +151,14 @@ class QualityPanel(Panel):
         """Show the quarantine tab (making the browser the first time)."""
         self.tabs.setCurrentWidget(self.quarantine_tab)
         return self.quarantine
+
+    def show_rule_rows(self, index) -> QuarantineBrowser | None:
+        """The quarantine, filtered to the rule of a row of the rule table (double-click)."""
+        source = self.rule_view.model().mapToSource(index) if hasattr(self.rule_view.model(), "mapToSource") else index
+        rule = self.rules.row(source.row())
+        browser = self.open_quarantine()
+        browser.show_rule(rule["table_name"], rule["rule_id"])
+        return browser
 
     def _tab_changed(self) -> None:
         if self.tabs.currentWidget() is not self.quarantine_tab:

@@ -14,6 +14,7 @@ from . import backup as backup_cli
 from . import explore as explore_cli
 from . import ops as ops_cli
 from . import quality as quality_cli
+from . import quarantine as quarantine_cli
 from . import run as run_cli
 from . import scheduler as scheduler_cli
 
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_generate(argv[1:])
     quality_cli.add_cli(sub)  # score, rules
     backup_cli.add_cli(sub)  # backup, bundle
+    quarantine_cli.add_cli(sub)  # quarantine list, release, correct, resolutions, revoke
     explore_cli.add_cli(sub)  # export
     from ..quality import profile_cli
 

@@ -244,6 +244,11 @@ def cmd_status(args) -> int:
             cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
             transform = cur.fetchone()
             unreadable = part_failures.current(cur)
+            cur.execute(
+                "SELECT outcome, count(*) FROM quality.resolutions WHERE revoked_at IS NULL "
+                "AND outcome IN ('source changed', 'held') GROUP BY 1 ORDER BY 1"
+            )
+            unapplied = cur.fetchall()
     print(f"warehouse: {warehouse.describe()}")
     print(f"sources: {config.data_dir()}")
     print()
@@ -267,6 +272,11 @@ def cmd_status(args) -> int:
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:
         print(f"warning: {drop.message}")
+    for outcome, n in unapplied:  # a release the last heal could not apply: the row is held again
+        print(
+            f"warning: {n} resolution(s) no longer apply ({outcome}); python -m pipeline quarantine resolutions "
+            "says which and why"
+        )
     print()
     rows = [
         [

@@ -20,7 +20,7 @@ from .. import (
     warehouse,
 )
 from .. import quality as quality_package
-from ..quality import catalog, contract, heal
+from ..quality import catalog, contract, heal, resolutions
 from ..tables import TABLES, spec
 from . import history, markers, retry, writelock
 from .history import Figures
@@ -161,6 +161,7 @@ class HealTable(PipelineTask):
             markers.source_digest(quality_package),
             repr(sorted(config.rule_thresholds().items())),
             contract.load(self.table).digest,
+            resolution_digest(self.table),
         )
 
     def work(self, conn, run_id: str) -> Figures:
@@ -174,6 +175,11 @@ class HealTable(PipelineTask):
             rows_quarantined=result.quarantined,
             details={"fixed_rows": result.fixed_rows, "warnings": result.warnings},
         )
+
+
+def resolution_digest(table: str) -> str:
+    """The table's active resolutions (their ids): a new or revoked one makes the table's heal run again."""
+    return resolutions.active_digest(table)
 
 
 def quality_record(conn, result: heal.HealResult, run_id: str) -> None:

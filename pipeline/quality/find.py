@@ -10,11 +10,12 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from ..escaping import escaped_values
+from ..ingest import LINEAGE
 from ..tables import KINDS, TableSpec
-from . import emails
+from . import emails, resolved
 from .compile import FieldCheck
 from .rules import Rule, field_policy
-from .scan import ScanPlan, plan_scan
+from .scan import ScanPlan, idle_rules, plan_scan
 from .work import RuleOutcome, Work, key_expr, raw_file, scalar
 
 
@@ -31,7 +32,6 @@ def _raw_types(cur, work: Work) -> dict[str, str]:
 
 def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
     """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
-    work.drop(cur)
     cur.execute(
         sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.rows, plan.select)
     )
@@ -339,27 +339,6 @@ class Findings:
     outcomes: list[RuleOutcome]
 
 
-def _idle(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Rule]) -> set[str]:
-    """The probed rules (synonyms) that fire on no source row (the staged delivery, or raw): asked of it in one
-    parallel pass for all of them.
-
-    Left in the scan they would cost more than this pass: PostgreSQL flattens the scan's layers, so a fixed
-    column's CASE is copied into every rule above that reads the column (measured at scale 1.0: one synonym rule
-    of payments made its scan 20% slower). A table with escaped NUL values is not probed (raw is not yet what
-    the rules see); the caller then keeps every rule.
-    """
-    probed = [r for r in rules if r.probed and r.where is not None and raw_types.get(r.fixes[0][0]) == "text"]
-    if not probed:
-        return set()
-    cur.execute(
-        sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
-            sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
-            source,
-        )
-    )
-    return {r.id for r, fires in zip(probed, cur.fetchone()[0], strict=True) if not fires}
-
-
 def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
     raw = work.source
@@ -369,8 +348,11 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     if escaped is None:
         escaped = scalar(cur, sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _escaped IS NOT NULL)").format(raw))
     scanned = [r for r in rules if r.phase != "unescape" or escaped]
-    idle = set() if escaped else _idle(cur, raw, raw_types, scanned)
-    plan = plan_scan(spec, raw_types, checks, [r for r in scanned if r.id not in idle], raw)
+    idle = set() if escaped else idle_rules(cur, raw, raw_types, scanned)
+    work.drop(cur)
+    resolved.match(cur, spec, work, raw_types, [c for c in raw_types if c not in LINEAGE])
+    source = resolved.source(cur, spec, work, raw_types)
+    plan = plan_scan(spec, raw_types, checks, [r for r in scanned if r.id not in idle], source)
     _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)
@@ -378,10 +360,13 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
         _run_rule(cur, rule, spec, work, run_id)
     _record_fallback_checks(cur, spec, work, checks, run_id)
     _hold_all(cur, work)
+    resolved.release(cur, spec, work)  # before the survivor rules: a released row is checked for duplicates
     for rule in (r for r in rules if r.phase == "survivors"):
         _run_rule(cur, rule, spec, work, run_id)
         if rule.action == "quarantine":
             _hold(cur, work, rule.id)
+    resolved.release(cur, spec, work)
+    resolved.record(cur, spec, work, run_id)
     # The statements that read these next need their row counts and key spread: a 3,000-row sample gives them.
     cur.execute("SET LOCAL default_statistics_target = 10")
     cur.execute(sql.SQL("ANALYZE {}, {}").format(work.found, work.held))

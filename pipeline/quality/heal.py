@@ -18,12 +18,13 @@ from ..errors import PipelineError
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
+from . import resolved
 from .catalog import CATALOG
 from .compile import compile_schema
 from .contract import TableContract, load
 from .find import Findings, find, log_fixes
 from .rules import DEFAULT_ERROR_IF, DEFAULT_WARN_IF, ROWS_HELD_WARN_IF, synonym_rules
-from .work import RuleOutcome, Work, key_expr, raw_file, scalar
+from .work import RuleOutcome, Work, key_expr, original_row, raw_file, scalar
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,6 @@ def _partition(table: str, spec: TableSpec) -> sql.Composable:
     return qualified("quality", f"{table}_{spec.name}")
 
 
-def _original_row(file_columns: list[str]) -> sql.Composable:
-    """The raw row r as the file had it, as `o` (lineage left out): row_to_json(o) is its json.
-
-    row_to_json over a lateral subquery, which PostgreSQL flattens into a row of named columns: a third faster
-    than json_build_object, which looks up each argument's type on every row, and not limited to 50 columns.
-    Plain json, not jsonb: built faster (no conversion of every number to numeric) and it keeps the file's
-    column order.
-    """
-    return sql.SQL("CROSS JOIN LATERAL (SELECT {}) o").format(
-        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in file_columns)
-    )
-
-
 def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_columns: list[str]) -> None:
     """The held rows as quarantine rows (the original as json, every rule and message) in a work table.
 
@@ -95,7 +83,7 @@ def _stage_quarantine(cur, spec: TableSpec, work: Work, run_id: str, file_column
             target=work.quarantine,
             table=sql.Literal(spec.name),
             key=key_expr(spec, "r"),
-            original=_original_row(file_columns),
+            original=original_row(file_columns),
             run=sql.Literal(run_id),
             found=work.found,
             held=work.held,
@@ -295,6 +283,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
             f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
             "quarantined; nothing was written"
         )
+    resolved.store_outcomes(cur, spec, work, run_id)
     if published:  # the delivery becomes raw.<table>: a rename, whatever its size
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(raw))
         cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA raw").format(source))

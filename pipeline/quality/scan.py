@@ -249,3 +249,24 @@ def _check_fix_columns(spec: TableSpec, fixes: list[tuple[Finding, tuple]]) -> N
     for column, ids in writers.items():
         exclusive = {f"{spec.name}.{column}.min", f"{spec.name}.{column}.max"}
         assert len(ids) == 1 or set(ids) <= exclusive, f"{spec.name}.{column} is fixed by {ids} in one step"
+
+
+def idle_rules(cur, source: sql.Composable, raw_types: dict[str, str], rules: list[Rule]) -> set[str]:
+    """The probed rules (synonyms) that fire on no source row (the staged delivery, or raw): asked of it in one
+    parallel pass for all of them.
+
+    Left in the scan they would cost more than this pass: PostgreSQL flattens the scan's layers, so a fixed
+    column's CASE is copied into every rule above that reads the column (measured at scale 1.0: one synonym rule
+    of payments made its scan 20% slower). A table with escaped NUL values is not probed (raw is not yet what
+    the rules see); the caller then keeps every rule.
+    """
+    probed = [r for r in rules if r.probed and r.where is not None and raw_types.get(r.fixes[0][0]) == "text"]
+    if not probed:
+        return set()
+    cur.execute(
+        sql.SQL("SELECT ARRAY[{}] FROM {} h").format(
+            sql.SQL(", ").join(sql.SQL("coalesce(bool_or({}), false)").format(sql.SQL(str(r.where))) for r in probed),
+            source,
+        )
+    )
+    return {r.id for r, fires in zip(probed, cur.fetchone()[0], strict=True) if not fires}

@@ -33,7 +33,7 @@ class RuleOutcome:
 @dataclass(frozen=True)
 class Work:
     """The scratch tables of one heal: the rows being healed, what the rules found, the rows held back, and
-    the heal_log and quarantine rows staged for the final transaction; and where the heal reads the table's source
+    the heal_log and quarantine rows staged for the final transaction, the resolutions that apply; and where the heal reads the table's source
     rows: a delivery staged by its load (incoming, published to raw by the heal's last transaction), else raw."""
 
     rows: sql.Composable
@@ -41,15 +41,17 @@ class Work:
     held: sql.Composable
     log: sql.Composable
     quarantine: sql.Composable
+    resolved: sql.Composable
     source_schema: str = "raw"
     table: str = ""
 
     @classmethod
     def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
-        rows, found, held, log, quarantine = (
-            qualified(SCRATCH, f"heal_{spec.name}_{part}") for part in ("rows", "found", "held", "log", "quarantine")
+        rows, found, held, log, quarantine, resolved = (
+            qualified(SCRATCH, f"heal_{spec.name}_{part}")
+            for part in ("rows", "found", "held", "log", "quarantine", "resolved")
         )
-        return cls(rows, found, held, log, quarantine, source_schema, spec.name)
+        return cls(rows, found, held, log, quarantine, resolved, source_schema, spec.name)
 
     @property
     def source(self) -> sql.Composable:
@@ -59,7 +61,7 @@ class Work:
     def drop(self, cur) -> None:
         cur.execute(
             sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join([self.rows, self.found, self.held, self.log, self.quarantine])
+                sql.SQL(", ").join([self.rows, self.found, self.held, self.log, self.quarantine, self.resolved])
             )
         )
 
@@ -67,6 +69,19 @@ class Work:
 def key_expr(spec: TableSpec, alias: str) -> sql.Composable:
     return sql.SQL(" || '|' || ").join(
         sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.primary_key
+    )
+
+
+def original_row(file_columns: list[str]) -> sql.Composable:
+    """The raw row r as the file had it, as `o` (lineage left out): row_to_json(o) is its json.
+
+    row_to_json over a lateral subquery, which PostgreSQL flattens into a row of named columns: a third faster
+    than json_build_object, which looks up each argument's type on every row, and not limited to 50 columns.
+    Plain json, not jsonb: built faster (no conversion of every number to numeric) and it keeps the file's
+    column order. Its text is what a resolution's digest is made from (md5), here and in quality.resolutions.
+    """
+    return sql.SQL("CROSS JOIN LATERAL (SELECT {}) o").format(
+        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in file_columns)
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 
 def answer_next_dialog(button=QMessageBox.StandardButton.Yes) -> list[str]:
@@ -19,4 +21,21 @@ def answer_next_dialog(button=QMessageBox.StandardButton.Yes) -> list[str]:
             QTimer.singleShot(20, click)
 
     QTimer.singleShot(20, click)
+    return seen
+
+
+def fill_next_dialog(kind: type, fill: Callable[[QWidget], None]) -> list[str]:
+    """Fill the next modal dialog of `kind` as a user would (fill(dialog) types and clicks); its window title lands
+    in the returned list."""
+    seen: list[str] = []
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, kind):
+            seen.append(dialog.windowTitle())
+            fill(dialog)
+        else:
+            QTimer.singleShot(20, answer)
+
+    QTimer.singleShot(20, answer)
     return seen

@@ -48,7 +48,7 @@ class TimeChart(Chart):
             axis = ValueAxis(self.kind, "right")
             axis.setTextPen(style.MUTED)
             axis.setPen(style.BORDER)
-            axis.setWidth(58)
+            axis.setStyle(autoExpandTextSpace=True)  # a fixed width drops labels wider than it ("$100.0K")
             item.layout.addItem(axis, 2, 3)
             item.scene().addItem(self.right_view)
             axis.linkToView(self.right_view)

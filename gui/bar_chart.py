@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 
 from . import style
 from .chart_axes import CategoryAxis, ValueAxis
@@ -13,6 +14,8 @@ from .charts import Chart
 
 class BarChart(Chart):
     """Bars per category, one colour per series, grouped or stacked, vertical or horizontal."""
+
+    category_clicked = Signal(str)  # a click on a category's bars (a drill-down, where the panel offers one)
 
     def __init__(self, title: str, kind: str = "count", stacked: bool = False, horizontal: bool = False, parent=None):
         self.horizontal = horizontal
@@ -26,6 +29,7 @@ class BarChart(Chart):
             super().__init__(title, kind, bottom=self.categories_axis, left=value_axis, parent=parent)
         self.stacked = stacked
         self.categories: list[str] = []
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
 
     def set_bars(self, categories: list[str], series: dict[str, list]) -> None:
         if not categories or not series:
@@ -76,6 +80,18 @@ class BarChart(Chart):
         else:
             self.plot.setXRange(*extent, padding=0)
             self.plot.setYRange(*span, padding=0)
+
+    def category_at(self, point) -> str | None:
+        """The category whose bars stand at a point of the plot (in its own coordinates)."""
+        i = round(point.y() if self.horizontal else point.x())
+        return self.categories[i] if self.series and 0 <= i < len(self.categories) else None
+
+    def _clicked(self, event) -> None:
+        box = self.plot.getPlotItem().vb
+        if box.sceneBoundingRect().contains(event.scenePos()):
+            category = self.category_at(box.mapSceneToView(event.scenePos()))
+            if category is not None:
+                self.category_clicked.emit(category)
 
     def hover_text(self, point) -> str:
         i = round(point.y() if self.horizontal else point.x())

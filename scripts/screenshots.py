@@ -213,6 +213,7 @@ def shoot(out: Path, folder: Path) -> None:
         ("backups", "Backups"),
         ("settings", "Settings"),
         ("explorer", "Explorer"),
+        ("forecast", "Forecast"),
     ):
         shown = window.show_panel(panel)
         if panel == "Data quality":

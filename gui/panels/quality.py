@@ -132,6 +132,8 @@ class QualityPanel(Panel):
         grid.addWidget(Box("Violations per rule", self.rule_view), 1, 0)
         yield
         self.rates_chart = BarChart("Valid records before and after healing", "percent", horizontal=True)
+        self.rates_chart.setToolTip("Click a table's bars to see the rows it held in the quarantine")
+        self.rates_chart.category_clicked.connect(self.show_table_rows)
         grid.addWidget(self.rates_chart, 0, 1)
         yield
         self.trend_chart = TimeChart("Valid records over runs", "percent", date_format="%m-%d %H:%M", per_run=True)
@@ -158,6 +160,12 @@ class QualityPanel(Panel):
         rule = self.rules.row(source.row())
         browser = self.open_quarantine()
         browser.show_rule(rule["table_name"], rule["rule_id"])
+        return browser
+
+    def show_table_rows(self, table: str) -> QuarantineBrowser:
+        """The quarantine, filtered to one table (a click on its bars in the chart)."""
+        browser = self.open_quarantine()
+        browser.show_rule(table, None)
         return browser
 
     def _tab_changed(self) -> None:

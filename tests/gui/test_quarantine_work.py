@@ -1,4 +1,4 @@
-"""The quarantine worked in the app, on a warehouse filled by a real run: search, drill-down from a rule, go to a
+"""The quarantine worked in the app, on a warehouse filled by a real run: search, drill-down from a rule or a bar, go to a
 duplicate's survivor, release and correct through the dialog, a real run, revoke."""
 
 from __future__ import annotations
@@ -72,6 +72,25 @@ def test_double_click_on_a_rule_opens_the_rows_it_held(filled_url, window, qtbot
     expected = scalar(filled_url, "SELECT count(*) FROM quality.quarantine WHERE %s = ANY(rule_ids)", (rule,))
     qtbot.waitUntil(lambda: browser.total == expected, timeout=30000)
     assert all(rule in r["rule_ids"] for r in browser.records.rows)
+
+
+def test_a_click_on_a_tables_bars_opens_the_rows_it_held(filled_url, window, qtbot):
+    from PySide6.QtCore import QPointF
+
+    panel = window.show_panel("Data quality")
+    qtbot.waitUntil(lambda: panel.loads > 0 and "payments" in panel.rates_chart.categories, timeout=60000)
+    chart = panel.rates_chart
+    box = chart.plot.getPlotItem().vb
+    bar = QPointF(box.viewRange()[0][1] * 0.3, chart.categories.index("payments"))  # inside the payments bars
+    where = chart.plot.mapFromScene(box.mapViewToScene(bar))
+    qtbot.mouseClick(chart.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    qtbot.waitUntil(
+        lambda: panel.quarantine is not None and panel.quarantine.filters() == ("payments", None), timeout=30000
+    )
+    assert panel.tabs.currentWidget() is panel.quarantine_tab
+    expected = scalar(filled_url, "SELECT count(*) FROM quality.quarantine WHERE table_name = 'payments'")
+    qtbot.waitUntil(lambda: panel.quarantine.total == expected, timeout=30000)
+    assert {r["table_name"] for r in panel.quarantine.records.rows} == {"payments"}
 
 
 def test_go_to_survivor_shows_the_row_a_duplicate_was_merged_into(filled_url, window, qtbot):

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from PySide6.QtCore import QSettings
 
-from tests.gui.test_fixes_filled import fill_next_file_dialog
 from tests.support import query, scalar
+from tests.support.qt import fill_next_file_dialog
 
 
 def explorer_on(window, qtbot):

@@ -5,38 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog
-
 from tests.support import scalar
+from tests.support.qt import fill_next_file_dialog
 
 
 def wait_loaded(qtbot, panel, before: int = 0, timeout: int = 60000) -> None:
     qtbot.waitUntil(lambda: panel.loads > before, timeout=timeout)
-
-
-def fill_next_file_dialog(path: str) -> list[str]:
-    """Type a file name into the next file dialog and accept it, as a user would; its title lands in the list."""
-    seen: list[str] = []
-
-    def answer():
-        dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, QFileDialog):
-            if not seen:
-                seen.append(dialog.windowTitle())
-            dialog.selectFile(path)
-            seen.append(path)
-            # accept once the dialog holds the typed path (its folder loads in the background), at most 2 s on
-            if dialog.selectedFiles() == [path] or len(seen) > 40:
-                del seen[1:]
-                dialog.accept()
-            else:
-                QTimer.singleShot(50, answer)
-        else:
-            QTimer.singleShot(20, answer)
-
-    QTimer.singleShot(20, answer)
-    return seen
 
 
 def test_export_csv_button_asks_where_and_writes_the_file(filled_url, window, qtbot, tmp_path):

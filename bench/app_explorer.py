@@ -82,7 +82,7 @@ def main() -> int:
           f"{statistics.median(pages):.1f} ms, max {max(pages):.1f} ms")  # fmt: skip
 
     loads = panel.loads
-    panel.add_filter("amount", "≥", "1")
+    panel.add_filter("amount", ">=", "1")
     wait(app, lambda: panel.loads > loads and panel.total is not None)
     for suffix in ("csv", "parquet"):
         target = folder / f"payments.{suffix}"

@@ -11,14 +11,7 @@ from ..errors import PipelineError
 from ..tables import KINDS, TableSpec
 from ..tables import spec as table_spec
 from ..warehouse import qualified
-
-TRY_CAST = {
-    "int": "ops.try_bigint",
-    "float": "ops.try_float8",
-    "date": "ops.try_date",
-    "timestamp": "ops.try_timestamp",
-    "bool": "ops.try_boolean",
-}
+from .scan import TRY_CAST
 
 
 class ResolutionError(PipelineError):

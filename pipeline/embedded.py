@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -223,12 +224,20 @@ def start(pgdata: Path):
 
 
 _known: dict[str, str] = {}  # pgdata -> its URI (for a database), while its postmaster runs
+_first_use = threading.Lock()  # the app's panels ask for the warehouse from several threads at once
 
 
 def url(pgdata: Path, database: str) -> str:
     """The URI of `database` on the embedded server of `pgdata`, starting the server (again) when it is not
     running: after a crash, every command and every retry of a task brings it back."""
     key = f"{pgdata}\x1f{database}"
+    if key in _known and running(pgdata.resolve()):
+        return _known[key]
+    with _first_use:
+        return _started_url(pgdata, database, key)
+
+
+def _started_url(pgdata: Path, database: str, key: str) -> str:
     if key in _known and running(pgdata.resolve()):
         return _known[key]
     server = start(pgdata)
@@ -240,7 +249,7 @@ def url(pgdata: Path, database: str) -> str:
             if cur.fetchone() is None:
                 try:
                     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-                except psycopg2.errors.DuplicateDatabase:
-                    pass  # another process made it first
+                except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                    pass  # another process made it first (at the same instant PostgreSQL says UniqueViolation)
     _known[key] = server.get_uri(database)
     return _known[key]

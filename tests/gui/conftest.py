@@ -52,6 +52,13 @@ def filled_url(filled_environment) -> str:
 
 
 @pytest.fixture
+def unreachable(monkeypatch):
+    """A warehouse URL where nothing listens; listed before `window`, it is set before the window opens (else the
+    window's first refresh goes to the embedded warehouse of the project folder)."""
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere")
+
+
+@pytest.fixture
 def window(qtbot, tmp_path):
     """The main window as `python -m gui` shows it, with empty stored settings (the environment decides)."""
     from gui import style, workers

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support import scalar
 
 
@@ -34,12 +32,6 @@ def test_empty_warehouse_shows_the_run_button_and_no_errors(database_url, window
     assert not backups.error.isVisible()
     # reading never created anything: the app's sessions are read-only
     assert scalar(database_url, "SELECT count(*) FROM pg_namespace WHERE nspname IN ('raw', 'clean', 'ops')") == 0
-
-
-@pytest.fixture
-def unreachable(monkeypatch):
-    """A warehouse URL where nothing listens (set before the window opens)."""
-    monkeypatch.setenv("PIPELINE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere")
 
 
 def test_unreachable_warehouse_is_explained_in_words(unreachable, window, qtbot):

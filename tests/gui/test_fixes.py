@@ -181,8 +181,7 @@ def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(
 # ---------------------------------------------------------------- messages, colours, disabled buttons
 
 
-def test_the_error_page_shows_the_whole_message_and_a_button_to_settings(monkeypatch, window, qtbot):
-    monkeypatch.setenv("PIPELINE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere")
+def test_the_error_page_shows_the_whole_message_and_a_button_to_settings(unreachable, window, qtbot):
     window.resize(1024, 700)
     overview = window.panels["Overview"]
     overview.refresh()

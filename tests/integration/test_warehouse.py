@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
-from pipeline import warehouse
+from pipeline import embedded, warehouse
 
 from tests.support import execute, query, scalar
 
@@ -26,6 +27,22 @@ def test_embedded_server_runs_with_the_bulk_settings(tmp_path):
         conn.close()
     finally:
         server.cleanup()
+
+
+def test_panels_asking_for_a_new_embedded_warehouse_at_once_all_get_it(tmp_path):
+    # the app's first start: every panel's thread asks at the same instant; CREATE DATABASE raced and one of them
+    # showed "duplicate key value violates unique constraint pg_database_datname_index" (CI, stop 23)
+    folder = tmp_path / "wh"
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            urls = list(pool.map(lambda _: embedded.url(folder, "warehouse"), range(6)))
+        assert len(set(urls)) == 1
+        assert scalar(urls[0], "SELECT current_database()") == "warehouse"
+    finally:
+        from pgserver import pg_ctl
+
+        server = embedded.start(folder)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=folder.resolve(), user=server.system_user)
 
 
 def test_an_unpartitioned_quarantine_is_replaced_and_its_heals_run_again(database_url):

@@ -10,19 +10,7 @@ from pathlib import Path
 
 from common import ROOT, ensure_data, measure, median_of, print_table, scratch_database
 
-TABLES = [
-    "coverage_levels",
-    "currency_rates",
-    "policy_types",
-    "payment_methods",
-    "snapshots",
-    "branches",
-    "agents",
-    "customers",
-    "policies",
-    "claims",
-    "payments",
-]
+from pipeline.tables import TABLES  # the eleven tables, parents before children
 
 
 def ours(data: str, url: str) -> None:

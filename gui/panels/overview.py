@@ -12,11 +12,12 @@ from ..time_chart import TimeChart
 from .common import Card, Message, Panel, button, header, page_layout, pivot
 
 RISK_BANDS = ["Low", "Medium", "High"]
+# What the book holds now, whatever the date range; the loss ratio by type follows the range.
 ALL_TIME_CHARTS = {
     "policies_chart": "Policies by type and status",
     "segments_chart": "Customers by segment and risk band",
-    "loss_chart": "Loss ratio by policy type",
 }
+LOSS_TITLE = "Loss ratio by policy type"
 
 
 def partial(months: list, through) -> str:
@@ -90,7 +91,7 @@ class OverviewPanel(Panel):
         self.premium_chart = TimeChart("Premium per month (USD)", "money")
         self.policies_chart = BarChart("Policies by type and status", "count", stacked=True, horizontal=True)
         self.segments_chart = BarChart("Customers by segment and risk band", "count", stacked=True, horizontal=True)
-        self.loss_chart = BarChart("Loss ratio by policy type", "percent", horizontal=True)
+        self.loss_chart = BarChart(LOSS_TITLE, "percent", horizontal=True)
         grid = QGridLayout()
         grid.setSpacing(12)
         grid.addWidget(self.claims_chart, 0, 0, 1, 3)
@@ -182,6 +183,7 @@ class OverviewPanel(Panel):
         notes |= {"claims_paid_usd": "USD, net of refunds", "loss_ratio": "paid ÷ collected"}
         for chart, title in ALL_TIME_CHARTS.items():  # the warehouse as it stands: a date range does not cut them
             getattr(self, chart).title.setText(title + (" (all time)" if r is not None else ""))
+        self.loss_chart.title.setText(LOSS_TITLE + (" (in range)" if r is not None else ""))
         if r is None:
             for key, note in notes.items():
                 self.cards[key].note.setText(note)

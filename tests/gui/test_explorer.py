@@ -126,6 +126,19 @@ def test_the_date_range_cuts_overview_and_explorer_and_survives_a_restart(filled
     claims = scalar(filled_url, "SELECT count(*) FROM clean.claims WHERE claim_date BETWEEN %s AND %s", (start, latest))
     assert overview.cards["claims"].value.text() == f"{claims:,}"
     assert overview.cards["claims"].note.text() == "filed in range"
+    # the loss ratio by type is the range's too (the months of analytics.loss_ratio it covers, summed)
+    expected = query(
+        filled_url,
+        "SELECT policy_type, sum(claims_paid_usd) / nullif(sum(premium_usd), 0) FROM analytics.loss_ratio "
+        "WHERE region = 'All' AND policy_type <> 'All' AND month BETWEEN %s AND %s GROUP BY 1 ORDER BY 1",
+        (start, latest),
+    )
+    shown = dict(zip(overview.loss_chart.categories, overview.loss_chart.series["Loss ratio"], strict=True))
+    assert sorted(shown) == [t for t, _ in expected]
+    close = [float(shown[t]) == pytest.approx(float(r), abs=1e-4) for t, r in expected if r is not None]
+    assert close and all(close), (shown, expected)
+    assert overview.loss_chart.title.text() == "Loss ratio by policy type (in range)"
+    assert overview.policies_chart.title.text().endswith("(all time)")
 
     panel = window.show_panel("Explorer")
     qtbot.waitUntil(lambda: panel.loads >= 1 and panel.total is not None, timeout=60000)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg2 import sql
 
-from . import part_failures
+from . import gone_parts, part_failures
 from .arrow_values import SourceError, as_copy_ready
 from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .load_plan import LoadPlan, ReadablePart, plan_load
@@ -53,6 +53,7 @@ class LoadResult:
     partial: list[str] = field(default_factory=list)  # ... of which some rows were sent before the damage showed
     part_rows: dict[str, int] = field(default_factory=dict)  # rows loaded per part file
     kept_rows: int = 0  # rows of the failed parts kept from raw.<table> (the warehouse keeps what it had)
+    gone: dict[str, int] = field(default_factory=dict)  # part files gone from the folder: rows kept from raw
 
 
 def open_source(path: Path, spec: TableSpec, provided: set[str] = frozenset(), allow_empty: bool = False):  # type: ignore[assignment]
@@ -270,7 +271,8 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str, data_dir: Path 
 
     `path` is a Parquet file, or a folder of part files (lineage names them relative to `data_dir`, by default the
     folder's parent). A part of a folder that cannot be read is set aside with its one-line reason (result.failed),
-    the other parts load, and the rows raw.<table> holds from that part are kept (part_failures.keep_rows)."""
+    the other parts load, and the rows raw.<table> holds from that part are kept (part_failures.keep_rows); so are
+    the rows of a part file gone from the folder, until it is forgotten (gone_parts)."""
     plan = plan_load(path, data_dir or path.parent, spec, open_source)
     _check_names(path, plan.names)
     result = LoadResult(spec.name, 0, plan.extras)
@@ -308,6 +310,12 @@ def load_table(conn, spec: TableSpec, path: Path, batch_id: str, data_dir: Path 
             result.kept_rows = part_failures.keep_rows(cur, spec.name, result)
             for _, reason in result.failed:  # the run's Transform fails on them, in one line (part_failures)
                 log.info("part file not loaded: %s", reason)
+        if plan.folder:
+            present = {r.part.name for r in plan.parts} | {part.name for part, _ in plan.failed}
+            folder = str(path.relative_to(data_dir or path.parent))
+            result.gone = gone_parts.keep(cur, spec.name, folder, present, batch_id)
+        else:
+            gone_parts.clear(cur, spec.name)
         cur.execute(
             sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT").format(staging)
         )

@@ -13,13 +13,25 @@ HINT = "fix, replace or remove the part file"
 def keep_rows(cur, table: str, result) -> int:
     """In the staged delivery, the failed parts' rows as raw.<table> holds them from an earlier load (none when it
     holds none): the rows a damaged part sent before its damage showed go, then the published ones are copied in
-    with new _source_row numbers after the delivery's. Columns the two share, cast to the delivery's types."""
-    staging, raw = qualified(STAGE, table), qualified("raw", table)
+    after the delivery's."""
+    staging = qualified(STAGE, table)
     names = [name for name, _ in result.failed]
     if result.partial:
         cur.execute(sql.SQL("DELETE FROM {} WHERE _source_file = ANY(%s)").format(staging), (result.partial,))
+    kept = copy_forward(cur, table, names)
+    if kept is None:  # a column whose old values do not cast: the failure says so, nothing kept
+        result.failed = [(n, f"{r} (its earlier rows could not be kept: their types differ)") for n, r in result.failed]
+        return 0
+    return kept
+
+
+def copy_forward(cur, table: str, parts: list[str]) -> int | None:
+    """The rows raw.<table> holds from these part files, copied into the staged delivery with new _source_row
+    numbers after the delivery's; columns the two share, cast to the delivery's types. The rows copied (0 when raw
+    does not exist), or None when an old value does not cast to the delivery's type (nothing copied)."""
+    staging, raw = qualified(STAGE, table), qualified("raw", table)
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'raw."{table}"',))
-    if not cur.fetchone()[0]:
+    if not parts or not cur.fetchone()[0]:
         return 0
     new, old = _columns(cur, STAGE, table), _columns(cur, "raw", table)
     shared = [c for c in new if c in old and c not in ("_source_row", "_part_row")]
@@ -31,20 +43,19 @@ def keep_rows(cur, table: str, result) -> int:
         sql.SQL("r.{}::{}").format(sql.Identifier(c), sql.SQL(new[c])) if new[c] != old[c] else sql.Identifier(c)
         for c in shared
     )
-    cur.execute("SAVEPOINT keep_rows")
+    cur.execute("SAVEPOINT copy_forward")
     try:
         cur.execute(
             sql.SQL(
                 "INSERT INTO {} ({}) SELECT {}, {} + row_number() OVER (ORDER BY r._source_row), r.{} "
                 "FROM {} r WHERE r._source_file = ANY(%s)"
             ).format(staging, target, values, sql.Literal(after), part_row, raw),
-            (names,),
+            (parts,),
         )
-    except Exception:  # noqa: BLE001 - a column whose old values do not cast: the failure says so, nothing kept
-        cur.execute("ROLLBACK TO SAVEPOINT keep_rows")
-        result.failed = [(n, f"{r} (its earlier rows could not be kept: their types differ)") for n, r in result.failed]
-        return 0
-    cur.execute("RELEASE SAVEPOINT keep_rows")
+    except Exception:  # noqa: BLE001 - the caller says what could not be kept
+        cur.execute("ROLLBACK TO SAVEPOINT copy_forward")
+        return None
+    cur.execute("RELEASE SAVEPOINT copy_forward")
     return cur.rowcount
 
 

@@ -1,4 +1,4 @@
-"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | export | ...
+"""The command line: python -m pipeline generate | run | status | score | rules | backup | bundle | export | parts | ...
 
 The one entry point: each subcommand is registered by its module (run, ops, scheduler, quality, backup,
 quality.profile_cli), and every failure ends in errors.command_failed."""
@@ -13,6 +13,7 @@ from ..orchestration import console
 from . import backup as backup_cli
 from . import explore as explore_cli
 from . import ops as ops_cli
+from . import parts as parts_cli
 from . import quality as quality_cli
 from . import quarantine as quarantine_cli
 from . import run as run_cli
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     quality_cli.add_cli(sub)  # score, rules
     backup_cli.add_cli(sub)  # backup, bundle
     quarantine_cli.add_cli(sub)  # quarantine list, release, correct, resolutions, revoke
+    parts_cli.add_cli(sub)  # parts list, forget: part files gone from a folder source
     explore_cli.add_cli(sub)  # export
     from ..quality import profile_cli
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from .. import config, errors, part_failures, report, warehouse
+from .. import config, errors, gone_parts, part_failures, report, warehouse
 from ..orchestration import graph as walk
 from ..orchestration import history, lifeline, progress
 from ..quality import trend
@@ -244,6 +244,7 @@ def cmd_status(args) -> int:
             cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
             transform = cur.fetchone()
             unreadable = part_failures.current(cur)
+            gone = gone_parts.current(cur)
             cur.execute(
                 "SELECT outcome, count(*) FROM quality.resolutions WHERE revoked_at IS NULL "
                 "AND outcome IN ('source changed', 'held') GROUP BY 1 ORDER BY 1"
@@ -268,6 +269,11 @@ def cmd_status(args) -> int:
             )
     for table, part, reason in unreadable:
         print(f"{table}: part file {part} not loaded: {reason}")
+    for table, part, kept, _ in gone:
+        print(
+            f"{table}: part file {part} is gone from the folder; its {kept:,} rows are kept "
+            f"({gone_parts.HINT} {table} {part} lets the next run drop them)"
+        )
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:

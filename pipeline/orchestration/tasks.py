@@ -13,6 +13,7 @@ from .. import (
     config,
     errors,
     forecast,
+    gone_parts,
     ingest,
     load_plan,
     part_failures,
@@ -117,15 +118,22 @@ class LoadTable(PipelineTask):
     def fingerprint(self) -> str:
         path = self.source_path()
         content = markers.file_digest(path) if path.exists() else "missing"
-        code = markers.source_digest(ingest, arrow_values, load_plan, part_failures, sources)
-        return combine(content, warehouse.spec_hash(spec(self.table)), code)
+        code = markers.source_digest(ingest, arrow_values, load_plan, part_failures, gone_parts, sources)
+        forgotten = ""
+        if sources.is_folder_source(path):
+            present = {str(f.relative_to(config.data_dir())) for f in sources.part_files(path)}
+            forgotten = gone_parts.forgotten_digest(self.table, present)
+        return combine(content, warehouse.spec_hash(spec(self.table)), code, forgotten)
 
     def work(self, conn, run_id: str) -> Figures:
         result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id, config.data_dir())
         details = {"extra_columns": result.extra_columns, "escaped_values": result.escaped_values}
         if result.failed:  # the run's Transform fails on these (part_failures), once the rest is healed
             details |= {"failed_parts": [dict(part=p, reason=r) for p, r in result.failed], "kept": result.kept_rows}
-        return Figures(rows_in=result.rows, rows_out=result.rows + result.kept_rows, details=details)
+        if result.gone:  # status names them; `parts forget` lets the next load drop them
+            details |= {"gone_parts": result.gone}
+        kept = result.kept_rows + sum(result.gone.values())
+        return Figures(rows_in=result.rows, rows_out=result.rows + kept, details=details)
 
 
 class HealTable(PipelineTask):

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import getpass
 import json
-import time
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.extras
 
-from .. import warehouse
+from .. import fingerprint_reads, warehouse
 from ..tables import TABLES
 from ..tables import spec as table_spec
 from .resolution_checks import ResolutionError, as_text, check_values
@@ -204,47 +203,9 @@ def resolutions(table: str | None = None, conn=None) -> list[dict]:
             return [dict(r) for r in cur.fetchall()]
 
 
-_session: dict[tuple[int, str], Any] = {}
-_busy_until = [0.0]  # monotonic time until which a restore is taken to hold quality.resolutions
-BUSY_SECONDS = 10.0
-
-
 def active_digest(table: str) -> str:
-    """digests()[table], asked on one session per process and warehouse: a graph's fingerprints ask it dozens of
-    times (each heal's parents again), a new connection each time cost 1.7 s per look at the graph (measured)."""
-    import os
-
-    import psycopg2
-    import psycopg2.errors
-
-    key = (os.getpid(), warehouse.url())  # a forked worker must not share its parent's socket
-    if time.monotonic() < _busy_until[0]:
-        return "busy"
-    for attempt in (1, 2):
-        conn = _session.get(key)
-        if conn is None or conn.closed:
-            try:
-                conn = _session[key] = warehouse.connect("fingerprint", timeout=10)
-            except psycopg2.OperationalError:
-                # Luigi makes tasks (and so fingerprints) before it asks the warehouse anything: an unreachable one
-                # must fail there, as a scheduling error in one line, not here as an unexpected exception.
-                return "unreachable"
-            conn.autocommit = True  # no transaction left open between looks (restores and heals never wait)
-            with conn.cursor() as cur:
-                cur.execute("SET lock_timeout = '200ms'")
-        try:
-            return digests(conn).get(table, "")
-        except psycopg2.errors.LockNotAvailable:
-            # A restore holds the table while it replaces the warehouse: never wait here, silently (a graph asks
-            # dozens of times), before the run has taken its lock and said that it waits. "busy" matches no
-            # marker, so the heal runs once the restore is done (on the restored warehouse), as after any change.
-            _busy_until[0] = time.monotonic() + BUSY_SECONDS
-            return "busy"
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            conn.close()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """The ids of the table's active resolutions, as digests() gives them, read without waiting on a lock."""
+    return fingerprint_reads.read(digests, table)
 
 
 def digests(conn) -> dict[str, str]:

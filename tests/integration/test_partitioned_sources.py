@@ -174,3 +174,61 @@ def test_a_changed_part_file_makes_the_load_incomplete_again(database_url, data_
 
     (parts[1].parent / "part-1.parquet").write_bytes(parts[1].read_bytes())  # a new part file
     assert not LoadTable("payments").complete()
+
+
+def _accounted(url: str) -> bool:
+    """raw = clean + quarantine for payments."""
+    raw = scalar(url, "SELECT count(*) FROM raw.payments")
+    held = scalar(url, "SELECT count(*) FROM quality.quarantine WHERE table_name = 'payments'")
+    return raw == scalar(url, "SELECT count(*) FROM clean.payments") + held
+
+
+def test_a_removed_part_file_keeps_its_rows_until_forgotten_then_the_next_run_drops_them(
+    database_url, data_dir, tmp_path
+):
+    parts = split_into_parts(data_dir, "payments")
+    assert run_cli(data_dir, database_url, tmp_path, "run").returncode == 0
+    name = "payments/day=1/part-0.parquet"
+    rows = "SELECT payment_id, _part_row FROM raw.payments WHERE _source_file = %s ORDER BY 1, 2"
+    its_rows = query(database_url, rows, (name,))
+    total = scalar(database_url, "SELECT count(*) FROM raw.payments")
+    clean_before = query(database_url, "SELECT payment_id FROM clean.payments ORDER BY 1")
+    assert its_rows
+
+    saved = parts[1].read_bytes()
+    parts[1].unlink()
+    parts[1].parent.rmdir()
+    again = run_cli(data_dir, database_url, tmp_path, "run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert query(database_url, rows, (name,)) == its_rows  # kept, as they were, with their lineage
+    assert scalar(database_url, "SELECT count(*) FROM raw.payments") == total and _accounted(database_url)
+    assert query(database_url, "SELECT payment_id FROM clean.payments ORDER BY 1") == clean_before
+    status = run_cli(data_dir, database_url, tmp_path, "status").stdout
+    assert f"payments: part file {name} is gone from the folder; its {len(its_rows):,} rows are kept" in status
+
+    wrong = run_cli(data_dir, database_url, tmp_path, "parts", "forget", "payments", "payments/day=7/part-0.parquet")
+    assert wrong.returncode != 0
+    assert (
+        wrong.stderr.strip()
+        .splitlines()[0]
+        .endswith(f"payments: part file payments/day=7/part-0.parquet is not gone from its folder (gone: {name})")
+    ), wrong.stderr
+    forgot = run_cli(data_dir, database_url, tmp_path, "parts", "forget", "payments", name)
+    assert forgot.returncode == 0 and f"drops their {len(its_rows):,} rows" in forgot.stdout, forgot.stderr
+
+    third = run_cli(data_dir, database_url, tmp_path, "run")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert query(database_url, rows, (name,)) == []
+    assert scalar(database_url, "SELECT count(*) FROM raw.payments") == total - len(its_rows)
+    assert _accounted(database_url)
+    assert "is gone from the folder" not in run_cli(data_dir, database_url, tmp_path, "status").stdout
+    assert "no part file is gone" in run_cli(data_dir, database_url, tmp_path, "parts", "list").stdout
+
+    # the part file back: it loads again like any part, and gone again, it is kept again
+    parts[1].parent.mkdir()
+    parts[1].write_bytes(saved)
+    assert run_cli(data_dir, database_url, tmp_path, "run").returncode == 0
+    assert query(database_url, rows, (name,)) == its_rows and _accounted(database_url)
+    parts[1].unlink()
+    assert run_cli(data_dir, database_url, tmp_path, "run").returncode == 0
+    assert query(database_url, rows, (name,)) == its_rows

@@ -52,6 +52,14 @@ def clear(cur, table: str) -> None:
     cur.execute("DELETE FROM ops.source_gone WHERE table_name = %s", (table,))
 
 
+def note(table: str, part: str, rows: int) -> str:
+    """What status and the app say of a gone part file."""
+    return (
+        f"{table}: part file {part} is gone from the folder; its {rows:,} rows are kept "
+        f"({HINT} {table} {part} lets the next run drop them)"
+    )
+
+
 def current(cur) -> list[tuple[str, str, int, str]]:
     """(table, part, rows kept, run that first missed it) of every part file gone from its folder."""
     cur.execute("SELECT table_name, part, rows, since_run FROM ops.source_gone ORDER BY table_name, part")

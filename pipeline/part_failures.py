@@ -77,6 +77,11 @@ def record(cur, table: str, failed: list[tuple[str, str]], run_id: str) -> None:
     )
 
 
+def note(table: str, part: str, reason: str) -> str:
+    """What status and the app say of a part file not loaded."""
+    return f"{table}: part file {part} not loaded: {reason}"
+
+
 def current(cur) -> list[tuple[str, str, str]]:
     """(table, part, reason) of every part file the latest load of its table could not read."""
     cur.execute("SELECT table_name, part, reason FROM ops.source_failures ORDER BY table_name, part")

@@ -53,7 +53,22 @@ def load() -> dict:
         found["trend_tables"] = queries.select("quality_trend").dicts()
     found["empty"] = not found["tables"]
     found["drops"] = clean_share_drops()
+    found["sources"] = source_notes()
     return found
+
+
+def source_notes() -> list[str]:
+    """Part files the latest loads could not read, and part files gone from their folder whose rows are kept."""
+    from pipeline import gone_parts, part_failures
+
+    present = queries.existing("ops.source_failures", "ops.source_gone")
+    notes = []
+    with contextlib.closing(queries.connect()) as conn, conn.cursor() as cur:
+        if "ops.source_failures" in present:
+            notes += [part_failures.note(*failure) for failure in part_failures.current(cur)]
+        if "ops.source_gone" in present:
+            notes += [gone_parts.note(table, part, rows) for table, part, rows, _ in gone_parts.current(cur)]
+    return notes
 
 
 def clean_share_drops() -> list[str]:
@@ -197,8 +212,9 @@ class QualityPanel(Panel):
             self.finish_load()
             return
         self.pages.setCurrentWidget(self.summary)
-        self.drops.setText("\n".join(f"Warning: {d}" for d in data.get("drops", [])))
-        self.drops.setVisible(bool(data.get("drops")))
+        notes = [f"Warning: {d}" for d in data.get("drops", [])] + data.get("sources", [])
+        self.drops.setText("\n".join(notes))
+        self.drops.setVisible(bool(notes))
         self.tables.set_rows(data["tables"])
         self.rules.set_rows(data["rules"])
         fit_columns(self.table_view, 200)

@@ -268,12 +268,9 @@ def cmd_status(args) -> int:
                 "(run again)"
             )
     for table, part, reason in unreadable:
-        print(f"{table}: part file {part} not loaded: {reason}")
+        print(part_failures.note(table, part, reason))
     for table, part, kept, _ in gone:
-        print(
-            f"{table}: part file {part} is gone from the folder; its {kept:,} rows are kept "
-            f"({gone_parts.HINT} {table} {part} lets the next run drop them)"
-        )
+        print(gone_parts.note(table, part, kept))
     print()
     print(f"analytics built: {_when(transform[0])} (run {transform[1]})" if transform else "analytics not built yet")
     for drop in drops:

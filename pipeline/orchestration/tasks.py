@@ -181,7 +181,11 @@ class HealTable(PipelineTask):
             rows_in=result.raw_rows,
             rows_out=result.clean_rows,
             rows_quarantined=result.quarantined,
-            details={"fixed_rows": result.fixed_rows, "warnings": result.warnings},
+            details={
+                "fixed_rows": result.fixed_rows,
+                "warnings": result.warnings,
+                "parents_arrived": result.parents_arrived,
+            },
         )
 
 

@@ -337,6 +337,7 @@ class Findings:
     fixed_rows: int
     flawed: int
     outcomes: list[RuleOutcome]
+    parents_arrived: int = 0  # set when clean is written (late_parents)
 
 
 def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:

@@ -18,7 +18,7 @@ from ..errors import PipelineError
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
-from . import resolved
+from . import late_parents, resolved
 from .catalog import CATALOG
 from .compile import compile_schema
 from .contract import TableContract, load
@@ -55,6 +55,7 @@ class HealResult:
     valid_before: int
     rules: list[RuleOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # rules above their warn share, in words
+    parents_arrived: int = 0  # rows held for a missing parent by the previous heal, in clean now
 
 
 def _partition(table: str, spec: TableSpec) -> sql.Composable:
@@ -266,9 +267,11 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         )
     # The table's previous heal goes (its partitions are empty again); readers wait for this one to commit.
     quarantine, heal_log = _partition("quarantine", spec), _partition("heal_log", spec)
+    late_parents.remember(cur, spec, quarantine)
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
     _no_autovacuum(cur, quarantine, heal_log)
     _write_clean(cur, spec, work)
+    found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
@@ -347,4 +350,5 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         found.raw_rows - found.flawed,
         found.outcomes,
         warnings,
+        found.parents_arrived,
     )

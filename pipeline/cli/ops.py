@@ -240,6 +240,9 @@ def cmd_status(args) -> int:
         counts = table_counts(conn)
         states = task_states(conn)
         drops = trend.clean_share_drops(conn)
+        replaced = {
+            n: warehouse.row_count(conn, "history", n) for n in TABLES if warehouse.table_exists(conn, "history", n)
+        }
         with conn.cursor() as cur:
             cur.execute("SELECT completed_at, run_id FROM ops.markers WHERE task_id = 'transform'")
             transform = cur.fetchone()
@@ -267,6 +270,10 @@ def cmd_status(args) -> int:
                 "published; raw, clean and the quarantine still hold the previous one until its heal commits "
                 "(run again)"
             )
+    for name, older in replaced.items():
+        print(
+            f"{name}: {older:,} older versions replaced by corrections (history.{name}; raw = clean + quarantined + these)"
+        )
     for table, part, reason in unreadable:
         print(part_failures.note(table, part, reason))
     for table, part, kept, _ in gone:

@@ -185,6 +185,7 @@ class HealTable(PipelineTask):
                 "fixed_rows": result.fixed_rows,
                 "warnings": result.warnings,
                 "parents_arrived": result.parents_arrived,
+                "corrected": result.superseded,
             },
         )
 

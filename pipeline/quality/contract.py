@@ -17,7 +17,7 @@ ACTIONS = ("quarantine", "flag")
 # What a column of a contract may say. `type`, `nullable` and `primary_key` restate the product's facts (a
 # contract may make a column required, never optional); `observed` is what the profiler saw, for reading only.
 COLUMN_KEYS = {"type", "nullable", "pattern", "values", "synonyms", "strict", "email", "observed"}
-TABLE_KEYS = {"table", "primary_key", "columns", "rules"}
+TABLE_KEYS = {"table", "primary_key", "columns", "rules", "corrections"}
 RULE_KEYS = {"action", "warn_if", "error_if"}
 
 
@@ -52,6 +52,9 @@ class TableContract:
     columns: dict[str, ColumnContract] = field(default_factory=dict)
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     digest: str = "none"  # of the file's content: a changed contract heals its table again
+    # A timestamp column: a repeated key with a later value there is a correction (the newer version replaces the
+    # older in clean, the older goes to history.<table>), not a duplicate. None: a repeated key is a duplicate.
+    corrections: str | None = None
 
     def column(self, name: str) -> ColumnContract:
         return self.columns.get(name, ColumnContract())
@@ -122,7 +125,18 @@ def parse(text: str, table: str, path: Path | str = "<contract>") -> TableContra
     if not isinstance(rules, dict):
         raise ContractError(f"{where}: 'rules' must map rule ids to {{action, warn_if, error_if}}")
     settings = {rule_id: _rule(table, rule_id, body, f"{path}: rule {rule_id}") for rule_id, body in rules.items()}
-    return TableContract(table, parsed, settings, _digest(text))
+    return TableContract(table, parsed, settings, _digest(text), _corrections(spec, data.get("corrections"), where))
+
+
+def _corrections(spec: TableSpec, column, where: str) -> str | None:
+    """The column whose later value makes a repeated key a correction: a timestamp column of the table."""
+    if column is None:
+        return None
+    stamps = [c.name for c in spec.columns if c.kind in ("timestamp", "timestamptz", "date")]
+    if column not in stamps:
+        allowed = f"one of {', '.join(stamps)}" if stamps else f"none: {spec.name} has no timestamp column"
+        raise ContractError(f"{where}: corrections: {column!r} must name a timestamp column ({allowed})")
+    return column
 
 
 def _digest(text: str) -> str:

@@ -12,7 +12,7 @@ from psycopg2.extras import execute_values
 from ..escaping import escaped_values
 from ..ingest import LINEAGE
 from ..tables import KINDS, TableSpec
-from . import emails, resolved
+from . import corrections, emails, resolved
 from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, idle_rules, plan_scan
@@ -271,7 +271,9 @@ def _apply(cur, spec: TableSpec, work: Work, rule_id: str, action: str, fixes, r
         )
 
 
-def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule]) -> list[RuleOutcome]:
+def _outcomes(
+    cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], corrected_by: str | None
+) -> list[RuleOutcome]:
     cur.execute(
         sql.SQL("""
         SELECT rule_id, count(*), count(*) FILTER (WHERE action = 'fix'),
@@ -316,6 +318,9 @@ def _outcomes(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules:
             )
         )
     catalog += [(r.id, r.description, r.severity, r.action, r.warn_if, r.error_if) for r in rules]
+    if corrected_by:
+        description = f"a later version of the same key (by {corrected_by}) replaced this row; kept in history"
+        catalog.append((corrections.corrected_id(spec), description, "info", corrections.ACTION, None, None))
     outcomes = []
     for rule_id, description, severity, action, warn_if, error_if in catalog:
         n, fixed, quarantined, flagged = counts.get(rule_id, (0, 0, 0, 0))
@@ -338,10 +343,20 @@ class Findings:
     flawed: int
     outcomes: list[RuleOutcome]
     parents_arrived: int = 0  # set when clean is written (late_parents)
+    superseded: int = 0  # older versions a correction replaced: neither clean nor quarantined (history.<table>)
 
 
-def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list[Rule], run_id: str) -> Findings:
-    """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`."""
+def find(
+    cur,
+    spec: TableSpec,
+    work: Work,
+    checks: list[FieldCheck],
+    rules: list[Rule],
+    run_id: str,
+    corrected_by: str | None = None,
+) -> Findings:
+    """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`; with
+    `corrected_by` (the contract's corrections column), a repeated key's older versions as corrections."""
     raw = work.source
     raw_types = _raw_types(cur, work)
     # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
@@ -364,9 +379,12 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
     resolved.release(cur, spec, work)  # before the survivor rules: a released row is checked for duplicates
     for rule in (r for r in rules if r.phase == "survivors"):
         _run_rule(cur, rule, spec, work, run_id)
+        if corrected_by and rule.id == f"{spec.name}.duplicate_key":
+            corrections.split(cur, spec, work, corrected_by)
         if rule.action == "quarantine":
             _hold(cur, work, rule.id)
     resolved.release(cur, spec, work)
+    superseded = corrections.settle(cur, work)
     resolved.record(cur, spec, work, run_id)
     # The statements that read these next need their row counts and key spread: a 3,000-row sample gives them.
     cur.execute("SET LOCAL default_statistics_target = 10")
@@ -379,5 +397,6 @@ def find(cur, spec: TableSpec, work: Work, checks: list[FieldCheck], rules: list
         scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(work.held)),
         scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {} WHERE action = 'fix'").format(work.found)),
         scalar(cur, sql.SQL("SELECT count(DISTINCT source_row) FROM {}").format(work.found)),
-        _outcomes(cur, spec, work, checks, rules),
+        _outcomes(cur, spec, work, checks, rules, corrected_by),
+        superseded=superseded,
     )

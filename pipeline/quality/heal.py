@@ -18,7 +18,7 @@ from ..errors import PipelineError
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
-from . import late_parents, resolved
+from . import corrections, late_parents, resolved
 from .catalog import CATALOG
 from .compile import compile_schema
 from .contract import TableContract, load
@@ -56,6 +56,7 @@ class HealResult:
     rules: list[RuleOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # rules above their warn share, in words
     parents_arrived: int = 0  # rows held for a missing parent by the previous heal, in clean now
+    superseded: int = 0  # older versions that corrections replaced (history.<table>)
 
 
 def _partition(table: str, spec: TableSpec) -> sql.Composable:
@@ -151,8 +152,8 @@ def _write_clean(cur, spec: TableSpec, work: Work) -> None:
     cur.execute(
         sql.SQL(
             "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
-            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row)"
-        ).format(clean=table, cols=cols, rows=work.rows, held=work.held)
+            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row) AND {current}"
+        ).format(clean=table, cols=cols, rows=work.rows, held=work.held, current=corrections.not_superseded(work))
     )
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
@@ -272,6 +273,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     _no_autovacuum(cur, quarantine, heal_log)
     _write_clean(cur, spec, work)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
+    corrections.publish(cur, spec, work, run_id, heal_log)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
@@ -281,10 +283,10 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         )
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))  # fixes of rules run alone
     clean_rows = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
-    if found.raw_rows != clean_rows + found.quarantined:
+    if found.raw_rows != clean_rows + found.quarantined + found.superseded:
         raise HealError(
             f"{spec.name}: {found.raw_rows} raw rows but {clean_rows} clean + {found.quarantined} "
-            "quarantined; nothing was written"
+            f"quarantined + {found.superseded} replaced by corrections; nothing was written"
         )
     resolved.store_outcomes(cur, spec, work, run_id)
     if published:  # the delivery becomes raw.<table>: a rename, whatever its size
@@ -305,7 +307,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
     """
     contract = load(spec.name)
     checks = compile_schema(spec)
-    rules = synonym_rules(spec) + CATALOG[spec.name]
+    rules = corrections.with_corrections(spec, synonym_rules(spec) + CATALOG[spec.name], contract.corrections)
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
             # The caller waits on this connection with its own transaction open: were a lock it holds ever
@@ -313,7 +315,7 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
             cur.execute("SET lock_timeout = '5min'")
             _tune(cur)
             work = Work.of(spec, warehouse.STAGE if staged(cur, spec.name) else "raw")
-            found = find(cur, spec, work, checks, rules, run_id)
+            found = find(cur, spec, work, checks, rules, run_id, contract.corrections)
         # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
         # real delivery holds many rows back, so it warns from 30%.
         held = RuleOutcome(
@@ -351,4 +353,5 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         found.outcomes,
         warnings,
         found.parents_arrived,
+        found.superseded,
     )

@@ -67,10 +67,14 @@ SQL = {
         SELECT run_id FROM ops.runs WHERE started_at >= %(since)s ORDER BY started_at DESC LIMIT 1""",
     # -- data quality
     "table_quality": """
-        SELECT DISTINCT ON (table_name) table_name, raw_rows, valid_before, fixed_rows, quarantined, clean_rows,
-               valid_before::numeric / nullif(raw_rows, 0) AS valid_rate_before,
-               clean_rows::numeric / nullif(raw_rows, 0) AS valid_rate_after, run_id, checked_at
-        FROM quality.table_results ORDER BY table_name, checked_at DESC, run_id DESC""",
+        SELECT DISTINCT ON (table_name) table_name, raw_rows, valid_before, fixed_rows, quarantined, replaced,
+               clean_rows, valid_before::numeric / nullif(raw_rows, 0) AS valid_rate_before,
+               clean_rows::numeric / nullif(raw_rows - replaced, 0) AS valid_rate_after, run_id, checked_at
+        -- replaced: a warehouse no run of this version has touched yet lacks the column (the app never writes)
+        FROM (SELECT table_name, raw_rows, valid_before, fixed_rows, quarantined, clean_rows, run_id, checked_at,
+                     coalesce((to_jsonb(r) ->> 'replaced')::bigint, 0) AS replaced
+              FROM quality.table_results r) t
+        ORDER BY table_name, checked_at DESC, run_id DESC""",
     "rule_violations": """
         WITH latest AS (SELECT DISTINCT ON (table_name) table_name, run_id FROM quality.table_results
                         ORDER BY table_name, checked_at DESC, run_id DESC)

@@ -134,8 +134,12 @@ def ready(conn) -> bool:
     with conn.cursor() as cur:
         cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL AND to_regclass('quality.resolutions') IS NOT NULL
                               AND to_regclass('ops.run_summary') IS NOT NULL
+                              AND to_regclass('ops.source_gone') IS NOT NULL
+                              AND to_regclass('ops.forgotten_parts') IS NOT NULL
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'runs' AND column_name = 'tasks_planned')""")
+                                          AND table_name = 'runs' AND column_name = 'tasks_planned')
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'
+                                          AND table_name = 'table_results' AND column_name = 'replaced')""")
         return cur.fetchone()[0]
 
 

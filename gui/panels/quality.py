@@ -20,9 +20,10 @@ TABLE_COLUMNS = [
     Column("Valid", "valid_before", formats.count, tooltip="rows that broke no rule as loaded"),
     Column("Fixed", "fixed_rows", formats.count, tooltip="rows healing fixed"),
     Column("Held", "quarantined", formats.count, tooltip="rows quarantined"),
+    Column("Replaced", "replaced", formats.count, tooltip="older versions a correction replaced (history.<table>)"),
     Column("Clean", "clean_rows", formats.count, tooltip="rows in clean"),
     Column("Valid before", "valid_rate_before", formats.percent, tooltip="valid as loaded / raw rows"),
-    Column("Valid after", "valid_rate_after", formats.percent, tooltip="clean rows / raw rows"),
+    Column("Valid after", "valid_rate_after", formats.percent, tooltip="clean rows / (raw rows - replaced)"),
 ]
 RULE_COLUMNS = [
     Column("Table", "table_name"),

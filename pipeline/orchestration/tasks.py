@@ -202,8 +202,8 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
         cur.execute("DELETE FROM quality.rule_results WHERE run_id = %s AND table_name = %s", (run_id, result.table))
         cur.execute(
             """INSERT INTO quality.table_results
-                       (run_id, table_name, raw_rows, clean_rows, quarantined, valid_before, fixed_rows)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                       (run_id, table_name, raw_rows, clean_rows, quarantined, valid_before, fixed_rows, replaced)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 run_id,
                 result.table,
@@ -212,6 +212,7 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
                 result.quarantined,
                 result.valid_before,
                 result.fixed_rows,
+                result.superseded,
             ),
         )
         cur.executemany(

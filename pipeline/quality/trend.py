@@ -12,7 +12,7 @@ DEFAULT_DROP_WARN = 0.05  # a fall of 5 points of the clean share (contracts: ru
 
 # The last two heals of each table, newest first.
 LAST_TWO = """
-SELECT table_name, run_id, clean_rows::float8 / nullif(raw_rows, 0) AS share
+SELECT table_name, run_id, clean_rows::float8 / nullif(raw_rows - replaced, 0) AS share  -- replaced: not lost
 FROM (SELECT *, row_number() OVER (PARTITION BY table_name ORDER BY checked_at DESC) AS n
       FROM quality.table_results) t
 WHERE n <= 2 ORDER BY table_name, n"""

@@ -105,8 +105,8 @@ def test_quality_panel_equals_quality_tables(filled_url, window, qtbot):
         )
         line = panel.tables.rows.index(row)
         text = [panel.tables.index(line, c).data() for c in range(panel.tables.columnCount())]
-        assert text[1] == f"{raw:,}" and text[5] == f"{clean:,}"
-        assert text[6] == f"{valid / raw * 100:.1f}%" and text[7] == f"{clean / raw * 100:.1f}%"
+        assert text[1] == f"{raw:,}" and text[5] == "0" and text[6] == f"{clean:,}"  # no corrections in the sample
+        assert text[7] == f"{valid / raw * 100:.1f}%" and text[8] == f"{clean / raw * 100:.1f}%"
     assert raw == clean + held  # every row ends in clean or quarantine
 
     violations = scalar(filled_url, "SELECT sum(violations) FROM quality.rule_results")

@@ -115,6 +115,11 @@ def test_a_later_updated_at_replaces_the_older_version_and_keeps_it_in_history(
         "SELECT violations FROM quality.rule_results WHERE run_id = %s AND rule_id = 'customers.corrected'",
         (run_id,),
     ) == len(changed)
+    assert scalar(
+        database_url,
+        "SELECT replaced FROM quality.table_results WHERE run_id = %s AND table_name = 'customers'",
+        (run_id,),
+    ) == len(changed)
     capsys.readouterr()
     assert main(["status"]) == 0
     assert f"customers: {len(changed)} older versions replaced by corrections" in capsys.readouterr().out

@@ -21,7 +21,7 @@ SELECT t.run_id,
        t.clean_rows,
        t.quarantined                                                       AS table_quarantined,
        (t.valid_before::numeric / nullif(t.raw_rows, 0))::numeric(8, 4)    AS valid_rate_before,
-       (t.clean_rows::numeric / nullif(t.raw_rows, 0))::numeric(8, 4)      AS valid_rate_after,
+       (t.clean_rows::numeric / nullif(t.raw_rows - t.replaced, 0))::numeric(8, 4) AS valid_rate_after,
        coalesce(r.checked_at, t.checked_at)                                AS checked_at,
        t.checked_at = max(t.checked_at) OVER (PARTITION BY t.table_name)   AS latest_heal
 FROM quality.table_results t

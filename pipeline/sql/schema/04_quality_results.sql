@@ -25,3 +25,10 @@ CREATE TABLE IF NOT EXISTS quality.table_results (
     checked_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, table_name)
 );
+-- Older versions that corrections replaced (quality/corrections.py): raw = clean + quarantined + replaced.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = 'quality' AND table_name = 'table_results' AND column_name = 'replaced') THEN
+        ALTER TABLE quality.table_results ADD COLUMN replaced bigint NOT NULL DEFAULT 0;
+    END IF;
+END $$;

@@ -48,6 +48,7 @@ class PipelinePanel(Panel):
         self.process: QProcess | None = None
         self.run_id: str | None = None
         self.started = 0.0
+        self.ran_on: tuple[str, str] | None = None  # the warehouse chosen when this panel last started a run
         self.total = 0
         self.polling = False
         self.last_exit: int | None = None
@@ -166,7 +167,8 @@ class PipelinePanel(Panel):
         if not self.running() and runs:
             known = {r["run_id"] for r in runs}
             self.show_run(self.shown_run if self.shown_run in known else runs[0]["run_id"])
-        elif not self.running():  # a warehouse without runs (maybe another one than before): nothing of the old
+        elif not self.running() and not self._ended_here_unrecorded():
+            # a warehouse without runs (maybe another one than before): nothing of the old
             self.shown_run = self.log_run = None
             self.tasks.set_rows([])
             self.tasks_box.heading.setText("Tasks")
@@ -174,6 +176,11 @@ class PipelinePanel(Panel):
             self.log.heading.setText("Log")
             self.status.setText("No run recorded in this warehouse yet.")
         self.finish_load()
+
+    def _ended_here_unrecorded(self) -> bool:
+        """A run of this panel ended (stopped at once, or failed) before it recorded itself, on the warehouse still
+        chosen: its status line and log say what happened, and stay."""
+        return self.last_exit is not None and self.ran_on == _warehouse_choice()
 
     def follow(self, run_id: str) -> None:
         """A run announced itself (from here, the command line or another machine): show it at the next refresh."""
@@ -252,6 +259,7 @@ class PipelinePanel(Panel):
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self.process, self.run_id, self.started, self.last_exit = process, None, time.time(), None
+        self.ran_on = _warehouse_choice()
         self.shown_run = self.log_run = None
         self.stopping = False
         self.tasks.set_rows([])
@@ -395,3 +403,8 @@ class PipelinePanel(Panel):
 
     def open_scheduler(self) -> None:
         QDesktopServices.openUrl(QUrl(self.settings.scheduler().url))
+
+
+def _warehouse_choice() -> tuple[str, str]:
+    """Which warehouse the app's settings point at (applied to the environment the runs inherit)."""
+    return os.environ.get("PIPELINE_DATABASE_URL", ""), os.environ.get("PIPELINE_EMBEDDED_DIR", "")

@@ -157,9 +157,15 @@ def test_a_run_hears_stop_even_when_the_app_was_started_with_sigint_ignored(data
         with open(f"/proc/{pipeline.process.processId()}/status") as status:
             ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
         assert not ignored & (1 << (signal.SIGINT - 1)), "the run ignores SIGINT: Stop would not reach it"
+        loads = pipeline.loads
         pipeline.stop_button.click()
         qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
         assert pipeline.status.text().startswith("Run stopped after")
+        # stopped before it recorded itself: the refresh that follows finds no run, and must not wipe what happened
+        # (it said "No run recorded in this warehouse yet." over an empty log: CI, 2026-12-05)
+        qtbot.waitUntil(lambda: pipeline.loads > loads, timeout=30000)
+        assert pipeline.status.text().startswith("Run stopped after"), pipeline.status.text()
+        assert "Stopped from the app" in pipeline.log.toPlainText()
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -7,6 +7,7 @@ from psycopg2 import sql
 
 from . import fingerprint_reads
 from .arrow_values import SourceError
+from .errors import UserError
 from .part_failures import copy_forward
 from .warehouse import qualified
 
@@ -89,8 +90,6 @@ def forget(cur, table: str, parts: list[str], by: str) -> int:
     """Let the next load of the table drop the rows of these gone part files (all of the table's when `parts` is
     empty), recorded in ops.forgotten_parts (the load's fingerprint reads it). The rows the next run drops; a part
     not gone from the folder is a UserError."""
-    from .errors import UserError
-
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"load:{table}",))  # not in a load's middle
     cur.execute("SELECT part, rows FROM ops.source_gone WHERE table_name = %s", (table,))
     gone = dict(cur.fetchall())

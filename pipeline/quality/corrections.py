@@ -77,13 +77,12 @@ def not_superseded(work: Work) -> sql.Composable:
     )
 
 
-def publish(cur, spec: TableSpec, work: Work, run_id: str, heal_log: sql.Composable) -> None:
-    """history.<table>: the older versions, as clean would hold them, with the key of the version that replaced
-    them and the run; one heal_log row each. Replaced by every heal of the table (dropped when there are none)."""
+def publish(cur, spec: TableSpec, work: Work, run_id: str, heal_log: sql.Composable, superseded: int) -> None:
+    """history.<table>: the older versions (`superseded` of them), as clean would hold them, with the version that
+    replaced them and the run; one heal_log row each. Replaced by every heal of the table (dropped when none)."""
     history = qualified("history", spec.name)
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(history))
-    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE action = %s)").format(work.found), (ACTION,))
-    if not cur.fetchone()[0]:
+    if not superseded:
         return
     columns = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(c)) for c in spec.column_names)
     cur.execute(

@@ -127,7 +127,7 @@ def _child_keys(cur, spec: TableSpec) -> list[tuple[str, str, str]]:
     return cur.fetchall()
 
 
-def _write_clean(cur, spec: TableSpec, work: Work) -> None:
+def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     """Replace clean.<table>'s rows; keys are dropped for the bulk insert and built again after it.
 
     The tables that refer to this one keep their rows (no TRUNCATE ... CASCADE: a child is never emptied by its
@@ -153,7 +153,13 @@ def _write_clean(cur, spec: TableSpec, work: Work) -> None:
         sql.SQL(
             "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
             "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row) AND {current}"
-        ).format(clean=table, cols=cols, rows=work.rows, held=work.held, current=corrections.not_superseded(work))
+        ).format(
+            clean=table,
+            cols=cols,
+            rows=work.rows,
+            held=work.held,
+            current=corrections.not_superseded(work) if superseded else sql.SQL("true"),
+        )
     )
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
@@ -271,9 +277,9 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     late_parents.remember(cur, spec, quarantine)
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
     _no_autovacuum(cur, quarantine, heal_log)
-    _write_clean(cur, spec, work)
+    _write_clean(cur, spec, work, found.superseded)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
-    corrections.publish(cur, spec, work, run_id, heal_log)
+    corrections.publish(cur, spec, work, run_id, heal_log, found.superseded)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))

@@ -28,6 +28,9 @@ def remember(cur, spec: TableSpec, quarantine: sql.Composable) -> None:
         ).format(waiting=WAITING, quarantine=quarantine),
         (parent_rules(spec),),
     )
+    # Its size for the join in log_arrivals: without it the planner hashed all of clean (0.54 s for the 90,000
+    # payments the sample defects hold at scale 1.0) instead of these rows (0.22 s).
+    cur.execute(sql.SQL("ANALYZE {}").format(WAITING))
 
 
 def log_arrivals(cur, spec: TableSpec, heal_log: sql.Composable, run_id: str) -> int:

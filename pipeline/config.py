@@ -177,3 +177,12 @@ def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:
                 "expected 'warn_if, error_if' as shares of rows, e.g. '0.05, 0.2'"
             ) from None
     return found
+
+
+def incremental() -> bool:
+    """Load and heal only what changed when that gives what a full load and heal would (luigi.cfg [sources]
+    incremental, default true; PIPELINE_INCREMENTAL=0 turns it off for a run)."""
+    flag = _flag("PIPELINE_INCREMENTAL")
+    if flag is not None:
+        return flag
+    return luigi.configuration.get_config().getboolean("sources", "incremental", True)

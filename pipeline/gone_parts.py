@@ -29,7 +29,7 @@ def keep(cur, table: str, folder: str, present: set[str], run_id: str) -> dict[s
             (len(prefix), prefix),
         )
         published = dict(cur.fetchall())
-    cur.execute("DELETE FROM ops.forgotten_parts WHERE table_name = %s AND part = ANY(%s)", (table, sorted(present)))
+    unforget(cur, table, present)
     cur.execute("SELECT part FROM ops.forgotten_parts WHERE table_name = %s", (table,))
     forgotten = {part for (part,) in cur.fetchall()}
     gone = {part: rows for part, rows in published.items() if part not in present and part not in forgotten}
@@ -46,6 +46,11 @@ def keep(cur, table: str, folder: str, present: set[str], run_id: str) -> dict[s
         [(table, part, rows, run_id) for part, rows in gone.items()],
     )
     return gone
+
+
+def unforget(cur, table: str, present: set[str]) -> None:
+    """Parts forgotten and put back: loaded like any part, and kept again if they go again."""
+    cur.execute("DELETE FROM ops.forgotten_parts WHERE table_name = %s AND part = ANY(%s)", (table, sorted(present)))
 
 
 def clear(cur, table: str) -> None:

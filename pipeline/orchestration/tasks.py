@@ -11,6 +11,7 @@ from .. import (
     arrow_values,
     backup,
     config,
+    delta_load,
     errors,
     forecast,
     gone_parts,
@@ -118,16 +119,31 @@ class LoadTable(PipelineTask):
     def fingerprint(self) -> str:
         path = self.source_path()
         content = markers.file_digest(path) if path.exists() else "missing"
-        code = markers.source_digest(ingest, arrow_values, load_plan, part_failures, gone_parts, sources)
+        code = self.load_inputs()
         forgotten = ""
         if sources.is_folder_source(path):
             present = {str(f.relative_to(config.data_dir())) for f in sources.part_files(path)}
             forgotten = gone_parts.forgotten_digest(self.table, present)
-        return combine(content, warehouse.spec_hash(spec(self.table)), code, forgotten)
+        return combine(content, code, forgotten)
+
+    def load_inputs(self) -> str:
+        """What the rows are loaded with besides the files: the table's spec and the loading code."""
+        code = markers.source_digest(ingest, arrow_values, load_plan, part_failures, gone_parts, sources, delta_load)
+        return combine(warehouse.spec_hash(spec(self.table)), code)
 
     def work(self, conn, run_id: str) -> Figures:
-        result = ingest.load_table(conn, spec(self.table), self.source_path(), run_id, config.data_dir())
+        result = ingest.load_table(
+            conn,
+            spec(self.table),
+            self.source_path(),
+            run_id,
+            config.data_dir(),
+            digest=markers.file_digest,
+            inputs=self.load_inputs(),
+        )
         details = {"extra_columns": result.extra_columns, "escaped_values": result.escaped_values}
+        if sources.is_folder_source(self.source_path()):  # what was staged: every part, or only the new ones
+            details |= {"staged": result.mode, "why": result.mode_reason}
         if result.failed:  # the run's Transform fails on these (part_failures), once the rest is healed
             details |= {"failed_parts": [dict(part=p, reason=r) for p, r in result.failed], "kept": result.kept_rows}
         if result.gone:  # status names them; `parts forget` lets the next load drop them
@@ -163,17 +179,20 @@ class HealTable(PipelineTask):
     def fingerprint(self) -> str:
         inputs = self.requires()
         parents = [p.fingerprint() for p in inputs["parents"]]
+        return combine(inputs["load"].fingerprint(), *parents, self.rule_inputs())
+
+    def rule_inputs(self) -> str:
+        """What the heal applies besides the rows: a change heals the whole table again."""
         return combine(
-            inputs["load"].fingerprint(),
-            *parents,
             markers.source_digest(quality_package),
             repr(sorted(config.rule_thresholds().items())),
             contract.load(self.table).digest,
             resolution_digest(self.table),
+            warehouse.spec_hash(spec(self.table)),
         )
 
     def work(self, conn, run_id: str) -> Figures:
-        result = heal.heal_table(conn, spec(self.table), run_id)
+        result = heal.heal_table(conn, spec(self.table), run_id, self.rule_inputs())
         quality_record(conn, result, run_id)
         # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
         # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
@@ -186,6 +205,9 @@ class HealTable(PipelineTask):
                 "warnings": result.warnings,
                 "parents_arrived": result.parents_arrived,
                 "corrected": result.superseded,
+                "healed": result.mode,  # incremental: only `checked` rows were checked, against clean
+                "checked": result.checked,
+                "why": result.why,
             },
         )
 

@@ -196,6 +196,7 @@ SURVIVOR_RULES: dict[str, list[Rule]] = {
             phase="survivors",
             severity="warn",
             detects="overlapping_active_policy",
+            context="h.customer_id, h.policy_type",
             description="an Active policy overlapping an earlier Active policy of the same customer and type",
             sql="""SELECT h._source_row, 'overlaps active policy ' || min(o.policy_id), NULL
                     FROM {rows} h JOIN {rows} o

@@ -77,31 +77,31 @@ def not_superseded(work: Work) -> sql.Composable:
     )
 
 
-def publish(cur, spec: TableSpec, work: Work, run_id: str, heal_log: sql.Composable, superseded: int) -> None:
+def publish(
+    cur, spec: TableSpec, work: Work, run_id: str, heal_log: sql.Composable, superseded: int, keep: bool = False
+) -> None:
     """history.<table>: the older versions (`superseded` of them), as clean would hold them, with the version that
-    replaced them and the run; one heal_log row each. Replaced by every heal of the table (dropped when none)."""
+    replaced them and the run; one heal_log row each. Replaced by every full heal of the table (dropped when none);
+    an incremental heal adds its own (`keep`)."""
     history = qualified("history", spec.name)
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(history))
+    if not keep:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(history))
     if not superseded:
         return
     columns = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(c)) for c in spec.column_names)
-    cur.execute(
-        sql.SQL(
-            "CREATE TABLE {history} AS SELECT {columns}, h._source_row, f.message AS _replaced, "
-            "{run}::text AS _run_id FROM {rows} h JOIN {found} f ON f.source_row = h._source_row AND f.action = {a}"
-        ).format(
-            history=history,
-            columns=columns,
-            run=sql.Literal(run_id),
-            rows=work.rows,
-            found=work.found,
-            a=sql.Literal(ACTION),
-        )
-    )
+    versions = sql.SQL(
+        "SELECT {columns}, h._source_row, f.message AS _replaced, {run}::text AS _run_id FROM {rows} h "
+        "JOIN {found} f ON f.source_row = h._source_row AND f.action = {a}"
+    ).format(columns=columns, run=sql.Literal(run_id), rows=work.rows, found=work.found, a=sql.Literal(ACTION))
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (history.as_string(cur),))
+    if cur.fetchone()[0]:
+        cur.execute(sql.SQL("INSERT INTO {} {}").format(history, versions))
+    else:
+        cur.execute(sql.SQL("CREATE TABLE {} AS {}").format(history, versions))
     cur.execute(
         sql.SQL(
             "INSERT INTO {log} SELECT {table}, h._source_row, {key}, '*', {rid}, 'an older version', h._replaced, "
-            "{run} FROM {history} h"
+            "{run} FROM {history} h WHERE h._run_id = {run}"
         ).format(
             log=heal_log,
             table=sql.Literal(spec.name),

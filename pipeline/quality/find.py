@@ -354,9 +354,11 @@ def find(
     rules: list[Rule],
     run_id: str,
     corrected_by: str | None = None,
+    before_survivors=None,
 ) -> Findings:
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`; with
-    `corrected_by` (the contract's corrections column), a repeated key's older versions as corrections."""
+    `corrected_by` (the contract's corrections column), a repeated key's older versions as corrections;
+    `before_survivors(cur)` adds rows the survivor rules compare with (an incremental heal's clean rows)."""
     raw = work.source
     raw_types = _raw_types(cur, work)
     # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
@@ -377,6 +379,8 @@ def find(
     _record_fallback_checks(cur, spec, work, checks, run_id)
     _hold_all(cur, work)
     resolved.release(cur, spec, work)  # before the survivor rules: a released row is checked for duplicates
+    if before_survivors is not None:
+        before_survivors(cur)
     for rule in (r for r in rules if r.phase == "survivors"):
         _run_rule(cur, rule, spec, work, run_id)
         if corrected_by and rule.id == f"{spec.name}.duplicate_key":

@@ -6,43 +6,26 @@ transaction: raw, clean, the quarantine and heal_log of the table change togethe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
-from .. import config, warehouse
-from ..errors import PipelineError
+from .. import delta_load, warehouse
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
-from . import corrections, late_parents, resolved
+from . import corrections, delta_heal, delta_publish, late_parents, resolved
 from .catalog import CATALOG
 from .compile import compile_schema
-from .contract import TableContract, load
+from .contract import load
 from .find import Findings, find, log_fixes
-from .rules import DEFAULT_ERROR_IF, DEFAULT_WARN_IF, ROWS_HELD_WARN_IF, synonym_rules
+from .gates import HealError, ThresholdError, check_thresholds, gates, thresholds  # noqa: F401 - heal.HealError for callers
+from .rules import ROWS_HELD_WARN_IF, synonym_rules
 from .work import RuleOutcome, Work, key_expr, original_row, raw_file, scalar
 
 log = logging.getLogger(__name__)
-
-
-class HealError(PipelineError):
-    """Healing cannot finish: rows that would be lost, or a rule above its error threshold."""
-
-    hint = "this is a bug in healing: report it with the run id (python -m pipeline runs shows it)"
-
-
-class ThresholdError(HealError):
-    """A rule breaks on more rows than its error threshold allows: the data or the contract needs a look."""
-
-    hint = (
-        "look at the source file; if the data follows other conventions, run `python -m pipeline profile` "
-        "and confirm its proposal (--write), or raise the rule's threshold in contracts/<table>.yaml or "
-        "luigi.cfg [quality_thresholds]"
-    )
 
 
 @dataclass
@@ -57,6 +40,9 @@ class HealResult:
     warnings: list[str] = field(default_factory=list)  # rules above their warn share, in words
     parents_arrived: int = 0  # rows held for a missing parent by the previous heal, in clean now
     superseded: int = 0  # older versions that corrections replaced (history.<table>)
+    mode: str = "full"  # or "incremental" (delta_heal)
+    checked: int = 0  # rows the rules checked: all of raw, or the new ones and those held for a parent
+    why: str = ""  # why this mode
 
 
 def _partition(table: str, spec: TableSpec) -> sql.Composable:
@@ -177,63 +163,6 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     cur.execute("RESET default_statistics_target")
 
 
-def thresholds(outcome: RuleOutcome, contract: TableContract, overrides: dict) -> tuple[float | None, float | None]:
-    """A rule's warn and error shares: luigi.cfg, else the contract, else the rule's own, else the default for a
-    rule that quarantines (no quarantining rule is without them)."""
-    if outcome.rule_id in overrides:
-        return overrides[outcome.rule_id]
-    setting = contract.rules.get(outcome.rule_id)
-    warn_if = setting.warn_if if setting and setting.warn_if is not None else outcome.warn_if
-    error_if = setting.error_if if setting and setting.error_if is not None else outcome.error_if
-    if outcome.action == "quarantine":
-        warn_if = DEFAULT_WARN_IF if warn_if is None else warn_if
-        error_if = DEFAULT_ERROR_IF if error_if is None else error_if
-    return warn_if, error_if
-
-
-def check_thresholds(
-    outcomes: list[RuleOutcome],
-    rows: int,
-    contract: TableContract | None = None,
-    examples: Callable[[str], list[str]] | None = None,
-) -> list[str]:
-    """Warn above a rule's warn_if share of rows (the warnings, in words); fail the heal above its error_if share."""
-    overrides = config.rule_thresholds()
-    contract = contract or TableContract("")
-    warnings = []
-    for o in outcomes:
-        o.warn_if, o.error_if = thresholds(o, contract, overrides)
-        share = o.violations / rows if rows else 0.0
-        if o.error_if is not None and share > o.error_if:
-            shown = ", ".join(repr(e) for e in (examples(o.rule_id) if examples else []))
-            raise ThresholdError(
-                f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its error "
-                f"threshold of {o.error_if:.1%}" + (f" (e.g. {shown})" if shown else "") + "; clean was left as it was"
-            )
-        if o.warn_if is not None and share > o.warn_if:
-            warnings.append(
-                f"rule {o.rule_id}: {o.violations:,} of {rows:,} rows ({share:.1%}) break it, above its "
-                f"warning threshold of {o.warn_if:.1%}"
-            )
-            log.warning("%s", warnings[-1])
-    return warnings
-
-
-def _examples(conn, spec: TableSpec, work: Work, rule_id: str) -> list[str]:
-    """Three values that broke a rule, as the file had them (or the rule's message where no column is its own)."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            sql.SQL(
-                "SELECT coalesce(to_jsonb(r) ->> p.column_name, p.message) FROM (SELECT * FROM {found} WHERE "
-                "rule_id = {rid} OR {rid} = {held} ORDER BY source_row LIMIT 3) p "
-                "JOIN {raw} r ON r._source_row = p.source_row ORDER BY p.source_row"
-            ).format(
-                found=work.found, rid=sql.Literal(rule_id), held=sql.Literal(f"{spec.name}.rows_held"), raw=work.source
-            )
-        )
-        return [v if v is None or len(v) <= 40 else v[:37] + "..." for (v,) in cur.fetchall()]
-
-
 def _tune(cur, scope: str = "") -> None:
     """Settings for bulk work on a million-row table ("LOCAL": for the caller's transaction only)."""
     cur.execute(
@@ -296,59 +225,130 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         )
     resolved.store_outcomes(cur, spec, work, run_id)
     if published:  # the delivery becomes raw.<table>: a rename, whatever its size
+        note = delta_load.staged_note(cur, spec.name)
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(raw))
         cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA raw").format(source))
+        delta_load.record(cur, spec.name, note, run_id)
     work.drop(cur)
     return clean_rows
 
 
-def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
-    """Heal one table; clean and quarantine are replaced together in the caller's transaction, with raw when the
-    rows come from a delivery staged by the load (incoming.<table>), which that transaction publishes.
+def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "") -> HealResult:
+    """Heal one table: incrementally where that gives what a full heal would (delta_heal: the rows a load staged
+    as a delta and the rows held for a parent, against what clean holds), else in full (below). `inputs`: digest of
+    what the rules apply besides the data (code, contract, thresholds, resolutions); without it, in full."""
+    contract = load(spec.name)
+    checks = compile_schema(spec)
+    rules = corrections.with_corrections(spec, synonym_rules(spec) + CATALOG[spec.name], contract.corrections)
+    with closing(warehouse.sibling(conn)) as side:
+        with side, side.cursor() as cur:
+            stage = staged(cur, spec.name)
+            basis, why = delta_heal.decide(cur, spec, inputs, rules, stage) if inputs else (None, "healed alone")
+        if basis is not None:
+            outcome = _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules, stage)
+            if isinstance(outcome, HealResult):
+                outcome.why = why
+                return outcome
+            why = outcome
+        if stage:
+            with side, side.cursor() as cur:
+                note = delta_load.staged_note(cur, spec.name)
+                if note is not None and note["mode"] == delta_load.DELTA:
+                    delta_publish.widen(cur, spec)
+        result = _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules)
+        result.why = why
+        return result
+
+
+def _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules, stage) -> HealResult | str:
+    """The incremental heal; or why a full heal must decide after all (a new row comes before a clean one)."""
+    work = delta_heal.work_of(spec)
+    with side, side.cursor() as cur:
+        cur.execute("SET lock_timeout = '5min'")
+        _tune(cur)
+        stage_node = delta_publish.stage_file(cur, spec) if stage else None
+        delta_heal.gather(cur, spec, work, stage)
+        found = find(
+            cur,
+            spec,
+            work,
+            checks,
+            rules,
+            run_id,
+            contract.corrections,
+            before_survivors=lambda c: delta_heal.add_context(c, spec, work, rules),
+        )
+        settled = delta_heal.settle_context(cur, spec, work)
+        if settled.why:
+            work.drop(cur)
+            delta_publish.drop_scratch(cur, spec)
+            return settled.why
+        totals = delta_heal.totals(cur, spec, work, basis, found, settled)
+    warnings = gates(side, spec, work, contract, totals.outcomes, totals.quarantined, totals.raw_rows)
+    if totals.delta_rows and found.quarantined > ROWS_HELD_WARN_IF * found.raw_rows:
+        warnings.append(
+            f"this delivery: {found.quarantined:,} of {found.raw_rows:,} rows checked ({found.quarantined / found.raw_rows:.1%}) "
+            f"held back, above the warning share of {ROWS_HELD_WARN_IF:.0%}"
+        )
+    parts = (_partition("heal_log", spec), _partition("quarantine", spec), stage_node)
+    with ThreadPoolExecutor(1) as pool, conn.cursor() as cur:
+        staging = pool.submit(_stage, side, spec, work, found, run_id)
+        try:
+            _tune(cur, "LOCAL")
+            clean_rows = delta_publish.append(cur, spec, work, found, totals, run_id, staging, stage, parts)
+            figures = delta_heal.figures_of(
+                totals.outcomes, totals.quarantined, totals.flawed, totals.fixed_rows, totals.superseded
+            )
+            delta_heal.record_basis(cur, spec, run_id, inputs, totals.raw_rows, figures, basis.generation)
+        except BaseException:
+            side.cancel()
+            raise
+    return HealResult(
+        spec.name,
+        totals.raw_rows,
+        clean_rows,
+        totals.quarantined,
+        totals.fixed_rows,
+        totals.raw_rows - totals.flawed,
+        totals.outcomes,
+        warnings,
+        found.parents_arrived,
+        totals.superseded,
+        mode=delta_heal.INCREMENTAL,
+        checked=found.raw_rows,
+    )
+
+
+def _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules) -> HealResult:
+    """Heal every row of the table; clean and quarantine are replaced together in the caller's transaction, with raw
+    when the rows come from a delivery staged by the load (incoming.<table>), which that transaction publishes.
 
     The rules run first on a connection of their own, committing only work tables. Then two connections write
     at once, so the second core is used: the caller's replaces clean while another builds the quarantine rows
     (json of every held row), which the caller then copies in. If the caller's transaction fails, the
     warehouse keeps what it had; the next heal drops the work tables left behind.
     """
-    contract = load(spec.name)
-    checks = compile_schema(spec)
-    rules = corrections.with_corrections(spec, synonym_rules(spec) + CATALOG[spec.name], contract.corrections)
-    with closing(warehouse.sibling(conn)) as side:
-        with side, side.cursor() as cur:
-            # The caller waits on this connection with its own transaction open: were a lock it holds ever
-            # needed here, the wait would never end. A bound turns that into an error.
-            cur.execute("SET lock_timeout = '5min'")
-            _tune(cur)
-            work = Work.of(spec, warehouse.STAGE if staged(cur, spec.name) else "raw")
-            found = find(cur, spec, work, checks, rules, run_id, contract.corrections)
-        # All held rows together are a gate too, checked like a rule (not stored as one: no rule of its own); a
-        # real delivery holds many rows back, so it warns from 30%.
-        held = RuleOutcome(
-            f"{spec.name}.rows_held",
-            "rows held back by any rule",
-            "error",
-            "quarantine",
-            found.quarantined,
-            quarantined=found.quarantined,
-            warn_if=ROWS_HELD_WARN_IF,
-        )
+    with side, side.cursor() as cur:
+        # The caller waits on this connection with its own transaction open: were a lock it holds ever
+        # needed here, the wait would never end. A bound turns that into an error.
+        cur.execute("SET lock_timeout = '5min'")
+        _tune(cur)
+        work = Work.of(spec, warehouse.STAGE if staged(cur, spec.name) else "raw")
+        found = find(cur, spec, work, checks, rules, run_id, contract.corrections)
+    warnings = gates(side, spec, work, contract, found.outcomes, found.quarantined, found.raw_rows)
+    with ThreadPoolExecutor(1) as pool, conn.cursor() as cur:
+        staging = pool.submit(_stage, side, spec, work, found, run_id)
         try:
-            warnings = check_thresholds(
-                [*found.outcomes, held], found.raw_rows, contract, lambda rule: _examples(side, spec, work, rule)
-            )
-        except HealError:
-            with side, side.cursor() as cur:
-                work.drop(cur)
+            _tune(cur, "LOCAL")
+            clean_rows = _replace(cur, spec, work, found, run_id, staging)
+            if inputs:
+                figures = delta_heal.figures_of(
+                    found.outcomes, found.quarantined, found.flawed, found.fixed_rows, found.superseded
+                )
+                delta_heal.record_basis(cur, spec, run_id, inputs, found.raw_rows, figures)
+        except BaseException:
+            side.cancel()
             raise
-        with ThreadPoolExecutor(1) as pool, conn.cursor() as cur:
-            staging = pool.submit(_stage, side, spec, work, found, run_id)
-            try:
-                _tune(cur, "LOCAL")
-                clean_rows = _replace(cur, spec, work, found, run_id, staging)
-            except BaseException:
-                side.cancel()
-                raise
     return HealResult(
         spec.name,
         found.raw_rows,
@@ -360,4 +360,5 @@ def heal_table(conn, spec: TableSpec, run_id: str) -> HealResult:
         warnings,
         found.parents_arrived,
         found.superseded,
+        checked=found.raw_rows,
     )

@@ -60,6 +60,9 @@ class Rule:
     # A normalise rule whose `where` reads only its own column, a text column of raw: a heal asks raw first, in
     # one pass for all such rules of a table, and leaves a rule out of the scan when it fires on no row.
     probed: bool = False
+    # A survivors rule: SQL over h giving what ties a row to the others it is compared with (a duplicate's key); an
+    # incremental heal compares new rows with the clean rows that share it. None: only a full heal runs the rule.
+    context: str | None = None
 
     def __post_init__(self):
         assert self.action in ACTIONS and self.phase in PHASES, self.id
@@ -201,6 +204,7 @@ def duplicate_rule(
         action="quarantine",
         phase="survivors",
         detects=detects,
+        context=partition,
         description=f"another row has the same {label}; the first one is kept and this one points to it",
         sql=f"""
             WITH repeated AS (

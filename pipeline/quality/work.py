@@ -44,6 +44,7 @@ class Work:
     resolved: sql.Composable
     source_schema: str = "raw"
     table: str = ""
+    source_name: str | None = None  # a table of SCRATCH to read instead (an incremental heal's rows)
 
     @classmethod
     def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
@@ -55,7 +56,10 @@ class Work:
 
     @property
     def source(self) -> sql.Composable:
-        """The table the heal reads: incoming.<table> (a delivery to publish) or raw.<table>."""
+        """The table the heal reads: incoming.<table> (a delivery to publish), raw.<table>, or the rows of an
+        incremental heal."""
+        if self.source_name:
+            return qualified(SCRATCH, self.source_name)
         return qualified(self.source_schema, self.table)
 
     def drop(self, cur) -> None:

@@ -1,0 +1,23 @@
+-- Incremental loads and heals (issue 18). ops.source_parts: the part files of a folder source whose rows raw.<table>
+-- holds, in the order they arrived (their rows are numbered in that order, a full reload keeps it). ops.heal_basis:
+-- what the table's latest heal was made from, so that the next one may heal only the new rows.
+CREATE TABLE IF NOT EXISTS ops.source_parts (
+    table_name  text NOT NULL,
+    part        text NOT NULL,
+    digest      text NOT NULL,
+    rows        bigint NOT NULL,
+    arrived     integer NOT NULL,  -- the order of arrival; parts of one load in name order
+    inputs      text NOT NULL,  -- the spec and loading code it was loaded with: other ones reload the whole table
+    loaded_run  text NOT NULL,
+    PRIMARY KEY (table_name, part)
+);
+CREATE TABLE IF NOT EXISTS ops.heal_basis (
+    table_name  text PRIMARY KEY,
+    generation  text NOT NULL,  -- new with every full heal; an incremental heal only appends to clean
+    parents     jsonb NOT NULL, -- the generation of each table whose clean rows this heal read
+    inputs      text NOT NULL,  -- digest of the rules, contract, thresholds and resolutions it applied
+    raw_rows    bigint NOT NULL,
+    last_row    bigint NOT NULL,  -- the largest _source_row of raw.<table>
+    figures     jsonb NOT NULL,   -- the whole table's counts per rule and in all, as quality.table_results has them
+    run_id      text NOT NULL
+);

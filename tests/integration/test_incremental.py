@@ -1,0 +1,162 @@
+"""Incremental loads and heals: a day's new part files are loaded and healed alone, against what clean holds, and
+give the warehouse a full load and heal of the same files gives: clean, quarantine, heal_log, the quality figures
+and the analytics, table by table (run ids apart)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.orchestration import markers
+from pipeline.orchestration.tasks import Transform
+from pipeline.synth import daily
+
+from tests.support import build, query
+
+BIG = ("customers", "policies", "claims", "payments")
+LATE_POLICIES = 3  # held back from the history, they arrive with the last day: their claims wait for them
+
+
+def _folders(sample, data_dir):
+    """The sample's big tables as a history plus five daily part files each; the last day, and a late part of
+    policies whose claims are in the history, set aside for later. What to add for the next day."""
+    tables = {name: pq.read_table(sample / f"{name}.parquet") for name in BIG}
+    for name in BIG:
+        (data_dir / f"{name}.parquet").unlink()
+    daily.write_daily(tables, data_dir, 5, 7, lambda table, path: pq.write_table(table, path))
+    last = sorted((data_dir / "payments").glob("date=*"))[-1].name
+    later = data_dir.parent / "later"
+    for name in BIG:
+        if (data_dir / name / last).exists():
+            shutil.move(data_dir / name / last, later / name / last)
+    claims = pq.read_table(data_dir / "claims" / "history.parquet")
+    waiting = pc.unique(claims["policy_id"]).to_pylist()[:LATE_POLICIES]
+    history = data_dir / "policies" / "history.parquet"
+    policies = pq.read_table(history)
+    late = pc.is_in(policies["policy_id"], value_set=pa.array(waiting, policies.schema.field("policy_id").type))
+    kept = policies.filter(pc.invert(late))
+    pq.write_table(kept, history)
+    # A policy that arrives late but starts before an Active one clean holds (same customer and type): a full heal
+    # flags the one in clean as overlapping it.
+    first = next(r for r in kept.to_pylist() if r["status"] == "Active" and r["end_date"] > r["start_date"])
+    earlier = dict(first, policy_id="PO90000001", start_date=first["start_date"] - datetime.timedelta(days=30))
+    arriving = pa.concat_tables([policies.filter(late), pa.Table.from_pylist([earlier], schema=policies.schema)])
+    (later / "policies").mkdir(parents=True, exist_ok=True)
+    pq.write_table(arriving, later / "policies" / "late.parquet")
+    return later, [str(w) for w in waiting], first["policy_id"]
+
+
+def _run(monkeypatch, url: str, incremental: bool) -> str:
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", url)
+    monkeypatch.setenv("PIPELINE_INCREMENTAL", "1" if incremental else "0")
+    result = build(Transform(), workers=2)
+    assert result.scheduling_succeeded, result.summary_text
+    return markers.run_id()
+
+
+def _details(url: str, run_id: str, family: str) -> dict[str, dict]:
+    rows = query(
+        url,
+        "SELECT task_id, details FROM ops.task_runs WHERE run_id = %s AND task_id LIKE %s",
+        (run_id, f"{family}%"),
+    )
+    found = {}
+    for task_id, details in rows:
+        table = next(
+            t
+            for t in BIG
+            + (
+                "agents",
+                "branches",
+                "coverage_levels",
+                "currency_rates",
+                "payment_methods",
+                "policy_types",
+                "snapshots",
+            )
+            if f"_{t}_" in task_id
+        )
+        found[table] = details if isinstance(details, dict) else json.loads(details)
+    return found
+
+
+def _state(url: str) -> dict[str, list]:
+    """What users read, run ids and the runs named in heal_log's words left out."""
+    state = {}
+    for table in BIG:
+        state[f"clean.{table}"] = query(url, f"SELECT * FROM clean.{table} ORDER BY _source_row")
+        state[f"raw.{table}"] = query(
+            url,
+            f"SELECT md5(string_agg((to_jsonb(r) - '_batch_id')::text, '|' ORDER BY _source_row)), count(*) FROM raw.{table} r",
+        )
+    state["quarantine"] = query(
+        url,
+        "SELECT table_name, source_row, record_key, rule_ids, messages::text, original::text, survivor_key "
+        "FROM quality.quarantine ORDER BY table_name, source_row",
+    )
+    state["heal_log"] = query(
+        url,
+        "SELECT table_name, source_row, record_key, column_name, rule_id, regexp_replace(before, ' in run .*$', ''), "
+        "after FROM quality.heal_log ORDER BY 1, 2, 4, 5, 6",
+    )
+    latest = (
+        "(SELECT run_id FROM quality.table_results t2 WHERE t2.table_name = t.table_name ORDER BY run_id DESC LIMIT 1)"
+    )
+    state["table_results"] = query(
+        url,
+        "SELECT table_name, raw_rows, clean_rows, quarantined, valid_before, fixed_rows, replaced "
+        f"FROM quality.table_results t WHERE run_id = {latest} ORDER BY 1",
+    )
+    state["rule_results"] = query(
+        url,
+        "SELECT table_name, rule_id, rows_checked, violations, fixed, quarantined, flagged FROM quality.rule_results t "
+        f"WHERE run_id = {latest} ORDER BY 1, 2",
+    )
+    state["analytics.kpis"] = query(
+        url, "SELECT to_jsonb(k) - 'built_at' - 'last_healed_at' - 'latest_run_id' FROM analytics.kpis k"
+    )
+    for view in ("loss_ratio", "revenue_monthly", "claims_trends", "policy_summary", "customer_segments"):
+        state[f"analytics.{view}"] = query(url, f"SELECT * FROM analytics.{view} ORDER BY 1, 2")
+    return state
+
+
+@pytest.mark.slow
+def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, data_dir, monkeypatch):
+    from tests.support import SAMPLE
+
+    later, waiting, overlapped = _folders(SAMPLE, data_dir)
+    incremental, full = make_database(), make_database()
+    for url in (incremental, full):
+        _run(monkeypatch, url, incremental=True)
+    held = query(
+        incremental,
+        "SELECT count(*) FROM quality.quarantine WHERE table_name = 'claims' AND 'claims.orphan_policy_id' = ANY(rule_ids)",
+    )[0][0]
+    assert held > 0  # the claims of the late policies wait for them
+
+    shutil.copytree(later, data_dir, dirs_exist_ok=True)  # the next day arrives, and the late policies
+    run = _run(monkeypatch, incremental, incremental=True)
+    loads, heals = _details(incremental, run, "LoadTable"), _details(incremental, run, "HealTable")
+    for table in BIG:
+        assert loads[table]["staged"] == "delta", (table, loads[table])
+        assert heals[table]["healed"] == "incremental", (table, heals[table])
+        total = query(incremental, f"SELECT count(*) FROM raw.{table}")[0][0]
+        assert 0 < heals[table]["checked"] < total / 5, (table, heals[table], total)
+    assert heals["claims"]["parents_arrived"] >= LATE_POLICIES
+    _run(monkeypatch, full, incremental=False)
+    assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"
+
+    got, expected = _state(incremental), _state(full)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert got[name] == expected[name], name
+    released = query(incremental, "SELECT count(*) FROM clean.claims WHERE policy_id::text = ANY(%s)", (waiting,))[0][0]
+    assert released > 0
+    flags = query(incremental, "SELECT _flags FROM clean.policies WHERE policy_id = %s", (overlapped,))
+    assert flags == [(["policies.overlapping_active"],)]

@@ -82,7 +82,7 @@ def _decide(cur, table: str, plan: LoadPlan, inputs: str, digests: dict[str, str
         return Staging(FULL, f"part file {changed[0]} changed or is gone")
     if len(digests) == len(known):
         return Staging(FULL, "no new part file")
-    cur.execute("SELECT raw_rows, last_row FROM ops.heal_basis WHERE table_name = %s", (table,))
+    cur.execute("SELECT raw_rows, last_row FROM ops.incremental_basis WHERE table_name = %s", (table,))
     basis = cur.fetchone()
     held = sum(k.rows for k in known.values())
     if basis is None or basis[0] != held or basis[1] != held:

@@ -24,7 +24,7 @@ INCREMENTAL, FULL = "incremental", "full"
 
 @dataclass
 class Basis:
-    """What a table's latest heal was made from (ops.heal_basis), and the whole table's figures it gave."""
+    """What a table's latest heal was made from (ops.incremental_basis), and the whole table's figures it gave."""
 
     generation: str
     parents: dict[str, str]
@@ -64,7 +64,7 @@ def context_table(spec: TableSpec) -> sql.Composable:
 
 def read(cur, table: str) -> Basis | None:
     cur.execute(
-        "SELECT generation, parents, inputs, raw_rows, last_row, figures FROM ops.heal_basis WHERE table_name = %s",
+        "SELECT generation, parents, inputs, raw_rows, last_row, figures FROM ops.incremental_basis WHERE table_name = %s",
         (table,),
     )
     row = cur.fetchone()
@@ -72,7 +72,7 @@ def read(cur, table: str) -> Basis | None:
 
 
 def generations(cur, tables: list[str]) -> dict[str, str]:
-    cur.execute("SELECT table_name, generation FROM ops.heal_basis WHERE table_name = ANY(%s)", (tables,))
+    cur.execute("SELECT table_name, generation FROM ops.incremental_basis WHERE table_name = ANY(%s)", (tables,))
     return dict(cur.fetchall())
 
 
@@ -131,8 +131,8 @@ def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
         by_key = rule.context == ", ".join(f'h."{k}"' for k in spec.primary_key)
         # A key is never null in clean: compared as it is, with clean's index; other ties as text, where null is
         # alike to null as in the rules' GROUP BY and PARTITION BY.
-        shown = f"({rule.context})" if by_key else f"ROW({rule.context})::text"
-        tests.append(sql.SQL("{x} IN (SELECT {x} FROM {rows} h)").format(x=sql.SQL(shown), rows=work.rows))
+        shown, listed = (f"({rule.context})", rule.context) if by_key else (f"ROW({rule.context})::text",) * 2
+        tests.append(sql.SQL("{} IN (SELECT {} FROM {} h)").format(sql.SQL(shown), sql.SQL(listed), work.rows))
     condition = sql.SQL(" OR ").join(tests) if tests else sql.SQL("false")
     cur.execute(
         sql.SQL(
@@ -281,7 +281,7 @@ def record_basis(
     last_row = scalar(cur, sql.SQL("SELECT coalesce(max(_source_row), 0) FROM {}").format(qualified("raw", spec.name)))
     parents = generations(cur, heal_parents(spec.name))
     cur.execute(
-        """INSERT INTO ops.heal_basis (table_name, generation, parents, inputs, raw_rows, last_row, figures, run_id)
+        """INSERT INTO ops.incremental_basis (table_name, generation, parents, inputs, raw_rows, last_row, figures, run_id)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (table_name) DO UPDATE SET generation = excluded.generation, parents = excluded.parents,
                inputs = excluded.inputs, raw_rows = excluded.raw_rows, last_row = excluded.last_row,

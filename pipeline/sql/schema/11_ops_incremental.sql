@@ -1,5 +1,5 @@
 -- Incremental loads and heals (issue 18). ops.source_parts: the part files of a folder source whose rows raw.<table>
--- holds, in the order they arrived (their rows are numbered in that order, a full reload keeps it). ops.heal_basis:
+-- holds, in the order they arrived (their rows are numbered in that order, a full reload keeps it). ops.incremental_basis:
 -- what the table's latest heal was made from, so that the next one may heal only the new rows.
 CREATE TABLE IF NOT EXISTS ops.source_parts (
     table_name  text NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS ops.source_parts (
     loaded_run  text NOT NULL,
     PRIMARY KEY (table_name, part)
 );
-CREATE TABLE IF NOT EXISTS ops.heal_basis (
+CREATE TABLE IF NOT EXISTS ops.incremental_basis (
     table_name  text PRIMARY KEY,
     generation  text NOT NULL,  -- new with every full heal; an incremental heal only appends to clean
     parents     jsonb NOT NULL, -- the generation of each table whose clean rows this heal read

@@ -15,7 +15,7 @@ from .. import config, delta_load
 from ..tables import TableSpec
 from ..warehouse import STAGE, qualified
 from .catalog import heal_parents
-from .late_parents import parent_rules
+from .late_parents import may_have_arrived
 from .rules import Rule
 from .work import SCRATCH, RuleOutcome, Work, scalar
 
@@ -108,13 +108,10 @@ def decide(cur, spec: TableSpec, inputs: str, rules: list[Rule], stage: bool) ->
 
 
 def gather(cur, spec: TableSpec, work: Work, stage: bool) -> None:
-    """The rows to check: the staged delta's, and raw's rows that the quarantine holds for a parent."""
-    held = sql.SQL(
-        "SELECT r.* FROM {raw} r WHERE r._source_row IN (SELECT source_row FROM {quarantine} WHERE rule_ids && {ids})"
-    ).format(
-        raw=qualified("raw", spec.name),
-        quarantine=qualified("quality", f"quarantine_{spec.name}"),
-        ids=sql.Literal(parent_rules(spec)),
+    """The rows to check: the staged delta's, and raw's rows that the quarantine holds for a parent that may have
+    arrived."""
+    held = sql.SQL("SELECT r.* FROM {} r WHERE r._source_row IN ({})").format(
+        qualified("raw", spec.name), may_have_arrived(spec)
     )
     rows = sql.SQL("SELECT * FROM {} UNION ALL {}").format(qualified(STAGE, spec.name), held) if stage else held
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(scratch_tables(spec))))
@@ -127,11 +124,11 @@ def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
     added to the rows being checked and listed in the context table."""
     clean = qualified("clean", spec.name)
     tests = []
-    for rule in (r for r in rules if r.phase == "survivors" and r.context):
-        by_key = rule.context == ", ".join(f'h."{k}"' for k in spec.primary_key)
+    for context in (r.context for r in rules if r.phase == "survivors" and r.context):
+        by_key = context == ", ".join(f'h."{k}"' for k in spec.primary_key)
         # A key is never null in clean: compared as it is, with clean's index; other ties as text, where null is
         # alike to null as in the rules' GROUP BY and PARTITION BY.
-        shown, listed = (f"({rule.context})", rule.context) if by_key else (f"ROW({rule.context})::text",) * 2
+        shown, listed = (f"({context})", context) if by_key else (f"ROW({context})::text",) * 2
         tests.append(sql.SQL("{} IN (SELECT {} FROM {} h)").format(sql.SQL(shown), sql.SQL(listed), work.rows))
     condition = sql.SQL(" OR ").join(tests) if tests else sql.SQL("false")
     cur.execute(

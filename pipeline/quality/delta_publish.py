@@ -72,7 +72,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
     now = stage_file(cur, spec) if stage else None
     if now != stage_node:
         raise HealError(f"{spec.name} was loaded again while it was being healed; nothing was written, run again")
-    late_parents.remember(cur, spec, quarantine)  # the rows held for a parent: the ones checked again
+    late_parents.remember(cur, spec, quarantine, work.source)  # the rows held for a parent, checked again
     for target in (quarantine, heal_log):
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE source_row IN (SELECT _source_row FROM {})").format(target, work.source)
@@ -92,6 +92,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
         )
     )
     _reflag_clean(cur, spec)
+    late_parents.record_waiting(cur, spec, work.found, work.held, work.source)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)

@@ -207,6 +207,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
     _no_autovacuum(cur, quarantine, heal_log)
     _write_clean(cur, spec, work, found.superseded)
+    late_parents.record_waiting(cur, spec, work.found, work.held, None)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)

@@ -18,14 +18,15 @@ def parent_rules(spec: TableSpec) -> list[str]:
     return [rule.id for rule in reference_rules(spec)]
 
 
-def remember(cur, spec: TableSpec, quarantine: sql.Composable) -> None:
+def remember(cur, spec: TableSpec, quarantine: sql.Composable, only: sql.Composable | None = None) -> None:
     """Before the table's quarantine partition is emptied: its rows held for a parent (a temporary table of the
-    caller's transaction)."""
+    caller's transaction); `only`: of these rows (an incremental heal's, by _source_row)."""
+    among = sql.SQL("AND source_row IN (SELECT _source_row FROM {})").format(only) if only else sql.SQL("")
     cur.execute(
         sql.SQL(
             "CREATE TEMPORARY TABLE {waiting} ON COMMIT DROP AS SELECT DISTINCT ON (record_key) record_key, rule_ids, "
-            "run_id FROM {quarantine} WHERE rule_ids && %s ORDER BY record_key, source_row"
-        ).format(waiting=WAITING, quarantine=quarantine),
+            "run_id FROM {quarantine} WHERE rule_ids && %s {among} ORDER BY record_key, source_row"
+        ).format(waiting=WAITING, quarantine=quarantine, among=among),
         (parent_rules(spec),),
     )
     # Its size for the join in log_arrivals: without it the planner hashed all of clean (0.54 s for the 90,000
@@ -54,3 +55,65 @@ def log_arrivals(cur, spec: TableSpec, heal_log: sql.Composable, run_id: str) ->
     arrived = cur.rowcount
     cur.execute(sql.SQL("DROP TABLE {}").format(WAITING))
     return arrived
+
+
+def _by_rule(spec: TableSpec) -> list[tuple[str, str, str, str]]:
+    """(rule id, parent table, the parent's key as text over p, orphan or held) of each rule that holds a row for
+    its parent."""
+    found = []
+    for fk in (f for f in spec.foreign_keys if not f.soft):
+        cols = "_".join(fk.columns)
+        key = " || '|' || ".join(f'p."{r}"::text' for r in fk.ref_columns)
+        found += [(f"{spec.name}.orphan_{cols}", fk.ref_table, key, "orphan")]
+        found += [(f"{spec.name}.parent_held_{cols}", fk.ref_table, key, "held")]
+    return found
+
+
+def record_waiting(cur, spec: TableSpec, found: sql.Composable, held: sql.Composable, checked: sql.Composable | None):
+    """The held rows waiting for a parent, with the parent key the rule read (ops.waiting_for_parent): all of the
+    table's after a full heal, those of the rows `checked` (by _source_row) after an incremental one."""
+    if checked is None:
+        cur.execute("DELETE FROM ops.waiting_for_parent WHERE table_name = %s", (spec.name,))
+    else:
+        cur.execute(
+            sql.SQL(
+                "DELETE FROM ops.waiting_for_parent WHERE table_name = %s AND source_row IN (SELECT _source_row FROM {})"
+            ).format(checked),
+            (spec.name,),
+        )
+    rules = _by_rule(spec)
+    if not rules:
+        return
+    parents = sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(r), sql.Literal(t)) for r, t, _, _ in rules)
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO ops.waiting_for_parent SELECT {table}, f.source_row, f.rule_id, r.parent, f.detail "
+            "FROM {found} f JOIN (VALUES {parents}) AS r(rule_id, parent) ON r.rule_id = f.rule_id "
+            "WHERE f.detail IS NOT NULL AND f.source_row IN (SELECT source_row FROM {held})"
+        ).format(table=sql.Literal(spec.name), found=found, parents=parents, held=held)
+    )
+
+
+def may_have_arrived(spec: TableSpec) -> sql.Composable:
+    """The quarantined rows (by source_row) held for a parent that may now be there: its key in the parent's clean
+    rows, or, for an orphan, in its raw rows; and any held for a parent without a key on record."""
+    tests = []
+    for rule_id, parent, key, kind in _by_rule(spec):
+        # Held: its parent is in raw, in the quarantine; an orphan's is in neither (raw's key read as text).
+        for layer in ("clean", "raw") if kind == "orphan" else ("clean",):
+            tests.append(
+                sql.SQL("(w.rule_id = {} AND w.parent_key IN (SELECT {} FROM {} p))").format(
+                    sql.Literal(rule_id), sql.SQL(key), qualified(layer, parent)
+                )
+            )
+    arrived = sql.SQL(" OR ").join(tests) if tests else sql.SQL("false")
+    return sql.SQL(
+        "SELECT q.source_row FROM {quarantine} q WHERE q.rule_ids && {ids} AND (q.source_row IN "
+        "(SELECT w.source_row FROM ops.waiting_for_parent w WHERE w.table_name = {table} AND ({arrived})) "
+        "OR q.source_row NOT IN (SELECT source_row FROM ops.waiting_for_parent WHERE table_name = {table}))"
+    ).format(
+        quarantine=qualified("quality", f"quarantine_{spec.name}"),
+        ids=sql.Literal(parent_rules(spec)),
+        table=sql.Literal(spec.name),
+        arrived=arrived,
+    )

@@ -21,3 +21,13 @@ CREATE TABLE IF NOT EXISTS ops.incremental_basis (
     figures     jsonb NOT NULL,   -- the whole table's counts per rule and in all, as quality.table_results has them
     run_id      text NOT NULL
 );
+-- The rows of each table's quarantine held for a parent (an orphan, or a parent in quarantine), with the parent's key
+-- as the rules read it: an incremental heal checks again only those whose parent may have arrived.
+CREATE TABLE IF NOT EXISTS ops.waiting_for_parent (
+    table_name   text NOT NULL,
+    source_row   bigint NOT NULL,
+    rule_id      text NOT NULL,
+    parent_table text NOT NULL,
+    parent_key   text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waiting_for_parent_row ON ops.waiting_for_parent (table_name, source_row);

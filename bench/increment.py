@@ -33,8 +33,18 @@ def daily_data(scale: float, days: int = 30) -> Path:
     if not (folder / "payments").is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pipeline", "generate", "--scale", str(scale), "--daily", str(days),
-             "--out", str(folder)],
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "generate",
+                "--scale",
+                str(scale),
+                "--daily",
+                str(days),
+                "--out",
+                str(folder),
+            ],
             check=True,
             cwd=ROOT,
         )

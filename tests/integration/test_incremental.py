@@ -52,6 +52,25 @@ def _folders(sample, data_dir):
     return later, [str(w) for w in waiting], first["policy_id"]
 
 
+def _first_customer_again(data_dir) -> str:
+    """The first customer of the history again, a day earlier and under a new id, in a part file of its own; the
+    id of the one that was first."""
+    first = pq.read_table(data_dir / "customers" / "history.parquet").slice(0, 1)
+    row = first.to_pylist()[0]
+    earlier = dict(row, customer_id="CU9000001", created_at=row["created_at"] - datetime.timedelta(days=1))
+    pq.write_table(pa.Table.from_pylist([earlier], schema=first.schema), data_dir / "customers" / "early.parquet")
+    return row["customer_id"]
+
+
+def _extra_payments(data_dir) -> None:
+    """Three payments of the history again under new ids, in a part file of their own."""
+    rows = pq.read_table(data_dir / "payments" / "history.parquet").slice(0, 3)
+    again = [
+        dict(r, payment_id=f"PA90000000{n}", transaction_id=f"TX90000000000{n}") for n, r in enumerate(rows.to_pylist())
+    ]
+    pq.write_table(pa.Table.from_pylist(again, schema=rows.schema), data_dir / "payments" / "extra.parquet")
+
+
 def _run(monkeypatch, url: str, incremental: bool) -> str:
     monkeypatch.setenv("PIPELINE_DATABASE_URL", url)
     monkeypatch.setenv("PIPELINE_INCREMENTAL", "1" if incremental else "0")
@@ -160,3 +179,18 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert released > 0
     flags = query(incremental, "SELECT _flags FROM clean.policies WHERE policy_id = %s", (overlapped,))
     assert flags == [(["policies.overlapping_active"],)]
+
+    # A customer who arrives now but signed up before a customer clean holds, the same person: a full heal keeps the
+    # earlier and holds the one in clean, so customers and the tables below heal in full, the staged payments too.
+    person = _first_customer_again(data_dir)
+    _extra_payments(data_dir)
+    run = _run(monkeypatch, incremental, incremental=True)
+    heals = _details(incremental, run, "HealTable")
+    assert heals["customers"]["healed"] == "full" and "come before" in heals["customers"]["why"], heals["customers"]
+    assert heals["payments"]["healed"] == "full" and "healed in full" in heals["payments"]["why"], heals["payments"]
+    assert _details(incremental, run, "LoadTable")["payments"]["staged"] == "delta"
+    _run(monkeypatch, full, incremental=False)
+    got, expected = _state(incremental), _state(full)
+    for name in expected:
+        assert got[name] == expected[name], name
+    assert query(incremental, "SELECT count(*) FROM clean.customers WHERE customer_id = %s", (person,)) == [(0,)]

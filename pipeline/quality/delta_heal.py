@@ -17,7 +17,7 @@ from ..warehouse import STAGE, qualified
 from .catalog import heal_parents
 from .late_parents import may_have_arrived
 from .rules import Rule
-from .work import SCRATCH, RuleOutcome, Work, scalar
+from .work import SCRATCH, RuleOutcome, Work
 
 INCREMENTAL, FULL = "incremental", "full"
 
@@ -30,7 +30,6 @@ class Basis:
     parents: dict[str, str]
     inputs: str
     raw_rows: int
-    last_row: int
     figures: dict = field(default_factory=dict)
 
 
@@ -64,7 +63,7 @@ def context_table(spec: TableSpec) -> sql.Composable:
 
 def read(cur, table: str) -> Basis | None:
     cur.execute(
-        "SELECT generation, parents, inputs, raw_rows, last_row, figures FROM ops.incremental_basis WHERE table_name = %s",
+        "SELECT generation, parents, inputs, raw_rows, figures FROM ops.incremental_basis WHERE table_name = %s",
         (table,),
     )
     row = cur.fetchone()
@@ -101,7 +100,7 @@ def decide(cur, spec: TableSpec, inputs: str, rules: list[Rule], stage: bool) ->
         note = delta_load.staged_note(cur, spec.name)
         if note is None or note["mode"] != delta_load.DELTA:
             return None, "the load staged every part file"
-        if note["after"] != basis.last_row:
+        if note["after"] != basis.raw_rows:
             return None, "the staged rows do not follow raw's"
         return basis, f"{len(note['parts'])} new part file(s)"
     return basis, "rows held for a parent checked again"
@@ -275,13 +274,12 @@ def record_basis(
 ) -> None:
     """After a heal: what it was made from. A full heal (no generation given) starts a new generation, so the
     tables that read its clean rows heal in full too."""
-    last_row = scalar(cur, sql.SQL("SELECT coalesce(max(_source_row), 0) FROM {}").format(qualified("raw", spec.name)))
     parents = generations(cur, heal_parents(spec.name))
     cur.execute(
-        """INSERT INTO ops.incremental_basis (table_name, generation, parents, inputs, raw_rows, last_row, figures, run_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        """INSERT INTO ops.incremental_basis (table_name, generation, parents, inputs, raw_rows, figures, run_id)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (table_name) DO UPDATE SET generation = excluded.generation, parents = excluded.parents,
-               inputs = excluded.inputs, raw_rows = excluded.raw_rows, last_row = excluded.last_row,
+               inputs = excluded.inputs, raw_rows = excluded.raw_rows,
                figures = excluded.figures, run_id = excluded.run_id""",
-        (spec.name, generation or uuid.uuid4().hex, Json(parents), inputs, raw_rows, last_row, Json(figures), run_id),
+        (spec.name, generation or uuid.uuid4().hex, Json(parents), inputs, raw_rows, Json(figures), run_id),
     )

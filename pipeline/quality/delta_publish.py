@@ -92,11 +92,11 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
         )
     )
     _reflag_clean(cur, spec)
-    late_parents.record_waiting(cur, spec, work.found, work.held, work.source)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
+    late_parents.publish_waiting(cur, spec, work, work.source)
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
         raise HealError(

@@ -182,6 +182,7 @@ def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> N
         _tune(cur)
         cur.execute("SET max_parallel_workers_per_gather = 0")  # one core: the caller's writing has the other
         _stage_quarantine(cur, spec, work, run_id, [c for c in found.raw_types if c not in LINEAGE])
+        late_parents.stage_waiting(cur, spec, work)
 
 
 def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, staging: Future) -> int:
@@ -207,11 +208,11 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     cur.execute(sql.SQL("TRUNCATE {}, {}").format(quarantine, heal_log))
     _no_autovacuum(cur, quarantine, heal_log)
     _write_clean(cur, spec, work, found.superseded)
-    late_parents.record_waiting(cur, spec, work.found, work.held, None)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
+    late_parents.publish_waiting(cur, spec, work, None)
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
         raise HealError(

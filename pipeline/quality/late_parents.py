@@ -69,9 +69,29 @@ def _by_rule(spec: TableSpec) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def record_waiting(cur, spec: TableSpec, found: sql.Composable, held: sql.Composable, checked: sql.Composable | None):
-    """The held rows waiting for a parent, with the parent key the rule read (ops.waiting_for_parent): all of the
-    table's after a full heal, those of the rows `checked` (by _source_row) after an incremental one."""
+def stage_waiting(cur, spec: TableSpec, work) -> None:
+    """On the heal's second connection: the held rows waiting for a parent, with the parent key the rule read."""
+    rules = _by_rule(spec)
+    parents = sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(r), sql.Literal(t)) for r, t, _, _ in rules)
+    cur.execute(
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {waiting} WITH (autovacuum_enabled = false) AS "
+            "SELECT {table}::text AS table_name, f.source_row, f.rule_id, r.parent, f.detail AS parent_key "
+            "FROM {found} f JOIN (VALUES {parents}) AS r(rule_id, parent) ON r.rule_id = f.rule_id "
+            "WHERE f.detail IS NOT NULL AND f.source_row IN (SELECT source_row FROM {held})"
+        ).format(
+            waiting=work.waiting,
+            table=sql.Literal(spec.name),
+            found=work.found,
+            parents=parents if rules else sql.SQL("(NULL, NULL)"),
+            held=work.held,
+        )
+    )
+
+
+def publish_waiting(cur, spec: TableSpec, work, checked: sql.Composable | None) -> None:
+    """In the heal's last transaction: ops.waiting_for_parent for the table (all of it after a full heal, the rows
+    `checked` by an incremental one)."""
     if checked is None:
         cur.execute("DELETE FROM ops.waiting_for_parent WHERE table_name = %s", (spec.name,))
     else:
@@ -81,17 +101,7 @@ def record_waiting(cur, spec: TableSpec, found: sql.Composable, held: sql.Compos
             ).format(checked),
             (spec.name,),
         )
-    rules = _by_rule(spec)
-    if not rules:
-        return
-    parents = sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(r), sql.Literal(t)) for r, t, _, _ in rules)
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO ops.waiting_for_parent SELECT {table}, f.source_row, f.rule_id, r.parent, f.detail "
-            "FROM {found} f JOIN (VALUES {parents}) AS r(rule_id, parent) ON r.rule_id = f.rule_id "
-            "WHERE f.detail IS NOT NULL AND f.source_row IN (SELECT source_row FROM {held})"
-        ).format(table=sql.Literal(spec.name), found=found, parents=parents, held=held)
-    )
+    cur.execute(sql.SQL("INSERT INTO ops.waiting_for_parent SELECT * FROM {}").format(work.waiting))
 
 
 def may_have_arrived(spec: TableSpec) -> sql.Composable:

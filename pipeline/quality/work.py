@@ -42,17 +42,18 @@ class Work:
     log: sql.Composable
     quarantine: sql.Composable
     resolved: sql.Composable
+    waiting: sql.Composable  # the held rows' parent keys, for ops.waiting_for_parent (late_parents)
     source_schema: str = "raw"
     table: str = ""
     source_name: str | None = None  # a table of SCRATCH to read instead (an incremental heal's rows)
 
     @classmethod
     def of(cls, spec: TableSpec, source_schema: str = "raw") -> Work:
-        rows, found, held, log, quarantine, resolved = (
+        rows, found, held, log, quarantine, resolved, waiting = (
             qualified(SCRATCH, f"heal_{spec.name}_{part}")
-            for part in ("rows", "found", "held", "log", "quarantine", "resolved")
+            for part in ("rows", "found", "held", "log", "quarantine", "resolved", "waiting")
         )
-        return cls(rows, found, held, log, quarantine, resolved, source_schema, spec.name)
+        return cls(rows, found, held, log, quarantine, resolved, waiting, source_schema, spec.name)
 
     @property
     def source(self) -> sql.Composable:
@@ -65,7 +66,9 @@ class Work:
     def drop(self, cur) -> None:
         cur.execute(
             sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join([self.rows, self.found, self.held, self.log, self.quarantine, self.resolved])
+                sql.SQL(", ").join(
+                    [self.rows, self.found, self.held, self.log, self.quarantine, self.resolved, self.waiting]
+                )
             )
         )
 

@@ -16,8 +16,7 @@ CREATE TABLE IF NOT EXISTS ops.incremental_basis (
     generation  text NOT NULL,  -- new with every full heal; an incremental heal only appends to clean
     parents     jsonb NOT NULL, -- the generation of each table whose clean rows this heal read
     inputs      text NOT NULL,  -- digest of the rules, contract, thresholds and resolutions it applied
-    raw_rows    bigint NOT NULL,
-    last_row    bigint NOT NULL,  -- the largest _source_row of raw.<table>
+    raw_rows    bigint NOT NULL,  -- numbered 1 to raw_rows when its load may be a delta (delta_load checks)
     figures     jsonb NOT NULL,   -- the whole table's counts per rule and in all, as quality.table_results has them
     run_id      text NOT NULL
 );

@@ -63,12 +63,14 @@ class alerts(luigi.Config):  # noqa: N801
 _chosen: dict[str, object] = {}
 
 
-def choose(data_dir: str | None = None, progress: bool | None = None) -> None:
+def choose(data_dir: str | None = None, progress: bool | None = None, incremental: bool | None = None) -> None:
     """Settings given on the command line, for this process and the workers it forks."""
     if data_dir:
         _chosen["data_dir"] = data_dir
     if progress is not None:
         _chosen["progress"] = progress
+    if incremental is not None:
+        _chosen["incremental"] = incremental
 
 
 def _flag(name: str) -> bool | None:
@@ -181,7 +183,10 @@ def rule_thresholds() -> dict[str, tuple[float | None, float | None]]:
 
 def incremental() -> bool:
     """Load and heal only what changed when that gives what a full load and heal would (luigi.cfg [sources]
-    incremental, default true; PIPELINE_INCREMENTAL=0 turns it off for a run)."""
+    incremental, default true; PIPELINE_INCREMENTAL=0 turns it off for a run, as `run --rebuild` does)."""
+    chosen = _chosen.get("incremental")
+    if isinstance(chosen, bool):
+        return chosen
     flag = _flag("PIPELINE_INCREMENTAL")
     if flag is not None:
         return flag

@@ -13,7 +13,8 @@ from ..orchestration import console, markers, progress, runs, writelock
 
 
 def cmd_run(args) -> int:
-    config.choose(data_dir=args.data_dir, progress=args.progress)  # a value for this process and its workers
+    # values for this process and its workers; a rebuild loads and heals every table whole
+    config.choose(data_dir=args.data_dir, progress=args.progress, incremental=False if args.rebuild else None)
     from ..quality import contract
 
     try:
@@ -31,6 +32,8 @@ def cmd_run(args) -> int:
         return errors.codes().scheduling_error
     try:
         _one_run_at_a_time(guard)
+        if args.rebuild:
+            _forget_what_was_done(guard)
         with writelock.running():  # shared with other runs; a restore waits for it, or it for a restore
             return _build(args)
     finally:
@@ -46,6 +49,15 @@ def _one_run_at_a_time(conn) -> None:
         if not cur.fetchone()[0]:
             print("another run is working on the warehouse; waiting for it to finish", flush=True)
             cur.execute("SELECT pg_advisory_lock(hashtext('pipeline.run.queue'))")
+
+
+def _forget_what_was_done(conn) -> None:
+    """For `run --rebuild`: no load, heal or transform is done any more, so every one runs (raw is reloaded from the
+    files, in the order its part files arrived: ops.source_parts is kept)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('ops.markers') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("UPDATE ops.markers SET fingerprint = 'rebuild' WHERE task_family <> 'Backup'")
 
 
 def _build(args) -> int:
@@ -72,6 +84,9 @@ def add_cli(sub) -> None:
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--scheduler", action="store_true", help="use the central luigid instead of a local one")
     run.add_argument("--data-dir", help="source folder (default: luigi.cfg [sources] data_dir)")
+    run.add_argument(
+        "--rebuild", action="store_true", help="load and heal every table whole and build the analytics again"
+    )
     run.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

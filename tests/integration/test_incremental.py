@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.cli.main import main
 from pipeline.orchestration import markers
 from pipeline.orchestration.tasks import Transform
 from pipeline.synth import daily
@@ -194,3 +195,13 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     for name in expected:
         assert got[name] == expected[name], name
     assert query(incremental, "SELECT count(*) FROM clean.customers WHERE customer_id = %s", (person,)) == [(0,)]
+
+    # A full rebuild is one command: every table loaded and healed whole, in the order its parts arrived.
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", incremental)
+    monkeypatch.delenv("PIPELINE_INCREMENTAL")
+    assert main(["run", "--rebuild"]) == 0
+    run = markers.run_id()
+    loads, heals = _details(incremental, run, "LoadTable"), _details(incremental, run, "HealTable")
+    assert len(heals) == 11 and {h["healed"] for h in heals.values()} == {"full"}, heals
+    assert {loads[t]["staged"] for t in BIG} == {"full"}
+    assert _state(incremental) == expected

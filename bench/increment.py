@@ -109,8 +109,9 @@ def where_time_went(url: str) -> list[list]:
     for task_id, seconds, details in rows:
         details = details if isinstance(details, dict) else json.loads(details or "{}")
         how = details.get("staged") or details.get("healed") or ""
-        checked = details.get("checked", "")
-        out.append([task_id.split("_")[0] + ":" + task_id.split("_")[1], f"{float(seconds):.2f}", how, checked])
+        checked, again = details.get("checked", ""), details.get("checked_again", "")
+        task = task_id.split("_")[0] + ":" + task_id.split("_")[1]
+        out.append([task, f"{float(seconds):.2f}", how, checked, again, details.get("why", "")])
     return out
 
 
@@ -136,7 +137,10 @@ def main() -> None:
             pairs.append((full, increment))
             print(f"run {n + 1}: full {full:.1f} s, increment {increment:.1f} s ({increment / full:.1%})", flush=True)
             if n == args.repeat - 1:
-                print_table(["task", "seconds", "staged / healed", "rows checked"], where_time_went(url))
+                print_table(
+                    ["task", "seconds", "staged / healed", "rows checked", "of which again", "why"],
+                    where_time_went(url),
+                )
     full = statistics.median(p[0] for p in pairs)
     increment = statistics.median(p[1] for p in pairs)
     ratio = statistics.median(p[1] / p[0] for p in pairs)

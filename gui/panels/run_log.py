@@ -43,7 +43,8 @@ class RunLog(Box):
         kept = []
         for line in lines:
             if self.block is None:
-                if line.startswith("Traceback (most recent call last)") or PROCESS_HEADER.match(line):
+                # Two processes interrupted at once interleave their dumps: a frame line out of a block starts one.
+                if line.startswith(("Traceback (most recent call last)", '  File "')) or PROCESS_HEADER.match(line):
                     self.block = [line]
                 else:
                     kept.append(line)

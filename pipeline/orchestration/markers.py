@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,17 @@ def source_digest(*modules) -> str:
         for file in files:
             digest.update(file.name.encode() + file_digest(file).encode())
     return digest.hexdigest()[:16]
+
+
+def forced(conn, marker_id: str) -> str | None:
+    """Why a task must redo all its work: its marker was set to a word instead of a fingerprint (`run --rebuild`
+    sets 'rebuild'; by hand, 'invalidated'); None otherwise."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT fingerprint FROM ops.markers WHERE task_id = %s", (marker_id,))
+        row = cur.fetchone()
+    if row is None or re.fullmatch(r"[0-9a-f]{32}", row[0]):
+        return None
+    return "a full rebuild was asked for" if row[0] == "rebuild" else f"its marker was set to {row[0]!r}"
 
 
 def combine(*parts: str) -> str:

@@ -192,7 +192,8 @@ class HealTable(PipelineTask):
         )
 
     def work(self, conn, run_id: str) -> Figures:
-        result = heal.heal_table(conn, spec(self.table), run_id, self.rule_inputs())
+        forced = markers.forced(conn, self.marker_id())  # invalidated by hand, or `run --rebuild`: in full
+        result = heal.heal_table(conn, spec(self.table), run_id, self.rule_inputs(), forced)
         quality_record(conn, result, run_id)
         # The tables that refer to this one keep their rows: the same inputs heal to the same rows, so their
         # markers stay valid, and new inputs changed their fingerprints too (they run after this one).
@@ -207,6 +208,7 @@ class HealTable(PipelineTask):
                 "corrected": result.superseded,
                 "healed": result.mode,  # incremental: only `checked` rows were checked, against clean
                 "checked": result.checked,
+                "checked_again": result.checked_again,
                 "why": result.why,
             },
         )

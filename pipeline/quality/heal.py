@@ -42,6 +42,7 @@ class HealResult:
     superseded: int = 0  # older versions that corrections replaced (history.<table>)
     mode: str = "full"  # or "incremental" (delta_heal)
     checked: int = 0  # rows the rules checked: all of raw, or the new ones and those held for a parent
+    checked_again: int = 0  # of which rows held for a parent that may have arrived (an incremental heal)
     why: str = ""  # why this mode
 
 
@@ -235,17 +236,20 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
     return clean_rows
 
 
-def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "") -> HealResult:
+def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "", full_because: str | None = None) -> HealResult:
     """Heal one table: incrementally where that gives what a full heal would (delta_heal: the rows a load staged
     as a delta and the rows held for a parent, against what clean holds), else in full (below). `inputs`: digest of
-    what the rules apply besides the data (code, contract, thresholds, resolutions); without it, in full."""
+    what the rules apply besides the data (code, contract, thresholds, resolutions); without it, or with
+    `full_because` (a reason), in full; without it the next heal is in full too."""
     contract = load(spec.name)
     checks = compile_schema(spec)
     rules = corrections.with_corrections(spec, synonym_rules(spec) + CATALOG[spec.name], contract.corrections)
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
             stage = staged(cur, spec.name)
-            basis, why = delta_heal.decide(cur, spec, inputs, rules, stage) if inputs else (None, "healed alone")
+            basis, why = None, full_because or "healed alone"
+            if inputs and not full_because:
+                basis, why = delta_heal.decide(cur, spec, inputs, rules, stage)
         if basis is not None:
             outcome = _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules, stage)
             if isinstance(outcome, HealResult):
@@ -318,6 +322,7 @@ def _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules
         totals.superseded,
         mode=delta_heal.INCREMENTAL,
         checked=found.raw_rows,
+        checked_again=totals.rechecked,
     )
 
 
@@ -348,6 +353,8 @@ def _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules) -> Hea
                     found.outcomes, found.quarantined, found.flawed, found.fixed_rows, found.superseded
                 )
                 delta_heal.record_basis(cur, spec, run_id, inputs, found.raw_rows, figures)
+            else:  # healed outside the task (its inputs unknown): no incremental heal builds on it
+                cur.execute("DELETE FROM ops.incremental_basis WHERE table_name = %s", (spec.name,))
         except BaseException:
             side.cancel()
             raise

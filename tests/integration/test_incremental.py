@@ -142,7 +142,7 @@ def _state(url: str) -> dict[str, list]:
         url, "SELECT to_jsonb(k) - 'built_at' - 'last_healed_at' - 'latest_run_id' FROM analytics.kpis k"
     )
     for view in ("loss_ratio", "revenue_monthly", "claims_trends", "policy_summary", "customer_segments"):
-        state[f"analytics.{view}"] = query(url, f"SELECT * FROM analytics.{view} ORDER BY 1, 2")
+        state[f"analytics.{view}"] = sorted(query(url, f"SELECT * FROM analytics.{view}"), key=repr)
     return state
 
 
@@ -203,5 +203,6 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     run = markers.run_id()
     loads, heals = _details(incremental, run, "LoadTable"), _details(incremental, run, "HealTable")
     assert len(heals) == 11 and {h["healed"] for h in heals.values()} == {"full"}, heals
+    assert {h["why"] for h in heals.values()} == {"a full rebuild was asked for"}
     assert {loads[t]["staged"] for t in BIG} == {"full"}
     assert _state(incremental) == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -156,6 +157,11 @@ def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(
     monkeypatch.setenv("PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
     pipeline = window.show_panel("Pipeline")
     qtbot.waitUntil(lambda: pipeline.loads >= 1, timeout=30000)
+    # Transform waits for its object's lock, held here: the run cannot end (on the sample it takes 4 s) before Stop.
+    holder = psycopg2.connect(database_url)
+    holder.autocommit = True
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(hashtext('transform'))")
     pipeline.run_button.click()
     qtbot.waitUntil(lambda: pipeline.running(), timeout=60000)
 
@@ -166,9 +172,13 @@ def test_stop_leaves_no_traceback_and_the_banner_says_the_run_was_stopped(
         except Exception:  # noqa: BLE001 - ops.markers not made yet
             return False
 
-    qtbot.waitUntil(healed, timeout=120000)
-    pipeline.stop_button.click()
+    try:
+        qtbot.waitUntil(healed, timeout=120000)
+        pipeline.stop_button.click()
+    finally:
+        holder.close()
     qtbot.waitUntil(lambda: not pipeline.running(), timeout=30000)
+    assert not scalar(database_url, "SELECT EXISTS (SELECT 1 FROM ops.markers WHERE task_id = 'transform')")
     log = pipeline.log.toPlainText()
     assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-3000:]
     assert "stopped" in log.splitlines()[-1].lower(), log[-500:]

@@ -31,10 +31,13 @@ def scratch_database(name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def ensure_data(scale: float, seed: int = 42) -> Path:
-    """Generated source files at a scale, made once and reused (in /tmp)."""
+def ensure_data(scale: float, seed: int = 42, daily: int = 0) -> Path:
+    """Generated source files at a scale, made once and reused (in /tmp); with `daily`, as a history and that many
+    daily part files (generate --daily)."""
     folder = Path(f"/tmp/insurance-bench/scale-{scale}" + (f"-seed-{seed}" if seed != 42 else ""))
-    if not (folder / "payments.parquet").exists():
+    if daily:
+        folder = Path(f"/tmp/insurance-bench/daily-{scale}-{daily}")
+    if not (folder / "payments.parquet").exists() and not (folder / "payments").is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
@@ -48,6 +51,7 @@ def ensure_data(scale: float, seed: int = 42) -> Path:
                 str(seed),
                 "--out",
                 str(folder),
+                *(["--daily", str(daily)] if daily else []),
             ],
             check=True,
             cwd=ROOT,

@@ -16,39 +16,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from common import ROOT, measure, print_table, scratch_database
+from common import ensure_data, measure, print_table, scratch_database
 
 GOAL = 0.10
 BIG = ("payments", "claims", "customers", "policies")
-
-
-def daily_data(scale: float, days: int = 30) -> Path:
-    folder = Path(f"/tmp/insurance-bench/daily-{scale}-{days}")
-    if not (folder / "payments").is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline",
-                "generate",
-                "--scale",
-                str(scale),
-                "--daily",
-                str(days),
-                "--out",
-                str(folder),
-            ],
-            check=True,
-            cwd=ROOT,
-        )
-    return folder
 
 
 def rows_of(path: Path) -> int:
@@ -121,7 +97,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--share", type=float, default=0.01, help="the increment's share of all rows")
     args = parser.parse_args()
-    data = daily_data(args.scale)
+    data = ensure_data(args.scale, daily=30)
     days, rows, total = held_back(data, args.share)
     print(f"scale {args.scale}: {total:,} rows; the increment: {len(days)} days, {rows:,} rows ({rows / total:.2%})")
     pairs = []

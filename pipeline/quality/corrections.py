@@ -70,6 +70,23 @@ def settle(cur, work: Work) -> int:
     return cur.rowcount
 
 
+def insert_current(cur, spec: TableSpec, work: Work, superseded: int) -> None:
+    """The healed rows that belong in clean.<table>: not held, and not an older version a correction replaced."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
+            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row) AND {current}"
+        ).format(
+            clean=qualified("clean", spec.name),
+            cols=cols,
+            rows=work.rows,
+            held=work.held,
+            current=not_superseded(work) if superseded else sql.SQL("true"),
+        )
+    )
+
+
 def not_superseded(work: Work) -> sql.Composable:
     """A condition on rows `h`: not an older version that a correction replaced."""
     return sql.SQL("NOT EXISTS (SELECT 1 FROM {found} s WHERE s.source_row = h._source_row AND s.action = {a})").format(

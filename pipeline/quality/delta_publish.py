@@ -78,19 +78,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
             sql.SQL("DELETE FROM {} WHERE source_row IN (SELECT _source_row FROM {})").format(target, work.source)
         )
     table = qualified("clean", spec.name)
-    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
-            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row) AND {current}"
-        ).format(
-            clean=table,
-            cols=cols,
-            rows=work.rows,
-            held=work.held,
-            current=corrections.not_superseded(work) if found.superseded else sql.SQL("true"),
-        )
-    )
+    corrections.insert_current(cur, spec, work, found.superseded)
     _reflag_clean(cur, spec)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)

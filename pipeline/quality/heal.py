@@ -135,19 +135,7 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     )
     for (name,) in cur.fetchall():
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(table, sql.Identifier(name)))
-    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {clean} ({cols}) SELECT {cols} FROM {rows} h "
-            "WHERE NOT EXISTS (SELECT 1 FROM {held} q WHERE q.source_row = h._source_row) AND {current}"
-        ).format(
-            clean=table,
-            cols=cols,
-            rows=work.rows,
-            held=work.held,
-            current=corrections.not_superseded(work) if superseded else sql.SQL("true"),
-        )
-    )
+    corrections.insert_current(cur, spec, work, superseded)
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
     for child, name, definition in children:

@@ -163,9 +163,23 @@ class Versioned(_TaskBase):
 _versions: dict[tuple, str] = {}
 
 
+_worlds: dict[tuple, tuple] = {}
+
+
 def _world() -> tuple:
-    """What task versions depend on besides the code: the source files as they are now, and the warehouse."""
-    folder = config.data_dir()
+    """What task versions depend on besides the code: the source files as the run found them, and the warehouse.
+
+    Looked at once per run (Luigi asks for it at every instantiation of a task, hundreds of times a run, and a walk of
+    a data folder of daily part files takes milliseconds): a run works on the data its scheduling saw, and the next
+    run (new_run_id) looks again."""
+    key = (run_id(), str(config.data_dir()), warehouse.describe(), config.warehouse().database)
+    if key not in _worlds:
+        _worlds.clear()
+        _worlds[key] = _look_at_world(Path(key[1]))
+    return (key[1], _worlds[key], key[2], key[3])
+
+
+def _look_at_world(folder: Path) -> tuple:
     try:
         files = tuple(
             sorted(
@@ -175,4 +189,4 @@ def _world() -> tuple:
         )
     except OSError:
         files = ()
-    return str(folder), files, warehouse.describe(), config.warehouse().database
+    return files

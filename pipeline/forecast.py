@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import threading
 import warnings
 
 import numpy as np
@@ -46,6 +48,14 @@ def monthly(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> dict[str, pd
         series = rows.set_index("month")[list(METRICS.values())].astype(float)
         out[str(claim_type)] = series.reindex(months, fill_value=0.0).rename(columns={v: k for k, v in METRICS.items()})
     return out
+
+
+def preload() -> threading.Thread:
+    """Import statsmodels (most of a second) in a thread, while the caller waits on the database for the analytics
+    build; join it before store()."""
+    thread = threading.Thread(target=importlib.import_module, args=("statsmodels.tsa.holtwinters",), daemon=True)
+    thread.start()
+    return thread
 
 
 def _fit(y: pd.Series, damped: bool | None = None):

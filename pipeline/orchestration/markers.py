@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 else:
     _TaskBase = object
 
-_file_digests: dict[tuple[str, int, int], str] = {}
+_file_digests: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
-    """blake2b of a file's content, computed once per (path, size, mtime) in this process; 'missing' for no file.
+    """blake2b of a file's content, computed once per (path, file, size, mtime) in this process; 'missing' for no file.
     A folder or a file that cannot be read gets a digest of what it is: its load then says what is wrong."""
     try:
         stat = path.stat()
@@ -31,7 +31,9 @@ def file_digest(path: Path) -> str:
         return f"unreadable:{exc.errno}"
     if path.is_dir():  # a folder source: every part file's path and content (sources.folder_digest)
         return sources.folder_digest(path, file_digest)
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    # The file itself by device and inode (a symbolic link followed by stat), not by resolve(): a realpath of every
+    # part file at every fingerprint was a tenth of an incremental run.
+    key = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _file_digests:
         try:
             with open(path, "rb") as f:
@@ -42,7 +44,20 @@ def file_digest(path: Path) -> str:
 
 
 def source_digest(*modules) -> str:
-    """Digest of the source code of modules or packages: changing the code changes the fingerprint."""
+    """Digest of the source code of modules or packages: changing the code changes the fingerprint. Read once per
+    run: fingerprints are asked for hundreds of times a run."""
+    key = (run_id(), *(module.__name__ for module in modules))
+    if key not in _source_digests:
+        for earlier in [k for k in _source_digests if k[0] != key[0]]:
+            del _source_digests[earlier]
+        _source_digests[key] = _code_digest(modules)
+    return _source_digests[key]
+
+
+_source_digests: dict[tuple, str] = {}
+
+
+def _code_digest(modules) -> str:
     digest = hashlib.sha256()
     for module in modules:
         path = Path(module.__file__)

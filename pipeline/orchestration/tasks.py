@@ -290,7 +290,9 @@ class Transform(PipelineTask):
         )
 
     def work(self, conn, run_id: str) -> Figures:
+        statsmodels = forecast.preload()
         counts = analytics.build(conn)
+        statsmodels.join()
         counts["claims_forecast"] = forecast.store(conn)
         return Figures(rows_out=sum(counts.values()), details={"views": counts})
 

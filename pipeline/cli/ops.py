@@ -2,7 +2,8 @@
 
 - runs [RUN_ID]: the last runs (or one run's tasks) from ops.runs and ops.task_runs, as aligned tables.
 - status: rows per table, then the state of every task of the graph: done, stale (its input changed since),
-  failed, running or never run, with its last run, duration and rows.
+  failed, running or never run, with its last run, how it did its work (only new part files, or every row), duration
+  and rows.
 - report [RUN_ID]: write a run's HTML report (default: the latest run).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import socket
 import sys
 from collections.abc import Set
@@ -53,6 +55,18 @@ def _took(seconds) -> str | None:
         return None
     seconds = float(seconds)
     return f"{seconds:.1f} s" if seconds < 60 else progress.clock(seconds)
+
+
+def how(details, why: bool = True) -> str | None:
+    """How a load or heal did its work: a load staged only new part files (delta) or every part (full); a heal
+    checked only the new rows against clean (incremental) or healed the whole table (full); with why, when asked."""
+    found = details if isinstance(details, dict) else json.loads(details or "{}")
+    reason = f" ({found['why']})" if why and found.get("why") else ""
+    if found.get("healed") == "incremental":
+        return f"incremental, {found.get('checked', 0):,} rows checked{reason}"
+    if found.get("healed") or found.get("staged"):
+        return f"{found.get('healed') or found.get('staged')}{reason}"
+    return None
 
 
 def _connect():
@@ -114,7 +128,7 @@ def run_tasks(conn, run_id: str) -> list[dict]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
             """SELECT task_family, params, reason, status, started_at, rows_in, rows_out, rows_quarantined,
-                              error, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) AS seconds
+                              error, details, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) AS seconds
                        FROM ops.task_runs WHERE run_id = %s ORDER BY started_at, id""",
             (run_id,),
         )
@@ -136,6 +150,7 @@ def cmd_runs(args) -> int:
                     report.task_label(t),
                     t["reason"],
                     t["status"],
+                    how(t["details"]),
                     _when(t["started_at"]),
                     _took(t["seconds"]),
                     _count(t["rows_in"]),
@@ -151,6 +166,7 @@ def cmd_runs(args) -> int:
                         "task",
                         "why it ran",
                         "status",
+                        "how",
                         "started",
                         "duration",
                         "rows in",
@@ -159,7 +175,7 @@ def cmd_runs(args) -> int:
                         "error",
                     ],
                     rows,
-                    right={4, 5, 6, 7},
+                    right={5, 6, 7, 8},
                 )
             )
             return 0
@@ -193,7 +209,7 @@ def task_states(conn) -> list[dict]:
         # The last run of each task by family and parameters: its id changes with its inputs' version.
         cur.execute("""SELECT DISTINCT ON (t.task_family, t.params - 'version') t.task_family,
                               t.params - 'version' AS identity, t.run_id, t.status, t.finished_at, t.rows_in,
-                              t.rows_out, t.rows_quarantined, r.host, r.pid,
+                              t.rows_out, t.rows_quarantined, t.details, r.host, r.pid,
                               extract(epoch FROM t.finished_at - t.started_at) AS seconds
                        FROM ops.task_runs t LEFT JOIN ops.runs r USING (run_id)
                        ORDER BY t.task_family, t.params - 'version', t.id DESC""")
@@ -293,6 +309,7 @@ def cmd_status(args) -> int:
             report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
             s["state"],
             s.get("run_id"),
+            how(s.get("details"), why=False),
             _when(s.get("finished_at")),
             _took(s.get("seconds")),
             _count(s.get("rows_in")),
@@ -303,9 +320,9 @@ def cmd_status(args) -> int:
     ]
     print(
         format_table(
-            ["task", "state", "last run", "finished", "duration", "rows in", "rows out", "quarantined"],
+            ["task", "state", "last run", "how", "finished", "duration", "rows in", "rows out", "quarantined"],
             rows,
-            right={4, 5, 6, 7},
+            right={5, 6, 7, 8},
         )
     )
     summary: dict[str, int] = {}

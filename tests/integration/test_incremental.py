@@ -152,7 +152,7 @@ def _state(url: str) -> dict[str, list]:
 
 
 @pytest.mark.slow
-def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, data_dir, monkeypatch):
+def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, data_dir, monkeypatch, capsys):
     from tests.support import SAMPLE
 
     later, waiting, overlapped = _folders(SAMPLE, data_dir)
@@ -174,6 +174,13 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
         total = query(incremental, f"SELECT count(*) FROM raw.{table}")[0][0]
         assert 0 < heals[table]["checked"] < total / 5, (table, heals[table], total)
     assert heals["claims"]["parents_arrived"] >= LATE_POLICIES
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", incremental)
+    assert main(["status"]) == 0  # users see how each task did its work
+    shown = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("Load", "Heal"))}
+    for table in BIG:
+        assert " delta " in shown[f"LoadTable({table})"], shown
+        assert f" incremental, {heals[table]['checked']:,} rows checked " in shown[f"HealTable({table})"], shown
+    assert " full " in shown["HealTable(branches)"], shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import socket
 import sys
 from collections.abc import Set
@@ -55,18 +54,6 @@ def _took(seconds) -> str | None:
         return None
     seconds = float(seconds)
     return f"{seconds:.1f} s" if seconds < 60 else progress.clock(seconds)
-
-
-def how(details, why: bool = True) -> str | None:
-    """How a load or heal did its work: a load staged only new part files (delta) or every part (full); a heal
-    checked only the new rows against clean (incremental) or healed the whole table (full); with why, when asked."""
-    found = details if isinstance(details, dict) else json.loads(details or "{}")
-    reason = f" ({found['why']})" if why and found.get("why") else ""
-    if found.get("healed") == "incremental":
-        return f"incremental, {found.get('checked', 0):,} rows checked{reason}"
-    if found.get("healed") or found.get("staged"):
-        return f"{found.get('healed') or found.get('staged')}{reason}"
-    return None
 
 
 def _connect():
@@ -150,7 +137,7 @@ def cmd_runs(args) -> int:
                     report.task_label(t),
                     t["reason"],
                     t["status"],
-                    how(t["details"]),
+                    report.task_how(t["details"]),
                     _when(t["started_at"]),
                     _took(t["seconds"]),
                     _count(t["rows_in"]),
@@ -309,7 +296,7 @@ def cmd_status(args) -> int:
             report.task_label({"task_family": s["task"].task_family, "params": s["task"].to_str_params()}),
             s["state"],
             s.get("run_id"),
-            how(s.get("details"), why=False),
+            report.task_how(s.get("details"), why=False),
             _when(s.get("finished_at")),
             _took(s.get("seconds")),
             _count(s.get("rows_in")),

@@ -1,6 +1,6 @@
 """An HTML report per run (reports/<run_id>.html); see render."""
 
-from .charts import FAMILY_COLOURS, task_label
+from .charts import FAMILY_COLOURS, task_how, task_label
 from .data import collect, latest_run, report_dir, report_path, reports
 from .render import render, write_report
 
@@ -12,6 +12,7 @@ __all__ = [
     "report_path",
     "render",
     "reports",
+    "task_how",
     "task_label",
     "write_report",
 ]

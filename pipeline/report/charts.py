@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 FAMILY_COLOURS = {"LoadTable": "#4e79a7", "HealTable": "#59a14f", "Transform": "#b07aa1", "Backup": "#76b7b2"}
 ACTION_COLOURS = {"fix": "#59a14f", "quarantine": "#e15759", "flag": "#f28e2b"}
@@ -42,6 +43,18 @@ def _time(value) -> str:
 def task_label(task: dict) -> str:
     table = (task["params"] or {}).get("table")
     return f"{task['task_family']}({table})" if table else f"{task['task_family']}()"
+
+
+def task_how(details, why: bool = True) -> str | None:
+    """How a load or heal did its work: a load staged only new part files (delta) or every part (full); a heal
+    checked only the new rows against clean (incremental) or healed the whole table (full); with why, when asked."""
+    found = details if isinstance(details, dict) else json.loads(details or "{}")
+    reason = f" ({found['why']})" if why and found.get("why") else ""
+    if found.get("healed") == "incremental":
+        return f"incremental, {found.get('checked', 0):,} rows checked{reason}"
+    if found.get("healed") or found.get("staged"):
+        return f"{found.get('healed') or found.get('staged')}{reason}"
+    return None
 
 
 # ---------------------------------------------------------------- charts (inline SVG)

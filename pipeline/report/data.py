@@ -37,7 +37,7 @@ def collect(conn, run_id: str) -> dict:
         raise LookupError(f"no run {run_id} in ops.runs (python -m pipeline runs lists them)")
     cur.execute(
         """SELECT task_id, task_family, params, reason, status, started_at, finished_at, rows_in, rows_out,
-                          rows_quarantined, error,
+                          rows_quarantined, error, details,
                           extract(epoch FROM started_at - %s) AS start_s,
                           extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) AS seconds
                    FROM ops.task_runs WHERE run_id = %s ORDER BY started_at, id""",

@@ -29,6 +29,7 @@ from .charts import (
     gantt,
     hbars,
     row_split,
+    task_how,
     task_label,
     valid_rates,
 )
@@ -110,13 +111,13 @@ def _task_table(tasks: list[dict]) -> str:
         )
         rows.append(
             f'<tr class="{_e(t["status"])}"><td>{_e(task_label(t))}</td><td>{_e(t["reason"] or "–")}</td>'
-            f'<td>{_tag(t["status"], colour)}</td><td class="n">+{float(t["start_s"]):.1f} s</td>'
+            f'<td>{_tag(t["status"], colour)}</td><td>{_e(task_how(t["details"]) or "–")}</td><td class="n">+{float(t["start_s"]):.1f} s</td>'
             f'<td class="n">{_e(_secs(t["seconds"]))}</td><td>{bar}</td><td class="n">{_n(t["rows_in"])}</td>'
             f'<td class="n">{_n(t["rows_out"])}</td><td class="n">{_n(t["rows_quarantined"])}</td>'
             f'<td class="muted">{_e(t["error"] or "")}</td></tr>'
         )
     return (
-        '<table><thead><tr><th>task</th><th>why it ran</th><th>status</th><th class="n">start</th>'
+        '<table><thead><tr><th>task</th><th>why it ran</th><th>status</th><th>how</th><th class="n">start</th>'
         '<th class="n">duration</th><th></th><th class="n">rows in</th><th class="n">rows out</th>'
         '<th class="n">quarantined</th><th>error</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
     )

@@ -100,6 +100,7 @@ def test_history_runs_status_and_report_of_a_full_run(database_url, data_dir, re
         (run,),
     )
     assert top_reason in page.split("Top quarantine reasons", 1)[1]
+    assert page.count("<td>full (no earlier heal to build on)</td>") == len(TABLES)  # how each heal did its work
 
     # A changed file: only its dependants run again, and the history says why.
     payments = pq.read_table(data_dir / "payments.parquet")

@@ -176,7 +176,9 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert heals["claims"]["parents_arrived"] >= LATE_POLICIES
     monkeypatch.setenv("PIPELINE_DATABASE_URL", incremental)
     assert main(["status"]) == 0  # users see how each task did its work
-    shown = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("Load", "Heal"))}
+    shown = {
+        line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("Load", "Heal"))
+    }
     for table in BIG:
         assert " delta " in shown[f"LoadTable({table})"], shown
         assert f" incremental, {heals[table]['checked']:,} rows checked " in shown[f"HealTable({table})"], shown

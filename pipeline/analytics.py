@@ -1,15 +1,22 @@
-"""Builds analytics.* from the numbered SQL files in pipeline/sql/analytics, all in one transaction."""
+"""Builds analytics.* from the numbered SQL files in pipeline/sql/analytics, all in one transaction; after incremental
+heals, the keyed tables are refreshed for the changed keys only."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
 
+from . import analytics_changes
+
 SQL_DIR = Path(__file__).parent / "sql" / "analytics"
-CREATES = re.compile(r"CREATE\s+(MATERIALIZED\s+VIEW|VIEW)\s+analytics\.(\w+)", re.IGNORECASE)
+CREATES = re.compile(r"CREATE\s+(MATERIALIZED\s+VIEW|VIEW|TABLE)\s+analytics\.(\w+)", re.IGNORECASE)
+KEYED = re.compile(r"^-- keyed: (\w+) in (\w+)$", re.MULTILINE)  # a table refreshed by key: its key column and set
+KEYS = re.compile(r"\btrue /\*keys: ([\w.]+) in (\w+)\*/")  # where the SELECT reads only the changed keys
+CREATE_TABLE = re.compile(r"^CREATE TABLE analytics\.(\w+) AS\n(.*?);$", re.MULTILINE | re.DOTALL)
 
 
 def sql_files() -> list[Path]:
@@ -37,23 +44,79 @@ def views() -> list[tuple[str, str]]:
 BUILD_SETTINGS = "SET LOCAL work_mem = '256MB'; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;"
 
 
-def build(conn) -> dict[str, int]:
-    """Drop and rebuild every analytics view inside the caller's transaction; rows per view.
+def build(conn, run_id: str | None = None) -> dict[str, int]:
+    """Drop and rebuild every analytics view and table inside the caller's transaction; rows per view."""
+    return refresh(conn, run_id, full_because="a full build was asked for").counts
+
+
+@dataclass
+class Built:
+    """What a build did: rows per view; `full`: why every view was built (None: the keyed tables were refreshed
+    for `keys`, the changed policies and customers, and the rest built)."""
+
+    counts: dict[str, int]
+    full: str | None
+    keys: dict[str, int]
+
+
+def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
+    """The analytics brought up to date inside the caller's transaction. After incremental heals only (and the same
+    SQL as the last build, and no `full_because`), the keyed tables (a `-- keyed: COLUMN in SET` line) replace only the rows of the changed
+    keys, read through the same SQL with its `true /*keys: EXPR in SET*/` markers made `EXPR IN (changed keys)`;
+    everything else is dropped and built again, as it always is in a full build.
 
     What is dropped is what the catalog holds, not what the files name: a view that changed kind (plain <->
     materialized) or whose file was removed goes too. Newest first; CASCADE and IF EXISTS cover the rest.
     """
     with conn.cursor() as cur:
-        cur.execute("""SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                       WHERE n.nspname = 'analytics' AND c.relkind IN ('v', 'm') ORDER BY c.oid DESC""")
+        changes = analytics_changes.take(cur, fingerprint(), keyed_tables(), full_because)
+        kinds = ("v", "m") if changes.full is None else ("v", "m", "r")
+        cur.execute(
+            """SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'analytics' AND c.relkind = ANY(%s) ORDER BY c.oid DESC""",
+            (list(kinds),),
+        )
         for relkind, name in cur.fetchall():
-            drop = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
+            drop = {"m": "MATERIALIZED VIEW", "v": "VIEW", "r": "TABLE"}[relkind]
             cur.execute(sql.SQL("DROP {} IF EXISTS analytics.{} CASCADE").format(sql.SQL(drop), sql.Identifier(name)))
         cur.execute(BUILD_SETTINGS)
         for path in sql_files():
-            cur.execute(path.read_text())
+            text = path.read_text()
+            keyed = KEYED.search(text)
+            cur.execute(_keyed_refresh(text, *keyed.groups()) if keyed and changes.full is None else text)
         counts = {}
         for _, name in views():
             cur.execute(sql.SQL("SELECT count(*) FROM analytics.{}").format(sql.Identifier(name)))
             counts[name] = cur.fetchone()[0]
-    return counts
+        analytics_changes.built(cur, fingerprint(), run_id)
+    return Built(counts, changes.full, changes.keys)
+
+
+def keyed_tables() -> list[str]:
+    """The analytics tables refreshed by key after incremental heals."""
+    texts = [path.read_text() for path in sql_files()]
+    return [statement.group(1) for text in texts if KEYED.search(text) and (statement := CREATE_TABLE.search(text))]
+
+
+def _keyed_refresh(text: str, column: str, keys: str) -> sql.Composed:
+    """A keyed table's rows for the changed keys, deleted and read again through the file's own SELECT."""
+    statement = CREATE_TABLE.search(text)
+    if statement is None:
+        raise ValueError(f"a keyed analytics file must start with CREATE TABLE analytics.<name> AS: {column} in {keys}")
+    name, select = statement.groups()
+    parts: list[sql.Composable] = []
+    last = 0
+    for marker in KEYS.finditer(select):
+        parts.append(sql.SQL(select[last : marker.start()]))
+        parts.append(sql.SQL("{} IN ({})").format(sql.SQL(marker.group(1)), _changed(marker.group(2))))
+        last = marker.end()
+    parts.append(sql.SQL(select[last:]))
+    return sql.SQL(
+        "DELETE FROM analytics.{name} WHERE {column} IN ({changed});\nINSERT INTO analytics.{name}\n{select};"
+    ).format(
+        name=sql.Identifier(name), column=sql.Identifier(column), changed=_changed(keys), select=sql.Composed(parts)
+    )
+
+
+def _changed(keys: str) -> sql.Composed:
+    return sql.SQL("SELECT key FROM pg_temp.{}").format(sql.Identifier(f"analytics_changed_{keys}"))

@@ -139,6 +139,7 @@ def ready(conn) -> bool:
                               AND to_regclass('ops.source_parts') IS NOT NULL
                               AND to_regclass('ops.incremental_basis') IS NOT NULL
                               AND to_regclass('ops.waiting_for_parent') IS NOT NULL
+                              AND to_regclass('ops.analytics_pending') IS NOT NULL
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'runs' AND column_name = 'tasks_planned')
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'

@@ -291,10 +291,13 @@ class Transform(PipelineTask):
 
     def work(self, conn, run_id: str) -> Figures:
         statsmodels = forecast.preload()
-        counts = analytics.build(conn)
+        # After incremental heals, the keyed tables take in only the changed policies and customers.
+        off = None if config.incremental() else "incremental builds are off ([sources] incremental)"
+        built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off)
         statsmodels.join()
-        counts["claims_forecast"] = forecast.store(conn)
-        return Figures(rows_out=sum(counts.values()), details={"views": counts})
+        counts = built.counts | {"claims_forecast": forecast.store(conn)}
+        how = {"built": "full", "why": built.full} if built.full else {"built": "incremental", "refreshed": built.keys}
+        return Figures(rows_out=sum(counts.values()), details={"views": counts} | how)
 
 
 class Backup(PipelineTask):

@@ -8,7 +8,7 @@ import json
 
 from psycopg2 import sql
 
-from .. import delta_load
+from .. import analytics_changes, delta_load
 from ..escaping import ESCAPED_NOTE, escaped_values
 from ..tables import TableSpec
 from ..warehouse import STAGE, qualified
@@ -98,6 +98,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
             f"{spec.name}: {totals.raw_rows} raw rows but {clean_rows} clean + {held} quarantined (expected "
             f"{totals.quarantined}) + {totals.superseded} replaced by corrections; nothing was written"
         )
+    analytics_changes.record_rows(cur, spec.name, work.source, run_id)  # the next Transform refreshes their keys
     note = delta_load.staged_note(cur, spec.name) if stage else None
     publish(cur, spec, stage)
     if note is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
-from .. import delta_load, warehouse
+from .. import analytics_changes, delta_load, warehouse
 from ..ingest import LINEAGE, staged
 from ..tables import TableSpec
 from ..warehouse import qualified
@@ -251,6 +251,8 @@ def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "", full_becaus
                     delta_publish.widen(cur, spec)
         result = _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules)
         result.why = why
+        with conn.cursor() as cur:
+            analytics_changes.record_full(cur, spec.name, run_id)  # the next Transform builds every view
         return result
 
 

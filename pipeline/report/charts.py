@@ -50,6 +50,11 @@ def task_how(details, why: bool = True) -> str | None:
     checked only the new rows against clean (incremental) or healed the whole table (full); with why, when asked."""
     found = details if isinstance(details, dict) else json.loads(details or "{}")
     reason = f" ({found['why']})" if why and found.get("why") else ""
+    if found.get("built") == "incremental":  # Transform: the keyed tables refreshed for the changed keys
+        refreshed = " and ".join(f"{n:,} {name}" for name, n in found.get("refreshed", {}).items())
+        return f"incremental, {refreshed} refreshed"
+    if found.get("built"):
+        return f"full{reason}"
     if found.get("healed") == "incremental":
         return f"incremental, {found.get('checked', 0):,} rows checked{reason}"
     if found.get("healed") or found.get("staged"):

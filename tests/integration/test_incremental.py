@@ -21,6 +21,16 @@ from pipeline.synth import daily
 from tests.support import build, query
 
 BIG = ("customers", "policies", "claims", "payments")
+# The keyed tables (refreshed by policy and customer) and views built on them among the rest.
+ANALYTICS = (
+    "policy_summary",
+    "policy_financials",
+    "agent_performance",
+    "loss_ratio",
+    "revenue_monthly",
+    "claims_trends",
+    "customer_segments",
+)
 LATE_POLICIES = 3  # held back from the history, they arrive with the last day: their claims wait for them
 
 
@@ -111,6 +121,12 @@ def _details(url: str, run_id: str, family: str) -> dict[str, dict]:
     return found
 
 
+def _transform(url: str, run_id: str) -> dict:
+    """How the run's Transform built the analytics (details: built, why, refreshed)."""
+    details = query(url, "SELECT details FROM ops.task_runs WHERE run_id = %s AND task_family = 'Transform'", (run_id,))
+    return details[0][0] if isinstance(details[0][0], dict) else json.loads(details[0][0])
+
+
 def _state(url: str) -> dict[str, list]:
     """What users read, run ids and the runs named in heal_log's words left out."""
     state = {}
@@ -146,7 +162,7 @@ def _state(url: str) -> dict[str, list]:
     state["analytics.kpis"] = query(
         url, "SELECT to_jsonb(k) - 'built_at' - 'last_healed_at' - 'latest_run_id' FROM analytics.kpis k"
     )
-    for view in ("loss_ratio", "revenue_monthly", "claims_trends", "policy_summary", "customer_segments"):
+    for view in ANALYTICS:
         state[f"analytics.{view}"] = sorted(query(url, f"SELECT * FROM analytics.{view}"), key=repr)
     return state
 
@@ -174,15 +190,29 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
         total = query(incremental, f"SELECT count(*) FROM raw.{table}")[0][0]
         assert 0 < heals[table]["checked"] < total / 5, (table, heals[table], total)
     assert heals["claims"]["parents_arrived"] >= LATE_POLICIES
+    # The keyed analytics tables took in only the policies and customers the new rows touch.
+    built = _transform(incremental, run)
+    assert built["built"] == "incremental", built
+    policies, customers = (
+        query(incremental, f"SELECT count(*) FROM clean.{t}")[0][0] for t in ("policies", "customers")
+    )
+    assert 0 < built["refreshed"]["policies"] < policies / 5 and 0 < built["refreshed"]["customers"] < customers / 5
     monkeypatch.setenv("PIPELINE_DATABASE_URL", incremental)
     assert main(["status"]) == 0  # users see how each task did its work
     shown = {
-        line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("Load", "Heal"))
+        line.split()[0]: line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith(("Load", "Heal", "Transform"))
     }
     for table in BIG:
         assert " delta " in shown[f"LoadTable({table})"], shown
         assert f" incremental, {heals[table]['checked']:,} rows checked " in shown[f"HealTable({table})"], shown
     assert " full " in shown["HealTable(branches)"], shown
+    refreshed = built["refreshed"]
+    assert (
+        f" incremental, {refreshed['policies']:,} policies and {refreshed['customers']:,} customers refreshed "
+        in (shown["Transform()"])
+    ), shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"
 
@@ -211,6 +241,8 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert heals["customers"]["healed"] == "full" and "come before" in heals["customers"]["why"], heals["customers"]
     assert heals["payments"]["healed"] == "full" and "healed in full" in heals["payments"]["why"], heals["payments"]
     assert _details(incremental, run, "LoadTable")["payments"]["staged"] == "delta"
+    built = _transform(incremental, run)
+    assert built["built"] == "full" and built["why"] in {f"{t} was healed in full" for t in BIG}, built
     _run(monkeypatch, full, incremental=False)
     got, expected = _state(incremental), _state(full)
     for name in expected:
@@ -226,4 +258,5 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert len(heals) == 11 and {h["healed"] for h in heals.values()} == {"full"}, heals
     assert {h["why"] for h in heals.values()} == {"a full rebuild was asked for"}
     assert {loads[t]["staged"] for t in BIG} == {"full"}
+    assert _transform(incremental, run)["why"] == "a full rebuild was asked for"
     assert _state(incremental) == expected

@@ -1,0 +1,111 @@
+"""What the analytics have not seen (ops.analytics_pending): the rows the heals added, and the policies and customers
+whose rows in the keyed analytics tables Transform refreshes instead of building every view again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg2 import sql
+
+# The tables whose new clean rows the keyed tables take in by policy and customer. A new row of any other table (a
+# currency rate changes every policy's USD figures) or a full heal of any table builds everything again.
+KEYED_SOURCES = ("customers", "policies", "claims", "payments")
+
+
+@dataclass
+class Changes:
+    """What a Transform is to take in: why it builds everything (`full`), or how many keys of each set it refreshes."""
+
+    full: str | None
+    keys: dict[str, int]
+
+
+def record_rows(cur, table: str, checked: sql.Composable, run_id: str) -> None:
+    """An incremental heal: the raw rows it checked (`checked`, by _source_row); those in clean are the ones it added
+    (it changes no other clean row but for flags, which no view reads)."""
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) SELECT %s, _source_row, %s FROM {}"
+        ).format(checked),
+        (table, run_id),
+    )
+
+
+def record_full(cur, table: str, run_id: str) -> None:
+    """A full heal: any clean row of the table may have changed."""
+    cur.execute(
+        "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) VALUES (%s, NULL, %s)", (table, run_id)
+    )
+
+
+def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | None) -> Changes:
+    """Take the pending changes (deleted here, in the caller's transaction: a heal that commits meanwhile waits for
+    the next Transform) and decide: everything built again, or the keyed tables refreshed for the temporary tables
+    analytics_changed_policies and analytics_changed_customers (key)."""
+    cur.execute(
+        "CREATE TEMPORARY TABLE analytics_taken ON COMMIT DROP AS SELECT * FROM ops.analytics_pending WITH NO DATA"
+    )
+    cur.execute(
+        "WITH taken AS (DELETE FROM ops.analytics_pending RETURNING *) INSERT INTO analytics_taken SELECT * FROM taken"
+    )
+    why = full_because or _why_full(cur, fingerprint, keyed_tables)
+    if why is not None:
+        return Changes(why, {})
+    pending = {
+        t: sql.SQL("SELECT source_row FROM analytics_taken WHERE table_name = {}").format(sql.Literal(t))
+        for t in KEYED_SOURCES
+    }
+    cur.execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE analytics_changed_policies ON COMMIT DROP AS "
+            "SELECT policy_id AS key FROM clean.policies WHERE _source_row IN ({policies}) "
+            "UNION SELECT policy_id FROM clean.claims WHERE _source_row IN ({claims}) AND policy_id IS NOT NULL "
+            "UNION SELECT policy_id FROM clean.payments WHERE _source_row IN ({payments}) AND policy_id IS NOT NULL"
+        ).format(**pending)
+    )
+    cur.execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE analytics_changed_customers ON COMMIT DROP AS "
+            "SELECT customer_id AS key FROM clean.customers WHERE _source_row IN ({customers}) "
+            "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM analytics_changed_policies) "
+            "AND customer_id IS NOT NULL"
+        ).format(**pending)
+    )
+    keys = {}
+    for name in ("policies", "customers"):
+        cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"analytics_changed_{name}")))
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"analytics_changed_{name}")))
+        keys[name] = cur.fetchone()[0]
+    return Changes(None, keys)
+
+
+def _why_full(cur, fingerprint: str, keyed_tables: list[str]) -> str | None:
+    cur.execute("SELECT fingerprint FROM ops.analytics_basis")
+    row = cur.fetchone()
+    if row is None:
+        return "no earlier build to refresh"
+    if row[0] != fingerprint:
+        return "the analytics SQL changed"
+    for name in keyed_tables:
+        cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (f"analytics.{name}",))
+        found = cur.fetchone()
+        if found is None or found[0] != "r":
+            return f"analytics.{name} is missing"
+    cur.execute(
+        "SELECT table_name, source_row IS NULL FROM analytics_taken WHERE source_row IS NULL OR table_name <> ALL(%s) "
+        "ORDER BY 2 DESC, 1 LIMIT 1",
+        (list(KEYED_SOURCES),),
+    )
+    row = cur.fetchone()
+    if row is not None:
+        return f"{row[0]} was healed in full" if row[1] else f"{row[0]} has new rows"
+    return None
+
+
+def built(cur, fingerprint: str, run_id: str | None) -> None:
+    """The views stand for the analytics SQL of `fingerprint`."""
+    cur.execute(
+        "INSERT INTO ops.analytics_basis (fingerprint, run_id) VALUES (%s, %s) "
+        "ON CONFLICT (only_row) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id",
+        (fingerprint, run_id),
+    )

@@ -45,13 +45,14 @@ BUILD_SETTINGS = "SET LOCAL work_mem = '256MB'; SET LOCAL parallel_setup_cost = 
 
 
 def build(conn, run_id: str | None = None) -> dict[str, int]:
-    """Drop and rebuild every analytics view and table inside the caller's transaction; rows per view."""
+    """Drop and rebuild every analytics view and table inside the caller's transaction; rows per materialized view
+    and table."""
     return refresh(conn, run_id, full_because="a full build was asked for").counts
 
 
 @dataclass
 class Built:
-    """What a build did: rows per view; `full`: why every view was built (None: the keyed tables were refreshed
+    """What a build did: rows per materialized view and table; `full`: why every view was built (None: the keyed tables were refreshed
     for `keys`, the changed policies and customers, and the rest built)."""
 
     counts: dict[str, int]
@@ -85,7 +86,9 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
             keyed = KEYED.search(text)
             cur.execute(_keyed_refresh(text, *keyed.groups()) if keyed and changes.full is None else text)
         counts = {}
-        for _, name in views():
+        for kind, name in views():
+            if kind == "VIEW":  # read when asked: counting payments_usd would run its join (0.3 s at scale 1.0)
+                continue
             cur.execute(sql.SQL("SELECT count(*) FROM analytics.{}").format(sql.Identifier(name)))
             counts[name] = cur.fetchone()[0]
         analytics_changes.built(cur, fingerprint(), run_id)

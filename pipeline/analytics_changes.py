@@ -1,5 +1,5 @@
-"""What the analytics have not seen (ops.analytics_pending): the rows the heals added, and the policies and customers
-whose rows in the keyed analytics tables Transform refreshes instead of building every view again."""
+"""What the analytics have not seen (ops.analytics_pending): the rows the heals added, and the policies, customers and
+months whose rows in the keyed analytics tables Transform refreshes instead of building every view again."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def record_full(cur, table: str, run_id: str) -> None:
 def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | None) -> Changes:
     """Take the pending changes (deleted here, in the caller's transaction: a heal that commits meanwhile waits for
     the next Transform) and decide: everything built again, or the keyed tables refreshed for the temporary tables
-    analytics_changed_policies and analytics_changed_customers (key)."""
+    analytics_changed_policies, analytics_changed_customers and analytics_changed_months (key)."""
     cur.execute(
         "CREATE TEMPORARY TABLE analytics_taken ON COMMIT DROP AS SELECT * FROM ops.analytics_pending WITH NO DATA"
     )
@@ -71,8 +71,17 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
             "AND customer_id IS NOT NULL"
         ).format(**pending)
     )
+    # The month-grouped tables: an incremental heal changes no clean row another row's group is read from (a new
+    # row that would is a full heal), so only the months of the new payments change.
+    cur.execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE analytics_changed_months ON COMMIT DROP AS "
+            "SELECT DISTINCT date_trunc('month', transaction_date)::date AS key FROM clean.payments "
+            "WHERE _source_row IN ({payments}) AND transaction_date IS NOT NULL"
+        ).format(**pending)
+    )
     keys = {}
-    for name in ("policies", "customers"):
+    for name in ("policies", "customers", "months"):
         cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"analytics_changed_{name}")))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"analytics_changed_{name}")))
         keys[name] = cur.fetchone()[0]

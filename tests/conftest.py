@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import warehouse
+from pipeline import config, warehouse
 from pipeline.orchestration import markers
 
 from tests.support import SAMPLE, create_database, drop_database, healed_warehouse
@@ -64,6 +64,12 @@ def healed_url(pg_admin_url, tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("healed")
     with healed_warehouse(pg_admin_url, folder, PIPELINE_REPORT_DIR=str(folder / "reports")) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def command_line_choices(monkeypatch) -> None:
+    """What a test's in-process command (main(["run", "--rebuild"])) chose stays in that test."""
+    monkeypatch.setattr(config, "_chosen", {})
 
 
 @pytest.fixture(autouse=True)

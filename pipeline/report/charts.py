@@ -51,7 +51,8 @@ def task_how(details, why: bool = True) -> str | None:
     found = details if isinstance(details, dict) else json.loads(details or "{}")
     reason = f" ({found['why']})" if why and found.get("why") else ""
     if found.get("built") == "incremental":  # Transform: the keyed tables refreshed for the changed keys
-        refreshed = " and ".join(f"{n:,} {name}" for name, n in found.get("refreshed", {}).items())
+        keys = found.get("refreshed", {})  # JSON keeps no order: the sets in the order Transform refreshes them
+        refreshed = ", ".join(f"{keys[name]:,} {name}" for name in ("policies", "customers", "months") if name in keys)
         return f"incremental, {refreshed} refreshed"
     if found.get("built"):
         return f"full{reason}"

@@ -97,7 +97,7 @@ def test_backup_change_restore_gives_back_every_table(built, backups_dir, capsys
     assert set(listed) == set(before)  # every table and materialized view of every schema
     assert {name.split(".")[0] for name in listed} == {"raw", "clean", "quality", "analytics", "ops"}
     assert all(listed[name]["rows"] == before[name][0] for name in listed)
-    assert listed["analytics.loss_ratio"]["kind"] == "materialized view"
+    assert listed["analytics.kpis"]["kind"] == "materialized view"
     assert listed["analytics.policy_summary"]["kind"] == "table"  # a keyed table, refreshed by customer
 
     change_everything(built)

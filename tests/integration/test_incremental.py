@@ -197,6 +197,8 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
         query(incremental, f"SELECT count(*) FROM clean.{t}")[0][0] for t in ("policies", "customers")
     )
     assert 0 < built["refreshed"]["policies"] < policies / 5 and 0 < built["refreshed"]["customers"] < customers / 5
+    months = query(incremental, "SELECT count(DISTINCT month) FROM analytics.revenue_monthly")[0][0]
+    assert 0 < built["refreshed"]["months"] < months / 2, (built, months)
     monkeypatch.setenv("PIPELINE_DATABASE_URL", incremental)
     assert main(["status"]) == 0  # users see how each task did its work
     shown = {
@@ -210,8 +212,8 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert " full " in shown["HealTable(branches)"], shown
     refreshed = built["refreshed"]
     assert (
-        f" incremental, {refreshed['policies']:,} policies and {refreshed['customers']:,} customers refreshed "
-        in (shown["Transform()"])
+        f" incremental, {refreshed['policies']:,} policies, {refreshed['customers']:,} customers, "
+        f"{refreshed['months']:,} months refreshed " in (shown["Transform()"])
     ), shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"

@@ -48,7 +48,7 @@ SQL = {
     "run_tasks": """
         SELECT task_family, coalesce(params->>'table', '') AS table_name, status, reason, started_at, finished_at,
                extract(epoch FROM coalesce(finished_at, now()) - started_at) AS seconds,
-               rows_in, rows_out, rows_quarantined, error, task_id
+               rows_in, rows_out, rows_quarantined, error, task_id, details
         FROM ops.task_runs WHERE run_id = %(run_id)s ORDER BY started_at, id""",
     "run_history": """
         SELECT run_id, started_at, status, attempts AS tasks, failed, seconds, loaded AS rows_loaded,

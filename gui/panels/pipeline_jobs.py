@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from pipeline.report import task_how
+
 from .. import queries
 from ..preferences import AppSettings, scheduler_answers
 
@@ -27,11 +29,10 @@ def run_state(run_id: str | None, since: float) -> dict:
     if not run_id:
         return {"run_id": None, "tasks": [], "run": {}}
     run = queries.select("run", run_id=run_id).first() if "ops.runs" in present else None
-    return {
-        "run_id": run_id,
-        "tasks": queries.select("run_tasks", run_id=run_id).dicts(),
-        "run": (run or {}).get("run") or {},
-    }
+    tasks = queries.select("run_tasks", run_id=run_id).dicts()
+    for task in tasks:  # how it did its work (a delta or full load, an incremental or full heal), the why in a tip
+        task["how"], task["how_why"] = task_how(task["details"], why=False), task_how(task["details"])
+    return {"run_id": run_id, "tasks": tasks, "run": (run or {}).get("run") or {}}
 
 
 def read_run_log(run_id: str) -> str:

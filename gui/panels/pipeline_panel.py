@@ -29,6 +29,7 @@ TASK_COLUMNS = [
     Column("Table", "table_name"),
     Column("State", "status", colored=True),
     Column("Why", "reason"),
+    Column("How", "how", cell_tip="how_why"),
     Column("Started", "started_at", formats.clock),
     Column("Duration", "seconds", formats.seconds),
     Column("Rows in", "rows_in", formats.count),

@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 
 from pipeline import warehouse
 
@@ -179,6 +179,12 @@ def test_pipeline_panel_shows_the_run_history(filled_url, window, qtbot):
         query(filled_url, "SELECT params->>'table', rows_in FROM ops.task_runs WHERE task_family = 'LoadTable'")
     )
     assert {r["table_name"]: r["rows_in"] for r in loads} == stored
+    # How each task did its work, the why in the cell's tip: a first run heals and builds everything in full.
+    heals = [row for row, r in enumerate(panel.tasks.rows) if r["task_family"] in ("HealTable", "Transform")]
+    how = panel.tasks.columns.index(next(c for c in panel.tasks.columns if c.header == "How"))
+    shown = {panel.tasks.data(panel.tasks.index(row, how)) for row in heals}
+    tips = {panel.tasks.data(panel.tasks.index(row, how), Qt.ToolTipRole) for row in heals}
+    assert shown == {"full"} and tips == {"full (no earlier heal to build on)", "full (no earlier build to refresh)"}
     assert panel.total == tasks  # the graph Luigi walks: 11 loads, 11 heals, 1 transform
     assert set(panel.history.chart.series) == {r["table_name"] for r in panel.tasks.rows if r["table_name"]}
 

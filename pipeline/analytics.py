@@ -52,8 +52,8 @@ def build(conn, run_id: str | None = None) -> dict[str, int]:
 
 @dataclass
 class Built:
-    """What a build did: rows per materialized view and table; `full`: why every view was built (None: the keyed tables were refreshed
-    for `keys`, the changed policies and customers, and the rest built)."""
+    """What a build did: rows per materialized view and table; `full`: why every view was built (None: the keyed
+    tables were refreshed for the changed policies, customers and months, `keys` counts them, and the rest built)."""
 
     counts: dict[str, int]
     full: str | None
@@ -61,10 +61,10 @@ class Built:
 
 
 def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
-    """The analytics brought up to date inside the caller's transaction. After incremental heals only (and the same
-    SQL as the last build, and no `full_because`), the keyed tables (a `-- keyed: COLUMN in SET` line) replace only the rows of the changed
-    keys, read through the same SQL with its `true /*keys: EXPR in SET*/` markers made `EXPR IN (changed keys)`;
-    everything else is dropped and built again, as it always is in a full build.
+    """The analytics brought up to date inside the caller's transaction. After incremental heals only (the same SQL
+    as the last build, no `full_because`), the keyed tables (a `-- keyed: COLUMN in SET` line) replace only the rows
+    of the changed keys, read through the same SQL with its `true /*keys: EXPR in SET*/` markers made
+    `EXPR IN (changed keys)`; everything else is dropped and built again, as it always is in a full build.
 
     What is dropped is what the catalog holds, not what the files name: a view that changed kind (plain <->
     materialized) or whose file was removed goes too. Newest first; CASCADE and IF EXISTS cover the rest.

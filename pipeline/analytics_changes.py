@@ -42,6 +42,11 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
     """Take the pending changes (deleted here, in the caller's transaction: a heal that commits meanwhile waits for
     the next Transform) and decide: everything built again, or the keyed tables refreshed for the temporary tables
     analytics_changed_policies, analytics_changed_customers and analytics_changed_months (key)."""
+    # Made anew: a second build in the same transaction (a caller's own) finds the first one's still there.
+    cur.execute(
+        "DROP TABLE IF EXISTS pg_temp.analytics_taken, pg_temp.analytics_changed_policies, "
+        "pg_temp.analytics_changed_customers, pg_temp.analytics_changed_months"
+    )
     cur.execute(
         "CREATE TEMPORARY TABLE analytics_taken ON COMMIT DROP AS SELECT * FROM ops.analytics_pending WITH NO DATA"
     )

@@ -627,3 +627,14 @@ def test_rebuild_replaces_views_that_changed_kind_or_were_removed(built):
         "SELECT relname, relkind::text FROM pg_class WHERE relnamespace = 'analytics'::regnamespace "
         "AND relname IN ('data_quality', 'kpis', 'retired') ORDER BY 1",
     ) == [("data_quality", "v"), ("kpis", "m")]
+
+
+def test_a_refresh_with_nothing_new_keeps_the_keyed_tables_and_a_second_build_in_one_transaction_works(built):
+    before = rows(built, "SELECT * FROM analytics.policy_financials ORDER BY policy_id")
+    with psycopg2.connect(built) as conn:
+        refreshed = analytics.refresh(conn, "run-x")  # no heal since the build: the keyed tables are kept
+        again = analytics.build(conn)  # and a full build in the same transaction
+    conn.close()
+    assert refreshed.full is None and refreshed.keys == {"policies": 0, "customers": 0, "months": 0}
+    assert refreshed.counts == again and again["policy_financials"] == len(before) > 0
+    assert rows(built, "SELECT * FROM analytics.policy_financials ORDER BY policy_id") == before

@@ -69,8 +69,10 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
     What is dropped is what the catalog holds, not what the files name: a view that changed kind (plain <->
     materialized) or whose file was removed goes too. Newest first; CASCADE and IF EXISTS cover the rest.
     """
+    texts = [path.read_text() for path in sql_files()]
+    built_from = fingerprint()
     with conn.cursor() as cur:
-        changes = analytics_changes.take(cur, fingerprint(), keyed_tables(), full_because)
+        changes = analytics_changes.take(cur, built_from, keyed_tables(texts), full_because)
         kinds = ("v", "m") if changes.full is None else ("v", "m", "r")
         cur.execute(
             """SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -81,8 +83,7 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
             drop = {"m": "MATERIALIZED VIEW", "v": "VIEW", "r": "TABLE"}[relkind]
             cur.execute(sql.SQL("DROP {} IF EXISTS analytics.{} CASCADE").format(sql.SQL(drop), sql.Identifier(name)))
         cur.execute(BUILD_SETTINGS)
-        for path in sql_files():
-            text = path.read_text()
+        for text in texts:
             keyed = KEYED.search(text)
             cur.execute(_keyed_refresh(text, *keyed.groups()) if keyed and changes.full is None else text)
         counts = {}
@@ -91,13 +92,12 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
                 continue
             cur.execute(sql.SQL("SELECT count(*) FROM analytics.{}").format(sql.Identifier(name)))
             counts[name] = cur.fetchone()[0]
-        analytics_changes.built(cur, fingerprint(), run_id)
+        analytics_changes.built(cur, built_from, run_id)
     return Built(counts, changes.full, changes.keys)
 
 
-def keyed_tables() -> list[str]:
-    """The analytics tables refreshed by key after incremental heals."""
-    texts = [path.read_text() for path in sql_files()]
+def keyed_tables(texts: list[str]) -> list[str]:
+    """The analytics tables (of the SQL files' texts) refreshed by key after incremental heals."""
     return [statement.group(1) for text in texts if KEYED.search(text) and (statement := CREATE_TABLE.search(text))]
 
 

@@ -46,15 +46,20 @@ def file_digest(path: Path) -> str:
 def source_digest(*modules) -> str:
     """Digest of the source code of modules or packages: changing the code changes the fingerprint. Read once per
     run: fingerprints are asked for hundreds of times a run."""
-    key = (run_id(), *(module.__name__ for module in modules))
-    if key not in _source_digests:
-        for earlier in [k for k in _source_digests if k[0] != key[0]]:
-            del _source_digests[earlier]
-        _source_digests[key] = _code_digest(modules)
-    return _source_digests[key]
+    return _once_per_run(_source_digests, tuple(module.__name__ for module in modules), lambda: _code_digest(modules))
 
 
 _source_digests: dict[tuple, str] = {}
+
+
+def _once_per_run(cache: dict, key: tuple, make):
+    """make() once per run and key in this process; what earlier runs made is forgotten."""
+    key = (run_id(), *key)
+    if key not in cache:
+        for earlier in [k for k in cache if k[0] != key[0]]:
+            del cache[earlier]
+        cache[key] = make()
+    return cache[key]
 
 
 def _code_digest(modules) -> str:
@@ -187,11 +192,9 @@ def _world() -> tuple:
     Looked at once per run (Luigi asks for it at every instantiation of a task, hundreds of times a run, and a walk of
     a data folder of daily part files takes milliseconds): a run works on the data its scheduling saw, and the next
     run (new_run_id) looks again."""
-    key = (run_id(), str(config.data_dir()), warehouse.describe(), config.warehouse().database)
-    if key not in _worlds:
-        _worlds.clear()
-        _worlds[key] = _look_at_world(Path(key[1]))
-    return (key[1], _worlds[key], key[2], key[3])
+    folder, where, database = str(config.data_dir()), warehouse.describe(), config.warehouse().database
+    files = _once_per_run(_worlds, (folder, where, database), lambda: _look_at_world(Path(folder)))
+    return folder, files, where, database
 
 
 def _look_at_world(folder: Path) -> tuple:

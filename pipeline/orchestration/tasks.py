@@ -291,7 +291,7 @@ class Transform(PipelineTask):
 
     def work(self, conn, run_id: str) -> Figures:
         statsmodels = forecast.preload()
-        # After incremental heals, the keyed tables take in only the changed policies and customers.
+        # After incremental heals, the keyed tables take in only the changed policies, customers and months.
         off = None if config.incremental() else "incremental builds are off ([sources] incremental)"
         built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off)
         statsmodels.join()

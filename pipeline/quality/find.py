@@ -116,8 +116,11 @@ def _take_over(cur, work: Work, rule: Rule) -> None:
     orphan_id, raw_parent, key, message = rule.takes_from
     cur.execute(
         sql.SQL(
+            # The parent joined with the orphans' keys, not `IN (SELECT key FROM parent)`: the planner hashes the
+            # few orphans and scans the parent, instead of hashing every key of the parent.
             "UPDATE {found} f SET rule_id = {rid}, message = {message} WHERE f.rule_id = {orphan} "
-            "AND f.detail IN (SELECT {key} FROM {parent} p)"
+            "AND f.detail IN (SELECT o.detail FROM {found} o JOIN {parent} p ON {key} = o.detail "
+            "WHERE o.rule_id = {orphan})"
         ).format(
             found=work.found,
             rid=sql.Literal(rule.id),

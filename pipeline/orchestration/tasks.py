@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import luigi
@@ -13,6 +14,7 @@ from .. import (
     config,
     delta_load,
     errors,
+    fingerprint_reads,
     forecast,
     gone_parts,
     ingest,
@@ -49,6 +51,19 @@ def unreadable_parts() -> list[tuple[str, str, str]]:
     with warehouse.transaction() as conn, conn.cursor() as cur:
         warehouse.bootstrap(conn)
         return part_failures.current(cur)
+
+
+def _once_per_look(fingerprint):
+    """A task's fingerprint computed once per look at the graph (fingerprint_reads.once_per_look): Transform's holds
+    every heal's, and each heal's its parents' again."""
+
+    @functools.wraps(fingerprint)
+    def looked(self) -> str:
+        return fingerprint_reads.once_per_look(
+            ("fingerprint", type(self).__name__, getattr(self, "table", None)), lambda: fingerprint(self)
+        )
+
+    return looked
 
 
 class PipelineTask(Versioned, luigi.Task):
@@ -116,6 +131,7 @@ class LoadTable(PipelineTask):
     def marker_id(self) -> str:
         return f"load:{self.table}"
 
+    @_once_per_look
     def fingerprint(self) -> str:
         path = self.source_path()
         content = markers.file_digest(path) if path.exists() else "missing"
@@ -176,6 +192,7 @@ class HealTable(PipelineTask):
     def marker_id(self) -> str:
         return f"heal:{self.table}"
 
+    @_once_per_look
     def fingerprint(self) -> str:
         inputs = self.requires()
         parents = [p.fingerprint() for p in inputs["parents"]]
@@ -284,6 +301,7 @@ class Transform(PipelineTask):
         if failures:
             raise arrow_values.SourceError(part_failures.failure_line(failures), part_failures.HINT)
 
+    @_once_per_look
     def fingerprint(self) -> str:
         return combine(
             *[t.fingerprint() for t in self.requires()], analytics.fingerprint(), markers.source_digest(forecast)
@@ -312,6 +330,7 @@ class Backup(PipelineTask):
     def complete(self) -> bool:
         return super().complete() and not staged_tables()  # as Transform's
 
+    @_once_per_look
     def fingerprint(self) -> str:
         return self.requires().fingerprint()  # a new backup whenever what the warehouse holds may have changed
 

@@ -10,6 +10,14 @@ from psycopg2 import sql
 # The tables whose new clean rows the keyed tables take in by policy and customer. A new row of any other table (a
 # currency rate changes every policy's USD figures) or a full heal of any table builds everything again.
 KEYED_SOURCES = ("customers", "policies", "claims", "payments")
+# The keys a new clean row of each keyed source changes, as SQL over its healed row h.
+KEYS_OF = {
+    "customers": {"customer_id": "h.customer_id"},
+    "policies": {"policy_id": "h.policy_id", "customer_id": "h.customer_id"},
+    "claims": {"policy_id": "h.policy_id"},
+    "payments": {"policy_id": "h.policy_id", "month": "date_trunc('month', h.transaction_date)::date"},
+}
+KEY_COLUMNS = {"policy_id": "NULL::text", "customer_id": "NULL::text", "month": "NULL::date"}  # and none
 
 
 @dataclass
@@ -20,13 +28,25 @@ class Changes:
     keys: dict[str, int]
 
 
-def record_rows(cur, table: str, checked: sql.Composable, run_id: str) -> None:
-    """An incremental heal: the raw rows it checked (`checked`, by _source_row); those in clean are the ones it added
-    (it changes no other clean row but for flags, which no view reads)."""
+def record_rows(cur, table: str, work, run_id: str) -> None:
+    """An incremental heal: the raw rows it checked, with the keys of those it added to clean (it changes no other
+    clean row but for flags, which no view reads), read from its healed rows, so that Transform need not look for
+    them in clean (a scan of a million payments)."""
+    keys = KEYS_OF.get(table, {})
     cur.execute(
         sql.SQL(
-            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) SELECT %s, _source_row, %s FROM {}"
-        ).format(checked),
+            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, {columns}) "
+            "SELECT %s, h._source_row, %s, true, {keys} FROM {rows} h "
+            "LEFT JOIN {held} q ON q.source_row = h._source_row"
+        ).format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, KEY_COLUMNS)),
+            keys=sql.SQL(", ").join(
+                sql.SQL("CASE WHEN q.source_row IS NULL THEN {} END").format(sql.SQL(keys.get(c, none)))
+                for c, none in KEY_COLUMNS.items()
+            ),
+            rows=work.rows,
+            held=work.held,
+        ),
         (table, run_id),
     )
 
@@ -56,38 +76,28 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
     why = full_because or _why_full(cur, fingerprint, keyed_tables)
     if why is not None:
         return Changes(why, {})
-    pending = {
-        t: sql.SQL("SELECT source_row FROM analytics_taken WHERE table_name = {}").format(sql.Literal(t))
-        for t in KEYED_SOURCES
-    }
     cur.execute(
-        sql.SQL(
-            "CREATE TEMPORARY TABLE analytics_changed_policies ON COMMIT DROP AS "
-            "SELECT policy_id AS key FROM clean.policies WHERE _source_row IN ({policies}) "
-            "UNION SELECT policy_id FROM clean.claims WHERE _source_row IN ({claims}) AND policy_id IS NOT NULL "
-            "UNION SELECT policy_id FROM clean.payments WHERE _source_row IN ({payments}) AND policy_id IS NOT NULL"
-        ).format(**pending)
+        "CREATE TEMPORARY TABLE analytics_changed_policies ON COMMIT DROP AS "
+        "SELECT DISTINCT policy_id AS key FROM analytics_taken WHERE policy_id IS NOT NULL"
     )
+    cur.execute("ANALYZE analytics_changed_policies")
+    # A customer's figures change with any of its policies' (claims, payments).
     cur.execute(
-        sql.SQL(
-            "CREATE TEMPORARY TABLE analytics_changed_customers ON COMMIT DROP AS "
-            "SELECT customer_id AS key FROM clean.customers WHERE _source_row IN ({customers}) "
-            "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM analytics_changed_policies) "
-            "AND customer_id IS NOT NULL"
-        ).format(**pending)
+        "CREATE TEMPORARY TABLE analytics_changed_customers ON COMMIT DROP AS "
+        "SELECT customer_id AS key FROM analytics_taken WHERE customer_id IS NOT NULL "
+        "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM analytics_changed_policies) "
+        "AND customer_id IS NOT NULL"
     )
     # The month-grouped tables: an incremental heal changes no clean row another row's group is read from (a new
     # row that would is a full heal), so only the months of the new payments change.
     cur.execute(
-        sql.SQL(
-            "CREATE TEMPORARY TABLE analytics_changed_months ON COMMIT DROP AS "
-            "SELECT DISTINCT date_trunc('month', transaction_date)::date AS key FROM clean.payments "
-            "WHERE _source_row IN ({payments}) AND transaction_date IS NOT NULL"
-        ).format(**pending)
+        "CREATE TEMPORARY TABLE analytics_changed_months ON COMMIT DROP AS "
+        "SELECT DISTINCT month AS key FROM analytics_taken WHERE month IS NOT NULL"
     )
     keys = {}
     for name in ("policies", "customers", "months"):
-        cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"analytics_changed_{name}")))
+        if name != "policies":
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"analytics_changed_{name}")))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"analytics_changed_{name}")))
         keys[name] = cur.fetchone()[0]
     return Changes(None, keys)
@@ -105,6 +115,10 @@ def _why_full(cur, fingerprint: str, keyed_tables: list[str]) -> str | None:
         found = cur.fetchone()
         if found is None or found[0] != "r":
             return f"analytics.{name} is missing"
+    cur.execute("SELECT table_name FROM analytics_taken WHERE source_row IS NOT NULL AND NOT keys_recorded LIMIT 1")
+    row = cur.fetchone()
+    if row is not None:  # recorded by a version that kept no keys (an upgrade between a heal and its Transform)
+        return f"the changes of {row[0]} were recorded without their keys"
     cur.execute(
         "SELECT table_name, source_row IS NULL FROM analytics_taken WHERE source_row IS NULL OR table_name <> ALL(%s) "
         "ORDER BY 2 DESC, 1 LIMIT 1",

@@ -98,7 +98,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
             f"{spec.name}: {totals.raw_rows} raw rows but {clean_rows} clean + {held} quarantined (expected "
             f"{totals.quarantined}) + {totals.superseded} replaced by corrections; nothing was written"
         )
-    analytics_changes.record_rows(cur, spec.name, work.source, run_id)  # the next Transform refreshes their keys
+    analytics_changes.record_rows(cur, spec.name, work, run_id)  # the next Transform refreshes their keys
     note = delta_load.staged_note(cur, spec.name) if stage else None
     publish(cur, spec, stage)
     if note is not None:

@@ -638,3 +638,26 @@ def test_a_refresh_with_nothing_new_keeps_the_keyed_tables_and_a_second_build_in
     assert refreshed.full is None and refreshed.keys == {"policies": 0, "customers": 0, "months": 0}
     assert refreshed.counts == again and again["policy_financials"] == len(before) > 0
     assert rows(built, "SELECT * FROM analytics.policy_financials ORDER BY policy_id") == before
+
+
+def test_a_refresh_reads_the_keys_the_heals_recorded_and_builds_whole_from_rows_recorded_without_them(built):
+    policy = rows(built, "SELECT policy_id FROM clean.policies ORDER BY policy_id LIMIT 1")[0][0]
+    before = rows(built, "SELECT * FROM analytics.customer_values ORDER BY customer_id")
+    with psycopg2.connect(built) as conn, conn.cursor() as cur:
+        # A payment an incremental heal added (its policy and month), and one it held (no keys).
+        cur.execute(
+            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, policy_id, month) "
+            "VALUES ('payments', 1, 'run-a', true, %s, '2025-01-01'), ('payments', 2, 'run-a', true, NULL, NULL)",
+            (policy,),
+        )
+        refreshed = analytics.refresh(conn, "run-b")
+        # What a version that recorded no keys left behind: Transform cannot know the keys, so it builds whole.
+        cur.execute(
+            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) VALUES ('payments', 3, 'run-c')"
+        )
+        whole = analytics.refresh(conn, "run-d")
+    conn.close()
+    assert refreshed.full is None and refreshed.keys == {"policies": 1, "customers": 1, "months": 1}
+    assert whole.full == "the changes of payments were recorded without their keys"
+    assert rows(built, "SELECT * FROM analytics.customer_values ORDER BY customer_id") == before
+    assert rows(built, "SELECT count(*) FROM ops.analytics_pending") == [(0,)]

@@ -29,6 +29,8 @@ ANALYTICS = (
     "loss_ratio",
     "revenue_monthly",
     "claims_trends",
+    "customer_values",
+    "customer_lifetime_value",
     "customer_segments",
 )
 LATE_POLICIES = 3  # held back from the history, they arrive with the last day: their claims wait for them

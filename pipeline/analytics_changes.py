@@ -59,15 +59,36 @@ def record_full(cur, table: str, run_id: str) -> None:
     )
 
 
+def changed(keys: str) -> sql.Composed:
+    """The table of the changed keys of one set (policies, customers, months), made by take() in the caller's
+    transaction. Unlogged tables of the scratch schema, not temporary ones: PostgreSQL's parallel workers cannot read
+    temporary tables, so a refresh that joined one ran on one core."""
+    return sql.SQL("ops.{}").format(sql.Identifier(f"analytics_changed_{keys}"))
+
+
+KEY_SETS = ("policies", "customers", "months")
+
+
+def drop_changed(cur) -> None:
+    """The changed-key tables, dropped before the caller's transaction ends (no other session ever sees them)."""
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(changed(k) for k in KEY_SETS)))
+
+
+def _make(cur, keys: str, select: str, *tables: sql.Composable) -> None:
+    cur.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(
+            changed(keys), sql.SQL(select).format(*tables)
+        )
+    )
+
+
 def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | None) -> Changes:
     """Take the pending changes (deleted here, in the caller's transaction: a heal that commits meanwhile waits for
-    the next Transform) and decide: everything built again, or the keyed tables refreshed for the temporary tables
-    analytics_changed_policies, analytics_changed_customers and analytics_changed_months (key)."""
+    the next Transform) and decide: everything built again, or the keyed tables refreshed for the changed() keys of
+    the policies, customers and months (column key), which the caller drops (drop_changed) before it commits."""
     # Made anew: a second build in the same transaction (a caller's own) finds the first one's still there.
-    cur.execute(
-        "DROP TABLE IF EXISTS pg_temp.analytics_taken, pg_temp.analytics_changed_policies, "
-        "pg_temp.analytics_changed_customers, pg_temp.analytics_changed_months"
-    )
+    cur.execute("DROP TABLE IF EXISTS pg_temp.analytics_taken")
+    drop_changed(cur)
     cur.execute(
         "CREATE TEMPORARY TABLE analytics_taken ON COMMIT DROP AS SELECT * FROM ops.analytics_pending WITH NO DATA"
     )
@@ -77,28 +98,24 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
     why = full_because or _why_full(cur, fingerprint, keyed_tables)
     if why is not None:
         return Changes(why, {})
-    cur.execute(
-        "CREATE TEMPORARY TABLE analytics_changed_policies ON COMMIT DROP AS "
-        "SELECT DISTINCT policy_id AS key FROM analytics_taken WHERE policy_id IS NOT NULL"
-    )
-    cur.execute("ANALYZE analytics_changed_policies")  # read by the next statement
+    _make(cur, "policies", "SELECT DISTINCT policy_id AS key FROM analytics_taken WHERE policy_id IS NOT NULL")
+    cur.execute(sql.SQL("ANALYZE {}").format(changed("policies")))  # read by the next statement
     # A customer's figures change with any of its policies' (claims, payments).
-    cur.execute(
-        "CREATE TEMPORARY TABLE analytics_changed_customers ON COMMIT DROP AS "
+    _make(
+        cur,
+        "customers",
         "SELECT customer_id AS key FROM analytics_taken WHERE customer_id IS NOT NULL "
-        "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM analytics_changed_policies) "
-        "AND customer_id IS NOT NULL"
+        "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM {}) "
+        "AND customer_id IS NOT NULL",
+        changed("policies"),
     )
     # The month-grouped tables: an incremental heal changes no clean row another row's group is read from (a new
     # row that would is a full heal), so only the months of the new payments change.
-    cur.execute(
-        "CREATE TEMPORARY TABLE analytics_changed_months ON COMMIT DROP AS "
-        "SELECT DISTINCT month AS key FROM analytics_taken WHERE month IS NOT NULL"
-    )
-    cur.execute("ANALYZE analytics_changed_customers, analytics_changed_months")
+    _make(cur, "months", "SELECT DISTINCT month AS key FROM analytics_taken WHERE month IS NOT NULL")
+    cur.execute(sql.SQL("ANALYZE {}, {}").format(changed("customers"), changed("months")))
     keys = {}
-    for name in ("policies", "customers", "months"):
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"analytics_changed_{name}")))
+    for name in KEY_SETS:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(changed(name)))
         keys[name] = cur.fetchone()[0]
     return Changes(None, keys)
 

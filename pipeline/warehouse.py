@@ -143,7 +143,9 @@ def ready(conn) -> bool:
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'runs' AND column_name = 'tasks_planned')
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'
-                                          AND table_name = 'table_results' AND column_name = 'replaced')""")
+                                          AND table_name = 'table_results' AND column_name = 'replaced')
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
+                                          AND table_name = 'analytics_pending' AND column_name = 'keys_recorded')""")
         return cur.fetchone()[0]
 
 

@@ -69,3 +69,19 @@ def test_an_unpartitioned_quarantine_is_replaced_and_its_heals_run_again(databas
     assert (
         scalar(database_url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'quality.quarantine'::regclass") == 11
     )
+
+
+def test_an_older_warehouse_gets_the_analytics_key_columns_its_pending_rows_marked_keyless(database_url):
+    # a warehouse of the version before the heals recorded keys, with a change it recorded still pending
+    warehouse.connect("test", address=database_url, ops=True).close()
+    execute(
+        database_url,
+        "ALTER TABLE ops.analytics_pending DROP COLUMN keys_recorded, DROP COLUMN policy_id, "
+        "DROP COLUMN customer_id, DROP COLUMN month",
+        "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) VALUES ('payments', 7, 'r-old')",
+    )
+    warehouse.connect("test", address=database_url, ops=True).close()  # the next session brings it up to date
+    assert query(
+        database_url,
+        "SELECT keys_recorded, policy_id, customer_id, month FROM ops.analytics_pending WHERE run_id = 'r-old'",
+    ) == [(False, None, None, None)]

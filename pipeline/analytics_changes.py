@@ -126,7 +126,7 @@ def _why_full(cur, fingerprint: str, keyed_tables: list[str]) -> str | None:
     if row is None:
         return "no earlier build to refresh"
     if row[0] != fingerprint:
-        return "the analytics SQL changed"
+        return "the analytics SQL or the code that builds it changed"
     for name in keyed_tables:
         cur.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (f"analytics.{name}",))
         found = cur.fetchone()

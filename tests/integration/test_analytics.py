@@ -661,3 +661,19 @@ def test_a_refresh_reads_the_keys_the_heals_recorded_and_builds_whole_from_rows_
     assert whole.full == "the changes of payments were recorded without their keys"
     assert rows(built, "SELECT * FROM analytics.customer_values ORDER BY customer_id") == before
     assert rows(built, "SELECT count(*) FROM ops.analytics_pending") == [(0,)]
+
+
+@pytest.mark.parametrize("changed", ["analytics.py", "analytics_changes.py", "08_loss_ratio.sql"])
+def test_a_change_to_the_code_or_sql_that_builds_the_analytics_builds_them_whole(built, monkeypatch, changed):
+    with psycopg2.connect(built) as conn:
+        analytics.build(conn)
+        unchanged = analytics.refresh(conn, "run-before")
+    read = analytics._read
+    monkeypatch.setattr(
+        analytics, "_read", lambda path: read(path) + (b"\n-- changed" if path.name == changed else b"")
+    )
+    with conn:
+        upgraded = analytics.refresh(conn, "run-after-an-upgrade")
+    conn.close()
+    assert unchanged.full is None
+    assert upgraded.full == "the analytics SQL or the code that builds it changed"

@@ -310,6 +310,22 @@ def test_payments_convert_at_the_rate_in_force_on_their_date(built):
     assert got["PA000000010"] == ("payout", D("1500.00"), D("1.2"), D("1800.00"))
 
 
+def test_policy_summary_per_customer_policies_premium_claims_and_payouts(built):
+    # CU1: PO1 + PO4, both Active, premium 100 + 50; claims CL1 500 + CL4 300; payouts PA9 400 + PA12 300 (PA11 failed).
+    # CU2: PO2; CL2 2000; PA10 1500 (in EUR, as paid). CU3: PO3 Lapsed; CL3 1000 (rejected claims count); no payout.
+    # CU4: no policies.
+    assert rows(
+        built,
+        "SELECT customer_id, segment, policies, active_policies, total_premium, claims, claimed_amount, paid_out "
+        "FROM analytics.policy_summary ORDER BY customer_id",
+    ) == [
+        ("CU0000001", "Retail", 2, 2, D("150.00"), 2, D("800.00"), D("700.00")),
+        ("CU0000002", "Retail", 1, 1, D("300.00"), 1, D("2000.00"), D("1500.00")),
+        ("CU0000003", "Premium", 1, 0, D("1000.00"), 1, D("1000.00"), D("0.00")),
+        ("CU0000004", "Retail", 0, 0, D("0.00"), 0, D("0.00"), D("0.00")),
+    ]
+
+
 def test_revenue_monthly_is_net_premium_per_month_type_branch_currency(built):
     got = rows(
         built,

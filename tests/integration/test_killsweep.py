@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.killsweep import Sweep, kill_points
+from bench.killsweep import ATTEMPTS, Point, Sweep, kill_points
 
 from tests.support import ROOT
 
@@ -52,3 +52,15 @@ def test_killed_then_accounting_holds_at_rest_and_the_rerun_equals_an_uninterrup
     assert found["problems"] == [] and found["lost"] == 0
     assert found["rerun_code"] == 0, found["rerun_err"][-2000:]
     assert found["equal"]
+
+
+def test_a_moment_that_never_comes_is_tried_again_then_reported_missed_and_the_warehouse_stays_whole(sweep):
+    # A statement of the sample's size can start and end between two looks of the watcher: the point is tried again
+    # from the same state, and only a point missed every time is reported, as missed, never as killed.
+    never = Point(
+        "never", "heal", "reference", ("lock", "heal:payments", "%no such statement%"), invalidate=("transform",)
+    )
+    found = sweep.sweep_one(99, never)
+    assert not found["killed"] and found["attempts"] == ATTEMPTS
+    assert found["missed"] == "ended (0) before the moment"
+    assert found["problems"] == [] and found["lost"] == 0 and found["equal"]

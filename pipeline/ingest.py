@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg2 import sql
 
-from . import delta_load, gone_parts, part_failures
+from . import delta_load, gone_parts, part_failures, warehouse
 from .arrow_values import SourceError, as_copy_ready
 from .escaping import ESCAPED_NOTE, NUL, escape_nul, unescape  # noqa: F401 - ingest.unescape for callers
 from .load_plan import LoadPlan, ReadablePart, plan_load
@@ -339,6 +339,7 @@ def load_table(
             result.gone = gone_parts.keep(cur, spec.name, folder, present, batch_id)
         else:
             gone_parts.clear(cur, spec.name)
+        cur.execute(warehouse.row_number_index(STAGE, spec.name))  # raw's once the heal publishes it
         cur.execute(
             sql.SQL("ALTER TABLE {} ALTER _source_file DROP DEFAULT, ALTER _batch_id DROP DEFAULT").format(staging)
         )

@@ -145,7 +145,9 @@ def ready(conn) -> bool:
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'
                                           AND table_name = 'table_results' AND column_name = 'replaced')
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'analytics_pending' AND column_name = 'keys_recorded')""")
+                                          AND table_name = 'analytics_pending' AND column_name = 'keys_recorded')
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
+                                          AND table_name = 'incremental_basis' AND column_name = 'parent_rows')""")
         return cur.fetchone()[0]
 
 
@@ -185,6 +187,20 @@ def key_ddl(spec: TableSpec) -> list[sql.Composed]:
             )
         )
     return statements
+
+
+def row_number_index(schema: str, table: str) -> sql.Composed:
+    """CREATE INDEX for a raw or clean table: BRIN on _source_row. Rows are stored about in that order and appended,
+    so the rows numbered after a count are the table's tail, read without the rest (late_parents)."""
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin (_source_row)").format(
+        sql.Identifier(f"{table}__source_row"), qualified(schema, table)
+    )
+
+
+def summarize_appended(cur, schema: str, table: str) -> None:
+    """After rows are appended: row_number_index's summary of the pages they filled (unsummarized pages are read
+    by every look-up, correct but slower); nothing when the table has no such index."""
+    cur.execute("SELECT brin_summarize_new_values(to_regclass(%s))", (f'"{schema}"."{table}__source_row"',))
 
 
 def foreign_key_ddl(spec: TableSpec) -> list[sql.Composed]:

@@ -17,7 +17,7 @@ from ..warehouse import STAGE, qualified
 from .catalog import heal_parents
 from .late_parents import may_have_arrived
 from .rules import Rule
-from .work import SCRATCH, RuleOutcome, Work
+from .work import SCRATCH, RuleOutcome, Work, nested_loops, scalar
 
 INCREMENTAL, FULL = "incremental", "full"
 
@@ -31,6 +31,7 @@ class Basis:
     inputs: str
     raw_rows: int
     figures: dict = field(default_factory=dict)
+    parent_rows: dict | None = None  # each parent's raw rows when that heal began (parent_marks)
 
 
 @dataclass
@@ -54,7 +55,12 @@ def work_of(spec: TableSpec) -> Work:
 
 def scratch_tables(spec: TableSpec) -> list[sql.Composable]:
     """The incremental heal's own scratch tables (beside Work's): its rows, the clean rows compared, new flags."""
-    return [work_of(spec).source, context_table(spec), reflag_table(spec)]
+    return [work_of(spec).source, again_table(spec), context_table(spec), reflag_table(spec)]
+
+
+def again_table(spec: TableSpec) -> sql.Composable:
+    """The source rows of the quarantined rows checked again (held for a parent that may have arrived)."""
+    return qualified(SCRATCH, f"heal_{spec.name}_again")
 
 
 def context_table(spec: TableSpec) -> sql.Composable:
@@ -63,11 +69,21 @@ def context_table(spec: TableSpec) -> sql.Composable:
 
 def read(cur, table: str) -> Basis | None:
     cur.execute(
-        "SELECT generation, parents, inputs, raw_rows, figures FROM ops.incremental_basis WHERE table_name = %s",
+        "SELECT generation, parents, inputs, raw_rows, figures, parent_rows FROM ops.incremental_basis "
+        "WHERE table_name = %s",
         (table,),
     )
     row = cur.fetchone()
     return Basis(*row) if row else None
+
+
+def parent_marks(cur, spec: TableSpec) -> dict[str, int]:
+    """Each parent's raw rows as its latest heal left them, read when a heal begins: the rows numbered after these
+    are the ones the next incremental heal looks at for the parents of its held rows."""
+    cur.execute(
+        "SELECT table_name, raw_rows FROM ops.incremental_basis WHERE table_name = ANY(%s)", (heal_parents(spec.name),)
+    )
+    return dict(cur.fetchall())
 
 
 def generations(cur, tables: list[str]) -> dict[str, str]:
@@ -106,16 +122,35 @@ def decide(cur, spec: TableSpec, inputs: str, rules: list[Rule], stage: bool) ->
     return basis, "rows held for a parent checked again"
 
 
-def gather(cur, spec: TableSpec, work: Work, stage: bool) -> None:
+def gather(cur, spec: TableSpec, work: Work, stage: bool, basis: Basis) -> str | None:
     """The rows to check: the staged delta's, and raw's rows that the quarantine holds for a parent that may have
-    arrived."""
-    held = sql.SQL("SELECT r.* FROM {} r WHERE r._source_row IN ({})").format(
-        qualified("raw", spec.name), may_have_arrived(spec)
+    arrived (their source rows in again_table); or why a full heal must take them (the record of the rows waiting
+    for a parent does not match the quarantine)."""
+    again = again_table(spec)
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(scratch_tables(spec))))
+    cur.execute(
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS SELECT DISTINCT source_row FROM ({}) a"
+        ).format(again, may_have_arrived(spec, basis.parent_rows))
+    )
+    cur.execute(sql.SQL("ANALYZE {}").format(again))
+    with nested_loops(cur):
+        missing = scalar(
+            cur,
+            sql.SQL(
+                "SELECT count(*) FROM {} a WHERE NOT EXISTS "
+                "(SELECT 1 FROM {} q WHERE q.table_name = {} AND q.source_row = a.source_row)"
+            ).format(again, qualified("quality", f"quarantine_{spec.name}"), sql.Literal(spec.name)),
+        )
+    if missing:
+        return f"{missing:,} row(s) recorded as waiting for a parent are not in the quarantine"
+    held = sql.SQL("SELECT r.* FROM {} r WHERE r._source_row IN (SELECT source_row FROM {})").format(
+        qualified("raw", spec.name), again
     )
     rows = sql.SQL("SELECT * FROM {} UNION ALL {}").format(qualified(STAGE, spec.name), held) if stage else held
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(scratch_tables(spec))))
     cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.source, rows))
     cur.execute(sql.SQL("ANALYZE {}").format(work.source))
+    return None
 
 
 def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
@@ -204,22 +239,23 @@ def settle_context(cur, spec: TableSpec, work: Work) -> Settled:
 def totals(cur, spec: TableSpec, work: Work, basis: Basis, found, settled: Settled) -> Totals:
     """The whole table's figures: the basis's, less what the rows checked again had, plus what this heal found."""
     quarantine = qualified("quality", f"quarantine_{spec.name}")
-    cur.execute(
-        sql.SQL(
-            "SELECT x.rule_id, count(*) FROM {q} q CROSS JOIN LATERAL unnest(q.rule_ids) AS x(rule_id) "
-            "WHERE q.source_row IN (SELECT _source_row FROM {rows}) GROUP BY 1"
-        ).format(q=quarantine, rows=work.source)
-    )
-    before = dict(cur.fetchall())
     actions = {o.rule_id: o.action for o in found.outcomes}
     fix_ids = [r for r, a in actions.items() if a == "fix"]
-    cur.execute(
-        sql.SQL(
-            "SELECT count(*), count(*) FILTER (WHERE rule_ids && {fix}) FROM {q} "
-            "WHERE source_row IN (SELECT _source_row FROM {rows})"
-        ).format(q=quarantine, rows=work.source, fix=sql.Literal(fix_ids))
-    )
-    rechecked, rechecked_fixed = cur.fetchone()
+    with nested_loops(cur):
+        cur.execute(
+            sql.SQL(
+                "SELECT x.rule_id, count(*) FROM {q} q CROSS JOIN LATERAL unnest(q.rule_ids) AS x(rule_id) "
+                "WHERE q.table_name = {table} AND q.source_row IN (SELECT source_row FROM {again}) GROUP BY 1"
+            ).format(q=quarantine, again=again_table(spec), table=sql.Literal(spec.name))
+        )
+        before = dict(cur.fetchall())
+        cur.execute(
+            sql.SQL(
+                "SELECT count(*), count(*) FILTER (WHERE rule_ids && {fix}) FROM {q} "
+                "WHERE table_name = {table} AND source_row IN (SELECT source_row FROM {again})"
+            ).format(q=quarantine, again=again_table(spec), fix=sql.Literal(fix_ids), table=sql.Literal(spec.name))
+        )
+        rechecked, rechecked_fixed = cur.fetchone()
     figures = basis.figures
     outcomes = []
     for o in found.outcomes:
@@ -270,16 +306,33 @@ def figures_of(outcomes: list[RuleOutcome], quarantined: int, flawed: int, fixed
 
 
 def record_basis(
-    cur, spec: TableSpec, run_id: str, inputs: str, raw_rows: int, figures: dict, generation: str | None = None
+    cur,
+    spec: TableSpec,
+    run_id: str,
+    inputs: str,
+    raw_rows: int,
+    figures: dict,
+    marks: dict[str, int],
+    generation: str | None = None,
 ) -> None:
-    """After a heal: what it was made from. A full heal (no generation given) starts a new generation, so the
-    tables that read its clean rows heal in full too."""
+    """After a heal: what it was made from (`marks`: parent_marks when it began). A full heal (no generation given)
+    starts a new generation, so the tables that read its clean rows heal in full too."""
     parents = generations(cur, heal_parents(spec.name))
     cur.execute(
-        """INSERT INTO ops.incremental_basis (table_name, generation, parents, inputs, raw_rows, figures, run_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)
+        """INSERT INTO ops.incremental_basis
+               (table_name, generation, parents, inputs, raw_rows, figures, run_id, parent_rows)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (table_name) DO UPDATE SET generation = excluded.generation, parents = excluded.parents,
                inputs = excluded.inputs, raw_rows = excluded.raw_rows,
-               figures = excluded.figures, run_id = excluded.run_id""",
-        (spec.name, generation or uuid.uuid4().hex, Json(parents), inputs, raw_rows, Json(figures), run_id),
+               figures = excluded.figures, run_id = excluded.run_id, parent_rows = excluded.parent_rows""",
+        (
+            spec.name,
+            generation or uuid.uuid4().hex,
+            Json(parents),
+            inputs,
+            raw_rows,
+            Json(figures),
+            run_id,
+            Json(marks),
+        ),
     )

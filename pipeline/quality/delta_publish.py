@@ -8,15 +8,15 @@ import json
 
 from psycopg2 import sql
 
-from .. import analytics_changes, delta_load
+from .. import analytics_changes, delta_load, warehouse
 from ..escaping import ESCAPED_NOTE, escaped_values
 from ..tables import TableSpec
 from ..warehouse import STAGE, qualified
 from . import corrections, late_parents
-from .delta_heal import Totals, reflag_table, scratch_tables
+from .delta_heal import Totals, again_table, reflag_table, scratch_tables
 from .find import log_fixes
 from .gates import HealError
-from .work import Work, scalar
+from .work import Work, nested_loops, scalar
 
 
 def widen(cur, spec: TableSpec) -> None:
@@ -59,6 +59,7 @@ def publish(cur, spec: TableSpec, stage: bool) -> None:
     raw, staged = qualified("raw", spec.name), qualified(STAGE, spec.name)
     before, added = escaped_values(cur, spec.name, "raw"), escaped_values(cur, spec.name, STAGE)
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(raw, staged))
+    warehouse.summarize_appended(cur, "raw", spec.name)
     _escaped_note(cur, raw, None if before is None or added is None else before + added)
     cur.execute(sql.SQL("DROP TABLE {}").format(staged))
 
@@ -72,19 +73,24 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
     now = stage_file(cur, spec) if stage else None
     if now != stage_node:
         raise HealError(f"{spec.name} was loaded again while it was being healed; nothing was written, run again")
-    late_parents.remember(cur, spec, quarantine, work.source)  # the rows held for a parent, checked again
-    for target in (quarantine, heal_log):
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE source_row IN (SELECT _source_row FROM {})").format(target, work.source)
-        )
+    again = again_table(spec)  # the rows held for a parent, checked again: the new rows are in neither table
+    with nested_loops(cur):
+        late_parents.remember(cur, spec, quarantine, again)
+        for target in (quarantine, heal_log):
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE table_name = {} AND source_row IN (SELECT source_row FROM {})").format(
+                    target, sql.Literal(spec.name), again
+                )
+            )
     table = qualified("clean", spec.name)
     corrections.insert_current(cur, spec, work, found.superseded)
+    warehouse.summarize_appended(cur, "clean", spec.name)
     _reflag_clean(cur, spec)
     found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
-    late_parents.publish_waiting(cur, spec, work, work.source)
+    late_parents.publish_waiting(cur, spec, work, again)
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
         raise HealError(

@@ -128,6 +128,7 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     for child, name, _ in children:
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(child), sql.Identifier(name)))
     cur.execute(sql.SQL("TRUNCATE {}").format(table))
+    cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(qualified("clean", f"{spec.name}__source_row")))
     _no_autovacuum(cur, table)
     cur.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) ORDER BY contype = 'f' DESC",
@@ -138,6 +139,7 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     corrections.insert_current(cur, spec, work, superseded)
     for statement in warehouse.key_ddl(spec) + warehouse.foreign_key_ddl(spec):
         cur.execute(statement)
+    cur.execute(warehouse.row_number_index("clean", spec.name))
     for child, name, definition in children:
         cur.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
@@ -220,6 +222,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(raw))
         cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA raw").format(source))
         delta_load.record(cur, spec.name, note, run_id)
+    cur.execute(warehouse.row_number_index("raw", spec.name))  # loaded by an earlier version: without one
     work.drop(cur)
     return clean_rows
 
@@ -235,11 +238,12 @@ def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "", full_becaus
     with closing(warehouse.sibling(conn)) as side:
         with side, side.cursor() as cur:
             stage = staged(cur, spec.name)
+            marks = delta_heal.parent_marks(cur, spec)
             basis, why = None, full_because or "healed alone"
             if inputs and not full_because:
                 basis, why = delta_heal.decide(cur, spec, inputs, rules, stage)
         if basis is not None:
-            outcome = _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules, stage)
+            outcome = _heal_delta(conn, side, spec, run_id, inputs, basis, marks, contract, checks, rules, stage)
             if isinstance(outcome, HealResult):
                 outcome.why = why
                 return outcome
@@ -249,21 +253,25 @@ def heal_table(conn, spec: TableSpec, run_id: str, inputs: str = "", full_becaus
                 note = delta_load.staged_note(cur, spec.name)
                 if note is not None and note["mode"] == delta_load.DELTA:
                     delta_publish.widen(cur, spec)
-        result = _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules)
+        result = _heal_full(conn, side, spec, run_id, inputs, marks, contract, checks, rules)
         result.why = why
         with conn.cursor() as cur:
             analytics_changes.record_full(cur, spec.name, run_id)  # the next Transform builds every view
         return result
 
 
-def _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules, stage) -> HealResult | str:
+def _heal_delta(conn, side, spec, run_id, inputs, basis, marks, contract, checks, rules, stage) -> HealResult | str:
     """The incremental heal; or why a full heal must decide after all (a new row comes before a clean one)."""
     work = delta_heal.work_of(spec)
     with side, side.cursor() as cur:
         cur.execute("SET lock_timeout = '5min'")
         _tune(cur)
         stage_node = delta_publish.stage_file(cur, spec) if stage else None
-        delta_heal.gather(cur, spec, work, stage)
+        unfit = delta_heal.gather(cur, spec, work, stage, basis)
+        if unfit:
+            work.drop(cur)
+            delta_publish.drop_scratch(cur, spec)
+            return unfit
         found = find(
             cur,
             spec,
@@ -295,7 +303,7 @@ def _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules
             figures = delta_heal.figures_of(
                 totals.outcomes, totals.quarantined, totals.flawed, totals.fixed_rows, totals.superseded
             )
-            delta_heal.record_basis(cur, spec, run_id, inputs, totals.raw_rows, figures, basis.generation)
+            delta_heal.record_basis(cur, spec, run_id, inputs, totals.raw_rows, figures, marks, basis.generation)
         except BaseException:
             side.cancel()
             raise
@@ -316,7 +324,7 @@ def _heal_delta(conn, side, spec, run_id, inputs, basis, contract, checks, rules
     )
 
 
-def _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules) -> HealResult:
+def _heal_full(conn, side, spec, run_id, inputs, marks, contract, checks, rules) -> HealResult:
     """Heal every row of the table; clean and quarantine are replaced together in the caller's transaction, with raw
     when the rows come from a delivery staged by the load (incoming.<table>), which that transaction publishes.
 
@@ -342,7 +350,7 @@ def _heal_full(conn, side, spec, run_id, inputs, contract, checks, rules) -> Hea
                 figures = delta_heal.figures_of(
                     found.outcomes, found.quarantined, found.flawed, found.fixed_rows, found.superseded
                 )
-                delta_heal.record_basis(cur, spec, run_id, inputs, found.raw_rows, figures)
+                delta_heal.record_basis(cur, spec, run_id, inputs, found.raw_rows, figures, marks)
             else:  # healed outside the task (its inputs unknown): no incremental heal builds on it
                 cur.execute("DELETE FROM ops.incremental_basis WHERE table_name = %s", (spec.name,))
         except BaseException:

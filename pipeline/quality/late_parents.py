@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from psycopg2 import sql
 
-from ..tables import TableSpec
+from ..tables import TABLES, TableSpec
 from ..warehouse import qualified
 from .rules import reference_rules
 from .work import key_expr
@@ -20,8 +20,12 @@ def parent_rules(spec: TableSpec) -> list[str]:
 
 def remember(cur, spec: TableSpec, quarantine: sql.Composable, only: sql.Composable | None = None) -> None:
     """Before the table's quarantine partition is emptied: its rows held for a parent (a temporary table of the
-    caller's transaction); `only`: of these rows (an incremental heal's, by _source_row)."""
-    among = sql.SQL("AND source_row IN (SELECT _source_row FROM {})").format(only) if only else sql.SQL("")
+    caller's transaction); `only`: of the rows (source_row) this table lists (an incremental heal's rows checked again)."""
+    among: sql.Composable = sql.SQL("")
+    if only is not None:
+        among = sql.SQL("AND table_name = {} AND source_row IN (SELECT source_row FROM {})").format(
+            sql.Literal(spec.name), only
+        )
     cur.execute(
         sql.SQL(
             "CREATE TEMPORARY TABLE {waiting} ON COMMIT DROP AS SELECT DISTINCT ON (record_key) record_key, rule_ids, "
@@ -91,22 +95,64 @@ def stage_waiting(cur, spec: TableSpec, work) -> None:
 
 def publish_waiting(cur, spec: TableSpec, work, checked: sql.Composable | None) -> None:
     """In the heal's last transaction: ops.waiting_for_parent for the table (all of it after a full heal, the rows
-    `checked` by an incremental one)."""
+    those of the quarantined rows an incremental one checked again, `checked`: a table of their source_row)."""
     if checked is None:
         cur.execute("DELETE FROM ops.waiting_for_parent WHERE table_name = %s", (spec.name,))
     else:
         cur.execute(
             sql.SQL(
-                "DELETE FROM ops.waiting_for_parent WHERE table_name = %s AND source_row IN (SELECT _source_row FROM {})"
+                "DELETE FROM ops.waiting_for_parent WHERE table_name = %s AND source_row IN (SELECT source_row FROM {})"
             ).format(checked),
             (spec.name,),
         )
     cur.execute(sql.SQL("INSERT INTO ops.waiting_for_parent SELECT * FROM {}").format(work.waiting))
 
 
-def may_have_arrived(spec: TableSpec) -> sql.Composable:
-    """The quarantined rows (by source_row) held for a parent that may now be there: its key in the parent's clean
-    rows, or, for an orphan, in its raw rows; and any held for a parent without a key on record."""
+def may_have_arrived(spec: TableSpec, marks: dict[str, int] | None = None) -> sql.Composable:
+    """The quarantined rows (by source_row) held for a parent that may now be there. With `marks` (each parent's raw
+    row count when the table was last healed): those whose parent key is among the parent rows numbered after it or
+    released since (all a parent's incremental heals add to clean; a full heal of it heals this table in full), so
+    the cost follows the delivery, not the history. Without: every waiting row joined with the whole parent."""
+    rules = _by_rule(spec)
+    parents = {parent for _, parent, _, _ in rules}
+    if not rules or marks is None or not parents <= set(marks) or spec.name in parents:
+        return _joined_with_whole_parents(spec)
+    tests = []
+    for fk in (f for f in spec.foreign_keys if not f.soft):
+        key = " || '|' || ".join(f'p."{r}"::text' for r in fk.ref_columns)
+        cols = "_".join(fk.columns)
+        held_by = [f"{spec.name}.orphan_{cols}", f"{spec.name}.parent_held_{cols}"]
+        # Released rows by their key in heal_log when the key is the parent's primary key (its record_key), else
+        # looked up in clean. The numbered ones through the BRIN index on _source_row: the tail of each table.
+        by_key = list(fk.ref_columns) == list(TABLES[fk.ref_table].primary_key)
+        names = {
+            "key": sql.SQL(key),
+            "clean": qualified("clean", fk.ref_table),
+            "raw": qualified("raw", fk.ref_table),
+            "log": qualified("quality", f"heal_log_{fk.ref_table}"),
+            "parent": sql.Literal(fk.ref_table),
+            "released": sql.Literal(f"{fk.ref_table}.parent_arrived"),
+            "mark": sql.Literal(int(marks[fk.ref_table])),
+        }
+        released = sql.SQL(
+            "SELECT l.record_key FROM {log} l WHERE l.table_name = {parent} AND l.rule_id = {released}"
+            if by_key
+            else "SELECT {key} FROM {clean} p WHERE p._source_row IN "
+            "(SELECT l.source_row FROM {log} l WHERE l.table_name = {parent} AND l.rule_id = {released})"
+        ).format(**names)
+        arrived = sql.SQL(
+            "SELECT {key} FROM {clean} p WHERE p._source_row > {mark} "
+            "UNION ALL SELECT {key} FROM {raw} p WHERE p._source_row > {mark} UNION ALL {released_rows}"
+        ).format(released_rows=released, **names)
+        tests.append(sql.SQL("(w.rule_id = ANY({}) AND w.parent_key IN ({}))").format(sql.Literal(held_by), arrived))
+    return sql.SQL("SELECT w.source_row FROM ops.waiting_for_parent w WHERE w.table_name = {} AND ({})").format(
+        sql.Literal(spec.name), sql.SQL(" OR ").join(tests)
+    )
+
+
+def _joined_with_whole_parents(spec: TableSpec) -> sql.Composable:
+    """may_have_arrived without marks: every waiting row joined with its whole parent; and any held for a parent
+    without a key on record."""
     # One join per rule and layer, appended: the planner hashes the few waiting rows of the rule and scans the
     # parent in the parallel workers. As `parent_key IN (SELECT key FROM parent)` per rule, it hashed every key of
     # every parent on one core (payments at scale 1.0: 0.70 s -> 0.30 s, measured).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from psycopg2 import sql
@@ -101,3 +103,12 @@ def scalar(cur, query: sql.Composable) -> int:
     """The one value a query returns."""
     cur.execute(query)
     return cur.fetchone()[0]
+
+
+@contextmanager
+def nested_loops(cur) -> Iterator[None]:
+    """For statements that look up a few rows by an index (the quarantine by source row): heals plan with nested
+    loops off (_tune), which makes such a look-up a scan of the whole table."""
+    cur.execute("SET LOCAL enable_nestloop = on")
+    yield  # on an error the transaction is rolled back, and the setting with it
+    cur.execute("SET LOCAL enable_nestloop = off")

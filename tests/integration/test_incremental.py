@@ -264,3 +264,59 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert {loads[t]["staged"] for t in BIG} == {"full"}
     assert _transform(incremental, run)["why"] == "a full rebuild was asked for"
     assert _state(incremental) == expected
+
+
+@pytest.mark.slow
+def test_a_late_customer_releases_its_policies_and_through_them_their_claims_and_payments(
+    make_database, data_dir, monkeypatch
+):
+    """Late parents in a chain: a customer arrives; the policies held for it are released by the policies' heal, and
+    the claims and payments held for those policies, and the payments held for those claims, by the heals below in
+    the same run: incrementally, as a full heal releases them (the parents released, not new, are found in the
+    parent's heal_log)."""
+    for name in BIG:
+        (data_dir / name).mkdir()
+        shutil.move(data_dir / f"{name}.parquet", data_dir / name / "history.parquet")
+    incremental, full = make_database(), make_database()
+    _run(monkeypatch, incremental, incremental=True)
+    customer, policy, claim, payment = query(
+        incremental,
+        "SELECT c.customer_id, p.policy_id, cl.claim_id, pa.payment_id FROM clean.customers c "
+        "JOIN clean.policies p USING (customer_id) JOIN clean.claims cl USING (policy_id) "
+        "JOIN clean.payments pa ON pa.claim_id = cl.claim_id ORDER BY 1, 2, 3, 4 LIMIT 1",
+    )[0]
+    history = data_dir / "customers" / "history.parquet"
+    customers = pq.read_table(history)
+    theirs = pc.equal(pc.cast(customers["customer_id"], pa.string()), customer)
+    pq.write_table(customers.filter(pc.invert(theirs)), history)
+    for url in (incremental, full):
+        _run(monkeypatch, url, incremental=True)
+    for table, key, rule in (
+        ("policies", policy, "policies.orphan_customer_id"),
+        ("claims", claim, "claims.parent_held_policy_id"),
+        ("payments", payment, "payments.parent_held_claim_id"),
+    ):
+        held = query(
+            incremental,
+            "SELECT rule_ids FROM quality.quarantine WHERE table_name = %s AND record_key = %s",
+            (table, key),
+        )
+        assert held and rule in held[0][0], (table, key, held)
+
+    pq.write_table(customers.filter(theirs), data_dir / "customers" / "late.parquet")  # the customer arrives
+    run = _run(monkeypatch, incremental, incremental=True)
+    heals = _details(incremental, run, "HealTable")
+    for table in BIG:
+        assert heals[table]["healed"] == "incremental", (table, heals[table])
+    for table in ("policies", "claims", "payments"):
+        assert heals[table]["parents_arrived"] >= 1, (table, heals[table])
+    for table, column, key in (
+        ("policies", "policy_id", policy),
+        ("claims", "claim_id", claim),
+        ("payments", "payment_id", payment),
+    ):
+        assert query(incremental, f"SELECT count(*) FROM clean.{table} WHERE {column} = %s", (key,)) == [(1,)], table
+    _run(monkeypatch, full, incremental=False)
+    got, expected = _state(incremental), _state(full)
+    for name in expected:
+        assert got[name] == expected[name], name

@@ -30,3 +30,6 @@ CREATE TABLE IF NOT EXISTS ops.waiting_for_parent (
     parent_key   text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS waiting_for_parent_row ON ops.waiting_for_parent (table_name, source_row);
+-- Each parent's raw row count when the table's latest heal began (its rows are numbered 1 to that count): a row
+-- held for a parent can only be released by a parent row numbered after it, or by one released since (heal_log).
+ALTER TABLE ops.incremental_basis ADD COLUMN IF NOT EXISTS parent_rows jsonb;

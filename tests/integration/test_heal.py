@@ -209,3 +209,43 @@ def test_a_load_between_finding_and_writing_stops_the_heal_and_keeps_clean(datab
     ):
         heal._replace(cur, table, work, found, "test", staged)
     assert query(database_url, "SELECT count(*), sum(hashtext(c::text)) FROM clean.customers c") == before
+
+
+def _healed_state(url: str) -> dict[str, list]:
+    """Clean, the quarantine and heal_log of every table, run ids left out."""
+    state = {f"clean.{name}": query(url, f'SELECT * FROM clean."{name}" ORDER BY _source_row') for name in TABLES}
+    state["quarantine"] = query(
+        url,
+        "SELECT table_name, source_row, record_key, rule_ids, messages::text, original::text, survivor_key "
+        "FROM quality.quarantine ORDER BY 1, 2",
+    )
+    state["heal_log"] = query(
+        url,
+        "SELECT table_name, source_row, record_key, column_name, rule_id, before, after FROM quality.heal_log "
+        "ORDER BY 1, 2, 4, 5, 6, 7",
+    )
+    return state
+
+
+def test_a_source_scanned_in_two_halves_heals_as_one_scan_does(make_database, data_dir, monkeypatch):
+    """A big source is scanned by two connections at once, half its pages each: the same clean rows, quarantine
+    and heal_log as one statement over all of it (every table of the sample split here, none in the second run)."""
+    from pipeline.quality import find as finding
+
+    halves = []
+    real = finding._insert_half
+    monkeypatch.setattr(finding, "_insert_half", lambda *args: (halves.append(args[1]), real(*args)))
+    states = {}
+    for pages in (1, 10**9):
+        monkeypatch.setattr(finding, "SPLIT_PAGES", pages)
+        url = make_database()
+        monkeypatch.setenv("PIPELINE_DATABASE_URL", url)
+        assert build(Transform()).scheduling_succeeded
+        states[pages] = _healed_state(url)
+        if pages == 1:
+            assert len(halves) == len(TABLES), halves  # each table's second half by the other connection
+    assert len(halves) == len(TABLES)
+    split, whole = states[1], states[10**9]
+    assert all(split[f"clean.{name}"] for name in ("customers", "policies", "claims", "payments"))
+    for name in whole:
+        assert split[name] == whole[name], name

@@ -5,6 +5,7 @@ clean holds sends the table to a full heal."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 
@@ -153,16 +154,23 @@ def gather(cur, spec: TableSpec, work: Work, stage: bool, basis: Basis) -> str |
     return None
 
 
+def _never_null(spec: TableSpec, context: str) -> bool:
+    """Whether a survivor rule's tie (`h.a, h."b"`) is plain columns that clean holds no null in."""
+    names = [re.fullmatch(r'h\.("?)(\w+)\1', item.strip()) for item in context.split(",")]
+    required = {c.name for c in spec.columns if not c.nullable} | set(spec.primary_key)
+    return all(m is not None and m.group(2) in required for m in names)
+
+
 def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
     """Before the survivor rules: the clean rows they compare the new rows with (same key, same customer and type),
     added to the rows being checked and listed in the context table."""
     clean = qualified("clean", spec.name)
     tests = []
     for context in (r.context for r in rules if r.phase == "survivors" and r.context):
-        by_key = context == ", ".join(f'h."{k}"' for k in spec.primary_key)
-        # A key is never null in clean: compared as it is, with clean's index; other ties as text, where null is
-        # alike to null as in the rules' GROUP BY and PARTITION BY.
-        shown, listed = (f"({context})", context) if by_key else (f"ROW({context})::text",) * 2
+        # Columns never null (a key, a NOT NULL column of clean) are compared as they are, with the key's index;
+        # other ties as text, where null is alike to null as in the rules' GROUP BY and PARTITION BY. Formatting
+        # every clean row as text cost 3.7 s of an increment at scale 10 (policies by customer and type).
+        shown, listed = (f"({context})", context) if _never_null(spec, context) else (f"ROW({context})::text",) * 2
         tests.append(sql.SQL("{} IN (SELECT {} FROM {} h)").format(sql.SQL(shown), sql.SQL(listed), work.rows))
     condition = sql.SQL(" OR ").join(tests) if tests else sql.SQL("false")
     cur.execute(

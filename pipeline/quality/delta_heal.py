@@ -154,11 +154,19 @@ def gather(cur, spec: TableSpec, work: Work, stage: bool, basis: Basis) -> str |
     return None
 
 
+# Functions that give a value for any value (never null): a tie made of them over NOT NULL columns is never null.
+VALUE_FOR_VALUE = ("lower", "upper", "btrim", "ltrim", "rtrim", "translate", "replace")
+
+
 def _never_null(spec: TableSpec, context: str) -> bool:
-    """Whether a survivor rule's tie (`h.a, h."b"`) is plain columns that clean holds no null in."""
-    names = [re.fullmatch(r'h\.("?)(\w+)\1', item.strip()) for item in context.split(",")]
+    """Whether a survivor rule's tie (`h.a, lower(h."b")`) is NOT NULL columns of clean, as they are or through
+    VALUE_FOR_VALUE functions (with text constants), and nothing else."""
     required = {c.name for c in spec.columns if not c.nullable} | set(spec.primary_key)
-    return all(m is not None and m.group(2) in required for m in names)
+    columns = [m.group(2) for m in re.finditer(r'\bh\.("?)(\w+)\1', context)]
+    rest = re.sub(r'\bh\.("?)(\w+)\1', "", context)
+    rest = re.sub(r"'[^']*'", "", rest)
+    rest = re.sub(r"\b(" + "|".join(VALUE_FOR_VALUE) + r")\s*\(", "", rest)
+    return bool(columns) and set(columns) <= required and not re.sub(r"[\s,()]", "", rest)
 
 
 def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:

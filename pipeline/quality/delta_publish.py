@@ -90,13 +90,15 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()
-    late_parents.publish_waiting(cur, spec, work, again)
+    with nested_loops(cur):
+        late_parents.publish_waiting(cur, spec, work, again)
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(quarantine, work.quarantine))
     if cur.rowcount != found.quarantined:
         raise HealError(
             f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; nothing was written"
         )
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))
+    late_parents.analyze(cur, quarantine)
     clean_rows = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(table))
     held = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(quarantine))
     if held != totals.quarantined or totals.raw_rows != clean_rows + held + totals.superseded:

@@ -19,7 +19,7 @@ from . import corrections, emails, resolved
 from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, idle_rules, plan_scan
-from .work import RuleOutcome, Work, key_expr, raw_file, scalar, tune
+from .work import RuleOutcome, Work, key_expr, nested_loops, raw_file, scalar, tune
 
 
 def _raw_types(cur, work: Work) -> dict[str, str]:
@@ -409,10 +409,12 @@ def find(
     run_id: str,
     corrected_by: str | None = None,
     before_survivors=None,
+    delta: bool = False,
 ) -> Findings:
     """Scan, fix and check every row; every finding in `found`, the rows to quarantine in `held`; with
     `corrected_by` (the contract's corrections column), a repeated key's older versions as corrections;
-    `before_survivors(cur)` adds rows the survivor rules compare with (an incremental heal's clean rows)."""
+    `before_survivors(cur)` adds rows the survivor rules compare with (an incremental heal's clean rows). `delta`:
+    the rows of an incremental heal, few beside their parents, which the scan looks up by key."""
     raw = work.source
     raw_types = _raw_types(cur, work)
     # NUL is rare: the unescape step (a fix of every text column) only where raw holds an escaped value.
@@ -426,9 +428,13 @@ def find(
     source = resolved.source(cur, spec, work, raw_types)
     applied = [r for r in scanned if r.id not in idle]
     plan = plan_scan(spec, raw_types, checks, applied, source)
-    split = _halves(cur, source) if source == work.source else None  # not with corrections from resolutions
+    split = _halves(cur, source) if source == work.source and not delta else None  # nor with resolutions
     halves = [plan_scan(spec, raw_types, checks, applied, half) for half in split] if split else None
-    _scan(cur, spec, work, plan, halves)
+    if delta:
+        with nested_loops(cur):  # the parents' rows by their keys' indexes, not every parent hashed
+            _scan(cur, spec, work, plan)
+    else:
+        _scan(cur, spec, work, plan, halves)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)
     for rule in (r for r in rules if r.phase != "survivors" and not r.fused and not r.takes_from):

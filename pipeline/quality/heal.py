@@ -198,6 +198,7 @@ def _replace(cur, spec: TableSpec, work: Work, found: Findings, run_id: str, sta
             f"{spec.name}: {found.quarantined} rows held but {cur.rowcount} quarantined; nothing was written"
         )
     cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(heal_log, work.log))  # fixes of rules run alone
+    late_parents.analyze(cur, quarantine)
     clean_rows = scalar(cur, sql.SQL("SELECT count(*) FROM {}").format(qualified("clean", spec.name)))
     if found.raw_rows != clean_rows + found.quarantined + found.superseded:
         raise HealError(
@@ -269,6 +270,7 @@ def _heal_delta(conn, side, spec, run_id, inputs, basis, marks, contract, checks
             run_id,
             contract.corrections,
             before_survivors=lambda c: delta_heal.add_context(c, spec, work, rules),
+            delta=True,
         )
         settled = delta_heal.settle_context(cur, spec, work)
         if settled.why:

@@ -108,6 +108,15 @@ def publish_waiting(cur, spec: TableSpec, work, checked: sql.Composable | None) 
     cur.execute(sql.SQL("INSERT INTO ops.waiting_for_parent SELECT * FROM {}").format(work.waiting))
 
 
+def analyze(cur, quarantine: sql.Composable) -> None:
+    """Statistics of the table's quarantine partition (autovacuum leaves it alone) and of the waiting rows, from a
+    small sample: without them the planner took the quarantine of 2.6 million payments for 31,000 rows, and looked
+    up the rows checked again by a scan of all of it (2.2 s at scale 10)."""
+    cur.execute("SET LOCAL default_statistics_target = 10")
+    cur.execute(sql.SQL("ANALYZE {}, ops.waiting_for_parent").format(quarantine))
+    cur.execute("RESET default_statistics_target")
+
+
 def may_have_arrived(spec: TableSpec, marks: dict[str, int] | None = None) -> sql.Composable:
     """The quarantined rows (by source_row) held for a parent that may now be there. With `marks` (each parent's raw
     row count when the table was last healed): those whose parent key is among the parent rows numbered after it or

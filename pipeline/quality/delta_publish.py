@@ -86,7 +86,8 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
     corrections.insert_current(cur, spec, work, found.superseded)
     warehouse.summarize_appended(cur, "clean", spec.name)
     _reflag_clean(cur, spec)
-    found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
+    with nested_loops(cur):  # the few rows checked again, found in clean by its key's index
+        found.parents_arrived = late_parents.log_arrivals(cur, spec, heal_log, run_id)
     corrections.publish(cur, spec, work, run_id, heal_log, found.superseded, keep=True)
     log_fixes(cur, spec, work, found.plan, run_id, heal_log)
     staging.result()

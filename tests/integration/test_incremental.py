@@ -270,6 +270,38 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     assert _state(incremental) == expected
 
 
+def _a_customer_held_back(data_dir, monkeypatch, *urls: str) -> tuple[str, str, str, str]:
+    """The sample's big tables as folders; a customer with a policy, a claim of it and a payment of that claim in
+    clean after a first run (of the first warehouse), then left out of the customers' history; the warehouses run
+    on that. The customer, policy, claim and payment ids."""
+    for name in BIG:
+        (data_dir / name).mkdir()
+        shutil.move(data_dir / f"{name}.parquet", data_dir / name / "history.parquet")
+    _run(monkeypatch, urls[0], incremental=True)
+    chain = query(
+        urls[0],
+        "SELECT c.customer_id, p.policy_id, cl.claim_id, pa.payment_id FROM clean.customers c "
+        "JOIN clean.policies p USING (customer_id) JOIN clean.claims cl USING (policy_id) "
+        "JOIN clean.payments pa ON pa.claim_id = cl.claim_id ORDER BY 1, 2, 3, 4 LIMIT 1",
+    )[0]
+    history = data_dir / "customers" / "history.parquet"
+    customers = pq.read_table(history)
+    pq.write_table(customers.filter(pc.invert(_theirs(customers, chain[0]))), history)
+    pq.write_table(customers.filter(_theirs(customers, chain[0])), data_dir.parent / "late_customer.parquet")
+    for url in urls:
+        _run(monkeypatch, url, incremental=True)
+    return chain
+
+
+def _theirs(customers: pa.Table, customer: str):
+    return pc.equal(pc.cast(customers["customer_id"], pa.string()), customer)
+
+
+def _arrives(data_dir, customer: str) -> None:
+    """The customer held back arrives, in a part file of its own."""
+    shutil.copy(data_dir.parent / "late_customer.parquet", data_dir / "customers" / "late.parquet")
+
+
 @pytest.mark.slow
 def test_a_late_customer_releases_its_policies_and_through_them_their_claims_and_payments(
     make_database, data_dir, monkeypatch
@@ -278,23 +310,8 @@ def test_a_late_customer_releases_its_policies_and_through_them_their_claims_and
     the claims and payments held for those policies, and the payments held for those claims, by the heals below in
     the same run: incrementally, as a full heal releases them (the parents released, not new, are found in the
     parent's heal_log)."""
-    for name in BIG:
-        (data_dir / name).mkdir()
-        shutil.move(data_dir / f"{name}.parquet", data_dir / name / "history.parquet")
     incremental, full = make_database(), make_database()
-    _run(monkeypatch, incremental, incremental=True)
-    customer, policy, claim, payment = query(
-        incremental,
-        "SELECT c.customer_id, p.policy_id, cl.claim_id, pa.payment_id FROM clean.customers c "
-        "JOIN clean.policies p USING (customer_id) JOIN clean.claims cl USING (policy_id) "
-        "JOIN clean.payments pa ON pa.claim_id = cl.claim_id ORDER BY 1, 2, 3, 4 LIMIT 1",
-    )[0]
-    history = data_dir / "customers" / "history.parquet"
-    customers = pq.read_table(history)
-    theirs = pc.equal(pc.cast(customers["customer_id"], pa.string()), customer)
-    pq.write_table(customers.filter(pc.invert(theirs)), history)
-    for url in (incremental, full):
-        _run(monkeypatch, url, incremental=True)
+    customer, policy, claim, payment = _a_customer_held_back(data_dir, monkeypatch, incremental, full)
     for table, key, rule in (
         ("policies", policy, "policies.orphan_customer_id"),
         ("claims", claim, "claims.parent_held_policy_id"),
@@ -307,7 +324,7 @@ def test_a_late_customer_releases_its_policies_and_through_them_their_claims_and
         )
         assert held and rule in held[0][0], (table, key, held)
 
-    pq.write_table(customers.filter(theirs), data_dir / "customers" / "late.parquet")  # the customer arrives
+    _arrives(data_dir, customer)
     run = _run(monkeypatch, incremental, incremental=True)
     heals = _details(incremental, run, "HealTable")
     for table in BIG:
@@ -320,6 +337,30 @@ def test_a_late_customer_releases_its_policies_and_through_them_their_claims_and
         ("payments", "payment_id", payment),
     ):
         assert query(incremental, f"SELECT count(*) FROM clean.{table} WHERE {column} = %s", (key,)) == [(1,)], table
+    _run(monkeypatch, full, incremental=False)
+    got, expected = _state(incremental), _state(full)
+    for name in expected:
+        assert got[name] == expected[name], name
+
+
+@pytest.mark.slow
+def test_a_row_recorded_as_waiting_but_not_held_makes_the_heal_full(make_database, data_dir, monkeypatch):
+    """ops.waiting_for_parent out of step with the quarantine (a row of clean recorded as waiting for the customer
+    that arrives): the incremental heal would put that row in clean a second time; the policies heal in full instead,
+    says why, and the warehouse equals a full heal's."""
+    incremental, full = make_database(), make_database()
+    customer, policy, _, _ = _a_customer_held_back(data_dir, monkeypatch, incremental, full)
+    query(
+        incremental,
+        "INSERT INTO ops.waiting_for_parent SELECT 'policies', _source_row, 'policies.orphan_customer_id', "
+        "'customers', %s FROM clean.policies WHERE policy_id <> %s ORDER BY _source_row LIMIT 1 RETURNING 1",
+        (customer, policy),
+    )
+    _arrives(data_dir, customer)
+    run = _run(monkeypatch, incremental, incremental=True)
+    policies = _details(incremental, run, "HealTable")["policies"]
+    assert policies["healed"] == "full", policies
+    assert policies["why"] == "1 row(s) recorded as waiting for a parent are not in the quarantine", policies
     _run(monkeypatch, full, incremental=False)
     got, expected = _state(incremental), _state(full)
     for name in expected:

@@ -3,15 +3,12 @@ work tables, in SQL."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 
 from cerberus import Validator
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from .. import warehouse
 from ..escaping import escaped_values
 from ..ingest import LINEAGE
 from ..tables import KINDS, TableSpec
@@ -19,7 +16,7 @@ from . import corrections, emails, resolved
 from .compile import FieldCheck
 from .rules import Rule, field_policy
 from .scan import ScanPlan, idle_rules, plan_scan
-from .work import RuleOutcome, Work, key_expr, nested_loops, raw_file, scalar, tune
+from .work import RuleOutcome, Work, key_expr, nested_loops, raw_file, scalar
 
 
 def _raw_types(cur, work: Work) -> dict[str, str]:
@@ -33,59 +30,11 @@ def _raw_types(cur, work: Work) -> dict[str, str]:
     return {name: short.get(t, t) for name, t in cur.fetchall()}
 
 
-# A source of at least this many pages (8 kB) is scanned in two halves at once (_scan_rows).
-SPLIT_PAGES = 2048
-
-
-def _halves(cur, source: sql.Composable) -> list[sql.Composable] | None:
-    """The source table's two halves by page (a TID range scan reads only its own), when it is a table big enough
-    to be worth a second connection."""
-    cur.execute("SELECT pg_relation_size(to_regclass(%s)) / 8192", (source.as_string(cur),))
-    pages = cur.fetchone()[0]
-    if pages is None or pages < SPLIT_PAGES:
-        return None
-    middle = sql.Literal(f"({pages // 2},0)")
-    return [
-        sql.SQL("(SELECT * FROM {} WHERE ctid < {}::tid)").format(source, middle),
-        sql.SQL("(SELECT * FROM {} WHERE ctid >= {}::tid)").format(source, middle),
-    ]
-
-
-def _insert_half(conn, rows: sql.Composable, select: sql.Composable) -> None:
-    with conn, conn.cursor() as cur:
-        tune(cur)
-        cur.execute(sql.SQL("INSERT INTO {} {}").format(rows, select))
-
-
-def _scan_rows(cur, work: Work, plan: ScanPlan, halves: list[ScanPlan] | None) -> None:
-    """The work rows. In one statement, whose writing PostgreSQL does on one core (its parallel workers only read
-    and compute: 1.4 s for 365,000 policies, 1.7 s without them); or, for a big source, its two halves written at
-    once on two connections (0.9 s), committed: the rows are work rows, which nothing else reads."""
-    if halves is None:
-        cur.execute(
-            sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.rows, plan.select)
-        )
-        return
-    first, second = halves
+def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan) -> None:
+    """The work rows in one (parallel) scan, then every finding of the scan as a row of `found`."""
     cur.execute(
-        sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {} WITH NO DATA").format(
-            work.rows, plan.select
-        )
+        sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.rows, plan.select)
     )
-    cur.connection.commit()  # the other connection writes to it
-    with closing(warehouse.sibling(cur.connection)) as other, ThreadPoolExecutor(1) as pool:
-        written = pool.submit(_insert_half, other, work.rows, second.select)
-        try:
-            cur.execute(sql.SQL("INSERT INTO {} {}").format(work.rows, first.select))
-            written.result()
-        except BaseException:
-            other.cancel()
-            raise
-
-
-def _scan(cur, spec: TableSpec, work: Work, plan: ScanPlan, halves: list[ScanPlan] | None = None) -> None:
-    """The work rows (_scan_rows), then every finding of the scan as a row of `found`."""
-    _scan_rows(cur, work, plan, halves)
     if plan.findings:
         # The findings' messages as one array per row, unnested where any is set; x.i says which finding.
         messages = sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(f.slot)) for f in plan.findings)
@@ -426,15 +375,12 @@ def find(
     work.drop(cur)
     resolved.match(cur, spec, work, raw_types, [c for c in raw_types if c not in LINEAGE])
     source = resolved.source(cur, spec, work, raw_types)
-    applied = [r for r in scanned if r.id not in idle]
-    plan = plan_scan(spec, raw_types, checks, applied, source)
-    split = _halves(cur, source) if source == work.source and not delta else None  # nor with resolutions
-    halves = [plan_scan(spec, raw_types, checks, applied, half) for half in split] if split else None
+    plan = plan_scan(spec, raw_types, checks, [r for r in scanned if r.id not in idle], source)
     if delta:
         with nested_loops(cur):  # the parents' rows by their keys' indexes, not every parent hashed
             _scan(cur, spec, work, plan)
     else:
-        _scan(cur, spec, work, plan, halves)
+        _scan(cur, spec, work, plan)
     for rule in (r for r in rules if r.takes_from):
         _take_over(cur, work, rule)
     for rule in (r for r in rules if r.phase != "survivors" and not r.fused and not r.takes_from):

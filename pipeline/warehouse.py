@@ -193,14 +193,26 @@ def row_number_index(schema: str, table: str) -> sql.Composed:
     """CREATE INDEX for a raw or clean table: BRIN on _source_row. Rows are stored about in that order and appended,
     so the rows numbered after a count are the table's tail, read without the rest (late_parents)."""
     return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin (_source_row)").format(
-        sql.Identifier(f"{table}__source_row"), qualified(schema, table)
+        sql.Identifier(_row_number_index(table)), qualified(schema, table)
     )
+
+
+def _row_number_index(table: str) -> str:
+    return f"{table}__source_row"
+
+
+def row_number_index_name(schema: str, table: str) -> sql.Composable:
+    return qualified(schema, _row_number_index(table))
 
 
 def summarize_appended(cur, schema: str, table: str) -> None:
     """After rows are appended: row_number_index's summary of the pages they filled (unsummarized pages are read
     by every look-up, correct but slower); nothing when the table has no such index."""
-    cur.execute("SELECT brin_summarize_new_values(to_regclass(%s))", (f'"{schema}"."{table}__source_row"',))
+    cur.execute(
+        sql.SQL("SELECT brin_summarize_new_values(to_regclass({}))").format(
+            sql.Literal(row_number_index_name(schema, table).as_string(cur))
+        )
+    )
 
 
 def foreign_key_ddl(spec: TableSpec) -> list[sql.Composed]:

@@ -24,7 +24,6 @@ from .find import Findings, find, log_fixes
 from .gates import HealError, ThresholdError, check_thresholds, gates, thresholds  # noqa: F401 - heal.HealError for callers
 from .rules import ROWS_HELD_WARN_IF, synonym_rules
 from .work import RuleOutcome, Work, key_expr, original_row, raw_file, scalar
-from .work import tune as _tune
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     for child, name, _ in children:
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(child), sql.Identifier(name)))
     cur.execute(sql.SQL("TRUNCATE {}").format(table))
-    cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(qualified("clean", f"{spec.name}__source_row")))
+    cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(warehouse.row_number_index_name("clean", spec.name)))
     _no_autovacuum(cur, table)
     cur.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) ORDER BY contype = 'f' DESC",
@@ -153,6 +152,19 @@ def _write_clean(cur, spec: TableSpec, work: Work, superseded: int) -> None:
     cur.execute("SET LOCAL default_statistics_target = 30")
     cur.execute(sql.SQL("ANALYZE {}").format(table))
     cur.execute("RESET default_statistics_target")
+
+
+def _tune(cur, scope: str = "") -> None:
+    """Settings for bulk work on a million-row table ("LOCAL": for the caller's transaction only)."""
+    cur.execute(
+        sql.SQL(
+            # Hashes of a whole table in memory. Every join here is bulk: row estimates of anti-joins are 1.
+            "SET {s} work_mem = '256MB'; SET {s} jit = off; SET {s} enable_nestloop = off; "
+            # The work tables have no statistics when they are read; without these the planner thinks them too
+            # small for parallel workers, and the unnest of the findings runs on one core.
+            "SET {s} parallel_setup_cost = 0; SET {s} parallel_tuple_cost = 0"
+        ).format(s=sql.SQL(scope))
+    )
 
 
 def _stage(conn, spec: TableSpec, work: Work, found: Findings, run_id: str) -> None:

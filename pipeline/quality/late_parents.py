@@ -61,16 +61,26 @@ def log_arrivals(cur, spec: TableSpec, heal_log: sql.Composable, run_id: str) ->
     return arrived
 
 
-def _by_rule(spec: TableSpec) -> list[tuple[str, str, str, str]]:
-    """(rule id, parent table, the parent's key as text over p, orphan or held) of each rule that holds a row for
-    its parent."""
+def _by_foreign_key(spec: TableSpec) -> list[tuple[str, str, str, str, bool]]:
+    """(orphan rule id, held rule id, parent table, the parent's key as text over p, whether that key is the parent's
+    primary key) of each hard foreign key."""
     found = []
     for fk in (f for f in spec.foreign_keys if not f.soft):
         cols = "_".join(fk.columns)
         key = " || '|' || ".join(f'p."{r}"::text' for r in fk.ref_columns)
-        found += [(f"{spec.name}.orphan_{cols}", fk.ref_table, key, "orphan")]
-        found += [(f"{spec.name}.parent_held_{cols}", fk.ref_table, key, "held")]
+        primary = list(fk.ref_columns) == list(TABLES[fk.ref_table].primary_key)
+        found.append((f"{spec.name}.orphan_{cols}", f"{spec.name}.parent_held_{cols}", fk.ref_table, key, primary))
     return found
+
+
+def _by_rule(spec: TableSpec) -> list[tuple[str, str, str, str]]:
+    """(rule id, parent table, the parent's key as text over p, orphan or held) of each rule that holds a row for
+    its parent."""
+    return [
+        (rule, parent, key, kind)
+        for orphan, held, parent, key, _ in _by_foreign_key(spec)
+        for rule, kind in ((orphan, "orphan"), (held, "held"))
+    ]
 
 
 def stage_waiting(cur, spec: TableSpec, work) -> None:
@@ -94,8 +104,8 @@ def stage_waiting(cur, spec: TableSpec, work) -> None:
 
 
 def publish_waiting(cur, spec: TableSpec, work, checked: sql.Composable | None) -> None:
-    """In the heal's last transaction: ops.waiting_for_parent for the table (all of it after a full heal, the rows
-    those of the quarantined rows an incremental one checked again, `checked`: a table of their source_row)."""
+    """In the heal's last transaction: ops.waiting_for_parent for the table: all of it after a full heal; after an
+    incremental one, the rows it checked again (`checked`: a table of their source_row)."""
     if checked is None:
         cur.execute("DELETE FROM ops.waiting_for_parent WHERE table_name = %s", (spec.name,))
     else:
@@ -122,30 +132,26 @@ def may_have_arrived(spec: TableSpec, marks: dict[str, int] | None = None) -> sq
     row count when the table was last healed): those whose parent key is among the parent rows numbered after it or
     released since (all a parent's incremental heals add to clean; a full heal of it heals this table in full), so
     the cost follows the delivery, not the history. Without: every waiting row joined with the whole parent."""
-    rules = _by_rule(spec)
-    parents = {parent for _, parent, _, _ in rules}
-    if not rules or marks is None or not parents <= set(marks) or spec.name in parents:
+    keys = _by_foreign_key(spec)
+    parents = {parent for _, _, parent, _, _ in keys}
+    if not keys or marks is None or not parents <= set(marks) or spec.name in parents:
         return _joined_with_whole_parents(spec)
     tests = []
-    for fk in (f for f in spec.foreign_keys if not f.soft):
-        key = " || '|' || ".join(f'p."{r}"::text' for r in fk.ref_columns)
-        cols = "_".join(fk.columns)
-        held_by = [f"{spec.name}.orphan_{cols}", f"{spec.name}.parent_held_{cols}"]
+    for orphan, held, parent, key, primary in keys:
         # Released rows by their key in heal_log when the key is the parent's primary key (its record_key), else
         # looked up in clean. The numbered ones through the BRIN index on _source_row: the tail of each table.
-        by_key = list(fk.ref_columns) == list(TABLES[fk.ref_table].primary_key)
         names = {
             "key": sql.SQL(key),
-            "clean": qualified("clean", fk.ref_table),
-            "raw": qualified("raw", fk.ref_table),
-            "log": qualified("quality", f"heal_log_{fk.ref_table}"),
-            "parent": sql.Literal(fk.ref_table),
-            "released": sql.Literal(f"{fk.ref_table}.parent_arrived"),
-            "mark": sql.Literal(int(marks[fk.ref_table])),
+            "clean": qualified("clean", parent),
+            "raw": qualified("raw", parent),
+            "log": qualified("quality", f"heal_log_{parent}"),
+            "parent": sql.Literal(parent),
+            "released": sql.Literal(f"{parent}.parent_arrived"),
+            "mark": sql.Literal(int(marks[parent])),
         }
         released = sql.SQL(
             "SELECT l.record_key FROM {log} l WHERE l.table_name = {parent} AND l.rule_id = {released}"
-            if by_key
+            if primary
             else "SELECT {key} FROM {clean} p WHERE p._source_row IN "
             "(SELECT l.source_row FROM {log} l WHERE l.table_name = {parent} AND l.rule_id = {released})"
         ).format(**names)
@@ -153,7 +159,9 @@ def may_have_arrived(spec: TableSpec, marks: dict[str, int] | None = None) -> sq
             "SELECT {key} FROM {clean} p WHERE p._source_row > {mark} "
             "UNION ALL SELECT {key} FROM {raw} p WHERE p._source_row > {mark} UNION ALL {released_rows}"
         ).format(released_rows=released, **names)
-        tests.append(sql.SQL("(w.rule_id = ANY({}) AND w.parent_key IN ({}))").format(sql.Literal(held_by), arrived))
+        tests.append(
+            sql.SQL("(w.rule_id = ANY({}) AND w.parent_key IN ({}))").format(sql.Literal([orphan, held]), arrived)
+        )
     return sql.SQL("SELECT w.source_row FROM ops.waiting_for_parent w WHERE w.table_name = {} AND ({})").format(
         sql.Literal(spec.name), sql.SQL(" OR ").join(tests)
     )

@@ -108,20 +108,7 @@ def scalar(cur, query: sql.Composable) -> int:
 @contextmanager
 def nested_loops(cur) -> Iterator[None]:
     """For statements that look up a few rows by an index (the quarantine by source row): heals plan with nested
-    loops off (_tune), which makes such a look-up a scan of the whole table."""
+    loops off (heal._tune), which makes such a look-up a scan of the whole table."""
     cur.execute("SET LOCAL enable_nestloop = on")
     yield  # on an error the transaction is rolled back, and the setting with it
     cur.execute("SET LOCAL enable_nestloop = off")
-
-
-def tune(cur, scope: str = "") -> None:
-    """Settings for bulk work on a million-row table ("LOCAL": for the caller's transaction only)."""
-    cur.execute(
-        sql.SQL(
-            # Hashes of a whole table in memory. Every join here is bulk: row estimates of anti-joins are 1.
-            "SET {s} work_mem = '256MB'; SET {s} jit = off; SET {s} enable_nestloop = off; "
-            # The work tables have no statistics when they are read; without these the planner thinks them too
-            # small for parallel workers, and the unnest of the findings runs on one core.
-            "SET {s} parallel_setup_cost = 0; SET {s} parallel_tuple_cost = 0"
-        ).format(s=sql.SQL(scope))
-    )

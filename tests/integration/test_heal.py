@@ -188,6 +188,11 @@ def test_every_clean_table_has_planner_statistics_after_its_heal(healed):
     for table, estimated, has_stats in stats:
         rows = scalar(healed, f'SELECT count(*) FROM clean."{table}"')
         assert (estimated, has_stats) == (rows, rows > 0), table
+    for table in TABLES:  # the quarantine too (autovacuum is off for it): looked up by the rows checked again
+        estimated = scalar(
+            healed, "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", (f"quality.quarantine_{table}",)
+        )
+        assert estimated == scalar(healed, f'SELECT count(*) FROM quality."quarantine_{table}"'), table
 
 
 def test_a_load_between_finding_and_writing_stops_the_heal_and_keeps_clean(database_url, data_dir):

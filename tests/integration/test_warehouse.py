@@ -85,3 +85,24 @@ def test_an_older_warehouse_gets_the_analytics_key_columns_its_pending_rows_mark
         database_url,
         "SELECT keys_recorded, policy_id, customer_id, month FROM ops.analytics_pending WHERE run_id = 'r-old'",
     ) == [(False, None, None, None)]
+
+
+def test_rows_appended_after_the_row_number_index_are_summarized_by_summarize_appended(database_url):
+    """The BRIN index on _source_row reads only a table's tail; pages appended after it was built are summarized by
+    summarize_appended, or every look-up reads them all (brin_summarize_new_values: the ranges it had to summarize)."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        for table in ("left_alone", "summarized"):
+            cur.execute(f"CREATE TABLE raw.{table} AS SELECT n AS _source_row FROM generate_series(1, 30000) n")
+            cur.execute(warehouse.row_number_index("raw", table))
+            cur.execute(f"INSERT INTO raw.{table} SELECT n FROM generate_series(30001, 100000) n")
+        warehouse.summarize_appended(cur, "raw", "summarized")
+        unsummarized = {}
+        for table in ("left_alone", "summarized"):
+            cur.execute("SELECT brin_summarize_new_values(%s::regclass)", (f"raw.{table}__source_row",))
+            unsummarized[table] = cur.fetchone()[0]
+    conn.close()
+    assert unsummarized["left_alone"] > 0 and unsummarized["summarized"] == 0, unsummarized
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        warehouse.summarize_appended(cur, "raw", "no_such_table")  # a table without the index: nothing, no error
+    conn.close()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
+from .tables import TABLES
+
 # The tables whose new clean rows the keyed tables take in by policy and customer. A new row of any other table (a
 # currency rate changes every policy's USD figures) or a full heal of any table builds everything again.
 KEYED_SOURCES = ("customers", "policies", "claims", "payments")
@@ -19,6 +21,10 @@ KEYS_OF = {
 }
 # The key columns of ops.analytics_pending, each with what a source without that key records.
 KEY_COLUMNS = {"policy_id": "NULL::text", "customer_id": "NULL::text", "month": "NULL::date"}
+# The amounts the additive tables sum, per keyed source. In whole cents, the sums of the new rows add exactly to the
+# stored sums (rounded to cents); with fractions of a cent, old and new rows summed apart might round otherwise than
+# summed together, so the keyed refresh reads the changed keys' rows again instead.
+SUMMED = {"policies": ("premium_amount",), "claims": ("claim_amount",), "payments": ("amount", "refunded_amount")}
 
 
 @dataclass
@@ -27,24 +33,27 @@ class Changes:
 
     full: str | None
     keys: dict[str, int]
+    not_additive: str | None = None  # why the additive tables cannot add the new rows (then: keyed refresh)
 
 
 def record_rows(cur, table: str, work, run_id: str) -> None:
-    """An incremental heal: the raw rows it checked, with the keys of those it added to clean (it changes no other
-    clean row but for flags, which no view reads), read from its healed rows, so that Transform need not look for
-    them in clean (a scan of a million payments)."""
+    """An incremental heal: the raw rows it checked, with the keys and the primary key of those it added to clean (it
+    changes no other clean row but for flags, which no view reads), read from its healed rows, so that Transform need
+    not look for them in clean (a scan of a million payments)."""
     keys = KEYS_OF.get(table, {})
     cur.execute(
         sql.SQL(
-            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, {columns}) "
-            "SELECT %s, h._source_row, %s, true, {keys} FROM {rows} h "
-            "LEFT JOIN {held} q ON q.source_row = h._source_row"
+            "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, {columns}, "
+            "row_keys_recorded, row_key) "
+            "SELECT %s, h._source_row, %s, true, {keys}, true, CASE WHEN q.source_row IS NULL THEN {row_key}::text END "
+            "FROM {rows} h LEFT JOIN {held} q ON q.source_row = h._source_row"
         ).format(
             columns=sql.SQL(", ").join(map(sql.Identifier, KEY_COLUMNS)),
             keys=sql.SQL(", ").join(
                 sql.SQL("CASE WHEN q.source_row IS NULL THEN {} END").format(sql.SQL(keys.get(c, none)))
                 for c, none in KEY_COLUMNS.items()
             ),
+            row_key=sql.SQL("h.{}").format(sql.Identifier(TABLES[table].primary_key[0])),
             rows=work.rows,
             held=work.held,
         ),
@@ -59,6 +68,12 @@ def record_full(cur, table: str, run_id: str) -> None:
     )
 
 
+def new_rows(table: str) -> sql.Composed:
+    """The table of the primary keys of the rows the heals added to one keyed source's clean table, made by take()
+    in the caller's transaction when the additive tables can add them (an unlogged table, as changed())."""
+    return sql.SQL("ops.{}").format(sql.Identifier(f"analytics_new_{table}"))
+
+
 def changed(keys: str) -> sql.Composed:
     """The table of the changed keys of one set (policies, customers, months), made by take() in the caller's
     transaction. Unlogged tables of the scratch schema, not temporary ones: PostgreSQL's parallel workers cannot read
@@ -70,8 +85,10 @@ KEY_SETS = ("policies", "customers", "months")
 
 
 def drop_changed(cur) -> None:
-    """The changed-key tables, dropped before the caller's transaction ends (no other session ever sees them)."""
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(changed(k) for k in KEY_SETS)))
+    """The changed-key and new-row tables, dropped before the caller's transaction ends (no other session ever sees
+    them)."""
+    tables = [changed(k) for k in KEY_SETS] + [new_rows(t) for t in KEYED_SOURCES]
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
 
 
 def _make(cur, keys: str, select: str, *tables: sql.Composable) -> None:
@@ -117,7 +134,47 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
     for name in KEY_SETS:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(changed(name)))
         keys[name] = cur.fetchone()[0]
-    return Changes(None, keys)
+    return Changes(None, keys, _why_not_additive(cur))
+
+
+def _why_not_additive(cur) -> str | None:
+    """Make the new-row tables (new_rows()) and say why the additive tables cannot add those rows, if they cannot."""
+    cur.execute("SELECT table_name FROM analytics_taken WHERE source_row IS NOT NULL AND NOT row_keys_recorded LIMIT 1")
+    row = cur.fetchone()
+    if row is not None:  # recorded by a version that kept no primary keys
+        return f"the new rows of {row[0]} were recorded without their primary keys"
+    for table in KEYED_SOURCES:
+        key = TABLES[table].column(TABLES[table].primary_key[0])
+        _make_new(cur, table, key.name, key.pg_type)
+    for table, columns in SUMMED.items():
+        fractions = sql.SQL(" OR ").join(
+            sql.SQL("{0}::numeric <> round({0}::numeric, 2)").format(sql.Identifier(c)) for c in columns
+        )
+        cur.execute(
+            sql.SQL(
+                "SELECT {key} FROM clean.{table} WHERE {key} = ANY(ARRAY(SELECT key FROM {new})) AND ({fractions}) LIMIT 1"
+            ).format(
+                key=sql.Identifier(TABLES[table].primary_key[0]),
+                table=sql.Identifier(table),
+                new=new_rows(table),
+                fractions=fractions,
+            )
+        )
+        row = cur.fetchone()
+        if row is not None:
+            return f"{table} {row[0]} has an amount in fractions of a cent"
+    return None
+
+
+def _make_new(cur, table: str, key: str, pg_type: str) -> None:
+    cur.execute(
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS SELECT DISTINCT row_key::{} AS key "
+            "FROM analytics_taken WHERE table_name = %s AND row_key IS NOT NULL"
+        ).format(new_rows(table), sql.SQL(pg_type)),
+        (table,),
+    )
+    cur.execute(sql.SQL("ANALYZE {}").format(new_rows(table)))
 
 
 def _why_full(cur, fingerprint: str, keyed_tables: list[str]) -> str | None:

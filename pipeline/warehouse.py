@@ -147,7 +147,9 @@ def ready(conn) -> bool:
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
                                           AND table_name = 'analytics_pending' AND column_name = 'keys_recorded')
                               AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'incremental_basis' AND column_name = 'parent_rows')""")
+                                          AND table_name = 'incremental_basis' AND column_name = 'parent_rows')
+                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
+                                          AND table_name = 'analytics_pending' AND column_name = 'row_key')""")
         return cur.fetchone()[0]
 
 

@@ -314,7 +314,10 @@ class Transform(PipelineTask):
         built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off)
         statsmodels.join()
         counts = built.counts | {"claims_forecast": forecast.store(conn)}
-        how = {"built": "full", "why": built.full} if built.full else {"built": "incremental", "refreshed": built.keys}
+        how: dict[str, object] = {"built": "full", "why": built.full}
+        if built.full is None:  # the changed keys, the keyed tables that added the new rows' sums, or why none could
+            how = {"built": "incremental", "refreshed": built.keys, "added": built.added}
+            how |= {"not_additive": built.not_additive} if built.not_additive else {}
         return Figures(rows_out=sum(counts.values()), details={"views": counts} | how)
 
 

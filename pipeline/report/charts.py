@@ -53,7 +53,10 @@ def task_how(details, why: bool = True) -> str | None:
     if found.get("built") == "incremental":  # Transform: the keyed tables refreshed for the changed keys
         keys = found.get("refreshed", {})  # JSON keeps no order: the sets in the order Transform refreshes them
         refreshed = ", ".join(f"{keys[name]:,} {name}" for name in ("policies", "customers", "months") if name in keys)
-        return f"incremental, {refreshed} refreshed"
+        added = len(found.get("added", []))
+        how = f" ({added} table{'s' if added != 1 else ''} by adding the new rows)" if added else ""
+        keyed = f" (not by adding: {found['not_additive']})" if why and found.get("not_additive") else ""
+        return f"incremental, {refreshed} refreshed{how}{keyed}"
     if found.get("built"):
         return f"full{reason}"
     if found.get("healed") == "incremental":

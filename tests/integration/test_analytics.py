@@ -693,3 +693,66 @@ def test_a_change_to_the_code_or_sql_that_builds_the_analytics_builds_them_whole
     conn.close()
     assert unchanged.full is None
     assert upgraded.full == "the analytics SQL or the code that builds it changed"
+
+
+KEYED_TABLES = ("policy_summary", "policy_financials", "revenue_monthly", "loss_ratio", "customer_values")
+
+
+def _heal_adds_payment(cur, like: str, payment_id: str, amount: float, keys: bool = True) -> None:
+    """What an incremental heal does for a new payment: the row in clean (a copy of `like` under a new id, amount
+    and row number) and in ops.analytics_pending with its keys and primary key (`keys` False: as a version that
+    recorded no primary keys did)."""
+    cur.execute(
+        "INSERT INTO clean.payments SELECT (jsonb_populate_record(NULL::clean.payments, to_jsonb(p) || "
+        "jsonb_build_object('payment_id', %s, 'transaction_id', 'T' || %s, 'amount', %s, '_source_row', "
+        "(SELECT max(_source_row) + 1 FROM clean.payments)))).* FROM clean.payments p WHERE payment_id = %s",
+        (payment_id, payment_id, amount, like),
+    )
+    cur.execute(
+        "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, policy_id, month, "
+        "row_keys_recorded, row_key) SELECT 'payments', _source_row, 'run-a', true, policy_id, "
+        "date_trunc('month', transaction_date)::date, %s, %s FROM clean.payments WHERE payment_id = %s",
+        (keys, payment_id if keys else None, payment_id),
+    )
+
+
+def _keyed(url: str) -> dict[str, list]:
+    return {t: sorted(rows(url, f"SELECT * FROM analytics.{t}"), key=repr) for t in KEYED_TABLES}
+
+
+@pytest.mark.parametrize(
+    ("premium", "payout", "keys", "not_additive"),
+    [
+        (25.5, 40.1, True, None),
+        (25.505, 40.1, True, "payments PA000000101 has an amount in fractions of a cent"),
+        (25.5, 40.1, False, "the new rows of payments were recorded without their primary keys"),
+    ],
+)
+def test_new_payments_are_added_to_the_tables_of_sums_as_a_full_build_would_count_them(
+    built, premium, payout, keys, not_additive
+):
+    """A premium of PO1 and a payout of its claim CL1 arrive: the tables of sums add them to the stored sums of
+    their customer, policy and month, or (an amount in fractions of a cent, no primary keys recorded) read those
+    keys' rows again; either way each keyed table holds what a full build gives."""
+    before = _keyed(built)
+    with psycopg2.connect(built) as conn, conn.cursor() as cur:
+        _heal_adds_payment(cur, "PA000000001", "PA000000101", premium, keys)
+        _heal_adds_payment(cur, "PA000000009", "PA000000102", payout, keys)
+        refreshed = analytics.refresh(conn, "run-b")
+    conn.close()
+    got = _keyed(built)
+    with psycopg2.connect(built) as conn:
+        analytics.build(conn)
+    conn.close()
+    assert got == _keyed(built)
+    assert [t for t in KEYED_TABLES if got[t] == before[t]] == []  # each took the new payments in
+    assert refreshed.full is None and refreshed.keys == {"policies": 1, "customers": 1, "months": 1}
+    assert refreshed.not_additive == not_additive
+    added = ["policy_summary", "policy_financials", "revenue_monthly", "loss_ratio"]
+    assert refreshed.added == (added if not_additive is None else [])
+    # PO1 (CU1): premium 100 + 80 + 100 + the new one, payouts 400 + the new one, in June 2025 (PA1's and PA9's month).
+    assert rows(
+        built,
+        "SELECT premium_collected_usd, payouts, claims_paid_usd FROM analytics.policy_financials "
+        "WHERE policy_id = 'PO00000001'",
+    ) == [(D(str(round(280 + premium, 2))), 2, D(str(400 + payout)))]

@@ -205,6 +205,9 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     # The keyed analytics tables took in only the policies and customers the new rows touch.
     built = _transform(incremental, run)
     assert built["built"] == "incremental", built
+    # The tables of sums added the new rows' sums to theirs, without reading the history (compared below).
+    assert built["added"] == ["policy_summary", "policy_financials", "revenue_monthly", "loss_ratio"], built
+    assert "not_additive" not in built
     policies, customers = (
         query(incremental, f"SELECT count(*) FROM clean.{t}")[0][0] for t in ("policies", "customers")
     )
@@ -225,7 +228,7 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     refreshed = built["refreshed"]
     assert (
         f" incremental, {refreshed['policies']:,} policies, {refreshed['customers']:,} customers, "
-        f"{refreshed['months']:,} months refreshed " in (shown["Transform()"])
+        f"{refreshed['months']:,} months refreshed (4 tables by adding the new rows) " in (shown["Transform()"])
     ), shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"

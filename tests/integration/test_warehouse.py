@@ -77,14 +77,15 @@ def test_an_older_warehouse_gets_the_analytics_key_columns_its_pending_rows_mark
     execute(
         database_url,
         "ALTER TABLE ops.analytics_pending DROP COLUMN keys_recorded, DROP COLUMN policy_id, "
-        "DROP COLUMN customer_id, DROP COLUMN month",
+        "DROP COLUMN customer_id, DROP COLUMN month, DROP COLUMN row_keys_recorded, DROP COLUMN row_key",
         "INSERT INTO ops.analytics_pending (table_name, source_row, run_id) VALUES ('payments', 7, 'r-old')",
     )
     warehouse.connect("test", address=database_url, ops=True).close()  # the next session brings it up to date
     assert query(
         database_url,
-        "SELECT keys_recorded, policy_id, customer_id, month FROM ops.analytics_pending WHERE run_id = 'r-old'",
-    ) == [(False, None, None, None)]
+        "SELECT keys_recorded, policy_id, customer_id, month, row_keys_recorded, row_key FROM ops.analytics_pending "
+        "WHERE run_id = 'r-old'",
+    ) == [(False, None, None, None, False, None)]
 
 
 def test_rows_appended_after_the_row_number_index_are_summarized_by_summarize_appended(database_url):

@@ -1,6 +1,8 @@
 -- Per customer: policies held, active policies, premium, claims filed and claim payouts received.
--- A table refreshed by customer after an incremental heal (pipeline/analytics.py: the `keys` markers below).
+-- A table refreshed by customer after an incremental heal, by adding the new rows' sums (pipeline/analytics.py: the
+-- `keys` and `new` markers below).
 -- keyed: customer_id in customers
+-- adds: policies, active_policies, total_premium, claims, claimed_amount, paid_out
 CREATE TABLE analytics.policy_summary AS
 WITH pol AS (
     SELECT customer_id,
@@ -8,17 +10,18 @@ WITH pol AS (
            count(*) FILTER (WHERE status = 'Active')  AS active_policies,
            sum(premium_amount)                        AS total_premium
     FROM clean.policies
-    WHERE true /*keys: customer_id in customers*/
+    WHERE true /*keys: customer_id in customers, new: policy_id in policies*/
     GROUP BY customer_id
 ), clm AS (
     SELECT p.customer_id, count(*) AS claims, sum(c.claim_amount) AS claimed_amount
     FROM clean.claims c JOIN clean.policies p USING (policy_id)
-    WHERE true /*keys: p.customer_id in customers*/
+    WHERE true /*keys: p.customer_id in customers, new: c.claim_id in claims*/
     GROUP BY p.customer_id
 ), paid AS (
     SELECT p.customer_id, sum(pay.amount) AS paid_out
     FROM clean.payments pay JOIN clean.policies p USING (policy_id)
-    WHERE pay.claim_id IS NOT NULL AND pay.success_flag AND true /*keys: p.customer_id in customers*/
+    WHERE pay.claim_id IS NOT NULL AND pay.success_flag
+      AND true /*keys: p.customer_id in customers, new: pay.payment_id in payments*/
     GROUP BY p.customer_id
 )
 SELECT c.customer_id,

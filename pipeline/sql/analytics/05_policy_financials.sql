@@ -2,8 +2,10 @@
 -- 1 for Monthly, Quarterly, Semi-Annual, Annual; in USD at the rate in force on the start date), premium collected
 -- and claims paid (successful payments net of refunds, USD, from payments_usd). The base of the agent, branch,
 -- customer and overview figures, so that payments are scanned once for all of them.
--- A table refreshed by policy after an incremental heal (pipeline/analytics.py: the `keys` markers below).
+-- A table refreshed by policy after an incremental heal, by adding the new payments' sums (pipeline/analytics.py: the
+-- `keys` and `new` markers below).
 -- keyed: policy_id in policies
+-- adds: premium_payments, premium_collected_usd, payouts, claims_paid_usd
 CREATE TABLE analytics.policy_financials AS
 WITH paid AS (
     SELECT policy_id,
@@ -12,7 +14,7 @@ WITH paid AS (
            count(*) FILTER (WHERE kind = 'payout')            AS payouts,
            sum(net_amount_usd) FILTER (WHERE kind = 'payout')  AS claims_paid_usd
     FROM analytics.payments_usd
-    WHERE true /*keys: policy_id in policies*/
+    WHERE true /*keys: policy_id in policies, new: payment_id in payments*/
     GROUP BY policy_id
 )
 SELECT p.policy_id,

@@ -1,8 +1,10 @@
 -- Premium collected per month (of the payment), policy type, branch and currency (of the payment): successful
 -- premium payments, gross, refunded and net in the payment's currency, and net in USD at the rate in force on each
 -- payment's date (see currency_rate_periods). collected_usd is NULL for a currency that has no rate at all.
--- A table refreshed by month after an incremental heal (pipeline/analytics.py: the `keys` marker below).
+-- A table refreshed by month after an incremental heal, by adding the new payments' sums (pipeline/analytics.py: the
+-- `keys` and `new` markers below).
 -- keyed: month in months
+-- adds: payments, gross_amount, refunded_amount, collected_amount, collected_usd
 CREATE TABLE analytics.revenue_monthly AS
 SELECT pay.month,
        pol.policy_type,
@@ -16,7 +18,7 @@ SELECT pay.month,
 FROM analytics.payments_usd pay
 JOIN clean.policies pol USING (policy_id)
 WHERE pay.claim_id IS NULL  -- kind = 'premium', said so that the planner can count the rows
-  AND true /*keys: pay.month in months*/
+  AND true /*keys: pay.month in months, new: pay.payment_id in payments*/
 GROUP BY 1, 2, 3, 4;
 
 CREATE UNIQUE INDEX ON analytics.revenue_monthly (month, policy_type, branch_code, currency);

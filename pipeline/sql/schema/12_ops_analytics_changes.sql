@@ -19,3 +19,8 @@ ALTER TABLE ops.analytics_pending
     ADD COLUMN IF NOT EXISTS policy_id     text,
     ADD COLUMN IF NOT EXISTS customer_id   text,
     ADD COLUMN IF NOT EXISTS month         date;
+-- The primary key of each row an incremental heal added to clean (NULL for a row it held), so that an additive
+-- refresh reads only those rows; row_keys_recorded is false on rows an earlier version recorded.
+ALTER TABLE ops.analytics_pending
+    ADD COLUMN IF NOT EXISTS row_keys_recorded boolean NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS row_key           text;

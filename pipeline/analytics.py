@@ -192,15 +192,23 @@ def _additive_refresh(cur, text: str, column: str, keys: str, adds: list[str], t
         sql.Composed([sql.SQL(then[c] + " AS "), sql.Identifier(c)]) if c in then else sql.Identifier(c)
         for c, _ in columns
     ]
+    # The stored rows of the changed keys through the index the key column leads, where one does: a semi-join
+    # would scan the whole table (2.9 million policies at scale 10) for a few per cent of its rows.
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND a.attname = %s)",
+        (f"analytics.{name}", column),
+    )
+    among = sql.SQL("= ANY(ARRAY({}))" if cur.fetchone()[0] else "IN ({})").format(_changed(keys))
     scratch = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_refreshed_{name}"))
     added = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
     return sql.SQL(
         "DROP TABLE IF EXISTS {scratch}, {added};\n"
         "CREATE UNLOGGED TABLE {added} WITH (autovacuum_enabled = false) AS\n{select};\n"
         "CREATE UNLOGGED TABLE {scratch} WITH (autovacuum_enabled = false) AS\n"
-        "SELECT {outputs} FROM (SELECT {kept}, {sums} FROM (SELECT * FROM analytics.{name} WHERE {column} IN ({changed}) "
+        "SELECT {outputs} FROM (SELECT {kept}, {sums} FROM (SELECT * FROM analytics.{name} WHERE {column} {among} "
         "UNION ALL SELECT * FROM {added}) x GROUP BY {kept}) summed;\n"
-        "DELETE FROM analytics.{name} WHERE {column} IN ({changed});\n"
+        "DELETE FROM analytics.{name} WHERE {column} {among};\n"
         "INSERT INTO analytics.{name} SELECT * FROM {scratch};\n"
         "DROP TABLE {scratch}, {added};"
     ).format(
@@ -212,7 +220,7 @@ def _additive_refresh(cur, text: str, column: str, keys: str, adds: list[str], t
         sums=sql.SQL(", ").join(sums),
         name=sql.Identifier(name),
         column=sql.Identifier(column),
-        changed=_changed(keys),
+        among=among,
     )
 
 

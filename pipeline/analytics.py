@@ -199,7 +199,12 @@ def _additive_refresh(cur, text: str, column: str, keys: str, adds: list[str], t
         "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND a.attname = %s)",
         (f"analytics.{name}", column),
     )
-    among = sql.SQL("= ANY(ARRAY({}))" if cur.fetchone()[0] else "IN ({})").format(_changed(keys))
+    # The changed keys and those of the new rows' sums: the same by what the heals record, and if they were not, a
+    # sum's stored row is still merged with it rather than kept beside it.
+    merged = sql.SQL("{} UNION SELECT {} FROM {}").format(
+        _changed(keys), sql.Identifier(column), sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
+    )
+    among = sql.SQL("= ANY(ARRAY({}))" if cur.fetchone()[0] else "IN ({})").format(merged)
     scratch = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_refreshed_{name}"))
     added = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
     return sql.SQL(

@@ -150,7 +150,11 @@ def gather(cur, spec: TableSpec, work: Work, stage: bool, basis: Basis) -> str |
     )
     rows = sql.SQL("SELECT * FROM {} UNION ALL {}").format(qualified(STAGE, spec.name), held) if stage else held
     cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(work.source, rows))
+    # A sample of 3,000 rows, as for the quarantine: the default 30,000 read every row of a 12,000-row delivery of
+    # payments for its histograms (63-69 ms against 15-22 ms, measured), on the chain of heals.
+    cur.execute("SET LOCAL default_statistics_target = 10")
     cur.execute(sql.SQL("ANALYZE {}").format(work.source))
+    cur.execute("RESET default_statistics_target")
     return None
 
 

@@ -698,10 +698,10 @@ def test_a_change_to_the_code_or_sql_that_builds_the_analytics_builds_them_whole
 KEYED_TABLES = ("policy_summary", "policy_financials", "revenue_monthly", "loss_ratio", "customer_values")
 
 
-def _heal_adds_payment(cur, like: str, payment_id: str, amount: float, keys: bool = True) -> None:
+def _heal_adds_payment(cur, like: str, payment_id: str, amount: float, keys: bool = True, month: bool = True) -> None:
     """What an incremental heal does for a new payment: the row in clean (a copy of `like` under a new id, amount
     and row number) and in ops.analytics_pending with its keys and primary key (`keys` False: as a version that
-    recorded no primary keys did)."""
+    recorded no primary keys did; `month` False: its month left out of the keys)."""
     cur.execute(
         "INSERT INTO clean.payments SELECT (jsonb_populate_record(NULL::clean.payments, to_jsonb(p) || "
         "jsonb_build_object('payment_id', %s, 'transaction_id', 'T' || %s, 'amount', %s, '_source_row', "
@@ -711,8 +711,9 @@ def _heal_adds_payment(cur, like: str, payment_id: str, amount: float, keys: boo
     cur.execute(
         "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, policy_id, month, "
         "row_keys_recorded, row_key) SELECT 'payments', _source_row, 'run-a', true, policy_id, "
-        "date_trunc('month', transaction_date)::date, %s, %s FROM clean.payments WHERE payment_id = %s",
-        (keys, payment_id if keys else None, payment_id),
+        "CASE WHEN %s THEN date_trunc('month', transaction_date)::date END, %s, %s FROM clean.payments "
+        "WHERE payment_id = %s",
+        (month, keys, payment_id if keys else None, payment_id),
     )
 
 
@@ -756,3 +757,18 @@ def test_new_payments_are_added_to_the_tables_of_sums_as_a_full_build_would_coun
         "SELECT premium_collected_usd, payouts, claims_paid_usd FROM analytics.policy_financials "
         "WHERE policy_id = 'PO00000001'",
     ) == [(D(str(round(280 + premium, 2))), 2, D(str(400 + payout)))]
+
+
+def test_a_sum_whose_key_was_not_recorded_as_changed_is_still_merged_with_its_stored_row(built):
+    """The month-grouped tables take the new rows' sums by group; a payment whose month the heal did not record
+    among the changed keys still adds to its month's stored row instead of standing beside it."""
+    with psycopg2.connect(built) as conn, conn.cursor() as cur:
+        _heal_adds_payment(cur, "PA000000001", "PA000000101", 25.5, month=False)
+        refreshed = analytics.refresh(conn, "run-b")
+    conn.close()
+    got = _keyed(built)
+    with psycopg2.connect(built) as conn:
+        analytics.build(conn)
+    conn.close()
+    assert refreshed.keys["months"] == 0 and "revenue_monthly" in refreshed.added
+    assert got == _keyed(built)

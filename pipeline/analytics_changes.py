@@ -122,8 +122,8 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
         cur,
         "customers",
         "SELECT customer_id AS key FROM analytics_taken WHERE customer_id IS NOT NULL "
-        "UNION SELECT customer_id FROM clean.policies WHERE policy_id IN (SELECT key FROM {}) "
-        "AND customer_id IS NOT NULL",
+        "UNION SELECT customer_id FROM clean.policies WHERE policy_id = ANY(ARRAY(SELECT key FROM {})) "
+        "AND customer_id IS NOT NULL",  # by the primary key: a semi-join scanned every policy
         changed("policies"),
     )
     # The month-grouped tables: an incremental heal changes no clean row another row's group is read from (a new

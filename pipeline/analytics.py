@@ -1,5 +1,5 @@
 """Builds analytics.* from the numbered SQL files in pipeline/sql/analytics, all in one transaction; after incremental
-heals, the keyed tables are refreshed for the changed keys only."""
+heals, the keyed tables are refreshed for the changed keys only, the tables of sums by adding the new rows' sums."""
 
 from __future__ import annotations
 
@@ -111,8 +111,9 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
             elif adds is not None and changes.not_additive is None:
                 then = {adds.group(2): adds.group(3)} if adds.group(2) else {}
                 column, keys = keyed.groups()
-                cur.execute(_additive_refresh(cur, text, column, keys, adds.group(1).split(", "), then))
-                added.append(_keyed_select(text, column, keys)[0])
+                name, refresh_by_adding = _additive_refresh(cur, text, column, keys, adds.group(1).split(", "), then)
+                cur.execute(refresh_by_adding)
+                added.append(name)
             else:
                 cur.execute(_keyed_refresh(text, *keyed.groups()))
         counts = {}
@@ -171,11 +172,13 @@ def _keyed_refresh(text: str, column: str, keys: str) -> sql.Composed:
     )
 
 
-def _additive_refresh(cur, text: str, column: str, keys: str, adds: list[str], then: dict[str, str]) -> sql.Composed:
-    """A keyed table's rows for the changed keys, with the sums of the new rows added: the stored rows of those keys
-    and the new rows' sums (the file's SELECT over the new rows only) grouped by every other column, as the file's
-    own GROUP BY would group them all; `then`: columns computed from the sums, computed again. The sums are exact
-    (counts, and cents: analytics_changes.SUMMED)."""
+def _additive_refresh(
+    cur, text: str, column: str, keys: str, adds: list[str], then: dict[str, str]
+) -> tuple[str, sql.Composed]:
+    """A keyed table's name, and its rows for the changed keys with the sums of the new rows added: the stored rows
+    of those keys and the new rows' sums (the file's SELECT over the new rows only) grouped by every other column,
+    as the file's own GROUP BY would group them all; `then`: columns computed from the sums, computed again. The sums
+    are exact (counts, and cents: analytics_changes.SUMMED)."""
     name, select = _keyed_select(text, column, keys, new=True)
     cur.execute(
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
@@ -199,15 +202,14 @@ def _additive_refresh(cur, text: str, column: str, keys: str, adds: list[str], t
         "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND a.attname = %s)",
         (f"analytics.{name}", column),
     )
-    # The changed keys and those of the new rows' sums: the same by what the heals record, and if they were not, a
-    # sum's stored row is still merged with it rather than kept beside it.
-    merged = sql.SQL("{} UNION SELECT {} FROM {}").format(
-        _changed(keys), sql.Identifier(column), sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
-    )
-    among = sql.SQL("= ANY(ARRAY({}))" if cur.fetchone()[0] else "IN ({})").format(merged)
+    indexed = cur.fetchone()[0]
     scratch = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_refreshed_{name}"))
     added = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
-    return sql.SQL(
+    # The changed keys and those of the new rows' sums: the same by what the heals record, and if they were not, a
+    # sum's stored row is still merged with it rather than kept beside it.
+    merged = sql.SQL("{} UNION SELECT {} FROM {}").format(_changed(keys), sql.Identifier(column), added)
+    among = sql.SQL("= ANY(ARRAY({}))" if indexed else "IN ({})").format(merged)
+    return name, sql.SQL(
         "DROP TABLE IF EXISTS {scratch}, {added};\n"
         "CREATE UNLOGGED TABLE {added} WITH (autovacuum_enabled = false) AS\n{select};\n"
         "CREATE UNLOGGED TABLE {scratch} WITH (autovacuum_enabled = false) AS\n"

@@ -20,9 +20,11 @@ KEYED = re.compile(r"^-- keyed: (\w+) in (\w+)$", re.MULTILINE)  # a table refre
 # clean) sums only the rows the heals added, where the marker says `true /*keys: EXPR in SET, new: EXPR in TABLE*/`:
 # `EXPR IN (the new rows' primary keys)` (their keys are changed keys, by what the heals record), and adds those sums
 # to the stored ones of the same group (a new group is inserted).
-KEYS = re.compile(r"\btrue /\*keys: ([\w.]+) in (\w+)(?:, new: ([\w.]+) in (\w+))?\*/")
-# A column computed from the sums (`; then COLUMN = EXPRESSION`) is computed again from the new sums.
-ADDS = re.compile(r"^-- adds: (\w+(?:, \w+)*)(?:; then (\w+) = (.+))?$", re.MULTILINE)
+KEYS = re.compile(r"\btrue /\*keys: (.+?) in (\w+)(?:, new: (.+?) in (\w+))?\*/")
+# Columns computed from the sums (`; then COLUMN = EXPRESSION`, as many as there are) are computed again from the new
+# sums.
+ADDS = re.compile(r"^-- adds: (\w+(?:, \w+)*)((?:; then \w+ = .+?)*)$", re.MULTILINE)
+THEN = re.compile(r"; then (\w+) = (.+?)(?=; then |$)")
 CREATE_TABLE = re.compile(r"^CREATE TABLE analytics\.(\w+) AS\n(.*?);$", re.MULTILINE | re.DOTALL)
 
 
@@ -109,7 +111,7 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
             if keyed is None or changes.full is not None:
                 cur.execute(text)
             elif adds is not None and changes.not_additive is None:
-                then = {adds.group(2): adds.group(3)} if adds.group(2) else {}
+                then = dict(THEN.findall(adds.group(2)))
                 column, keys = keyed.groups()
                 name, refresh_by_adding = _additive_refresh(cur, text, column, keys, adds.group(1).split(", "), then)
                 cur.execute(refresh_by_adding)

@@ -16,7 +16,7 @@ KEYED_SOURCES = ("customers", "policies", "claims", "payments")
 KEYS_OF = {
     "customers": {"customer_id": "h.customer_id"},
     "policies": {"policy_id": "h.policy_id", "customer_id": "h.customer_id"},
-    "claims": {"policy_id": "h.policy_id"},
+    "claims": {"policy_id": "h.policy_id", "month": "date_trunc('month', h.claim_date)::date"},
     "payments": {"policy_id": "h.policy_id", "month": "date_trunc('month', h.transaction_date)::date"},
 }
 # The key columns of ops.analytics_pending, each with what a source without that key records.
@@ -127,7 +127,7 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
         changed("policies"),
     )
     # The month-grouped tables: an incremental heal changes no clean row another row's group is read from (a new
-    # row that would is a full heal), so only the months of the new payments change.
+    # row that would is a full heal), so only the months of the new payments and claims change.
     _make(cur, "months", "SELECT DISTINCT month AS key FROM analytics_taken WHERE month IS NOT NULL")
     cur.execute(sql.SQL("ANALYZE {}, {}").format(changed("customers"), changed("months")))
     keys = {}

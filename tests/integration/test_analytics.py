@@ -695,25 +695,38 @@ def test_a_change_to_the_code_or_sql_that_builds_the_analytics_builds_them_whole
     assert upgraded.full == "the analytics SQL or the code that builds it changed"
 
 
-KEYED_TABLES = ("policy_summary", "policy_financials", "revenue_monthly", "loss_ratio", "customer_values")
+KEYED_TABLES = (
+    "policy_summary",
+    "claims_trends",
+    "policy_financials",
+    "revenue_monthly",
+    "loss_ratio",
+    "customer_values",
+)
 
 
-def _heal_adds_payment(cur, like: str, payment_id: str, amount: float, keys: bool = True, month: bool = True) -> None:
-    """What an incremental heal does for a new payment: the row in clean (a copy of `like` under a new id, amount
-    and row number) and in ops.analytics_pending with its keys and primary key (`keys` False: as a version that
-    recorded no primary keys did; `month` False: its month left out of the keys)."""
+# What the month key of a new row of each table is (analytics_changes.KEYS_OF), and the columns a copy changes.
+_DATED = {"payments": "transaction_date", "claims": "claim_date"}
+
+
+def _heal_adds(cur, table: str, like: str, row_id: str, amount: float, keys: bool = True, month: bool = True) -> None:
+    """What an incremental heal does for a new payment or claim: the row in clean (a copy of `like` under a new id,
+    amount and row number) and in ops.analytics_pending with its keys and primary key (`keys` False: as a version
+    that recorded no primary keys did; `month` False: its month left out of the keys)."""
+    key, money = ("payment_id", "amount") if table == "payments" else ("claim_id", "claim_amount")
     cur.execute(
-        "INSERT INTO clean.payments SELECT (jsonb_populate_record(NULL::clean.payments, to_jsonb(p) || "
-        "jsonb_build_object('payment_id', %s, 'transaction_id', 'T' || %s, 'amount', %s, '_source_row', "
-        "(SELECT max(_source_row) + 1 FROM clean.payments)))).* FROM clean.payments p WHERE payment_id = %s",
-        (payment_id, payment_id, amount, like),
+        f"INSERT INTO clean.{table} SELECT (jsonb_populate_record(NULL::clean.{table}, to_jsonb(p) || "
+        f"jsonb_build_object('{key}', %s, '{money}', %s, '_source_row', (SELECT max(_source_row) + 1 FROM "
+        f"clean.{table})) || CASE WHEN %s = 'payments' THEN jsonb_build_object('transaction_id', 'T' || %s) "
+        f"ELSE '{{}}' END)).* FROM clean.{table} p WHERE {key} = %s",
+        (row_id, amount, table, row_id, like),
     )
     cur.execute(
         "INSERT INTO ops.analytics_pending (table_name, source_row, run_id, keys_recorded, policy_id, month, "
-        "row_keys_recorded, row_key) SELECT 'payments', _source_row, 'run-a', true, policy_id, "
-        "CASE WHEN %s THEN date_trunc('month', transaction_date)::date END, %s, %s FROM clean.payments "
-        "WHERE payment_id = %s",
-        (month, keys, payment_id if keys else None, payment_id),
+        f"row_keys_recorded, row_key) SELECT %s, _source_row, 'run-a', true, policy_id, "
+        f"CASE WHEN %s THEN date_trunc('month', {_DATED[table]})::date END, %s, %s FROM clean.{table} "
+        f"WHERE {key} = %s",
+        (table, month, keys, row_id if keys else None, row_id),
     )
 
 
@@ -729,16 +742,17 @@ def _keyed(url: str) -> dict[str, list]:
         (25.5, 40.1, False, "the new rows of payments were recorded without their primary keys"),
     ],
 )
-def test_new_payments_are_added_to_the_tables_of_sums_as_a_full_build_would_count_them(
+def test_new_payments_and_claims_are_added_to_the_tables_of_sums_as_a_full_build_would_count_them(
     built, premium, payout, keys, not_additive
 ):
-    """A premium of PO1 and a payout of its claim CL1 arrive: the tables of sums add them to the stored sums of
-    their customer, policy and month, or (an amount in fractions of a cent, no primary keys recorded) read those
-    keys' rows again; either way each keyed table holds what a full build gives."""
+    """A premium of PO1, a payout of its claim CL1 and another claim of PO1 arrive: the tables of sums add them to
+    the stored sums of their customer, policy and month, or (an amount in fractions of a cent, no primary keys
+    recorded) read those keys' rows again; either way each keyed table holds what a full build gives."""
     before = _keyed(built)
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        _heal_adds_payment(cur, "PA000000001", "PA000000101", premium, keys)
-        _heal_adds_payment(cur, "PA000000009", "PA000000102", payout, keys)
+        _heal_adds(cur, "payments", "PA000000001", "PA000000101", premium, keys)
+        _heal_adds(cur, "payments", "PA000000009", "PA000000102", payout, keys)
+        _heal_adds(cur, "claims", "CL00000001", "CL00000101", 250.25, keys)
         refreshed = analytics.refresh(conn, "run-b")
     conn.close()
     got = _keyed(built)
@@ -746,10 +760,10 @@ def test_new_payments_are_added_to_the_tables_of_sums_as_a_full_build_would_coun
         analytics.build(conn)
     conn.close()
     assert got == _keyed(built)
-    assert [t for t in KEYED_TABLES if got[t] == before[t]] == []  # each took the new payments in
+    assert [t for t in KEYED_TABLES if got[t] == before[t]] == []  # each took the new rows in
     assert refreshed.full is None and refreshed.keys == {"policies": 1, "customers": 1, "months": 1}
     assert refreshed.not_additive == not_additive
-    added = ["policy_summary", "policy_financials", "revenue_monthly", "loss_ratio"]
+    added = ["policy_summary", "claims_trends", "policy_financials", "revenue_monthly", "loss_ratio"]
     assert refreshed.added == (added if not_additive is None else [])
     # PO1 (CU1): premium 100 + 80 + 100 + the new one, payouts 400 + the new one, in June 2025 (PA1's and PA9's month).
     assert rows(
@@ -763,7 +777,7 @@ def test_a_sum_whose_key_was_not_recorded_as_changed_is_still_merged_with_its_st
     """The month-grouped tables take the new rows' sums by group; a payment whose month the heal did not record
     among the changed keys still adds to its month's stored row instead of standing beside it."""
     with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        _heal_adds_payment(cur, "PA000000001", "PA000000101", 25.5, month=False)
+        _heal_adds(cur, "payments", "PA000000001", "PA000000101", 25.5, month=False)
         refreshed = analytics.refresh(conn, "run-b")
     conn.close()
     got = _keyed(built)

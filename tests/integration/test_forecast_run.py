@@ -36,7 +36,7 @@ def test_a_run_forecasts_each_claim_type_after_the_last_whole_month(healed_url):
 def test_a_short_history_is_stored_as_a_note_not_a_line(healed_url):
     """The same warehouse with only the last 18 months of claims kept: every type says why it has no forecast."""
     with psycopg2.connect(healed_url) as conn, conn.cursor() as cur:
-        cur.execute("ALTER MATERIALIZED VIEW analytics.claims_trends RENAME TO claims_trends_all")
+        cur.execute("ALTER TABLE analytics.claims_trends RENAME TO claims_trends_all")
         cur.execute("""CREATE TABLE analytics.claims_trends AS SELECT * FROM analytics.claims_trends_all
                        WHERE month >= (SELECT date_trunc('month', max(claim_date)) - interval '17 months'
                                        FROM clean.claims)""")

@@ -206,7 +206,13 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     built = _transform(incremental, run)
     assert built["built"] == "incremental", built
     # The tables of sums added the new rows' sums to theirs, without reading the history (compared below).
-    assert built["added"] == ["policy_summary", "policy_financials", "revenue_monthly", "loss_ratio"], built
+    assert built["added"] == [
+        "policy_summary",
+        "claims_trends",
+        "policy_financials",
+        "revenue_monthly",
+        "loss_ratio",
+    ], built
     assert "not_additive" not in built
     policies, customers = (
         query(incremental, f"SELECT count(*) FROM clean.{t}")[0][0] for t in ("policies", "customers")
@@ -228,7 +234,7 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     refreshed = built["refreshed"]
     assert (
         f" incremental, {refreshed['policies']:,} policies, {refreshed['customers']:,} customers, "
-        f"{refreshed['months']:,} months refreshed (4 tables by adding the new rows) " in (shown["Transform()"])
+        f"{refreshed['months']:,} months refreshed (5 tables by adding the new rows) " in (shown["Transform()"])
     ), shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"

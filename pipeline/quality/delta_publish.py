@@ -16,7 +16,7 @@ from . import corrections, late_parents
 from .delta_heal import Totals, again_table, reflag_table, scratch_tables
 from .find import log_fixes
 from .gates import HealError
-from .work import Work, nested_loops, scalar
+from .work import Work, analyze_sampled, nested_loops, scalar
 
 
 def widen(cur, spec: TableSpec) -> None:
@@ -118,9 +118,7 @@ def append(cur, spec: TableSpec, work: Work, found, totals: Totals, run_id: str,
     cur.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (table.as_string(cur),))
     (counted,) = cur.fetchone()
     if counted < 0 or clean_rows > 1.1 * counted:
-        cur.execute("SET LOCAL default_statistics_target = 30")
-        cur.execute(sql.SQL("ANALYZE {}").format(table))
-        cur.execute("RESET default_statistics_target")
+        analyze_sampled(cur, 30, table)
     work.drop(cur)
     return clean_rows
 

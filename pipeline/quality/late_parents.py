@@ -8,7 +8,7 @@ from psycopg2 import sql
 from ..tables import TABLES, TableSpec
 from ..warehouse import qualified
 from .rules import reference_rules
-from .work import key_expr
+from .work import analyze_sampled, key_expr
 
 WAITING = sql.Identifier("waiting_for_parents")
 
@@ -122,9 +122,7 @@ def analyze(cur, quarantine: sql.Composable) -> None:
     """Statistics of the table's quarantine partition (autovacuum leaves it alone) and of the waiting rows, from a
     small sample: without them the planner took the quarantine of 2.6 million payments for 31,000 rows, and looked
     up the rows checked again by a scan of all of it (2.2 s at scale 10)."""
-    cur.execute("SET LOCAL default_statistics_target = 10")
-    cur.execute(sql.SQL("ANALYZE {}, ops.waiting_for_parent").format(quarantine))
-    cur.execute("RESET default_statistics_target")
+    analyze_sampled(cur, 10, quarantine, sql.SQL("ops.waiting_for_parent"))
 
 
 def may_have_arrived(spec: TableSpec, marks: dict[str, int] | None = None) -> sql.Composable:

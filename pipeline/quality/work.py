@@ -105,6 +105,13 @@ def scalar(cur, query: sql.Composable) -> int:
     return cur.fetchone()[0]
 
 
+def analyze_sampled(cur, target: int, *tables: sql.Composable) -> None:
+    """ANALYZE from a sample of 300 x `target` rows (default_statistics_target for these tables only)."""
+    cur.execute(f"SET LOCAL default_statistics_target = {int(target)}")
+    cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(tables)))
+    cur.execute("RESET default_statistics_target")
+
+
 @contextmanager
 def nested_loops(cur) -> Iterator[None]:
     """For statements that look up a few rows by an index (the quarantine by source row): heals plan with nested

@@ -734,6 +734,19 @@ def _keyed(url: str) -> dict[str, list]:
     return {t: sorted(rows(url, f"SELECT * FROM analytics.{t}"), key=repr) for t in KEYED_TABLES}
 
 
+def _refreshed_beside_a_full_build(url: str, arrive) -> tuple[analytics.Built, dict[str, list], dict[str, list]]:
+    """The rows `arrive(cur)` adds as heals do, taken in by a refresh; the keyed tables then, and after a full build."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        arrive(cur)
+        refreshed = analytics.refresh(conn, "run-b")
+    conn.close()
+    got = _keyed(url)
+    with psycopg2.connect(url) as conn:
+        analytics.build(conn)
+    conn.close()
+    return refreshed, got, _keyed(url)
+
+
 @pytest.mark.parametrize(
     ("premium", "payout", "keys", "not_additive"),
     [
@@ -749,17 +762,14 @@ def test_new_payments_and_claims_are_added_to_the_tables_of_sums_as_a_full_build
     the stored sums of their customer, policy and month, or (an amount in fractions of a cent, no primary keys
     recorded) read those keys' rows again; either way each keyed table holds what a full build gives."""
     before = _keyed(built)
-    with psycopg2.connect(built) as conn, conn.cursor() as cur:
+
+    def arrive(cur):
         _heal_adds(cur, "payments", "PA000000001", "PA000000101", premium, keys)
         _heal_adds(cur, "payments", "PA000000009", "PA000000102", payout, keys)
         _heal_adds(cur, "claims", "CL00000001", "CL00000101", 250.25, keys)
-        refreshed = analytics.refresh(conn, "run-b")
-    conn.close()
-    got = _keyed(built)
-    with psycopg2.connect(built) as conn:
-        analytics.build(conn)
-    conn.close()
-    assert got == _keyed(built)
+
+    refreshed, got, full = _refreshed_beside_a_full_build(built, arrive)
+    assert got == full
     assert [t for t in KEYED_TABLES if got[t] == before[t]] == []  # each took the new rows in
     assert refreshed.full is None and refreshed.keys == {"policies": 1, "customers": 1, "months": 1}
     assert refreshed.not_additive == not_additive
@@ -776,13 +786,8 @@ def test_new_payments_and_claims_are_added_to_the_tables_of_sums_as_a_full_build
 def test_a_sum_whose_key_was_not_recorded_as_changed_is_still_merged_with_its_stored_row(built):
     """The month-grouped tables take the new rows' sums by group; a payment whose month the heal did not record
     among the changed keys still adds to its month's stored row instead of standing beside it."""
-    with psycopg2.connect(built) as conn, conn.cursor() as cur:
-        _heal_adds(cur, "payments", "PA000000001", "PA000000101", 25.5, month=False)
-        refreshed = analytics.refresh(conn, "run-b")
-    conn.close()
-    got = _keyed(built)
-    with psycopg2.connect(built) as conn:
-        analytics.build(conn)
-    conn.close()
+    refreshed, got, full = _refreshed_beside_a_full_build(
+        built, lambda cur: _heal_adds(cur, "payments", "PA000000001", "PA000000101", 25.5, month=False)
+    )
     assert refreshed.keys["months"] == 0 and "revenue_monthly" in refreshed.added
-    assert got == _keyed(built)
+    assert got == full

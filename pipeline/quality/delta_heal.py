@@ -129,11 +129,15 @@ def gather(cur, spec: TableSpec, work: Work, stage: bool, basis: Basis) -> str |
     for a parent does not match the quarantine)."""
     again = again_table(spec)
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(scratch_tables(spec))))
+    # The parents' rows numbered after their marks through the BRIN index, never a scan: raw has no statistics,
+    # and the planner's guess of a third of the table scanned raw.policies and raw.claims whole (22 ms each).
+    cur.execute("SET LOCAL enable_seqscan = off")
     cur.execute(
         sql.SQL(
             "CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS SELECT DISTINCT source_row FROM ({}) a"
         ).format(again, may_have_arrived(spec, basis.parent_rows))
     )
+    cur.execute("SET LOCAL enable_seqscan = on")
     cur.execute(sql.SQL("ANALYZE {}").format(again))
     with nested_loops(cur):
         missing = scalar(
@@ -173,8 +177,9 @@ def _never_null(spec: TableSpec, context: str) -> bool:
 
 def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
     """Before the survivor rules: the clean rows they compare the new rows with (same key, same customer and type),
-    added to the rows being checked and listed in the context table."""
+    kept whole in the context table and added to the rows being checked."""
     clean = qualified("clean", spec.name)
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
     tests = []
     for context in (r.context for r in rules if r.phase == "survivors" and r.context):
         # Columns never null (a key, a NOT NULL column of clean) are compared as they are, with the key's index;
@@ -182,24 +187,28 @@ def add_context(cur, spec: TableSpec, work: Work, rules: list[Rule]) -> None:
         # every clean row as text cost 3.7 s of an increment at scale 10 (policies by customer and type).
         shown, listed = (f"({context})", context) if _never_null(spec, context) else (f"ROW({context})::text",) * 2
         tests.append(
-            sql.SQL("SELECT h._source_row FROM {} h WHERE {} IN (SELECT {} FROM {} h)").format(
+            sql.SQL("SELECT h.* FROM {} h WHERE {} IN (SELECT {} FROM {} h)").format(
                 clean, sql.SQL(shown), sql.SQL(listed), work.rows
             )
         )
-    # One select per tie, not one scan testing them all: a key's ties are looked up in its index.
-    tied = sql.SQL(" UNION ").join(tests) if tests else sql.SQL("SELECT NULL::bigint AS _source_row WHERE false")
+    # One select per tie, not one scan testing them all: a key's ties are looked up in its index. The rows whole,
+    # not their row numbers: finding them again in clean by row number read the whole table (policies at scale 1.0:
+    # 67 ms of an increment's heal, and as much again in settle_context).
+    tied = (
+        sql.SQL("SELECT DISTINCT ON (_source_row) {} FROM ({}) t").format(cols, sql.SQL(" UNION ALL ").join(tests))
+        if tests
+        else sql.SQL("SELECT {} FROM {} WHERE false").format(cols, clean)
+    )
     with nested_loops(cur):
         cur.execute(
             sql.SQL("CREATE UNLOGGED TABLE {} WITH (autovacuum_enabled = false) AS {}").format(
                 context_table(spec), tied
             )
         )
-    cols = sql.SQL(", ").join(map(sql.Identifier, [*spec.column_names, "_source_row", "_flags"]))
     cur.execute(
-        sql.SQL(
-            "INSERT INTO {rows} ({cols}) SELECT {cols} FROM {clean} WHERE _source_row IN "
-            "(SELECT _source_row FROM {context})"
-        ).format(rows=work.rows, cols=cols, clean=clean, context=context_table(spec))
+        sql.SQL("INSERT INTO {rows} ({cols}) SELECT {cols} FROM {context}").format(
+            rows=work.rows, cols=cols, context=context_table(spec)
+        )
     )
 
 
@@ -220,7 +229,7 @@ def settle_context(cur, spec: TableSpec, work: Work) -> Settled:
     """The clean rows compared with the new ones leave the rows being healed. A quarantine or correction found on
     one (a new row comes first) is a full heal's to decide; a flag (an Active policy overlapping one that arrived
     later but starts first) is added to the clean row by append(), as a full heal would have it."""
-    clean, context, reflag = qualified("clean", spec.name), context_table(spec), reflag_table(spec)
+    context, reflag = context_table(spec), reflag_table(spec)
     cur.execute(
         sql.SQL(
             "SELECT min(rule_id), count(*) FROM {} WHERE source_row IN (SELECT _source_row FROM {}) "
@@ -236,14 +245,12 @@ def settle_context(cur, spec: TableSpec, work: Work) -> Settled:
             "SELECT f.source_row, f.rule_id, f.rule_id = ANY(coalesce(c._flags, '{{}}')) AS already, "
             "coalesce(cardinality(c._flags), 0) > 0 OR EXISTS (SELECT 1 FROM {log} l WHERE l.source_row = f.source_row "
             "AND l.rule_id <> {arrived}) AS was_flawed "
-            "FROM {found} f JOIN {clean} c ON c._source_row = f.source_row "
-            "WHERE f.source_row IN (SELECT _source_row FROM {context})"
+            "FROM {found} f JOIN {context} c ON c._source_row = f.source_row"
         ).format(
             reflag=reflag,
             log=qualified("quality", f"heal_log_{spec.name}"),
             arrived=sql.Literal(f"{spec.name}.parent_arrived"),
             found=work.found,
-            clean=clean,
             context=context,
         )
     )

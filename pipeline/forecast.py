@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
+import importlib.metadata
 import threading
 import warnings
 
@@ -217,14 +219,35 @@ COMMENT ON TABLE analytics.claims_forecast IS
 """
 
 
-def store(conn) -> int:
-    """Rebuild analytics.claims_forecast from analytics.claims_trends inside the caller's transaction; rows."""
+def inputs_digest(months: dict[str, pd.DataFrame], code: str) -> str:
+    """Digest of what a forecast is made from: the whole months per claim type, the code (`code`) and the versions of
+    the libraries that fit and simulate."""
+    libraries = ",".join(importlib.metadata.version(name) for name in ("statsmodels", "numpy", "pandas"))
+    digest = hashlib.sha256(f"{code};{libraries}".encode())
+    for claim_type, series in months.items():
+        digest.update(claim_type.encode() + b"\0" + series.to_csv().encode())
+    return digest.hexdigest()
+
+
+def store(conn, code: str = "") -> int:
+    """Rebuild analytics.claims_forecast from analytics.claims_trends inside the caller's transaction, unless what it
+    learns from (the whole months, and `code`: a digest of the code that forecasts) is what it was made from; rows."""
     with conn.cursor() as cur:
         cur.execute("SELECT month, claim_type, claims, total_amount FROM analytics.claims_trends")
         trends = pd.DataFrame(cur.fetchall(), columns=["month", "claim_type", "claims", "total_amount"])
         cur.execute("SELECT max(claim_date) FROM clean.claims")
         last_day = cur.fetchone()[0]
-        rows = forecast(trends, pd.Timestamp(last_day) if last_day else None)
+        last = pd.Timestamp(last_day) if last_day else None
+        inputs = inputs_digest(monthly(trends, last), code)
+        cur.execute(
+            "SELECT to_regclass('analytics.claims_forecast') IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM ops.forecast_basis WHERE inputs = %s)",
+            (inputs,),
+        )
+        if cur.fetchone()[0]:
+            cur.execute("SELECT count(*) FROM analytics.claims_forecast")
+            return cur.fetchone()[0]
+        rows = forecast(trends, last)
         cur.execute(TABLE_DDL)
         values = [
             tuple(None if pd.isna(v) else v.date() if isinstance(v, pd.Timestamp) else v for v in row)
@@ -234,4 +257,9 @@ def store(conn) -> int:
             sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         )
         execute_values(cur, insert.as_string(cur), values)
+        cur.execute(
+            "INSERT INTO ops.forecast_basis (inputs) VALUES (%s) "
+            "ON CONFLICT (only_row) DO UPDATE SET inputs = excluded.inputs",
+            (inputs if code else "",),  # without the code's digest, the next store makes it again
+        )
     return len(values)

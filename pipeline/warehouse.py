@@ -130,29 +130,41 @@ def _create(conn) -> None:
         cur.execute("SELECT quality.add_partitions(%s)", (list(TABLES),))
 
 
+# What ready() looks for: tables, and columns added to tables after they were first made (table, column).
+READY_TABLES = (
+    "quality.table_results",
+    "ops.markers",
+    "quality.resolutions",
+    "ops.run_summary",
+    "ops.source_gone",
+    "ops.forgotten_parts",
+    "ops.source_parts",
+    "ops.incremental_basis",
+    "ops.waiting_for_parent",
+    "ops.analytics_pending",
+    "ops.forecast_basis",
+)
+READY_COLUMNS = (
+    ("ops.runs", "tasks_planned"),
+    ("quality.table_results", "replaced"),
+    ("ops.analytics_pending", "keys_recorded"),
+    ("ops.incremental_basis", "parent_rows"),
+    ("ops.analytics_pending", "row_key"),
+)
+
+
 def ready(conn) -> bool:
     """The ops and quality tables exist as this code expects (then no bootstrap: its DDL would wait for every
     open transaction on those tables, e.g. a long heal in another worker)."""
+    # pg_attribute, not information_schema.columns: 0.3 ms instead of 8-10 ms, at the start and end of every task.
     with conn.cursor() as cur:
-        cur.execute("""SELECT to_regclass('quality.table_results') IS NOT NULL AND to_regclass('ops.markers') IS NOT NULL AND to_regclass('quality.resolutions') IS NOT NULL
-                              AND to_regclass('ops.run_summary') IS NOT NULL
-                              AND to_regclass('ops.source_gone') IS NOT NULL
-                              AND to_regclass('ops.forgotten_parts') IS NOT NULL
-                              AND to_regclass('ops.source_parts') IS NOT NULL
-                              AND to_regclass('ops.incremental_basis') IS NOT NULL
-                              AND to_regclass('ops.waiting_for_parent') IS NOT NULL
-                              AND to_regclass('ops.analytics_pending') IS NOT NULL
-                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'runs' AND column_name = 'tasks_planned')
-                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'quality'
-                                          AND table_name = 'table_results' AND column_name = 'replaced')
-                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'analytics_pending' AND column_name = 'keys_recorded')
-                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'incremental_basis' AND column_name = 'parent_rows')
-                              AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'ops'
-                                          AND table_name = 'analytics_pending' AND column_name = 'row_key')""")
-        return cur.fetchone()[0]
+        cur.execute(
+            "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest(%s) AS t(t) "
+            "UNION ALL SELECT count(*) = %s FROM pg_attribute a JOIN unnest(%s, %s) AS c(t, col) "
+            "ON a.attrelid = to_regclass(c.t) AND a.attname = c.col AND NOT a.attisdropped",
+            (list(READY_TABLES), len(READY_COLUMNS), [t for t, _ in READY_COLUMNS], [c for _, c in READY_COLUMNS]),
+        )
+        return all(ok for (ok,) in cur.fetchall())
 
 
 def qualified(schema: str, table: str) -> sql.Composed:

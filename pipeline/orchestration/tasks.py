@@ -313,7 +313,7 @@ class Transform(PipelineTask):
         off = None if config.incremental() else "incremental builds are off ([sources] incremental)"
         built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off)
         statsmodels.join()
-        counts = built.counts | {"claims_forecast": forecast.store(conn)}
+        counts = built.counts | {"claims_forecast": forecast.store(conn, markers.source_digest(forecast))}
         how: dict[str, object] = {"built": "full", "why": built.full}
         if built.full is None:  # the changed keys, the keyed tables that added the new rows' sums, or why none could
             how = {"built": "incremental", "refreshed": built.keys, "added": built.added}

@@ -47,3 +47,26 @@ def test_a_short_history_is_stored_as_a_note_not_a_line(healed_url):
     conn.close()
     assert stored == total and with_month == 0
     assert note.startswith("history too short: 18 whole months") or note.startswith("history too short: 17 whole")
+
+
+def test_the_forecast_is_made_again_only_when_what_it_learns_from_changes(healed_url):
+    """The same whole months and code: the stored forecast is kept (not even rewritten); a changed whole month, or
+    other code, makes it again."""
+    with psycopg2.connect(healed_url) as conn, conn.cursor() as cur:
+
+        def made_by(code: str) -> int:
+            forecast.store(conn, code)
+            cur.execute("SELECT 'analytics.claims_forecast'::regclass::oid")
+            return cur.fetchone()[0]
+
+        first = made_by("version 1")
+        assert made_by("version 1") == first
+        cur.execute(
+            "UPDATE analytics.claims_trends SET claims = claims + 5 WHERE month = "
+            "(SELECT min(month) FROM analytics.claims_trends)"
+        )
+        second = made_by("version 1")
+        assert second != first
+        assert made_by("version 2") != second
+        conn.rollback()  # the shared warehouse stays as the run left it
+    conn.close()

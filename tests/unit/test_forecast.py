@@ -82,6 +82,25 @@ def test_a_partial_last_month_is_left_out_of_the_history():
     assert out["history_months"].iloc[0] == 48
 
 
+def test_what_a_forecast_learns_from_leaves_out_the_month_not_yet_whole():
+    """The digest that decides whether Transform forecasts again: a day's claims in the partial month change
+    nothing; a claim in a whole month, or the month becoming whole, does."""
+    history = trends(49)  # January 2024 only up to the 9th
+
+    def digest(frame: pd.DataFrame, last_day: str) -> str:
+        return forecast.inputs_digest(forecast.monthly(frame, pd.Timestamp(last_day)), "code")
+
+    before = digest(history, "2024-01-09")
+    later = history.copy()
+    partial = later["month"] == later["month"].max()
+    later.loc[partial, "claims"] += 3
+    assert digest(later, "2024-01-10") == before
+    assert digest(later, "2024-01-31") != before  # January is whole now: learnt from
+    older = history.copy()
+    older.loc[older.index[0], "claims"] += 1
+    assert digest(older, "2024-01-09") != before
+
+
 def test_months_without_claims_count_as_zero_and_mape_skips_them():
     history = trends(40)
     history = history[~((history["claim_type"] == "Theft") & (history["month"] == pd.Timestamp("2022-03-01").date()))]

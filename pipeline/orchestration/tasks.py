@@ -6,6 +6,7 @@ import functools
 import logging
 
 import luigi
+from psycopg2.extras import execute_values
 
 from .. import (
     analytics,
@@ -256,10 +257,10 @@ def quality_record(conn, result: heal.HealResult, run_id: str) -> None:
                 result.superseded,
             ),
         )
-        cur.executemany(
+        execute_values(  # one statement for all the rules (executemany: one per rule, 50 round trips)
+            cur,
             """INSERT INTO quality.rule_results (run_id, table_name, rule_id, description, severity,
-                           action, rows_checked, violations, fixed, quarantined, flagged)
-                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                           action, rows_checked, violations, fixed, quarantined, flagged) VALUES %s""",
             [
                 (
                     run_id,

@@ -28,6 +28,9 @@ class warehouse(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg s
 
 class sources(luigi.Config):  # noqa: N801
     data_dir = luigi.Parameter(default="data", description="folder of the eleven source Parquet files")
+    incremental = luigi.BoolParameter(
+        default=True, description="load and heal only what changed, where that gives what a full run would"
+    )
 
 
 class contracts(luigi.Config):  # noqa: N801
@@ -199,4 +202,4 @@ def incremental() -> bool:
     flag = _flag("PIPELINE_INCREMENTAL")
     if flag is not None:
         return flag
-    return luigi.configuration.get_config().getboolean("sources", "incremental", True)
+    return bool(sources().incremental)

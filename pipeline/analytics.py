@@ -205,23 +205,21 @@ def _additive_refresh(
         (f"analytics.{name}", column),
     )
     indexed = cur.fetchone()[0]
-    scratch = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_refreshed_{name}"))
     added = sql.SQL("ops.{}").format(sql.Identifier(f"analytics_added_{name}"))
     # The changed keys and those of the new rows' sums: the same by what the heals record, and if they were not, a
     # sum's stored row is still merged with it rather than kept beside it.
     merged = sql.SQL("{} UNION SELECT {} FROM {}").format(_changed(keys), sql.Identifier(column), added)
     among = sql.SQL("= ANY(ARRAY({}))" if indexed else "IN ({})").format(merged)
+    # One statement takes the stored rows out and puts the summed ones in: the keys are looked up once, and nothing
+    # is written twice (before: a scratch table of the merged sums, a DELETE that looked the keys up again, an INSERT).
     return name, sql.SQL(
-        "DROP TABLE IF EXISTS {scratch}, {added};\n"
+        "DROP TABLE IF EXISTS {added};\n"
         "CREATE UNLOGGED TABLE {added} WITH (autovacuum_enabled = false) AS\n{select};\n"
-        "CREATE UNLOGGED TABLE {scratch} WITH (autovacuum_enabled = false) AS\n"
-        "SELECT {outputs} FROM (SELECT {kept}, {sums} FROM (SELECT * FROM analytics.{name} WHERE {column} {among} "
-        "UNION ALL SELECT * FROM {added}) x GROUP BY {kept}) summed;\n"
-        "DELETE FROM analytics.{name} WHERE {column} {among};\n"
-        "INSERT INTO analytics.{name} SELECT * FROM {scratch};\n"
-        "DROP TABLE {scratch}, {added};"
+        "WITH stored AS (DELETE FROM analytics.{name} WHERE {column} {among} RETURNING *)\n"
+        "INSERT INTO analytics.{name} SELECT {outputs} FROM (SELECT {kept}, {sums} FROM "
+        "(SELECT * FROM stored UNION ALL SELECT * FROM {added}) x GROUP BY {kept}) summed;\n"
+        "DROP TABLE {added};"
     ).format(
-        scratch=scratch,
         added=added,
         select=select,
         outputs=sql.SQL(", ").join(outputs),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +83,9 @@ class Built:
     not_additive: str | None = None  # why they read the changed keys' rows again instead
 
 
-def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
+def refresh(
+    conn, run_id: str | None, full_because: str | None = None, decided: Callable[[bool], None] | None = None
+) -> Built:
     """The analytics brought up to date inside the caller's transaction. After incremental heals only (the same SQL
     as the last build, no `full_because`), the keyed tables (a `-- keyed: COLUMN in SET` line) replace only the rows
     of the changed keys, read through the same SQL with its `true /*keys: EXPR in SET*/` markers made
@@ -90,11 +93,14 @@ def refresh(conn, run_id: str | None, full_because: str | None = None) -> Built:
 
     What is dropped is what the catalog holds, not what the files name: a view that changed kind (plain <->
     materialized) or whose file was removed goes too. Newest first; CASCADE and IF EXISTS cover the rest.
+    `decided(full)`: called once it is known whether everything is built again (and the changes are taken).
     """
     texts = [path.read_text() for path in sql_files()]
     built_from = fingerprint()
     with conn.cursor() as cur:
         changes = analytics_changes.take(cur, built_from, keyed_tables(texts), full_because)
+        if decided is not None:
+            decided(changes.full is not None)
         kinds = ("v", "m") if changes.full is None else ("v", "m", "r")
         cur.execute(
             """SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -52,6 +52,20 @@ def monthly(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> dict[str, pd
     return out
 
 
+def refit_likely(cur) -> bool:
+    """After an incremental analytics refresh has taken its changes (analytics_changes.take, in the caller's
+    transaction): whether the forecast is likely to be made again, so that statsmodels is worth importing beforehand.
+    Likely when there is no forecast yet, or a new claim falls in another month than the latest claim of the last
+    forecast (a whole month changed, or the latest month became whole). A month made whole by a claim on its last day
+    is not foreseen: store() imports statsmodels then, after the refresh (slower, the same forecast)."""
+    cur.execute(
+        "SELECT (SELECT date_trunc('month', latest_claim)::date FROM ops.forecast_basis), "
+        "min(month), max(month) FROM analytics_taken WHERE table_name = 'claims' AND month IS NOT NULL"
+    )
+    latest, first, last = cur.fetchone()
+    return latest is None or (first is not None and (first != latest or last != latest))
+
+
 def preload() -> threading.Thread:
     """Import statsmodels (most of a second) in a thread, while the caller waits on the database for the analytics
     build; join it before store()."""
@@ -258,8 +272,8 @@ def store(conn, code: str = "") -> int:
         )
         execute_values(cur, insert.as_string(cur), values)
         cur.execute(
-            "INSERT INTO ops.forecast_basis (inputs) VALUES (%s) "
-            "ON CONFLICT (only_row) DO UPDATE SET inputs = excluded.inputs",
-            (inputs if code else "",),  # without the code's digest, the next store makes it again
+            "INSERT INTO ops.forecast_basis (inputs, latest_claim) VALUES (%s, %s) "
+            "ON CONFLICT (only_row) DO UPDATE SET inputs = excluded.inputs, latest_claim = excluded.latest_claim",
+            (inputs if code else "", last_day),  # without the code's digest, the next store makes it again
         )
     return len(values)

@@ -309,11 +309,19 @@ class Transform(PipelineTask):
         )
 
     def work(self, conn, run_id: str) -> Figures:
-        statsmodels = forecast.preload()
+        importing = []
+
+        def decided(full: bool) -> None:
+            # statsmodels (half a second) imported while the database works, when the forecast will be made again.
+            with conn.cursor() as cur:
+                if full or forecast.refit_likely(cur):
+                    importing.append(forecast.preload())
+
         # After incremental heals, the keyed tables take in only the changed policies, customers and months.
         off = None if config.incremental() else "incremental builds are off ([sources] incremental)"
-        built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off)
-        statsmodels.join()
+        built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off, decided)
+        for thread in importing:
+            thread.join()
         counts = built.counts | {"claims_forecast": forecast.store(conn, markers.source_digest(forecast))}
         how: dict[str, object] = {"built": "full", "why": built.full}
         if built.full is None:  # the changed keys, the keyed tables that added the new rows' sums, or why none could

@@ -70,3 +70,29 @@ def test_the_forecast_is_made_again_only_when_what_it_learns_from_changes(healed
         assert made_by("version 2") != second
         conn.rollback()  # the shared warehouse stays as the run left it
     conn.close()
+
+
+def test_statsmodels_is_imported_beforehand_only_when_new_claims_leave_the_latest_month(healed_url):
+    """Transform's guess, from the months of the claims it takes in: claims of the latest month alone (the daily
+    case) need no refit; a claim in an earlier month, or in a later one, does."""
+    with psycopg2.connect(healed_url) as conn, conn.cursor() as cur:
+        forecast.store(conn, "version 1")
+        cur.execute("SELECT date_trunc('month', max(claim_date))::date FROM clean.claims")
+        (latest,) = cur.fetchone()
+        cur.execute("CREATE TEMPORARY TABLE analytics_taken (table_name text, month date) ON COMMIT DROP")
+
+        def likely(*months: dt.date) -> bool:
+            cur.execute("TRUNCATE analytics_taken")
+            cur.execute("INSERT INTO analytics_taken VALUES ('payments', %s)", ((latest - dt.timedelta(days=40)),))
+            for month in months:
+                cur.execute("INSERT INTO analytics_taken VALUES ('claims', %s)", (month,))
+            return forecast.refit_likely(cur)
+
+        assert not likely()  # no new claims: a payment of an earlier month changes nothing the forecast learns from
+        assert not likely(latest, latest)
+        assert likely(latest, (latest - dt.timedelta(days=1)).replace(day=1))
+        assert likely((latest + dt.timedelta(days=32)).replace(day=1))
+        cur.execute("DELETE FROM ops.forecast_basis")
+        assert likely(latest)  # no forecast made yet
+        conn.rollback()
+    conn.close()

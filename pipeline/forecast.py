@@ -245,22 +245,24 @@ def inputs_digest(months: dict[str, pd.DataFrame], code: str) -> str:
 
 def store(conn, code: str = "") -> int:
     """Rebuild analytics.claims_forecast from analytics.claims_trends inside the caller's transaction, unless what it
-    learns from (the whole months, and `code`: a digest of the code that forecasts) is what it was made from; rows."""
+    learns from (the whole months, and `code`: a digest of the code that forecasts) is what it was made from; rows.
+    Without `code`, always rebuilt (the warehouse needs no ops schema then)."""
     with conn.cursor() as cur:
         cur.execute("SELECT month, claim_type, claims, total_amount FROM analytics.claims_trends")
         trends = pd.DataFrame(cur.fetchall(), columns=["month", "claim_type", "claims", "total_amount"])
         cur.execute("SELECT max(claim_date) FROM clean.claims")
         last_day = cur.fetchone()[0]
         last = pd.Timestamp(last_day) if last_day else None
-        inputs = inputs_digest(monthly(trends, last), code)
-        cur.execute(
-            "SELECT to_regclass('analytics.claims_forecast') IS NOT NULL "
-            "AND EXISTS (SELECT 1 FROM ops.forecast_basis WHERE inputs = %s)",
-            (inputs,),
-        )
-        if cur.fetchone()[0]:
-            cur.execute("SELECT count(*) FROM analytics.claims_forecast")
-            return cur.fetchone()[0]
+        inputs = inputs_digest(monthly(trends, last), code) if code else None
+        if inputs is not None:
+            cur.execute(
+                "SELECT to_regclass('analytics.claims_forecast') IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM ops.forecast_basis WHERE inputs = %s)",
+                (inputs,),
+            )
+            if cur.fetchone()[0]:
+                cur.execute("SELECT count(*) FROM analytics.claims_forecast")
+                return cur.fetchone()[0]
         rows = forecast(trends, last)
         cur.execute(TABLE_DDL)
         values = [
@@ -271,9 +273,14 @@ def store(conn, code: str = "") -> int:
             sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         )
         execute_values(cur, insert.as_string(cur), values)
-        cur.execute(
-            "INSERT INTO ops.forecast_basis (inputs, latest_claim) VALUES (%s, %s) "
-            "ON CONFLICT (only_row) DO UPDATE SET inputs = excluded.inputs, latest_claim = excluded.latest_claim",
-            (inputs if code else "", last_day),  # without the code's digest, the next store makes it again
-        )
+        if inputs is not None:
+            cur.execute(
+                "INSERT INTO ops.forecast_basis (inputs, latest_claim) VALUES (%s, %s) ON CONFLICT (only_row) "
+                "DO UPDATE SET inputs = excluded.inputs, latest_claim = excluded.latest_claim",
+                (inputs, last_day),
+            )
+        else:  # made without knowing the code (a warehouse without ops.* too): the next Transform makes it again
+            cur.execute("SELECT to_regclass('ops.forecast_basis') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute("DELETE FROM ops.forecast_basis")
     return len(values)

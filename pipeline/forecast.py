@@ -243,9 +243,17 @@ def inputs_digest(months: dict[str, pd.DataFrame], code: str) -> str:
     return digest.hexdigest()
 
 
-def store(conn, code: str = "") -> int:
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """What store() left in analytics.claims_forecast: its rows, and whether it made them (False: kept them)."""
+
+    rows: int
+    made: bool
+
+
+def store(conn, code: str = "") -> Stored:
     """Rebuild analytics.claims_forecast from analytics.claims_trends inside the caller's transaction, unless what it
-    learns from (the whole months, and `code`: a digest of the code that forecasts) is what it was made from; rows.
+    learns from (the whole months, and `code`: a digest of the code that forecasts) is what it was made from.
     Without `code`, always rebuilt (the warehouse needs no ops schema then)."""
     with conn.cursor() as cur:
         cur.execute("SELECT month, claim_type, claims, total_amount FROM analytics.claims_trends")
@@ -262,7 +270,7 @@ def store(conn, code: str = "") -> int:
             )
             if cur.fetchone()[0]:
                 cur.execute("SELECT count(*) FROM analytics.claims_forecast")
-                return cur.fetchone()[0]
+                return Stored(cur.fetchone()[0], made=False)
         rows = forecast(trends, last)
         cur.execute(TABLE_DDL)
         values = [
@@ -283,4 +291,4 @@ def store(conn, code: str = "") -> int:
             cur.execute("SELECT to_regclass('ops.forecast_basis') IS NOT NULL")
             if cur.fetchone()[0]:
                 cur.execute("DELETE FROM ops.forecast_basis")
-    return len(values)
+    return Stored(len(values), made=True)

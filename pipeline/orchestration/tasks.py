@@ -322,11 +322,13 @@ class Transform(PipelineTask):
         built = analytics.refresh(conn, run_id, markers.forced(conn, self.marker_id()) or off, decided)
         for thread in importing:
             thread.join()
-        counts = built.counts | {"claims_forecast": forecast.store(conn, markers.source_digest(forecast))}
+        stored = forecast.store(conn, markers.source_digest(forecast))
+        counts = built.counts | {"claims_forecast": stored.rows}
         how: dict[str, object] = {"built": "full", "why": built.full}
         if built.full is None:  # the changed keys, the keyed tables that added the new rows' sums, or why none could
             how = {"built": "incremental", "refreshed": built.keys, "added": built.added}
             how |= {"not_additive": built.not_additive} if built.not_additive else {}
+            how["forecast"] = "made" if stored.made else "kept"  # kept: no whole month it learns from changed
         return Figures(rows_out=sum(counts.values()), details={"views": counts} | how)
 
 

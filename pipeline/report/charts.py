@@ -56,7 +56,8 @@ def task_how(details, why: bool = True) -> str | None:
         added = len(found.get("added", []))
         how = f" ({added} table{'s' if added != 1 else ''} by adding the new rows)" if added else ""
         keyed = f" (not by adding: {found['not_additive']})" if why and found.get("not_additive") else ""
-        return f"incremental, {refreshed} refreshed{how}{keyed}"
+        kept = "; the forecast kept (no whole month changed)" if found.get("forecast") == "kept" else ""
+        return f"incremental, {refreshed} refreshed{how}{keyed}{kept}"
     if found.get("built"):
         return f"full{reason}"
     if found.get("healed") == "incremental":

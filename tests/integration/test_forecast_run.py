@@ -45,7 +45,7 @@ def test_a_short_history_is_stored_as_a_note_not_a_line(healed_url):
         total, with_month, note = cur.fetchone()
         conn.rollback()  # the shared warehouse stays as the run left it
     conn.close()
-    assert stored == total and with_month == 0
+    assert stored.rows == total and stored.made and with_month == 0
     assert note.startswith("history too short: 18 whole months") or note.startswith("history too short: 17 whole")
 
 
@@ -55,12 +55,15 @@ def test_the_forecast_is_made_again_only_when_what_it_learns_from_changes(healed
     with psycopg2.connect(healed_url) as conn, conn.cursor() as cur:
 
         def made_by(code: str) -> int:
-            forecast.store(conn, code)
-            cur.execute("SELECT 'analytics.claims_forecast'::regclass::oid")
-            return cur.fetchone()[0]
+            stored = forecast.store(conn, code)
+            cur.execute("SELECT 'analytics.claims_forecast'::regclass::oid, count(*) FROM analytics.claims_forecast")
+            table, rows = cur.fetchone()
+            assert stored.rows == rows
+            return table
 
         first = made_by("version 1")
         assert made_by("version 1") == first
+        assert not forecast.store(conn, "version 1").made
         cur.execute(
             "UPDATE analytics.claims_trends SET claims = claims + 5 WHERE month = "
             "(SELECT min(month) FROM analytics.claims_trends)"

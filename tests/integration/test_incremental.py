@@ -183,6 +183,7 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     )[0][0]
     assert held > 0  # the claims of the late policies wait for them
 
+    forecast_table = query(incremental, "SELECT 'analytics.claims_forecast'::regclass::oid")[0][0]
     shutil.copytree(later, data_dir, dirs_exist_ok=True)  # the next day arrives, and the late policies
     run = _run(monkeypatch, incremental, incremental=True)
     loads, heals = _details(incremental, run, "LoadTable"), _details(incremental, run, "HealTable")
@@ -214,6 +215,9 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
         "loss_ratio",
     ], built
     assert "not_additive" not in built
+    # The forecast was made again (a new table) or kept as it was, and Transform says which.
+    made = query(incremental, "SELECT 'analytics.claims_forecast'::regclass::oid")[0][0] != forecast_table
+    assert built["forecast"] == ("made" if made else "kept"), built
     policies, customers = (
         query(incremental, f"SELECT count(*) FROM clean.{t}")[0][0] for t in ("policies", "customers")
     )
@@ -234,8 +238,9 @@ def test_a_new_day_heals_incrementally_to_what_a_full_heal_gives(make_database, 
     refreshed = built["refreshed"]
     assert (
         f" incremental, {refreshed['policies']:,} policies, {refreshed['customers']:,} customers, "
-        f"{refreshed['months']:,} months refreshed (5 tables by adding the new rows) " in (shown["Transform()"])
+        f"{refreshed['months']:,} months refreshed (5 tables by adding the new rows)" in (shown["Transform()"])
     ), shown
+    assert ("; the forecast kept (no whole month changed)" in shown["Transform()"]) == (not made), shown
     _run(monkeypatch, full, incremental=False)
     assert _details(full, markers.run_id(), "HealTable")["payments"]["healed"] == "full"
 
@@ -380,3 +385,26 @@ def test_a_row_recorded_as_waiting_but_not_held_makes_the_heal_full(make_databas
     got, expected = _state(incremental), _state(full)
     for name in expected:
         assert got[name] == expected[name], name
+
+
+def test_new_payments_alone_keep_the_forecast_as_it_was(make_database, data_dir, monkeypatch, capsys):
+    """No claim arrives, so no month the forecast learns from changes: Transform keeps it (the same table, the same
+    rows) and says so."""
+    for name in BIG:
+        (data_dir / name).mkdir()
+        shutil.move(data_dir / f"{name}.parquet", data_dir / name / "history.parquet")
+    url = make_database()
+    _run(monkeypatch, url, incremental=True)
+    before = query(url, "SELECT 'analytics.claims_forecast'::regclass::oid")[0][0]
+    forecast_rows = sorted(query(url, "SELECT * FROM analytics.claims_forecast"), key=repr)
+    _extra_payments(data_dir)
+    run = _run(monkeypatch, url, incremental=True)
+    assert _details(url, run, "HealTable")["payments"]["healed"] == "incremental"
+    built = _transform(url, run)
+    assert built["built"] == "incremental" and built["forecast"] == "kept", built
+    assert query(url, "SELECT 'analytics.claims_forecast'::regclass::oid")[0][0] == before
+    assert sorted(query(url, "SELECT * FROM analytics.claims_forecast"), key=repr) == forecast_rows
+    assert query(url, "SELECT count(*) FROM clean.payments WHERE payment_id LIKE 'PA90000000_'") == [(3,)]
+    assert main(["status"]) == 0
+    transform = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Transform"))
+    assert "; the forecast kept (no whole month changed)" in transform, transform

@@ -52,7 +52,10 @@ def task_how(details, why: bool = True) -> str | None:
     reason = f" ({found['why']})" if why and found.get("why") else ""
     if found.get("built") == "incremental":  # Transform: the keyed tables refreshed for the changed keys
         keys = found.get("refreshed", {})  # JSON keeps no order: the sets in the order Transform refreshes them
-        refreshed = ", ".join(f"{keys[name]:,} {name}" for name in ("policies", "customers", "months") if name in keys)
+        one = {"policies": "policy", "customers": "customer", "months": "month"}
+        refreshed = ", ".join(
+            f"{keys[name]:,} {one[name] if keys[name] == 1 else name}" for name in one if name in keys
+        )
         added = len(found.get("added", []))
         how = f" ({added} table{'s' if added != 1 else ''} by adding the new rows)" if added else ""
         keyed = f" (not by adding: {found['not_additive']})" if why and found.get("not_additive") else ""

@@ -15,9 +15,14 @@ import luigi.configuration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# luigi reads ./luigi.cfg; also read the project's own, so any working directory works.
+# luigi reads ./luigi.cfg and LUIGI_CONFIG_PATH; also read the project's own, so any working directory works. Its
+# values are defaults: the user's files are read again after it, so that theirs win (luigi reads the files in order,
+# the last one's values winning).
 if (PROJECT_ROOT / "luigi.cfg").exists():
     luigi.configuration.add_config_path(str(PROJECT_ROOT / "luigi.cfg"))
+    for _own in ("luigi.cfg", os.environ.get("LUIGI_CONFIG_PATH", "")):
+        if _own and os.path.isfile(_own) and Path(_own).resolve() != PROJECT_ROOT / "luigi.cfg":
+            luigi.configuration.add_config_path(_own)
 
 
 class warehouse(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section

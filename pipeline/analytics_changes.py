@@ -4,6 +4,7 @@ months whose rows in the keyed analytics tables Transform refreshes instead of b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from psycopg2 import sql
 
@@ -135,6 +136,13 @@ def take(cur, fingerprint: str, keyed_tables: list[str], full_because: str | Non
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(changed(name)))
         keys[name] = cur.fetchone()[0]
     return Changes(None, keys, _why_not_additive(cur))
+
+
+def new_months(cur, table: str) -> tuple[date | None, date | None]:
+    """After take(), in its transaction: the first and last month of the rows of `table` it took (None, None: none)."""
+    cur.execute("SELECT min(month), max(month) FROM analytics_taken WHERE table_name = %s", (table,))
+    first, last = cur.fetchone()
+    return first, last
 
 
 def _why_not_additive(cur) -> str | None:

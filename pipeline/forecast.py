@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import importlib
 import importlib.metadata
@@ -52,18 +53,16 @@ def monthly(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> dict[str, pd
     return out
 
 
-def refit_likely(cur) -> bool:
-    """After an incremental analytics refresh has taken its changes (analytics_changes.take, in the caller's
-    transaction): whether the forecast is likely to be made again, so that statsmodels is worth importing beforehand.
-    Likely when there is no forecast yet, or a new claim falls in another month than the latest claim of the last
-    forecast (a whole month changed, or the latest month became whole). A month made whole by a claim on its last day
-    is not foreseen: store() imports statsmodels then, after the refresh (slower, the same forecast)."""
-    cur.execute(
-        "SELECT (SELECT date_trunc('month', latest_claim)::date FROM ops.forecast_basis), "
-        "min(month), max(month) FROM analytics_taken WHERE table_name = 'claims' AND month IS NOT NULL"
-    )
-    latest, first, last = cur.fetchone()
-    return latest is None or (first is not None and (first != latest or last != latest))
+def refit_likely(cur, claim_months: tuple[dt.date | None, dt.date | None]) -> bool:
+    """Whether the forecast is likely to be made again, so that statsmodels is worth importing beforehand;
+    `claim_months`: the first and last month of the new claims (analytics_changes.new_months). Likely when there is no
+    forecast yet, or a new claim falls in another month than the latest claim of the last forecast (a whole month
+    changed, or the latest month became whole). A month made whole by a claim on its last day is not foreseen: store()
+    imports statsmodels then, after the refresh (slower, the same forecast)."""
+    cur.execute("SELECT date_trunc('month', latest_claim)::date FROM ops.forecast_basis")
+    row = cur.fetchone()
+    first, last = claim_months
+    return row is None or row[0] is None or (first is not None and (first != row[0] or last != row[0]))
 
 
 def preload() -> threading.Thread:
@@ -164,8 +163,12 @@ def backtest(history: pd.DataFrame, damped: bool | None = None) -> dict[str, Bac
 
 def forecast(trends: pd.DataFrame, last_day: pd.Timestamp | None) -> pd.DataFrame:
     """The rows of analytics.claims_forecast: per claim type and future month, or one row saying why there is none."""
+    return _forecast_months(monthly(trends, last_day))
+
+
+def _forecast_months(months: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows: list[dict] = []
-    for claim_type, series in monthly(trends, last_day).items():
+    for claim_type, series in months.items():
         if len(series) < MIN_MONTHS:
             rows.append(
                 {
@@ -261,7 +264,8 @@ def store(conn, code: str = "") -> Stored:
         cur.execute("SELECT max(claim_date) FROM clean.claims")
         last_day = cur.fetchone()[0]
         last = pd.Timestamp(last_day) if last_day else None
-        inputs = inputs_digest(monthly(trends, last), code) if code else None
+        months = monthly(trends, last)
+        inputs = inputs_digest(months, code) if code else None
         if inputs is not None:
             cur.execute(
                 "SELECT to_regclass('analytics.claims_forecast') IS NOT NULL "
@@ -271,7 +275,7 @@ def store(conn, code: str = "") -> Stored:
             if cur.fetchone()[0]:
                 cur.execute("SELECT count(*) FROM analytics.claims_forecast")
                 return Stored(cur.fetchone()[0], made=False)
-        rows = forecast(trends, last)
+        rows = _forecast_months(months)
         cur.execute(TABLE_DDL)
         values = [
             tuple(None if pd.isna(v) else v.date() if isinstance(v, pd.Timestamp) else v for v in row)

@@ -10,6 +10,7 @@ from psycopg2.extras import execute_values
 
 from .. import (
     analytics,
+    analytics_changes,
     arrow_values,
     backup,
     config,
@@ -314,7 +315,7 @@ class Transform(PipelineTask):
         def decided(full: bool) -> None:
             # statsmodels (half a second) imported while the database works, when the forecast will be made again.
             with conn.cursor() as cur:
-                if full or forecast.refit_likely(cur):
+                if full or forecast.refit_likely(cur, analytics_changes.new_months(cur, "claims")):
                     importing.append(forecast.preload())
 
         # After incremental heals, the keyed tables take in only the changed policies, customers and months.

@@ -6,7 +6,7 @@ import datetime as dt
 
 import psycopg2
 
-from pipeline import forecast
+from pipeline import analytics_changes, forecast
 
 from tests.support import query, scalar
 
@@ -89,7 +89,7 @@ def test_statsmodels_is_imported_beforehand_only_when_new_claims_leave_the_lates
             cur.execute("INSERT INTO analytics_taken VALUES ('payments', %s)", ((latest - dt.timedelta(days=40)),))
             for month in months:
                 cur.execute("INSERT INTO analytics_taken VALUES ('claims', %s)", (month,))
-            return forecast.refit_likely(cur)
+            return forecast.refit_likely(cur, analytics_changes.new_months(cur, "claims"))
 
         assert not likely()  # no new claims: a payment of an earlier month changes nothing the forecast learns from
         assert not likely(latest, latest)
